@@ -1,0 +1,3 @@
+from tui_gan.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""Training configuration: defaults, a JSON/TOML config file, command-line overrides, validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tui_gan.errors import ConfigError
+
+DATASETS = ("mnist", "fashion-mnist", "synthetic")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "mlp"
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    z_dim: int = 100
+    seed: int = 0
+    device: str = "auto"
+    runs_dir: str = "runs"
+    max_steps: int | None = None  # stop early (demos, tests, benchmarks)
+    synthetic_size: int = 60000
+    sample_count: int = 64  # fixed-noise digits in the sample grid
+    checkpoint_every: int = 1  # epochs between automatic checkpoints (0: only at the end)
+
+    def validate(self) -> "TrainConfig":
+        from tui_gan.models import get_arch
+
+        get_arch(self.arch)
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise ConfigError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)} or cuda:N")
+        _positive_int("epochs", self.epochs)
+        _positive_int("batch size", self.batch_size)
+        _positive_int("z-dim", self.z_dim)
+        _positive_int("synthetic size", self.synthetic_size)
+        _positive_int("sample count", self.sample_count)
+        if self.max_steps is not None:
+            _positive_int("max steps", self.max_steps)
+        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
+            raise ConfigError(f"checkpoint-every must be 0 or more, got {self.checkpoint_every!r}")
+        if not _finite(self.lr) or self.lr <= 0:
+            raise ConfigError(f"learning rate must be a positive number, got {self.lr!r}")
+        for name, beta in (("beta1", self.beta1), ("beta2", self.beta2)):
+            if not _finite(beta) or not 0 <= beta < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {beta!r}")
+        if not isinstance(self.seed, int):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a .json or .toml file of TrainConfig settings (dashes or underscores in keys)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a table of settings")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}

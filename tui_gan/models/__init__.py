@@ -1,0 +1,84 @@
+"""Architecture registry: a user-facing name -> how to build G and D, and where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from torch import nn
+
+from tui_gan.errors import ConfigError
+from tui_gan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from tui_gan.models.mlp import MLPDiscriminator, MLPGenerator
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    name: str
+    description: str
+    origin: str  # which reference GAN (../shared/seeds) it grew from
+    make_generator: Callable[[int], nn.Module]
+    make_discriminator: Callable[[], nn.Module]
+    defaults: dict = field(default_factory=dict)  # per-architecture config overrides
+
+    def build(self, z_dim: int) -> tuple[nn.Module, nn.Module]:
+        return self.make_generator(z_dim), self.make_discriminator()
+
+
+ARCHS: dict[str, ArchSpec] = {
+    spec.name: spec
+    for spec in [
+        ArchSpec(
+            "mlp",
+            "MLP GAN: G 100-256-512-1024-784 (LeakyReLU+BatchNorm), D 784-1024-512-256-1 (LeakyReLU)",
+            "Simplest_Gan.ipynb (seed 000)",
+            lambda z: MLPGenerator(z, [256, 512, 1024], "leaky", batchnorm=True),
+            lambda: MLPDiscriminator([1024, 512, 256], "leaky"),
+        ),
+        ArchSpec(
+            "dcgan",
+            "Small DCGAN: Linear to z x7x7, ConvT 256-128-1 up to 28x28; D Conv 64-128-256",
+            "Simple GAN Model (seed 001)",
+            lambda z: DCGANGenerator(z),
+            DCGANDiscriminator,
+        ),
+        ArchSpec(
+            "simple",
+            "Minimal GAN: G 100-256-784, D 784-256-1, LeakyReLU, no normalisation",
+            "GanS (seed 002)",
+            lambda z: MLPGenerator(z, [256], "leaky", batchnorm=False),
+            lambda: MLPDiscriminator([256], "leaky"),
+        ),
+        ArchSpec(
+            "relu-mlp",
+            "ReLU MLP GAN: G 100-256-512-784, D 784-512-256-1, ReLU, no normalisation",
+            "GAN for MNIST Image Generation (seed 003)",
+            lambda z: MLPGenerator(z, [256, 512], "relu", batchnorm=False),
+            lambda: MLPDiscriminator([512, 256], "relu"),
+        ),
+        ArchSpec(
+            "mlp-bn-dropout",
+            "MLP GAN, base width 256: G 256-512-1024 (LeakyReLU+BatchNorm), D 1024-512-256 (LeakyReLU+Dropout 0.3)",
+            "MNIST GAN Generator (seed 004)",
+            lambda z: MLPGenerator(z, [256, 512, 1024], "leaky", batchnorm=True),
+            lambda: MLPDiscriminator([1024, 512, 256], "leaky", dropout=0.3),
+        ),
+    ]
+}
+
+ARCH_NAMES: list[str] = list(ARCHS)
+
+
+def get_arch(name: str) -> ArchSpec:
+    try:
+        return ARCHS[name]
+    except KeyError:
+        raise ConfigError(f"unknown architecture {name!r}; choose one of: {', '.join(ARCH_NAMES)}") from None
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def has_batchnorm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())

@@ -1,0 +1,55 @@
+"""Fully connected GANs: `mlp`, `simple`, `relu-mlp`, `mlp-bn-dropout`.
+
+Discriminators return logits; the trainer uses BCE-with-logits, which equals
+Sigmoid + BCE but cannot overflow.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+IMG_PIXELS = 28 * 28
+
+
+def _act(kind: str) -> nn.Module:
+    return nn.LeakyReLU(0.2) if kind == "leaky" else nn.ReLU()
+
+
+class MLPGenerator(nn.Module):
+    """z -> hidden layers (activation, optional BatchNorm) -> 784 -> Tanh -> 1x28x28."""
+
+    def __init__(self, z_dim: int, hidden: list[int], act: str = "leaky", batchnorm: bool = True):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = z_dim
+        for h in hidden:
+            layers.append(nn.Linear(width, h))
+            if batchnorm:
+                layers.append(nn.BatchNorm1d(h))
+            layers.append(_act(act))
+            width = h
+        layers += [nn.Linear(width, IMG_PIXELS), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(-1, 1, 28, 28)
+
+
+class MLPDiscriminator(nn.Module):
+    """1x28x28 -> hidden layers (activation, optional Dropout) -> one logit."""
+
+    def __init__(self, hidden: list[int], act: str = "leaky", dropout: float = 0.0):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = IMG_PIXELS
+        for h in hidden:
+            layers += [nn.Linear(width, h), _act(act)]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1))

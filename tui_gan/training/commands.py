@@ -1,0 +1,47 @@
+"""What the UI (or any driver) asks of the engine. Put on Engine.commands; drained between steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    pass
+
+
+@dataclass(frozen=True)
+class Pause(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Resume(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class TogglePause(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class SaveCheckpoint(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class SwitchArch(Command):
+    name: str
+
+
+@dataclass(frozen=True)
+class RefreshSamples(Command):
+    """Send a Samples event now (e.g. the panel was resized)."""
+
+
+@dataclass(frozen=True)
+class Stop(Command):
+    """Stop at the next step boundary; `checkpoint` writes a final checkpoint first."""
+
+    checkpoint: bool = True

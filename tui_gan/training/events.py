@@ -1,0 +1,104 @@
+"""What the engine reports. Plain Python/numpy values only: events cross threads, and the UI
+must never touch a tensor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StepPoint:
+    """One training step's numbers."""
+
+    step: int
+    epoch: int
+    d_loss: float
+    g_loss: float
+    d_real: float  # mean D(x): probability D gives real images
+    d_fake: float  # mean D(G(z)) in the D step
+
+
+@dataclass(frozen=True)
+class Event:
+    arch: str
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    """Sent once the data is loaded and again whenever the architecture changes."""
+
+    dataset: str
+    device: str
+    run_dir: str | None
+    steps_per_epoch: int
+    epochs: int
+    step: int
+    epoch: int
+    params_g: int
+    params_d: int
+    note: str = ""  # e.g. "only the test split was found: training on it"
+
+
+@dataclass(frozen=True)
+class Stats(Event):
+    """Every loss point since the previous Stats (none is dropped), plus the current rates."""
+
+    points: tuple[StepPoint, ...]
+    step: int
+    epoch: int
+    epoch_progress: float  # 0..1 through the current epoch
+    images_per_s: float
+    elapsed_s: float  # training time of this architecture, pauses excluded
+
+
+@dataclass(frozen=True)
+class Samples(Event):
+    """The generator's output on the fixed noise, as uint8 greys (0 black .. 255 white)."""
+
+    step: int
+    images: np.ndarray = field(repr=False)  # (n, 28, 28) uint8
+
+
+@dataclass(frozen=True)
+class StateChanged(Event):
+    state: str  # "running" | "paused" | "finished" | "error" | "stopped"
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    path: str
+    step: int
+
+
+@dataclass(frozen=True)
+class ArchSwitched(Event):
+    previous: str
+    step: int  # where the new architecture continues from
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something worth a line in the event log: level is "info", "warning" or "error"."""
+
+    message: str
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    """The engine hit a problem it cannot train through (non-finite loss, exception)."""
+
+    message: str
+    traceback_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """The engine thread is done: `reason` is "completed", "max_steps", "stopped" or "error"."""
+
+    reason: str
+    step: int
+    run_dir: str | None = None
