@@ -1,0 +1,159 @@
+"""Command line: `tui-gan` (dashboard), `train [--headless]`, `archs`, `sample`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tui_gan import __version__
+from tui_gan.config import DATASETS, TrainConfig, load_config_file
+from tui_gan.errors import CheckpointError, ConfigError, TuiGanError
+
+SUBCOMMANDS = ("train", "archs", "sample")
+# option dest -> TrainConfig field; only options the user actually gave override a config file
+TRAIN_OPTIONS = {
+    "arch": "arch", "dataset": "dataset", "data_dir": "data_dir", "epochs": "epochs", "batch_size": "batch_size",
+    "lr": "lr", "beta1": "beta1", "beta2": "beta2", "z_dim": "z_dim", "seed": "seed", "device": "device",
+    "runs_dir": "runs_dir", "max_steps": "max_steps", "checkpoint_every": "checkpoint_every",
+    "synthetic_size": "synthetic_size",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tui_gan.models import ARCH_NAMES
+
+    parser = argparse.ArgumentParser(
+        prog="tui-gan",
+        description="Train a GAN on MNIST-style digits and watch it live in the terminal. "
+        "With no command, opens the dashboard (headless when not in a terminal).",
+    )
+    parser.add_argument("--version", action="version", version=f"tui-gan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,archs,sample}")
+
+    train = sub.add_parser("train", help="train (dashboard by default, --headless for a progress bar)")
+    train.add_argument("--headless", action="store_true", help="no dashboard: Rich progress bar and log lines")
+    train.add_argument("--config", metavar="FILE", help="JSON or TOML file of settings; options given here win")
+    train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (its settings are used)")
+    train.add_argument("--arch", "-a", choices=ARCH_NAMES, metavar="NAME", help=f"architecture: {', '.join(ARCH_NAMES)} (default mlp)")
+    train.add_argument("--dataset", "-d", choices=DATASETS, metavar="NAME", help=f"dataset: {', '.join(DATASETS)} (default mnist)")
+    train.add_argument("--data-dir", metavar="DIR", help="folder with the IDX files (flat or torchvision layout)")
+    train.add_argument("--epochs", type=int, metavar="N", help="epochs to train (default 100)")
+    train.add_argument("--batch-size", type=int, metavar="N", help="batch size (default 128)")
+    train.add_argument("--lr", type=float, help="Adam learning rate (default 2e-4)")
+    train.add_argument("--beta1", type=float, help="Adam beta1 (default 0.5)")
+    train.add_argument("--beta2", type=float, help="Adam beta2 (default 0.999)")
+    train.add_argument("--z-dim", type=int, metavar="N", help="latent size (default 100)")
+    train.add_argument("--seed", type=int, help="random seed (default 0)")
+    train.add_argument("--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
+    train.add_argument("--runs-dir", metavar="DIR", help="where run folders go (default ./runs)")
+    train.add_argument("--max-steps", type=int, metavar="N", help="stop after N steps (for quick tries)")
+    train.add_argument("--checkpoint-every", type=int, metavar="E", help="epochs between checkpoints (0: only at the end)")
+    train.add_argument("--synthetic-size", type=int, metavar="N", help="images in the synthetic set (default 60000)")
+    train.add_argument("--log-every", type=float, default=10.0, metavar="S", help="headless: seconds between log lines")
+
+    sub.add_parser("archs", help="list the architectures")
+
+    sample = sub.add_parser("sample", help="draw digits from a checkpoint's generator")
+    sample.add_argument("checkpoint", metavar="CKPT")
+    sample.add_argument("-n", type=int, default=64, help="how many digits (default 64)")
+    sample.add_argument("-o", "--output", required=True, help="out.png (a grid) or out.npy (N x 28 x 28 uint8)")
+    sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*SUBCOMMANDS, "-h", "--help", "--version"):
+        argv = ["train", *argv]  # `tui-gan --arch dcgan` means train
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "archs":
+            return cmd_archs()
+        if args.command == "sample":
+            return cmd_sample(args.checkpoint, args.n, args.output, args.seed)
+        return cmd_train(args)
+    except TuiGanError as exc:
+        print(f"tui-gan: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tui-gan: interrupted", file=sys.stderr)
+        return 130
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    data = load_config_file(args.config) if args.config else {}
+    for dest, field in TRAIN_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            data[field] = value
+    return TrainConfig.from_dict(data, source=args.config or "options").validate()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    if args.log_every <= 0:
+        raise ConfigError("--log-every must be a positive number of seconds")
+    headless = args.headless
+    if not headless and not (sys.stdout.isatty() and sys.stdin.isatty()):
+        print("tui-gan: not a terminal (output is piped or captured): training headless instead of the dashboard", file=sys.stderr)
+        headless = True
+    if headless:
+        from tui_gan.headless import run_headless
+
+        return run_headless(config, resume=args.resume, log_every=args.log_every)
+    from tui_gan.ui.app import run_dashboard
+
+    return run_dashboard(config, resume=args.resume)
+
+
+def cmd_archs() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from tui_gan.models import ARCHS, count_params
+
+    table = Table("name", "G params", "D params", "description", "from", title="tui-gan architectures")
+    for spec in ARCHS.values():
+        G, D = spec.build(100)
+        table.add_row(spec.name, f"{count_params(G):,}", f"{count_params(D):,}", spec.description, spec.origin)
+    Console().print(table)
+    return 0
+
+
+def cmd_sample(checkpoint: str, n: int, output: str, seed: int) -> int:
+    import numpy as np
+    import torch
+
+    from tui_gan.fileio import atomic_write
+    from tui_gan.models import get_arch
+    from tui_gan.render import save_grid_png, to_uint8
+    from tui_gan.training.checkpoint import load_checkpoint
+
+    if n < 1:
+        raise ConfigError(f"-n must be at least 1, got {n}")
+    out = Path(output)
+    if out.suffix.lower() not in (".png", ".npy"):
+        raise ConfigError(f"output must end in .png or .npy, got {output!r}")
+    if not out.parent.exists() or not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist or is not writable")
+    data = load_checkpoint(checkpoint)
+    spec = get_arch(data["arch"])
+    z_dim = int(data["config"].get("z_dim", 100))
+    G, _ = spec.build(z_dim)
+    try:
+        G.load_state_dict(data["generator"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{checkpoint}: generator weights do not fit {spec.name!r}: {str(exc).splitlines()[0]}") from None
+    G.eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        images = to_uint8(G(torch.randn(n, z_dim, generator=gen)).numpy())
+    if out.suffix.lower() == ".npy":
+        atomic_write(out, lambda f: np.save(f, images))
+    else:
+        save_grid_png(images, out, scale=2)
+    print(f"wrote {n} digits from {spec.name} (step {data['step']}) to {out}")
+    return 0

@@ -1,0 +1,580 @@
+"""The training engine: one thread steps a GAN, drains commands between steps, emits events.
+
+The dashboard, the headless runner, benchmarks and tests all drive this same class; it never
+imports Textual. See ../shared/DESIGN.md for the threading pattern.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tui_gan.config import TrainConfig
+from tui_gan.data import Dataset, load_dataset, pretty_name
+from tui_gan.errors import CheckpointError, ConfigError
+from tui_gan.models import ArchSpec, count_params, get_arch, has_batchnorm
+from tui_gan.training import commands as cmd
+from tui_gan.training import events as ev
+from tui_gan.training.checkpoint import load_checkpoint, save_checkpoint
+from tui_gan.training.rundir import RunDir
+
+HISTORY_COLUMNS = ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake")
+# Settings a resumed run takes from the command line rather than from the checkpoint.
+RUN_SETTINGS = ("epochs", "max_steps", "device", "runs_dir", "data_dir", "checkpoint_every")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("device 'mps' asked for, but MPS is not available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def make_adam(params, config: TrainConfig, device: torch.device) -> torch.optim.Adam:
+    """Adam with the fused kernel where this PyTorch has one for the device (fewer passes over memory)."""
+    kwargs = dict(lr=config.lr, betas=(config.beta1, config.beta2))
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, fused=True, **kwargs)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, **kwargs)
+
+
+@dataclass
+class ArchState:
+    """Everything one architecture needs to continue where it was: switching away and back
+    (or a checkpoint) resumes exactly."""
+
+    spec: ArchSpec
+    G: torch.nn.Module
+    D: torch.nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    noise: torch.Generator  # z for training steps and the epoch shuffles
+    fixed_noise: torch.Tensor
+    perm: torch.Tensor | None = None  # this epoch's shuffle
+    step: int = 0
+    epoch: int = 0  # completed epochs
+    pos: int = 0  # batches done in the current epoch
+    train_time: float = 0.0
+    history: list[tuple] = field(default_factory=list)  # HISTORY_COLUMNS rows, one per step
+    last_checkpoint: str | None = None
+    checkpoint_step: int = -1
+    diverged: str | None = None  # why stepping stopped (non-finite loss)
+    d_concat: bool = True  # D has no BatchNorm: real and fake can share one forward pass
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+class Engine:
+    """Trains one architecture at a time, keeps every architecture's state, obeys commands."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        emit: Callable[[ev.Event], None] | None = None,
+        *,
+        dataset: Dataset | None = None,
+        resume: str | Path | None = None,
+        run_dir: bool | str | Path = True,
+        exit_when_done: bool = True,
+        download: bool = True,
+        stats_interval: float = 0.1,
+        samples_interval: float = 1.0,
+    ):
+        self.config = config
+        self.emit = emit or (lambda event: None)
+        self.commands: queue.Queue[cmd.Command] = queue.Queue()
+        self.dataset = dataset
+        self.resume_path = Path(resume) if resume else None
+        self._run_dir_arg = run_dir
+        self.run_dir: RunDir | None = None
+        self.exit_when_done = exit_when_done
+        self.download = download
+        self.stats_interval = stats_interval
+        self.samples_interval = samples_interval
+        self.archs: dict[str, ArchState] = {}
+        self.current: ArchState | None = None
+        self.device: torch.device | None = None
+        self.images: torch.Tensor | None = None
+        self.paused = False
+        self.stopping = False
+        self.stop_checkpoint = True
+        self.steps_this_run = 0
+        self._pending: list[tuple] = []  # StepPoints not yet emitted
+        self._pending_stats: list[torch.Tensor] = []  # per-step stats still on the device
+        self._window_start = time.perf_counter()
+        self._window_steps = 0
+        self._images_per_s = 0.0
+        self._last_stats = 0.0
+        self._last_samples = 0.0
+        self._ready = False
+
+    # --- public driving API ----------------------------------------------------------------
+    def send(self, command: cmd.Command) -> None:
+        self.commands.put(command)
+
+    def setup(self) -> None:
+        """Load data, make the run folder and the first architecture. Raises TuiGanError."""
+        config = self.config.validate()
+        resume = load_checkpoint(self.resume_path) if self.resume_path else None
+        if resume is not None:
+            config = self._config_for_resume(resume)
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)  # dropout draws from the global generator
+        if self.dataset is None:
+            self.dataset = load_dataset(
+                config.dataset, config.data_dir, download=self.download, synthetic_size=config.synthetic_size, seed=config.seed
+            )
+        if len(self.dataset) < config.batch_size:
+            raise ConfigError(f"batch size {config.batch_size} is larger than the dataset ({len(self.dataset)} images)")
+        self.images = self.dataset.images.to(self.device)
+        if self._run_dir_arg is True:
+            self.run_dir = RunDir.create(config.runs_dir, config.arch)
+        elif self._run_dir_arg:
+            self.run_dir = RunDir.open(self._run_dir_arg)
+        self.config = config
+        state = self._new_state(get_arch(config.arch))
+        if resume is not None:
+            self._restore(state, resume)
+        self.archs[state.name] = state
+        self.current = state
+        if self.run_dir is not None:
+            self.run_dir.write_config(
+                {
+                    **config.to_dict(),
+                    "dataset_source": self.dataset.source,
+                    "dataset_split": self.dataset.split,
+                    "dataset_size": len(self.dataset),
+                    "device_resolved": str(self.device),
+                    "resumed_from": str(self.resume_path) if self.resume_path else None,
+                    "torch": torch.__version__,
+                }
+            )
+        self._ready = True
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.dataset) // self.config.batch_size
+
+    def run(self) -> str:
+        """Train until done, stopped or failed; returns the Finished reason.
+
+        Setup problems (bad config, missing data, unwritable folder) raise TuiGanError before any
+        training, so a caller can offer a fix; failures while training become events."""
+        if not self._ready:
+            self.setup()
+        reason = "error"
+        try:
+            self._announce()
+            reason = self._loop()
+        except Exception as exc:  # the UI must see it, never a dead thread
+            self._report_crash(exc)
+        finally:
+            self._finish_files()
+            if self.run_dir is not None:
+                self.run_dir.close()
+        state = self.current
+        self.emit(ev.Finished(state.name, reason, state.step, str(self.run_dir.path) if self.run_dir else None))
+        return reason
+
+    # --- the loop --------------------------------------------------------------------------
+    def _loop(self) -> str:
+        while True:
+            self._drain_commands()
+            if self.stopping:
+                self._flush_stats(force=True)
+                if self.stop_checkpoint:
+                    self._checkpoint_all_dirty()
+                self.emit(ev.StateChanged(self.current.name, "stopped", self.current.step))
+                return "stopped"
+            state = self.current
+            if state.diverged or self._done(state):
+                if self.exit_when_done:
+                    return "error" if state.diverged else ("max_steps" if self._hit_max_steps() else "completed")
+                self._wait_for_command()
+                continue
+            if self.paused:
+                self._wait_for_command()
+                continue
+            self.train_step()
+            self._after_step()
+
+    def _done(self, state: ArchState) -> bool:
+        return state.epoch >= self.config.epochs or self._hit_max_steps()
+
+    def _hit_max_steps(self) -> bool:
+        return self.config.max_steps is not None and self.steps_this_run >= self.config.max_steps
+
+    def _wait_for_command(self) -> None:
+        # Blocking on the queue (with a timeout) wakes at once for any command, quit included.
+        try:
+            command = self.commands.get(timeout=0.2)
+        except queue.Empty:
+            return
+        self._handle(command)
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            self._handle(command)
+
+    def _handle(self, command: cmd.Command) -> None:
+        state = self.current
+        if isinstance(command, cmd.TogglePause):
+            command = cmd.Resume() if self.paused else cmd.Pause()
+        if isinstance(command, cmd.Pause):
+            if not self.paused:
+                self.paused = True
+                self._flush_stats(force=True)
+                self.emit(ev.StateChanged(state.name, "paused", state.step))
+                self._emit_samples()
+        elif isinstance(command, cmd.Resume):
+            if self.paused:
+                self.paused = False
+                self._reset_window()
+                self.emit(ev.StateChanged(state.name, self._state_word(state), state.step))
+        elif isinstance(command, cmd.SaveCheckpoint):
+            self._flush_stats(force=True)
+            self._checkpoint(state, f"step_{state.step:07d}")
+        elif isinstance(command, cmd.SwitchArch):
+            self._switch(command.name)
+        elif isinstance(command, cmd.RefreshSamples):
+            self._emit_samples()
+        elif isinstance(command, cmd.Stop):
+            self.stopping = True
+            self.stop_checkpoint = command.checkpoint
+
+    def _state_word(self, state: ArchState) -> str:
+        if state.diverged:
+            return "error"
+        if self._done(state):
+            return "finished"
+        return "paused" if self.paused else "running"
+
+    # --- one step --------------------------------------------------------------------------
+    def train_step(self, state: ArchState | None = None) -> None:
+        """One D step on real + fake, then one non-saturating G step."""
+        s = state or self.current
+        B = self.config.batch_size
+        if s.perm is None:
+            s.perm = torch.randperm(len(self.images), generator=s.noise, device=self.device)
+        idx = s.perm[s.pos * B : (s.pos + 1) * B]
+        real = self.images[idx].unsqueeze(1).float().mul_(2 / 255).sub_(1)  # = ToTensor + Normalize(0.5, 0.5)
+        z = torch.randn(B, self.config.z_dim, generator=s.noise, device=self.device)
+        fake = s.G(z)
+
+        if s.d_concat:  # one forward for both halves: same maths when D has no batch statistics
+            logits = s.D(torch.cat([real, fake.detach()]))
+            real_logits, fake_logits = logits[:B], logits[B:]
+        else:
+            real_logits, fake_logits = s.D(real), s.D(fake.detach())
+        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
+            F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        s.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        s.opt_d.step()
+
+        # D's weights get no gradient in the G step: skipping them saves a third of its backward.
+        s.D.requires_grad_(False)
+        g_logits = s.D(fake)
+        g_loss = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
+        s.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        s.opt_g.step()
+        s.D.requires_grad_(True)
+
+        with torch.no_grad():
+            stats = torch.stack(
+                [d_loss.detach(), g_loss.detach(), torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]
+            )
+        s.step += 1
+        s.pos += 1
+        self.steps_this_run += 1
+        self._window_steps += 1
+        self._pending_stats.append(torch.cat([stats, stats.new_tensor([s.step, s.epoch])]))
+        if self.device.type == "cpu" or len(self._pending_stats) >= 32:
+            self._collect_stats(s)  # free on CPU; batched on GPUs to avoid a sync per step
+
+    def _collect_stats(self, s: ArchState) -> None:
+        if not self._pending_stats:
+            return
+        rows = torch.stack(self._pending_stats).cpu().tolist()
+        self._pending_stats.clear()
+        for d_loss, g_loss, d_real, d_fake, step, epoch in rows:
+            point = ev.StepPoint(int(step), int(epoch), d_loss, g_loss, d_real, d_fake)
+            s.history.append((point.step, point.epoch, d_loss, g_loss, d_real, d_fake))
+            self._pending.append(point)
+            if not s.diverged and not (math.isfinite(d_loss) and math.isfinite(g_loss)):
+                s.diverged = (
+                    f"{s.name}: non-finite loss at step {point.step} (D {d_loss:.4g}, G {g_loss:.4g}); training stopped. "
+                    + (f"Resume from the last good checkpoint: tui-gan train --resume {s.last_checkpoint}"
+                       if s.last_checkpoint else "No checkpoint was written yet: restart, perhaps with a lower --lr.")
+                )
+
+    def _after_step(self) -> None:
+        s = self.current
+        if s.pos >= self.steps_per_epoch:
+            self._end_epoch(s)
+        now = time.perf_counter()
+        if now - self._last_stats >= self.stats_interval:
+            self._flush_stats()
+        if now - self._last_samples >= self.samples_interval:
+            self._emit_samples()
+        if s.diverged:
+            self._flush_stats(force=True)
+            self.emit(ev.Failed(s.name, s.diverged))
+            self.emit(ev.StateChanged(s.name, "error", s.step))
+            self.paused = True
+        elif self._done(s):
+            self._flush_stats(force=True)
+            self._emit_samples()
+            self.emit(ev.StateChanged(s.name, "finished", s.step))
+
+    def _end_epoch(self, s: ArchState) -> None:
+        s.epoch += 1
+        s.pos = 0
+        s.perm = None
+        self._collect_stats(s)
+        if s.diverged:
+            return
+        if self.run_dir is not None:
+            self.run_dir.save_samples(s.name, s.epoch, self.sample_images(s))
+            if self.config.checkpoint_every and s.epoch % self.config.checkpoint_every == 0:
+                self._checkpoint(s, "latest")
+
+    # --- events ----------------------------------------------------------------------------
+    def _reset_window(self) -> None:
+        self._window_start = time.perf_counter()
+        self._window_steps = 0
+
+    def _flush_stats(self, force: bool = False) -> None:
+        s = self.current
+        now = time.perf_counter()
+        self._collect_stats(s)
+        elapsed = now - self._window_start
+        if self._window_steps and (elapsed >= 0.25 or force):
+            self._images_per_s = self._window_steps * self.config.batch_size / elapsed
+            s.train_time += elapsed
+            self._reset_window()
+        self._last_stats = now
+        if not self._pending and not force:
+            return
+        points, self._pending = tuple(self._pending), []
+        if self.run_dir is not None and points:
+            self.run_dir.append_metrics(s.name, points, self._images_per_s, s.train_time)
+        self.emit(
+            ev.Stats(
+                s.name, points, s.step, s.epoch, s.pos / self.steps_per_epoch, self._images_per_s,
+                s.train_time + (now - self._window_start if self._window_steps else 0.0),
+            )
+        )
+
+    def sample_images(self, s: ArchState | None = None) -> np.ndarray:
+        """The generator on the fixed noise, as (n, 28, 28) uint8; eval mode so BatchNorm uses its
+        running statistics and sampling never disturbs training."""
+        s = s or self.current
+        was_training = s.G.training
+        s.G.eval()
+        with torch.no_grad():
+            out = s.G(s.fixed_noise)
+        s.G.train(was_training)
+        return out.squeeze(1).add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+    def _emit_samples(self) -> None:
+        s = self.current
+        self._last_samples = time.perf_counter()
+        self.emit(ev.Samples(s.name, s.step, self.sample_images(s)))
+        self._last_samples = time.perf_counter()  # generation time doesn't count toward the interval
+
+    def _announce(self) -> None:
+        s = self.current
+        self.emit(
+            ev.Started(
+                s.name, pretty_name(self.dataset.name), str(self.device),
+                str(self.run_dir.path) if self.run_dir else None, self.steps_per_epoch, self.config.epochs,
+                s.step, s.epoch, count_params(s.G), count_params(s.D), self.dataset.note,
+            )
+        )
+        if self.dataset.note:
+            self.emit(ev.Notice(s.name, self.dataset.note, "warning"))
+        self.emit(ev.StateChanged(s.name, self._state_word(s), s.step))
+        self._emit_samples()
+        self._reset_window()
+        self._last_stats = time.perf_counter()
+
+    # --- architectures ---------------------------------------------------------------------
+    def _new_state(self, spec: ArchSpec) -> ArchState:
+        config, device = self.config, self.device
+        with torch.random.fork_rng(devices=[]):  # same initial weights for a seed, whatever ran before
+            torch.manual_seed(config.seed)
+            G, D = spec.build(config.z_dim)
+            fixed_noise = torch.randn(config.sample_count, config.z_dim)
+        G.to(device).train()
+        D.to(device).train()
+        noise = torch.Generator(device=device)
+        noise.manual_seed(config.seed + 1)
+        return ArchState(
+            spec, G, D, make_adam(G.parameters(), config, device), make_adam(D.parameters(), config, device),
+            noise, fixed_noise.to(device), d_concat=not has_batchnorm(D),
+        )
+
+    def _switch(self, name: str) -> None:
+        old = self.current
+        try:
+            spec = get_arch(name)
+        except ConfigError as exc:
+            self.emit(ev.Notice(old.name, str(exc), "error"))
+            return
+        if spec.name == old.name:
+            return
+        self._flush_stats(force=True)
+        if spec.name not in self.archs:
+            self.archs[spec.name] = self._new_state(spec)
+        self.current = new = self.archs[spec.name]
+        self._images_per_s = 0.0
+        self._reset_window()
+        self.emit(ev.ArchSwitched(new.name, old.name, new.step))
+        self._announce()
+
+    # --- checkpoints -----------------------------------------------------------------------
+    def checkpoint_payload(self, s: ArchState) -> dict:
+        config = self.config.replace(arch=s.name)
+        return {
+            "arch": s.name,
+            "config": config.to_dict(),
+            "step": s.step,
+            "epoch": s.epoch,
+            "pos": s.pos,
+            "perm": s.perm.cpu() if s.perm is not None else None,
+            "generator": s.G.state_dict(),
+            "discriminator": s.D.state_dict(),
+            "opt_g": s.opt_g.state_dict(),
+            "opt_d": s.opt_d.state_dict(),
+            "fixed_noise": s.fixed_noise.cpu(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+                "noise": s.noise.get_state(),
+            },
+            "history": torch.tensor(s.history, dtype=torch.float64).reshape(-1, len(HISTORY_COLUMNS)),
+            "train_time": s.train_time,
+            "dataset": {"name": self.dataset.name, "size": len(self.dataset), "split": self.dataset.split},
+        }
+
+    def _checkpoint(self, s: ArchState, name: str) -> str | None:
+        if self.run_dir is None:
+            self.emit(ev.Notice(s.name, "no run folder: checkpoints are off for this run", "warning"))
+            return None
+        if s.diverged:
+            self.emit(ev.Notice(s.name, "not writing a checkpoint of non-finite weights", "warning"))
+            return None
+        self._collect_stats(s)
+        path = self.run_dir.checkpoint_path(s.name, name)
+        try:
+            save_checkpoint(path, self.checkpoint_payload(s))
+        except OSError as exc:
+            self.emit(ev.Notice(s.name, f"checkpoint not written ({path}): {exc.strerror or exc}", "error"))
+            return None
+        s.last_checkpoint = str(path)
+        s.checkpoint_step = s.step
+        self.emit(ev.CheckpointSaved(s.name, str(path), s.step))
+        return str(path)
+
+    def _checkpoint_all_dirty(self) -> None:
+        for s in self.archs.values():
+            if s.step and s.step != s.checkpoint_step:
+                self._checkpoint(s, "latest")
+
+    def _config_for_resume(self, data: dict) -> TrainConfig:
+        saved = data["config"]
+        given = self.config
+        if given.arch != data["arch"] and given.arch != TrainConfig.arch:
+            raise CheckpointError(f"{self.resume_path} is a checkpoint for architecture {data['arch']!r}, not {given.arch!r}")
+        try:
+            base = TrainConfig.from_dict({k: v for k, v in saved.items()}, source=str(self.resume_path))
+        except (TypeError, ConfigError) as exc:
+            raise CheckpointError(f"{self.resume_path} holds an unusable config: {exc}") from None
+        return base.replace(**{k: getattr(given, k) for k in RUN_SETTINGS}).validate()
+
+    def _restore(self, s: ArchState, data: dict) -> None:
+        info = data.get("dataset") or {}
+        if info.get("size") not in (None, len(self.dataset)):
+            raise CheckpointError(
+                f"{self.resume_path} was trained on {info.get('size')} images of {info.get('name')}, "
+                f"but the dataset found now has {len(self.dataset)}; pass the same --data-dir"
+            )
+        try:
+            s.G.load_state_dict(data["generator"])
+            s.D.load_state_dict(data["discriminator"])
+            s.opt_g.load_state_dict(data["opt_g"])
+            s.opt_d.load_state_dict(data["opt_d"])
+            fused = {id(o): o.defaults.get("fused") for o in (s.opt_g, s.opt_d)}
+            for o in (s.opt_g, s.opt_d):  # keep the kernel choice made for *this* device
+                for group in o.param_groups:
+                    group["fused"] = fused[id(o)]
+            s.fixed_noise = data["fixed_noise"].to(self.device)
+            rng = data.get("rng") or {}
+            if "torch" in rng:
+                torch.set_rng_state(rng["torch"])
+            if rng.get("cuda") and self.device.type == "cuda":
+                torch.cuda.set_rng_state_all(rng["cuda"])
+            if "noise" in rng and rng["noise"].device == s.noise.get_state().device:
+                s.noise.set_state(rng["noise"])
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:150]
+            raise CheckpointError(f"{self.resume_path} does not fit architecture {s.name!r}: {first}") from None
+        s.step, s.epoch, s.pos = int(data["step"]), int(data["epoch"]), int(data.get("pos", 0))
+        perm = data.get("perm")
+        s.perm = perm.to(self.device) if perm is not None else None
+        s.history = [tuple(row) for row in data["history"].tolist()] if data.get("history") is not None else []
+        s.train_time = float(data.get("train_time", 0.0))
+        s.last_checkpoint = str(self.resume_path)
+        s.checkpoint_step = s.step
+
+    # --- the end ---------------------------------------------------------------------------
+    def _report_crash(self, exc: BaseException) -> None:
+        text = traceback.format_exc()
+        path = None
+        if self.run_dir is not None:
+            try:
+                path = str(self.run_dir.write_error(text))
+            except OSError:
+                pass
+        name = self.current.name if self.current else self.config.arch
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        self.emit(ev.Failed(name, message, path))
+        self.emit(ev.StateChanged(name, "error", self.current.step if self.current else 0))
+
+    def _finish_files(self) -> None:
+        if self.run_dir is None:
+            return
+        for s in self.archs.values():
+            if not s.history:
+                continue
+            try:
+                self.run_dir.write_loss_plot(s.name, s.history)
+                self.run_dir.write_progress_gif(s.name, None if s.diverged else self.sample_images(s))
+            except Exception as exc:  # a plot must never cost the user the run
+                self.emit(ev.Notice(s.name, f"could not write the loss plot/GIF: {exc}", "warning"))

@@ -1,0 +1,148 @@
+"""The folder a run leaves behind: config, metrics, checkpoints, sample grids, loss plot, GIF.
+
+Layout (one folder per run, architectures you switch to get their own sub-folders):
+    config.json  metrics.csv  error.log (only after a crash)
+    checkpoints/<arch>/latest.pt, step_0001234.pt
+    samples/<arch>/epoch_001.png ...
+    loss_<arch>.png  progress_<arch>.gif
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from tui_gan.errors import RunDirError
+from tui_gan.fileio import atomic_write, atomic_write_bytes
+from tui_gan.training.events import StepPoint
+
+METRIC_COLUMNS = ("arch", "step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "time_s")
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = path
+        self._metrics = None
+        self._writer = None
+
+    @classmethod
+    def create(cls, runs_root: str | os.PathLike, arch: str) -> "RunDir":
+        root = Path(runs_root)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for n in range(1000):
+            path = root / (f"{stamp}-{arch}" if n == 0 else f"{stamp}-{arch}-{n}")
+            try:
+                path.mkdir(parents=True, exist_ok=False)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise RunDirError(f"cannot create run folder {path}: {exc.strerror or exc}") from None
+            return cls.open(path)
+        raise RunDirError(f"cannot find a free run folder name under {root}")
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "RunDir":
+        path = Path(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise RunDirError(f"run folder {path} is not writable: {exc.strerror or exc}") from None
+        return cls(path)
+
+    # --- files -----------------------------------------------------------------------------
+    def checkpoint_path(self, arch: str, name: str) -> Path:
+        return self.path / "checkpoints" / arch / f"{name}.pt"
+
+    def write_config(self, data: dict[str, Any]) -> Path:
+        return atomic_write_bytes(self.path / "config.json", (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+    def append_metrics(self, arch: str, points: Iterable[StepPoint], images_per_s: float, time_s: float) -> None:
+        if self._writer is None:
+            path = self.path / "metrics.csv"
+            new = not path.exists()
+            self._metrics = open(path, "a", newline="", encoding="utf-8")
+            self._writer = csv.writer(self._metrics)
+            if new:
+                self._writer.writerow(METRIC_COLUMNS)
+        for p in points:
+            self._writer.writerow(
+                (arch, p.step, p.epoch, f"{p.d_loss:.6g}", f"{p.g_loss:.6g}", f"{p.d_real:.6g}", f"{p.d_fake:.6g}",
+                 f"{images_per_s:.1f}", f"{time_s:.3f}")
+            )
+        self._metrics.flush()
+
+    def save_samples(self, arch: str, epoch: int, images: np.ndarray) -> Path:
+        from tui_gan.render import save_grid_png
+
+        return save_grid_png(images, self.path / "samples" / arch / f"epoch_{epoch:03d}.png")
+
+    def write_loss_plot(self, arch: str, history: Sequence[Sequence[float]]) -> Path | None:
+        """history rows are (step, epoch, d_loss, g_loss, d_real, d_fake)."""
+        if not len(history):
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        h = np.asarray(history, dtype=np.float64)
+        fig = Figure(figsize=(8, 5), dpi=100)
+        ax, ax2 = fig.subplots(2, 1, sharex=True)
+        for col, label in ((2, "D loss"), (3, "G loss")):
+            ax.plot(h[:, 0], h[:, col], lw=0.5, alpha=0.35)
+            ax.plot(h[:, 0], _smooth(h[:, col]), lw=1.5, label=label, color=ax.lines[-1].get_color())
+        ax.set_ylabel("loss")
+        ax.legend()
+        ax.set_title(f"{arch}: {int(h[-1, 0])} steps")
+        for col, label in ((4, "D(x)"), (5, "D(G(z))")):
+            ax2.plot(h[:, 0], _smooth(h[:, col]), lw=1.2, label=label)
+        ax2.set_ylim(0, 1)
+        ax2.set_xlabel("step")
+        ax2.legend()
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return atomic_write_bytes(self.path / f"loss_{arch}.png", buf.getvalue())
+
+    def write_progress_gif(self, arch: str, final: np.ndarray | None = None) -> Path | None:
+        """A GIF of the per-epoch grids (and the final one), so training can be replayed at a glance."""
+        from PIL import Image
+
+        from tui_gan.render import grid_image
+
+        frames = [Image.open(p).convert("L") for p in sorted((self.path / "samples" / arch).glob("epoch_*.png"))]
+        if final is not None:
+            frames.append(grid_image(final))
+        if not frames:
+            return None
+        frames = [f.resize((f.width * 2, f.height * 2), Image.NEAREST) for f in frames]
+        durations = [400] * (len(frames) - 1) + [2000]
+        return atomic_write(
+            self.path / f"progress_{arch}.gif",
+            lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0),
+        )
+
+    def write_error(self, text: str) -> Path:
+        return atomic_write_bytes(self.path / "error.log", text.encode())
+
+    def close(self) -> None:
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = self._writer = None
+
+
+def _smooth(values: np.ndarray, window: int = 50) -> np.ndarray:
+    window = max(1, min(window, len(values) // 10 or 1))
+    kernel = np.ones(window) / window
+    padded = np.concatenate([np.full(window - 1, values[0]), values])
+    return np.convolve(padded, kernel, mode="valid")
