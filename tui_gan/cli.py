@@ -89,6 +89,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         value = getattr(args, dest, None)
         if value is not None:
             data[field] = value
+    if getattr(args, "resume", None) and "arch" not in data:
+        from tui_gan.training.checkpoint import load_checkpoint
+
+        data["arch"] = load_checkpoint(args.resume)["arch"]  # --resume alone continues the checkpoint's architecture
     return TrainConfig.from_dict(data, source=args.config or "options").validate()
 
 

@@ -72,7 +72,8 @@ def load_dataset(
     if data_dir is not None:
         raise DataUnavailable(
             f"no {pretty_name(name)} IDX files in {data_dir} (looked for train-images-idx3-ubyte[.gz] or "
-            f"t10k-images-idx3-ubyte[.gz], also under {_TV_FOLDER[name]}/raw)"
+            f"t10k-images-idx3-ubyte[.gz], also under {_TV_FOLDER[name]}/raw); check --data-dir, "
+            "or train offline with --dataset synthetic"
         )
     if download:
         reason = _download(name, default_cache_dir())

@@ -350,6 +350,8 @@ class Engine:
         elif self._done(s):
             self._flush_stats(force=True)
             self._emit_samples()
+            if self.run_dir is not None and s.step != s.checkpoint_step:
+                self._checkpoint(s, "latest")
             self.emit(ev.StateChanged(s.name, "finished", s.step))
 
     def _end_epoch(self, s: ArchState) -> None:
@@ -510,7 +512,7 @@ class Engine:
     def _config_for_resume(self, data: dict) -> TrainConfig:
         saved = data["config"]
         given = self.config
-        if given.arch != data["arch"] and given.arch != TrainConfig.arch:
+        if given.arch != data["arch"]:
             raise CheckpointError(f"{self.resume_path} is a checkpoint for architecture {data['arch']!r}, not {given.arch!r}")
         try:
             base = TrainConfig.from_dict({k: v for k, v in saved.items()}, source=str(self.resume_path))

@@ -1,0 +1,204 @@
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from tui_gan.training import commands as cmd
+from tui_gan.training import events as ev
+from tui_gan.training.checkpoint import load_checkpoint
+from tui_gan.training.engine import Engine
+
+from factories import blob_digits, tiny_config
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def __call__(self, event):
+        self.events.append(event)
+
+    def of(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def points(self, arch=None):
+        return [p for s in self.of(ev.Stats) if arch in (None, s.arch) for p in s.points]
+
+
+def make_engine(tmp_path, rec=None, run_dir=False, dataset=None, **changes):
+    return Engine(tiny_config(tmp_path, **changes), rec or Recorder(), dataset=dataset or blob_digits(256), run_dir=run_dir)
+
+
+def test_every_step_is_reported_once(tmp_path):
+    rec = Recorder()
+    engine = make_engine(tmp_path, rec, epochs=3)
+    assert engine.run() == "completed"
+    steps = [p.step for p in rec.points()]
+    assert steps == list(range(1, 3 * 8 + 1))  # 256 images / batch 32 = 8 steps per epoch
+    assert rec.of(ev.Finished)[-1].reason == "completed"
+    started = rec.of(ev.Started)[0]
+    assert started.steps_per_epoch == 8 and started.params_g > 0
+    samples = rec.of(ev.Samples)[-1]
+    assert samples.images.shape == (16, 28, 28) and samples.images.dtype == np.uint8
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "simple", "relu-mlp", "mlp-bn-dropout"])
+def test_each_architecture_trains_a_few_steps(tmp_path, arch):
+    rec = Recorder()
+    engine = make_engine(tmp_path, rec, arch=arch, max_steps=3)
+    assert engine.run() == "max_steps"
+    points = rec.points()
+    assert len(points) == 3
+    for p in points:
+        assert all(math.isfinite(v) for v in (p.d_loss, p.g_loss)) and 0 <= p.d_real <= 1 and 0 <= p.d_fake <= 1
+
+
+def test_losses_move_on_the_synthetic_set(tmp_path):
+    from tui_gan.data import load_dataset
+
+    dataset = load_dataset("synthetic", synthetic_size=2048)
+    rec = Recorder()
+    engine = make_engine(tmp_path, rec, dataset=dataset, arch="simple", batch_size=64, max_steps=120, lr=5e-4)
+    engine.run()
+    p = rec.points()
+    first = np.mean([x.d_loss for x in p[:10]]), np.mean([x.g_loss for x in p[:10]])
+    last = np.mean([x.d_loss for x in p[-10:]]), np.mean([x.g_loss for x in p[-10:]])
+    assert abs(last[0] - first[0]) > 0.1 and abs(last[1] - first[1]) > 0.1
+    # the generator learned something about the data: its mean brightness approaches the data's
+    fake = rec.of(ev.Samples)[-1].images.astype(float).mean()
+    real = dataset.images.float().mean().item()
+    assert abs(fake - real) < 60
+
+
+def test_max_steps_and_epochs_stop_training(tmp_path):
+    engine = make_engine(tmp_path, max_steps=5)
+    engine.run()
+    assert engine.current.step == 5
+    engine = make_engine(tmp_path, epochs=1)
+    engine.run()
+    assert engine.current.step == 8 and engine.current.epoch == 1
+
+
+def run_in_thread(engine):
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("reason", engine.run()), daemon=True)
+    thread.start()
+    return thread, result
+
+
+def wait_for(predicate, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_pause_resume_checkpoint_switch_stop(tmp_path):
+    rec = Recorder()
+    engine = make_engine(tmp_path, rec, run_dir=tmp_path / "run", epochs=1000, checkpoint_every=0)
+    engine.setup()
+    thread, result = run_in_thread(engine)
+    assert wait_for(lambda: engine.current.step > 5)
+
+    engine.send(cmd.Pause())
+    assert wait_for(lambda: any(e.state == "paused" for e in rec.of(ev.StateChanged)))
+    paused_at = engine.current.step
+    time.sleep(0.3)
+    assert engine.current.step == paused_at  # nothing trains while paused
+
+    engine.send(cmd.SaveCheckpoint())
+    assert wait_for(lambda: rec.of(ev.CheckpointSaved))
+    saved = rec.of(ev.CheckpointSaved)[0]
+    assert load_checkpoint(saved.path)["step"] == paused_at
+
+    engine.send(cmd.Resume())
+    assert wait_for(lambda: engine.current.step > paused_at + 3)
+
+    engine.send(cmd.SwitchArch("mlp"))
+    assert wait_for(lambda: engine.current.name == "mlp" and engine.current.step > 2)
+    simple_step = engine.archs["simple"].step
+    time.sleep(0.2)
+    assert engine.archs["simple"].step == simple_step  # only the current architecture trains
+
+    engine.send(cmd.SwitchArch("simple"))
+    assert wait_for(lambda: engine.current.name == "simple" and engine.current.step > simple_step)
+    switched = rec.of(ev.ArchSwitched)
+    assert [(e.previous, e.arch) for e in switched] == [("simple", "mlp"), ("mlp", "simple")]
+    assert switched[-1].step == simple_step  # it continued where it was
+
+    engine.send(cmd.Stop(checkpoint=True))
+    thread.join(20)
+    assert result["reason"] == "stopped"
+    finals = {e.arch: e.path for e in rec.of(ev.CheckpointSaved)[1:]}
+    assert set(finals) == {"simple", "mlp"}  # every architecture trained here gets a final checkpoint
+    assert load_checkpoint(finals["mlp"], expected_arch="mlp")["step"] == engine.archs["mlp"].step
+    run = tmp_path / "run"
+    assert (run / "metrics.csv").read_text().count("\n") > 10
+    assert (run / "loss_simple.png").exists() and (run / "progress_mlp.gif").exists()
+
+
+def test_unknown_arch_switch_is_a_notice_not_a_crash(tmp_path):
+    rec = Recorder()
+    engine = make_engine(tmp_path, rec, max_steps=20, epochs=5)
+    engine.send(cmd.SwitchArch("nope"))
+    assert engine.run() == "max_steps"
+    assert any("unknown architecture" in n.message for n in rec.of(ev.Notice))
+
+
+def test_non_finite_loss_stops_training(tmp_path):
+    rec = Recorder()
+    engine = make_engine(tmp_path, rec, max_steps=50)
+    engine.setup()
+    engine.current.G.net[0].weight.data.fill_(float("nan"))
+    assert engine.run() == "error"
+    failed = rec.of(ev.Failed)
+    assert failed and "non-finite loss at step 1" in failed[0].message
+    assert engine.current.step == 1  # stopped at once, not after 50 garbage steps
+    assert rec.of(ev.StateChanged)[-1].state == "error"
+
+
+def test_crash_in_training_becomes_an_event_with_traceback(tmp_path):
+    rec = Recorder()
+    engine = make_engine(tmp_path, rec, run_dir=tmp_path / "run", max_steps=5)
+    engine.setup()
+
+    def boom(*args):
+        raise RuntimeError("simulated failure")
+
+    engine.current.G.forward = boom
+    assert engine.run() == "error"
+    failed = rec.of(ev.Failed)[0]
+    assert "simulated failure" in failed.message
+    assert "Traceback" in open(failed.traceback_path).read()
+
+
+def test_same_seed_same_losses(tmp_path):
+    a, b = Recorder(), Recorder()
+    make_engine(tmp_path, a, max_steps=6, arch="mlp-bn-dropout").run()
+    make_engine(tmp_path, b, max_steps=6, arch="mlp-bn-dropout").run()
+    assert [p.d_loss for p in a.points()] == [p.d_loss for p in b.points()]
+
+
+@pytest.mark.parametrize("arch", ["simple", "mlp-bn-dropout", "dcgan"])
+def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path, arch):
+    k = 6  # crosses an epoch boundary (8 steps per epoch) after resuming mid-epoch
+    straight = Recorder()
+    make_engine(tmp_path, straight, arch=arch, max_steps=2 * k).run()
+
+    first = Recorder()
+    engine = make_engine(tmp_path, first, arch=arch, run_dir=tmp_path / "a", max_steps=k, checkpoint_every=0)
+    engine.run()
+    ckpt = [e.path for e in first.of(ev.CheckpointSaved)][-1]
+
+    resumed = Recorder()
+    engine = Engine(tiny_config(tmp_path, arch=arch, max_steps=k), resumed, dataset=blob_digits(256), resume=ckpt, run_dir=False)
+    engine.run()
+    assert [p.step for p in resumed.points()] == list(range(k + 1, 2 * k + 1))
+    expected = [(p.d_loss, p.g_loss) for p in straight.points()[k:]]
+    assert [(p.d_loss, p.g_loss) for p in resumed.points()] == expected
+    assert len(engine.current.history) == 2 * k  # the history travels with the checkpoint

@@ -1,0 +1,212 @@
+"""Greyscale digits -> terminal half-block text and PNG grids.
+
+Deliberately free of torch and textual: callers hand over numpy arrays (see `to_uint8`)
+and get back `rich.text.Text` or PIL images, so this is testable and cheap to import.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from rich.color import Color
+from rich.style import Style
+from rich.text import Span, Text
+
+from tui_gan.fileio import atomic_write
+
+DIGIT_CELLS = 28  # terminal cells across one 28-pixel-wide digit
+DIGIT_LINES = 14  # terminal lines for one 28-pixel-tall digit (two pixel rows per line)
+
+HALF_BLOCK = "\u2580"  # '▀': foreground paints the top half of the cell, background the bottom
+ASCII_RAMP = " .:-=+*#%@"
+
+_GREYS = [Color.from_rgb(v, v, v) for v in range(256)]
+# Keyed by top * 256 + bottom. Filled lazily: at most 65536 entries, and generated
+# digits reuse few pairs, so sharing instances keeps rich's own style caches effective.
+_PAIR_STYLES: dict[int, Style] = {}
+
+_GAP = -1  # cell-key sentinels: blank cell between digits, and end of line
+_EOL = -2
+_RAMP_CODES = np.array([ord(c) for c in ASCII_RAMP], dtype=np.uint32)
+
+
+def _pair_style(key: int) -> Style:
+    style = _PAIR_STYLES.get(key)
+    if style is None:
+        style = Style(color=_GREYS[key >> 8], bgcolor=_GREYS[key & 0xFF])
+        _PAIR_STYLES[key] = style
+    return style
+
+
+def digit_to_text(img: np.ndarray, color: bool = True) -> Text:
+    """One (H, W) uint8 digit as ceil(H/2) lines of W cells (14 x 28 for MNIST)."""
+    img = np.asarray(img)
+    if img.ndim != 2:
+        raise ValueError(f"expected an (H, W) image, got shape {img.shape}")
+    return grid_to_text(img[None], 1, color=color)
+
+
+def grid_to_text(images: np.ndarray, columns: int, gap: int = 1, color: bool = True) -> Text:
+    """(n, H, W) uint8 digits laid out `columns` per row, all n drawn (last row may be short).
+
+    `gap` blank cells separate digits and one blank line separates rows of digits. Lines of
+    a partial last row are not padded out to the full width.
+
+    The layout is computed with numpy and the Text is assembled from one plain string plus
+    one Span per run of identical cells, because per-cell `Text.append` calls are too slow
+    for ~60 digits redrawn every second. color=False uses `ASCII_RAMP` (mean of the two
+    pixels in a cell) so digits stay readable where NO_COLOR collapses the greys.
+    """
+    images = _as_uint8_stack(images)
+    n, height, _ = images.shape
+    if n == 0:
+        return _new_text("", [])
+    if columns < 1:
+        raise ValueError(f"columns must be >= 1, got {columns}")
+    if gap < 0:
+        raise ValueError(f"gap must be >= 0, got {gap}")
+    if height % 2:
+        images = np.concatenate([images, np.zeros((n, 1, images.shape[2]), np.uint8)], axis=1)
+
+    chunks: list[str] = []
+    spans: list[Span] = []
+    offset = 0
+    for first in range(0, n, columns):
+        if first:
+            chunks.append("\n")  # the blank line between rows of digits
+            offset += 1
+        keys = _row_keys(images[first : first + columns], gap, color)
+        flat = keys.ravel()
+        codes = np.full(flat.shape, ord(" "), dtype=np.uint32)
+        codes[flat == _EOL] = ord("\n")
+        cells = flat >= 0
+        if color:
+            codes[cells] = ord(HALF_BLOCK)
+            spans.extend(_runs_to_spans(flat, offset))
+        else:
+            codes[cells] = _RAMP_CODES[flat[cells]]
+        chunk = codes.tobytes().decode("utf-32-le")
+        chunks.append(chunk)
+        offset += len(chunk)
+
+    plain = "".join(chunks)
+    if plain.endswith("\n"):  # each chunk ends in a newline; the Text itself should not
+        plain = plain[:-1]
+    return _new_text(plain, spans)
+
+
+def _row_keys(batch: np.ndarray, gap: int, color: bool) -> np.ndarray:
+    """(lines, width + 1) int32 cell keys for one row of digits, last column an _EOL marker."""
+    k, height, width = batch.shape
+    top = batch[:, 0::2, :].astype(np.int32)
+    bottom = batch[:, 1::2, :].astype(np.int32)
+    if color:
+        key = (top << 8) | bottom
+    else:
+        key = (top + bottom) * len(ASCII_RAMP) // 512  # ramp index of the pair's mean
+    lines = height // 2
+    # Lay digits side by side, each followed by `gap` gap cells, then drop the final gap.
+    laid = np.full((lines, k, width + gap), _GAP, dtype=np.int32)
+    laid[:, :, :width] = key.transpose(1, 0, 2)
+    laid = laid.reshape(lines, k * (width + gap))[:, : k * width + (k - 1) * gap]
+    eol = np.full((lines, 1), _EOL, dtype=np.int32)
+    return np.concatenate([laid, eol], axis=1)
+
+
+def _runs_to_spans(flat: np.ndarray, offset: int) -> list[Span]:
+    """One Span per maximal run of equal cell keys (gaps and newlines get none)."""
+    starts = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))
+    ends = np.append(starts[1:], flat.size)
+    keep = flat[starts] >= 0
+    starts, ends, keys = starts[keep] + offset, ends[keep] + offset, flat[starts[keep]]
+    return [
+        Span(s, e, _pair_style(k)) for s, e, k in zip(starts.tolist(), ends.tolist(), keys.tolist())
+    ]
+
+
+def _new_text(plain: str, spans: list[Span]) -> Text:
+    # Wrapping would shear digits apart on a narrow panel; cropping keeps them intact.
+    return Text(plain, spans=spans, no_wrap=True, overflow="crop")
+
+
+def fit_grid(width_cells: int, height_lines: int, n: int, gap: int = 1) -> tuple[int, int]:
+    """(columns, rows) of 28x14-cell digits fitting the panel with columns * rows <= n.
+
+    Among the layouts that fit, the one showing the most digits wins; ties go to fewer rows.
+    Returns (0, 0) when not even one digit fits or n <= 0.
+    """
+    max_cols = (width_cells + gap) // (DIGIT_CELLS + gap) if width_cells >= DIGIT_CELLS else 0
+    max_rows = (height_lines + 1) // (DIGIT_LINES + 1) if height_lines >= DIGIT_LINES else 0
+    best = (0, 0)
+    for rows in range(1, min(max_rows, max(n, 0)) + 1):
+        cols = min(max_cols, n // rows)
+        if cols * rows > best[0] * best[1]:
+            best = (cols, rows)
+    return best
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Generator output in [-1, 1], shape (n, 1, H, W) or (n, H, W) -> (n, H, W) uint8.
+
+    Out-of-range values are clipped; NaN (a diverged generator) becomes black rather than
+    an undefined cast.
+    """
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 4 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 3:
+        raise ValueError(f"expected (n, 1, H, W) or (n, H, W), got shape {x.shape}")
+    x = np.nan_to_num(x, nan=-1.0, posinf=1.0, neginf=-1.0)
+    return np.rint((np.clip(x, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+
+
+def grid_image(
+    images: np.ndarray, columns: int | None = None, padding: int = 2, scale: int = 1
+) -> Image.Image:
+    """Greyscale ("L") grid of (n, H, W) uint8 digits on black, like torchvision's make_grid.
+
+    `padding` black pixels surround every digit (shared between neighbours, as in
+    make_grid); `scale` enlarges the finished grid by pixel repetition so it stays crisp.
+    """
+    images = _as_uint8_stack(images)
+    n, h, w = images.shape
+    if n == 0:
+        raise ValueError("no images to put in a grid")
+    if columns is None:
+        columns = math.ceil(math.sqrt(n))
+    if columns < 1 or padding < 0 or scale < 1:
+        raise ValueError(f"bad grid parameters: columns={columns} padding={padding} scale={scale}")
+    columns = min(columns, n)
+    rows = math.ceil(n / columns)
+    canvas = np.zeros((rows * (h + padding) + padding, columns * (w + padding) + padding), np.uint8)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        y, x = padding + r * (h + padding), padding + c * (w + padding)
+        canvas[y : y + h, x : x + w] = images[i]
+    if scale > 1:
+        canvas = canvas.repeat(scale, axis=0).repeat(scale, axis=1)
+    return Image.fromarray(canvas)  # 2-D uint8 -> mode "L"
+
+
+def save_grid_png(
+    images: np.ndarray, path: str | os.PathLike, columns: int | None = None, scale: int = 1
+) -> Path:
+    """Write `grid_image(...)` as PNG atomically: readers never see a half-written file."""
+    img = grid_image(images, columns=columns, scale=scale)
+    return atomic_write(path, lambda f: img.save(f, format="PNG"))
+
+
+def _as_uint8_stack(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if images.ndim != 3:
+        raise ValueError(f"expected (n, H, W) images, got shape {images.shape}")
+    if images.dtype != np.uint8:
+        # Silent wrap-around of floats/ints would draw garbage; to_uint8 is the way in.
+        raise TypeError(f"expected uint8 images (see to_uint8), got {images.dtype}")
+    return images
