@@ -126,6 +126,7 @@ class Engine:
         self._images_per_s = 0.0
         self._last_stats = 0.0
         self._last_samples = 0.0
+        self._sample_cost = 0.0
         self._ready = False
 
     # --- public driving API ----------------------------------------------------------------
@@ -340,7 +341,9 @@ class Engine:
         now = time.perf_counter()
         if now - self._last_stats >= self.stats_interval:
             self._flush_stats()
-        if now - self._last_samples >= self.samples_interval:
+        # Samples are due every samples_interval, but never cost more than ~5% of training time
+        # (a dcgan grid on a CPU takes a quarter of a second).
+        if now - self._last_samples >= max(self.samples_interval, 20 * self._sample_cost):
             self._emit_samples()
         if s.diverged:
             self._flush_stats(force=True)
@@ -406,9 +409,11 @@ class Engine:
 
     def _emit_samples(self) -> None:
         s = self.current
+        start = time.perf_counter()
+        images = self.sample_images(s)
         self._last_samples = time.perf_counter()
-        self.emit(ev.Samples(s.name, s.step, self.sample_images(s)))
-        self._last_samples = time.perf_counter()  # generation time doesn't count toward the interval
+        self._sample_cost = self._last_samples - start
+        self.emit(ev.Samples(s.name, s.step, images))
 
     def _announce(self) -> None:
         s = self.current
@@ -433,8 +438,10 @@ class Engine:
             torch.manual_seed(config.seed)
             G, D = spec.build(config.z_dim)
             fixed_noise = torch.randn(config.sample_count, config.z_dim)
-        G.to(device).train()
-        D.to(device).train()
+        # Convolutions run faster in channels-last layout (oneDNN on CPUs, cuDNN on GPUs);
+        # MLPs are unaffected, so this is a no-op for them.
+        G.to(device, memory_format=torch.channels_last).train()
+        D.to(device, memory_format=torch.channels_last).train()
         noise = torch.Generator(device=device)
         noise.manual_seed(config.seed + 1)
         return ArchState(

@@ -1,0 +1,156 @@
+"""Engine throughput against a plain seed-style training loop, measured in the same run.
+
+The plain loop is what the reference GANs do: a torchvision-style Dataset (PIL image ->
+ToTensor -> Normalize) behind a DataLoader with shuffling, Sigmoid + BCELoss, default Adam,
+label tensors made every step, one .item() per loss for the loss lists. Same models, same
+batch (128), same data, same threads. The engine holds the data as one tensor and batches by
+random index, uses BCE-with-logits, fused Adam, one D forward for real+fake when D has no
+BatchNorm, and freezes D's weights during the G step.
+
+    python benchmarks/throughput.py [--steps-mlp 150] [--steps-dcgan 12] [--repeats 2]
+
+Prints images/s for the engine and two plain variants (see plain_loop), the ratios, and the engine's achieved GFLOP/s against a measured
+large-matmul peak on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision import transforms
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tui_gan.config import TrainConfig  # noqa: E402
+from tui_gan.data import Dataset, load_dataset  # noqa: E402
+from tui_gan.models import get_arch  # noqa: E402
+from tui_gan.training.engine import Engine  # noqa: E402
+
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+BATCH = 128
+
+
+def load_images() -> Dataset:
+    if (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        return load_dataset("mnist", SHARED_MNIST, download=False)
+    return load_dataset("synthetic", synthetic_size=10000)
+
+
+class SeedStyleMNIST(torch.utils.data.Dataset):
+    """What torchvision.datasets.MNIST does per item: uint8 -> PIL image -> transform."""
+
+    def __init__(self, images: torch.Tensor):
+        self.data = images
+        self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int):
+        return self.transform(Image.fromarray(self.data[i].numpy(), mode="L")), 0
+
+
+def plain_loop(arch: str, images: torch.Tensor, steps: int, warmup: int, fresh_fake: bool = False) -> float:
+    """fresh_fake: the G step draws new noise and runs G again, as seed 001's loop describes
+    ("Train the Generator: generate fake images..."); otherwise it reuses the D step's fakes
+    like pytorch/examples dcgan."""
+    torch.manual_seed(0)
+    G, D = get_arch(arch).build(100)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    criterion = nn.BCELoss()
+    loader = torch.utils.data.DataLoader(SeedStyleMNIST(images), batch_size=BATCH, shuffle=True, drop_last=True)
+    d_losses, g_losses = [], []
+    done, start = 0, None
+    while done < steps + warmup:
+        for real, _ in loader:
+            if done == warmup:
+                start = time.perf_counter()
+            if done == steps + warmup:
+                break
+            b = real.size(0)
+            ones, zeros = torch.ones(b, 1), torch.zeros(b, 1)
+            opt_d.zero_grad()
+            loss_real = criterion(torch.sigmoid(D(real)), ones)
+            z = torch.randn(b, 100)
+            fake = G(z)
+            loss_fake = criterion(torch.sigmoid(D(fake.detach())), zeros)
+            d_loss = loss_real + loss_fake
+            d_loss.backward()
+            opt_d.step()
+            opt_g.zero_grad()
+            if fresh_fake:
+                fake = G(torch.randn(b, 100))
+            g_loss = criterion(torch.sigmoid(D(fake)), ones)
+            g_loss.backward()
+            opt_g.step()
+            d_losses.append(d_loss.item())
+            g_losses.append(g_loss.item())
+            done += 1
+    return steps * BATCH / (time.perf_counter() - start)
+
+
+def engine_run(arch: str, dataset: Dataset, steps: int, warmup: int) -> tuple[float, float]:
+    """Returns (images/s, FLOPs per step) for the real engine, events and sample grids included."""
+    config = TrainConfig(arch=arch, dataset="mnist", batch_size=BATCH, max_steps=warmup, epochs=10_000)
+    engine = Engine(config, dataset=dataset, run_dir=False, exit_when_done=True)
+    engine.run()  # warm-up: allocator, kernels, first epoch shuffle
+    with FlopCounterMode(display=False) as counter:
+        engine.train_step()
+    flops = counter.get_total_flops()
+    engine.config = engine.config.replace(max_steps=steps)
+    engine.steps_this_run = 0
+    start = time.perf_counter()
+    engine.run()
+    return steps * BATCH / (time.perf_counter() - start), flops
+
+
+def matmul_peak(n: int = 2048, repeats: int = 8) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = 0.0
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t))
+    return best / 1e9
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps-mlp", type=int, default=150)
+    parser.add_argument("--steps-dcgan", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=2, help="alternate plain/engine this many times, keep the best")
+    args = parser.parse_args()
+
+    dataset = load_images()
+    peak = matmul_peak()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, data: {dataset.source} ({len(dataset)} images)")
+    print(f"measured fp32 matmul peak: {peak:.1f} GFLOP/s")
+    print("plain A reuses the D step's fakes in the G step (pytorch/examples dcgan); plain B draws fresh ones (seeds 001/003)")
+    print(f"{'arch':8} {'plain A':>9} {'plain B':>9} {'engine':>9} {'vs A':>6} {'vs B':>6} {'GFLOP/step':>11} {'GFLOP/s':>8} {'of peak':>8}")
+    for arch, steps in (("mlp", args.steps_mlp), ("dcgan", args.steps_dcgan)):
+        warmup = 3
+        plain_a = plain_b = eng = flops = 0.0
+        for _ in range(args.repeats):
+            plain_a = max(plain_a, plain_loop(arch, dataset.images, steps, warmup))
+            plain_b = max(plain_b, plain_loop(arch, dataset.images, steps, warmup, fresh_fake=True))
+            rate, flops = engine_run(arch, dataset, steps, warmup)
+            eng = max(eng, rate)
+        gflops = flops / 1e9 * eng / BATCH
+        print(f"{arch:8} {plain_a:9,.0f} {plain_b:9,.0f} {eng:9,.0f} {eng / plain_a:5.2f}x {eng / plain_b:5.2f}x "
+              f"{flops / 1e9:11.2f} {gflops:8.1f} {gflops / peak:7.0%}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,450 @@
+"""The dashboard: an App that drives one Engine in a thread worker and shows what it reports.
+
+Threading (see DESIGN.md): the engine runs in `@work(thread=True)`; its `emit` callback wraps
+each event in a Message and `post_message`s it (thread safe, never blocks the trainer). Every
+widget change happens here, on the UI thread. UI -> engine goes through `engine.send(command)`.
+The system monitor is polled in a second thread worker the same way."""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterable
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import get_current_worker
+
+from tui_gan.config import TrainConfig
+from tui_gan.data import pretty_name
+from tui_gan.errors import DataUnavailable, TuiGanError
+from tui_gan.models import ARCH_NAMES, ARCHS
+from tui_gan.render import save_grid_png
+from tui_gan.training import commands as cmd
+from tui_gan.training import events as ev
+from tui_gan.ui.history import LossHistory
+from tui_gan.ui.messages import (
+    EngineEvent,
+    EngineSetupFailed,
+    EngineStopped,
+    GridSaved,
+    SamplesReady,
+    SystemPolled,
+)
+from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
+from tui_gan.ui.screens.help import HelpScreen
+from tui_gan.ui.widgets.events import EventLog
+from tui_gan.ui.widgets.losses import LossPanel
+from tui_gan.ui.widgets.samples import SamplesPanel
+from tui_gan.ui.widgets.status import StatusBar
+from tui_gan.ui.widgets.system import SystemPanel
+
+# engine_factory(config, emit, *, resume, exit_when_done) -> an Engine-like object
+EngineFactory = Callable[..., object]
+# monitor_factory(device, torch_threads) -> an object with .poll(), .gpu_unavailable_reason, .close()
+MonitorFactory = Callable[..., object]
+
+ARCH_KEYS = [str(i + 1) for i in range(min(len(ARCH_NAMES), 9))]
+_ARCH_GROUP = Binding.Group("Arch", compact=True)
+
+
+def _default_engine_factory(config: TrainConfig, emit, **kwargs):
+    from tui_gan.training.engine import Engine
+
+    return Engine(config, emit, **kwargs)
+
+
+def _default_monitor_factory(device: str, torch_threads: int | None):
+    from tui_gan.system import SystemMonitor
+
+    return SystemMonitor(device, torch_threads)
+
+
+class TuiGanApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "tui-gan"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide"), (160, "-very-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    AUTO_FOCUS = None  # nothing needs focus; keys go to the App's bindings
+
+    BINDINGS = [
+        Binding("space", "toggle_pause", "Pause/resume", id="pause"),
+        Binding("c", "checkpoint", "Checkpoint", id="checkpoint"),
+        Binding("a", "next_arch", "Next arch", id="next_arch"),
+        Binding("A,shift+a", "prev_arch", "Prev arch", key_display="A", id="prev_arch"),
+        *[
+            Binding(key, f"arch({i})", f"Train {ARCH_NAMES[i]}", group=_ARCH_GROUP, id=f"arch_{i + 1}")
+            for i, key in enumerate(ARCH_KEYS)
+        ],
+        Binding("s", "save_grid", "Save PNG", id="save_grid"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        resume: str | None = None,
+        *,
+        engine_factory: EngineFactory | None = None,
+        monitor_factory: MonitorFactory | None = None,
+        system_interval: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.resume = resume
+        self.engine_factory = engine_factory or _default_engine_factory
+        self.monitor_factory = monitor_factory or _default_monitor_factory
+        self.system_interval = system_interval
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            self.animation_level = "none"  # every animated frame is bytes down a slow SSH link
+        self.engine = None
+        self.generation = 0  # bumped per engine: messages from an older one are dropped
+        self.engine_running = False
+        self.dataset_choice: str | None = None  # "synthetic" once chosen in the dialog, for the session
+        self.histories: dict[str, LossHistory] = {}
+        self.arch = config.arch  # what the engine trains now
+        self.target_arch = config.arch  # what we asked for (a/A pressed twice before the switch lands)
+        self.state = "starting"
+        self.run_dir: str | None = None
+        self.images = None
+        self.images_step = 0
+        self.images_arch = ""
+        self.quitting = False
+        self.failed = False
+        self._monitor_started = False
+        self._closing = threading.Event()
+
+    # --- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield LossPanel(id="losses")
+                with Horizontal(id="bottom"):
+                    yield SystemPanel(id="system")
+                    yield EventLog(id="events")
+            yield SamplesPanel(id="samples")
+        yield Footer()
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one("#status", StatusBar)
+
+    @property
+    def event_log(self) -> EventLog:
+        return self.query_one("#events", EventLog)
+
+    def on_mount(self) -> None:
+        self.start_engine()
+
+    def on_unmount(self) -> None:
+        # However we leave (force quit, a crash, a test harness's exit), the engine thread must
+        # end too: asyncio waits for executor threads, and this engine never stops on its own.
+        self._closing.set()
+        if self.engine is not None and self.engine_running:
+            self.engine.send(cmd.Stop(checkpoint=False))
+
+    # --- the engine ------------------------------------------------------------------------
+    @property
+    def effective_config(self) -> TrainConfig:
+        if self.dataset_choice:
+            return self.config.replace(dataset=self.dataset_choice)
+        return self.config
+
+    def start_engine(self) -> None:
+        self.generation += 1
+        generation = self.generation
+        config = self.effective_config
+
+        def emit(event: ev.Event) -> None:  # runs in the engine thread
+            wrap = SamplesReady if isinstance(event, ev.Samples) else EngineEvent
+            self.post_message(wrap(event, generation))
+
+        self.engine = self.engine_factory(config, emit, resume=self.resume, exit_when_done=False)
+        self.engine_running = True
+        self.failed = False
+        self.arch = self.target_arch = config.arch
+        self._set_state("loading data")
+        self.status_bar.set_info(arch=config.arch, dataset=pretty_name(config.dataset), device=config.device)
+        self._run_engine(self.engine, generation)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="engine", name="engine")
+    def _run_engine(self, engine, generation: int) -> None:
+        reason = "error"
+        try:
+            try:
+                engine.setup()  # loads data: may download, may raise DataUnavailable
+            except Exception as exc:
+                self.post_message(EngineSetupFailed(exc, generation))
+                return
+            try:
+                reason = engine.run()
+            except Exception as exc:  # run() reports training crashes itself; this is the last resort
+                self.post_message(EngineEvent(ev.Failed(self.config.arch, f"{type(exc).__name__}: {exc}"), generation))
+        finally:
+            self.post_message(EngineStopped(generation, reason))
+
+    def on_engine_setup_failed(self, message: EngineSetupFailed) -> None:
+        if message.generation != self.generation:
+            return
+        error = message.error
+        dataset = self.effective_config.dataset
+        if isinstance(error, DataUnavailable) and dataset != "synthetic":
+            self._log(str(error), "warning")
+            self._set_state("error")
+            self.push_screen(DataUnavailableScreen(pretty_name(dataset), str(error)), self._data_choice)
+            return
+        self.failed = True
+        text = str(error) if isinstance(error, TuiGanError) else f"{type(error).__name__}: {error}"
+        self._log(f"could not start: {text}", "error")
+        self._set_state("error")
+        self.notify(text, title="Could not start training", severity="error", timeout=30, markup=False)
+
+    def _data_choice(self, choice: str | None) -> None:
+        if choice == "synthetic":
+            self.dataset_choice = "synthetic"
+            self._log("training on synthetic digits instead (for the rest of this session)")
+            self.start_engine()
+        else:
+            self.exit(return_code=1)
+
+    def on_engine_stopped(self, message: EngineStopped) -> None:
+        if message.generation != self.generation:
+            return
+        self.engine_running = False
+        if self.quitting:
+            self.exit(return_code=1 if self.failed else 0)
+
+    def on_samples_ready(self, message: SamplesReady) -> None:
+        self.on_engine_event(message)
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        if message.generation != self.generation:
+            return
+        e = message.event
+        handler = getattr(self, f"_on_{type(e).__name__}", None)
+        if handler is not None:
+            handler(e)
+
+    def history(self, arch: str) -> LossHistory:
+        if arch not in self.histories:
+            self.histories[arch] = LossHistory()
+        return self.histories[arch]
+
+    def _on_Started(self, e: ev.Started) -> None:
+        first = self.run_dir is None
+        self.arch = self.target_arch = e.arch
+        self.run_dir = e.run_dir
+        self.status_bar.set_info(
+            arch=e.arch, dataset=e.dataset, device=e.device, run_dir=e.run_dir, epochs=e.epochs,
+            step=e.step, epoch=e.epoch, epoch_progress=0.0, images_per_s=0.0,
+        )
+        self.query_one(LossPanel).show(self.history(e.arch), e.arch)
+        if first:
+            self._log(
+                f"training {e.arch} on {e.dataset} ({e.device}), {e.steps_per_epoch:,} steps/epoch, "
+                f"G {e.params_g:,} / D {e.params_d:,} params; run folder {e.run_dir or '(none)'}"
+            )
+        if not self._monitor_started:
+            self._monitor_started = True
+            self._poll_system(e.device)
+
+    def _on_Stats(self, e: ev.Stats) -> None:
+        history = self.history(e.arch)
+        history.extend(e.points)
+        if e.arch != self.arch:  # the last points of the architecture we just left
+            return
+        self.status_bar.set_info(
+            step=e.step, epoch=e.epoch, epoch_progress=e.epoch_progress,
+            images_per_s=e.images_per_s, elapsed_s=e.elapsed_s,
+        )
+        self.query_one(LossPanel).show(history, e.arch)
+
+    def _on_Samples(self, e: ev.Samples) -> None:
+        self.images, self.images_step, self.images_arch = e.images, e.step, e.arch
+        self.query_one(SamplesPanel).set_images(e.images, e.step, e.arch)
+
+    def _on_StateChanged(self, e: ev.StateChanged) -> None:
+        if e.state == "finished" and self.state != "finished":
+            self._log(f"{e.arch} finished its {self.status_bar.info.epochs} epochs at step {e.step:,}", "success")
+            self.notify(f"{e.arch} finished training; switch architecture or quit", title="Finished")
+        self.failed = self.failed or e.state == "error"
+        self._set_state(e.state)
+
+    def _on_CheckpointSaved(self, e: ev.CheckpointSaved) -> None:
+        self._log(f"checkpoint written: {e.path}", "success", where=f"{e.arch} @{e.step:,}")
+        self.notify(e.path, title=f"Checkpoint ({e.arch}, step {e.step:,})", markup=False)
+
+    def _on_ArchSwitched(self, e: ev.ArchSwitched) -> None:
+        where = f"continuing at step {e.step:,}" if e.step else "starting fresh"
+        self._log(f"switched {e.previous} -> {e.arch}, {where}")
+
+    def _on_Notice(self, e: ev.Notice) -> None:
+        self._log(e.message, e.level, where=e.arch)
+        if e.level in ("warning", "error"):
+            self.notify(e.message, severity=e.level, markup=False)
+
+    def _on_Failed(self, e: ev.Failed) -> None:
+        self.failed = True
+        where = f" (traceback: {e.traceback_path})" if e.traceback_path else ""
+        self._log(f"{e.message}{where}", "error", where=e.arch)
+        self.notify(f"{e.message}{where}", title=f"{e.arch} failed", severity="error", timeout=30, markup=False)
+        self._set_state("error")
+
+    def _on_Finished(self, e: ev.Finished) -> None:
+        self._log(f"engine finished ({e.reason}) at {e.arch} step {e.step:,}", "error" if e.reason == "error" else "info")
+
+    # --- system status ---------------------------------------------------------------------
+    @work(thread=True, exit_on_error=False, group="system", name="system monitor")
+    def _poll_system(self, device: str) -> None:
+        worker = get_current_worker()
+        monitor = None
+        try:
+            monitor = self.monitor_factory(device, None)
+            note = getattr(monitor, "gpu_unavailable_reason", None) or ""
+            while not (self._closing.is_set() or worker.is_cancelled):
+                self.post_message(SystemPolled(monitor.poll(), note))
+                self._closing.wait(self.system_interval)
+        except Exception as exc:  # a broken probe costs the panel, never the run
+            self.post_message(SystemPolled(None, f"system status unavailable: {exc}"))
+        finally:
+            if monitor is not None:
+                try:
+                    monitor.close()
+                except Exception:
+                    pass
+
+    def on_system_polled(self, message: SystemPolled) -> None:
+        panel = self.query_one(SystemPanel)
+        if message.status is None:
+            panel.update(message.note)
+        else:
+            panel.show(message.status, message.note)
+
+    # --- actions ---------------------------------------------------------------------------
+    def _engine_or_warn(self):
+        if self.engine is None or not self.engine_running:
+            self.notify("the training engine is not running", severity="warning")
+            return None
+        return self.engine
+
+    def action_toggle_pause(self) -> None:
+        if (engine := self._engine_or_warn()) is not None:
+            engine.send(cmd.TogglePause())
+
+    def action_checkpoint(self) -> None:
+        if (engine := self._engine_or_warn()) is not None:
+            engine.send(cmd.SaveCheckpoint())
+
+    def action_arch(self, index: int) -> None:
+        name = ARCH_NAMES[index]
+        if (engine := self._engine_or_warn()) is None:
+            return
+        if name == self.target_arch:
+            self.notify(f"already training {name}")
+            return
+        self.target_arch = name
+        engine.send(cmd.SwitchArch(name))
+
+    def _step_arch(self, delta: int) -> None:
+        index = ARCH_NAMES.index(self.target_arch) if self.target_arch in ARCH_NAMES else 0
+        self.action_arch((index + delta) % len(ARCH_NAMES))
+
+    def action_next_arch(self) -> None:
+        self._step_arch(1)
+
+    def action_prev_arch(self) -> None:
+        self._step_arch(-1)
+
+    def action_save_grid(self) -> None:
+        if self.images is None:
+            self.notify("no samples yet", severity="warning")
+            return
+        if not self.run_dir:
+            self.notify("this run has no folder to save into", severity="warning")
+            return
+        path = Path(self.run_dir) / "samples" / self.images_arch / f"step_{self.images_step:07d}.png"
+        self._save_grid(self.images, path)
+
+    @work(thread=True, exit_on_error=False, group="save", name="save grid")
+    def _save_grid(self, images, path: Path) -> None:
+        try:
+            self.post_message(GridSaved(str(save_grid_png(images, path, scale=2))))
+        except (OSError, ValueError) as exc:
+            self.post_message(GridSaved(None, f"could not save {path}: {exc}"))
+
+    def on_grid_saved(self, message: GridSaved) -> None:
+        if message.error:
+            self._log(message.error, "error")
+            self.notify(message.error, severity="error", markup=False)
+        else:
+            self._log(f"sample grid saved: {message.path}", "success")
+            self.notify(message.path, title="Sample grid saved", markup=False)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.key_help()))
+
+    def action_quit(self) -> None:
+        """Stop at the next step, let the engine write final checkpoints, then exit.
+        Pressed again while stopping: leave now."""
+        if self.quitting or self.engine is None or not self.engine_running:
+            if self.quitting:
+                self._log("forced exit: not waiting for the engine", "warning")
+            self.exit(return_code=1 if self.failed else 0)
+            return
+        self.quitting = True
+        self._set_state("stopping...")
+        self._log("stopping: writing final checkpoints (q again to force)")
+        self.engine.send(cmd.Stop(checkpoint=True))
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _set_state(self, state: str) -> None:
+        if self.quitting and state not in ("stopping...", "stopped", "error"):
+            return  # the engine may still report "paused" etc. on its way out
+        self.state = state
+        self.status_bar.set_info(state=state)
+
+    def _log(self, message: str, level: str = "info", where: str = "") -> None:
+        self.event_log.add(message, level, where)
+
+    def key_help(self) -> list[tuple[str, str]]:
+        archs = ", ".join(f"{k} {n}" for k, n in zip(ARCH_KEYS, ARCH_NAMES))
+        return [
+            ("space", "pause / resume training (stops within a step; samples refresh on pause)"),
+            ("c", "write a checkpoint of the current architecture now"),
+            ("a / A", "next / previous architecture (each keeps its own weights, step and losses)"),
+            (f"1-{len(ARCH_KEYS)}", f"train a given architecture: {archs}"),
+            ("s", "save the sample grid as PNG in the run folder (samples/<arch>/step_N.png)"),
+            ("?", "this help"),
+            ("q, ctrl+c", "quit: stop, write final checkpoints, exit (press again to force)"),
+            ("ctrl+p", "command palette: every action, every architecture, themes"),
+        ]
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Pause / resume training", "space: pause or resume the training loop", self.action_toggle_pause)
+        yield SystemCommand("Write checkpoint", "c: checkpoint the current architecture now", self.action_checkpoint)
+        yield SystemCommand("Next architecture", "a: switch to the next architecture", self.action_next_arch)
+        yield SystemCommand("Previous architecture", "A: switch to the previous architecture", self.action_prev_arch)
+        for i, name in enumerate(ARCH_NAMES):
+            key = f"{ARCH_KEYS[i]}: " if i < len(ARCH_KEYS) else ""
+            yield SystemCommand(f"Switch to {name} - {ARCHS[name].description}", f"{key}train {name}",
+                                partial(self.action_arch, i))
+        yield SystemCommand("Save sample grid", "s: save the digits as PNG in the run folder", self.action_save_grid)
+        yield SystemCommand("Help", "?: keys and what the panels mean", self.action_help)
+
+
+def run_dashboard(config: TrainConfig, resume: str | None = None) -> int:
+    """Run the dashboard until the user quits; returns the process exit code."""
+    app = TuiGanApp(config, resume=resume)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,1 @@
+"""Modal screens: the help page and the missing-data dialog."""

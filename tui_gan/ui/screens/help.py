@@ -1,0 +1,50 @@
+"""`?`: every key, and how to read each panel."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+PANELS = [
+    ("Status line", "state, architecture · dataset · device, epoch with progress through it, step, "
+     "images per second, training time of this architecture (pauses excluded), run folder."),
+    ("Losses", "D loss: how well the discriminator tells real from generated (BCE over both halves; "
+     "2·ln2 ≈ 1.39 when it cannot tell). G loss: how well the generator fools D (non-saturating BCE; "
+     "ln2 ≈ 0.69 at the equilibrium). ema is a moving average over ~50 steps; the sparklines span the "
+     "whole run, older steps averaged together so memory stays bounded. Each architecture keeps its own."),
+    ("D(x), D(G(z))", "the discriminator's mean probability that real images (x) and generated images "
+     "(G(z)) are real. Early on D(x) → 1 and D(G(z)) → 0: D wins easily. Both near 0.5: D can no longer "
+     "tell them apart (good if the samples look right). D(G(z)) stuck near 0 with G loss climbing: G gets "
+     "no useful gradient. Healthy losses but samples that all look alike: mode collapse."),
+    ("System", "GPU name, utilisation, memory, temperature and power of the training device; "
+     "on a CPU run, CPU load, RAM, this process's memory and torch threads. Polled once a second."),
+    ("Samples", "the generator's digits for a fixed batch of noise, so you watch the same digits evolve. "
+     "Redrawn about once a second and on pause; as many as fit (half size when the panel is small)."),
+    ("Events", "checkpoints written (with their path), architecture switches, warnings and errors."),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,question_mark,q", "dismiss", "Close help"),
+    ]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        width = max(len(k) for k, _ in self.keys) + 2
+        lines = [Content.styled("Keys", "bold $accent")]
+        lines += [Content.assemble((k.ljust(width), "bold $secondary"), text) for k, text in self.keys]
+        lines += [Content(""), Content.styled("Panels", "bold $accent")]
+        for name, text in PANELS:
+            lines.append(Content.assemble((name, "bold"), ": ", text))
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = "tui-gan help"
+            body.border_subtitle = "escape closes"
+            yield Static(Content("\n").join(lines), id="help-text")
