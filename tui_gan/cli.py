@@ -84,15 +84,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults < the checkpoint's settings (with --resume) < the config file < options given."""
     data = load_config_file(args.config) if args.config else {}
     for dest, field in TRAIN_OPTIONS.items():
         value = getattr(args, dest, None)
         if value is not None:
             data[field] = value
-    if getattr(args, "resume", None) and "arch" not in data:
+    if getattr(args, "resume", None):
         from tui_gan.training.checkpoint import load_checkpoint
 
-        data["arch"] = load_checkpoint(args.resume)["arch"]  # --resume alone continues the checkpoint's architecture
+        saved = load_checkpoint(args.resume, expected_arch=data.get("arch"))["config"]
+        try:
+            base = TrainConfig.from_dict(saved, source=args.resume)
+        except (TypeError, ConfigError) as exc:
+            raise CheckpointError(f"{args.resume} holds unusable settings: {exc}") from None
+        data = {**base.to_dict(), "max_steps": None, **data}
     return TrainConfig.from_dict(data, source=args.config or "options").validate()
 
 

@@ -28,8 +28,6 @@ from tui_gan.training.checkpoint import load_checkpoint, save_checkpoint
 from tui_gan.training.rundir import RunDir
 
 HISTORY_COLUMNS = ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake")
-# Settings a resumed run takes from the command line rather than from the checkpoint.
-RUN_SETTINGS = ("epochs", "max_steps", "device", "runs_dir", "data_dir", "checkpoint_every")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -136,9 +134,9 @@ class Engine:
     def setup(self) -> None:
         """Load data, make the run folder and the first architecture. Raises TuiGanError."""
         config = self.config.validate()
-        resume = load_checkpoint(self.resume_path) if self.resume_path else None
-        if resume is not None:
-            config = self._config_for_resume(resume)
+        # The caller merges the checkpoint's settings with what the user changed (see
+        # cli.config_from_args); the engine only insists on the architecture.
+        resume = load_checkpoint(self.resume_path, expected_arch=config.arch) if self.resume_path else None
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)  # dropout draws from the global generator
         if self.dataset is None:
@@ -489,6 +487,7 @@ class Engine:
             },
             "history": torch.tensor(s.history, dtype=torch.float64).reshape(-1, len(HISTORY_COLUMNS)),
             "train_time": s.train_time,
+            "device_type": self.device.type,
             "dataset": {"name": self.dataset.name, "size": len(self.dataset), "split": self.dataset.split},
         }
 
@@ -516,17 +515,6 @@ class Engine:
             if s.step and s.step != s.checkpoint_step:
                 self._checkpoint(s, "latest")
 
-    def _config_for_resume(self, data: dict) -> TrainConfig:
-        saved = data["config"]
-        given = self.config
-        if given.arch != data["arch"]:
-            raise CheckpointError(f"{self.resume_path} is a checkpoint for architecture {data['arch']!r}, not {given.arch!r}")
-        try:
-            base = TrainConfig.from_dict({k: v for k, v in saved.items()}, source=str(self.resume_path))
-        except (TypeError, ConfigError) as exc:
-            raise CheckpointError(f"{self.resume_path} holds an unusable config: {exc}") from None
-        return base.replace(**{k: getattr(given, k) for k in RUN_SETTINGS}).validate()
-
     def _restore(self, s: ArchState, data: dict) -> None:
         info = data.get("dataset") or {}
         if info.get("size") not in (None, len(self.dataset)):
@@ -549,8 +537,12 @@ class Engine:
                 torch.set_rng_state(rng["torch"])
             if rng.get("cuda") and self.device.type == "cuda":
                 torch.cuda.set_rng_state_all(rng["cuda"])
-            if "noise" in rng and rng["noise"].device == s.noise.get_state().device:
+            if data.get("device_type", "cpu") == self.device.type:
                 s.noise.set_state(rng["noise"])
+            else:  # a CUDA generator's state does not fit a CPU one: continue on a fresh stream
+                s.noise.manual_seed(self.config.seed + int(data["step"]))
+                self.emit(ev.Notice(s.name, "checkpoint from another device type: the noise stream restarts, "
+                                            "so this run will not match an uninterrupted one exactly", "warning"))
         except (RuntimeError, KeyError, ValueError, TypeError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:150]
             raise CheckpointError(f"{self.resume_path} does not fit architecture {s.name!r}: {first}") from None
