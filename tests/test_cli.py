@@ -13,6 +13,11 @@ from tui_gan.data.idx import write_idx
 from factories import blob_digits
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))  # classifiers, downloads
+
+
 @pytest.fixture
 def idx_dir(tmp_path):
     ds = blob_digits(256)
@@ -64,6 +69,20 @@ def test_headless_train_then_resume_then_sample(tmp_path, idx_dir, capsys):
     from PIL import Image
 
     assert Image.open(tmp_path / "d.png").size[0] > 28
+
+
+def test_eval_prints_quality_as_json(tmp_path, idx_dir, capsys):
+    import json
+
+    assert main(train_args(tmp_path, idx_dir, "--max-steps", "3", "--eval-every", "0")) == 0
+    capsys.readouterr()
+    (ckpt,) = (tmp_path / "runs").glob("*/checkpoints/simple/latest.pt")
+    assert main(["eval", str(ckpt), "--samples", "100"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["arch"] == "simple" and result["step"] == 3 and result["n"] == 100
+    for key in ("classes_covered", "kl_to_uniform", "mean_confidence", "classifier_score", "frechet_distance", "real_floor"):
+        assert isinstance(result[key], (int, float))
+    assert len(result["histogram"]) == 10 and abs(sum(result["histogram"]) - 1) < 1e-6
 
 
 def test_archs_lists_names_and_sizes(capsys):

@@ -11,13 +11,13 @@ from tui_gan import __version__
 from tui_gan.config import DATASETS, TrainConfig, load_config_file
 from tui_gan.errors import CheckpointError, ConfigError, TuiGanError
 
-SUBCOMMANDS = ("train", "archs", "sample")
+SUBCOMMANDS = ("train", "archs", "sample", "eval")
 # option dest -> TrainConfig field; only options the user actually gave override a config file
 TRAIN_OPTIONS = {
     "arch": "arch", "dataset": "dataset", "data_dir": "data_dir", "epochs": "epochs", "batch_size": "batch_size",
     "lr": "lr", "beta1": "beta1", "beta2": "beta2", "z_dim": "z_dim", "seed": "seed", "device": "device",
     "runs_dir": "runs_dir", "max_steps": "max_steps", "checkpoint_every": "checkpoint_every",
-    "synthetic_size": "synthetic_size",
+    "synthetic_size": "synthetic_size", "eval_every": "eval_every", "eval_samples": "eval_samples",
 }
 
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, opens the dashboard (headless when not in a terminal).",
     )
     parser.add_argument("--version", action="version", version=f"tui-gan {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{train,archs,sample}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,archs,sample,eval}")
 
     train = sub.add_parser("train", help="train (dashboard by default, --headless for a progress bar)")
     train.add_argument("--headless", action="store_true", help="no dashboard: Rich progress bar and log lines")
@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-steps", type=int, metavar="N", help="stop after N steps (for quick tries)")
     train.add_argument("--checkpoint-every", type=int, metavar="E", help="epochs between checkpoints (0: only at the end)")
     train.add_argument("--synthetic-size", type=int, metavar="N", help="images in the synthetic set (default 60000)")
+    train.add_argument("--eval-every", type=float, metavar="S", help="seconds of training between quality evaluations (default 30, 0 off)")
+    train.add_argument("--eval-samples", type=int, metavar="N", help="digits generated per quality evaluation (default 1000)")
     train.add_argument("--log-every", type=float, default=10.0, metavar="S", help="headless: seconds between log lines")
 
     sub.add_parser("archs", help="list the architectures")
@@ -60,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-n", type=int, default=64, help="how many digits (default 64)")
     sample.add_argument("-o", "--output", required=True, help="out.png (a grid) or out.npy (N x 28 x 28 uint8)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+
+    evaluate = sub.add_parser("eval", help="quality metrics of a checkpoint's generator, as JSON")
+    evaluate.add_argument("checkpoint", metavar="CKPT")
+    evaluate.add_argument("-n", "--samples", type=int, default=None, help="digits to generate (default: the run's eval-samples)")
+    evaluate.add_argument("--data-dir", metavar="DIR", help="where the run's dataset is (default: as trained)")
     return parser
 
 
@@ -74,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_archs()
         if args.command == "sample":
             return cmd_sample(args.checkpoint, args.n, args.output, args.seed)
+        if args.command == "eval":
+            return cmd_eval(args.checkpoint, args.samples, args.data_dir)
         return cmd_train(args)
     except TuiGanError as exc:
         print(f"tui-gan: error: {exc}", file=sys.stderr)
@@ -138,9 +147,7 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int) -> int:
     import torch
 
     from tui_gan.fileio import atomic_write
-    from tui_gan.models import get_arch
     from tui_gan.render import save_grid_png, to_uint8
-    from tui_gan.training.checkpoint import load_checkpoint
 
     if n < 1:
         raise ConfigError(f"-n must be at least 1, got {n}")
@@ -149,6 +156,23 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int) -> int:
         raise ConfigError(f"output must end in .png or .npy, got {output!r}")
     if not out.parent.exists() or not os.access(out.parent, os.W_OK):
         raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist or is not writable")
+    data, G, z_dim = load_generator(checkpoint)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        images = to_uint8(G(torch.randn(n, z_dim, generator=gen)).numpy())
+    if out.suffix.lower() == ".npy":
+        atomic_write(out, lambda f: np.save(f, images))
+    else:
+        save_grid_png(images, out, scale=2)
+    print(f"wrote {n} digits from {data['arch']} (step {data['step']}) to {out}")
+    return 0
+
+
+def load_generator(checkpoint: str):
+    """(checkpoint data, its generator in eval mode on the CPU, latent size)."""
+    from tui_gan.models import get_arch
+    from tui_gan.training.checkpoint import load_checkpoint
+
     data = load_checkpoint(checkpoint)
     spec = get_arch(data["arch"])
     z_dim = int(data["config"].get("z_dim", 100))
@@ -157,13 +181,34 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int) -> int:
         G.load_state_dict(data["generator"])
     except RuntimeError as exc:
         raise CheckpointError(f"{checkpoint}: generator weights do not fit {spec.name!r}: {str(exc).splitlines()[0]}") from None
-    G.eval()
-    gen = torch.Generator().manual_seed(seed)
+    return data, G.eval(), z_dim
+
+
+def cmd_eval(checkpoint: str, samples: int | None, data_dir: str | None) -> int:
+    import json
+
+    import torch
+
+    from tui_gan.data import load_dataset
+    from tui_gan.quality import evaluate, load_or_train, real_floor
+
+    data, G, z_dim = load_generator(checkpoint)
+    config = data["config"]
+    n = samples if samples is not None else int(config.get("eval_samples", 1000))
+    if n < 2:
+        raise ConfigError(f"--samples must be at least 2, got {n}")
+    dataset = load_dataset(config.get("dataset", "mnist"), data_dir or config.get("data_dir"),
+                           synthetic_size=int(config.get("synthetic_size", 60000)), seed=int(config.get("seed", 0)))
+    print(f"judging {n} digits from {data['arch']} at step {data['step']} against {dataset.source}...", file=sys.stderr)
+    classifier = load_or_train(dataset)
+    gen = torch.Generator().manual_seed(int(config.get("seed", 0)) + 7919)  # the engine's evaluation noise
     with torch.no_grad():
-        images = to_uint8(G(torch.randn(n, z_dim, generator=gen)).numpy())
-    if out.suffix.lower() == ".npy":
-        atomic_write(out, lambda f: np.save(f, images))
-    else:
-        save_grid_png(images, out, scale=2)
-    print(f"wrote {n} digits from {spec.name} (step {data['step']}) to {out}")
+        images = torch.cat([G(chunk) for chunk in torch.randn(n, z_dim, generator=gen).split(500)])
+    report = evaluate(classifier, images)
+    result = {
+        "checkpoint": str(checkpoint), "arch": data["arch"], "step": data["step"], "epoch": data["epoch"],
+        "dataset": dataset.name, "classifier_accuracy": classifier.val_accuracy,
+        "real_floor": real_floor(classifier, n=n), **report.to_dict(),
+    }
+    print(json.dumps(result, indent=2))
     return 0

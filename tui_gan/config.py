@@ -33,6 +33,8 @@ class TrainConfig:
     synthetic_size: int = 60000
     sample_count: int = 64  # fixed-noise digits in the sample grid
     checkpoint_every: int = 1  # epochs between automatic checkpoints (0: only at the end)
+    eval_every: float = 30.0  # seconds of training between quality evaluations (0: off)
+    eval_samples: int = 1000  # generated digits per quality evaluation
 
     def validate(self) -> "TrainConfig":
         from tui_gan.models import get_arch
@@ -51,6 +53,9 @@ class TrainConfig:
             _positive_int("max steps", self.max_steps)
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
             raise ConfigError(f"checkpoint-every must be 0 or more, got {self.checkpoint_every!r}")
+        _positive_int("eval samples", self.eval_samples)
+        if not _finite(self.eval_every) or self.eval_every < 0:
+            raise ConfigError(f"eval-every must be 0 (off) or a positive number of seconds, got {self.eval_every!r}")
         if not _finite(self.lr) or self.lr <= 0:
             raise ConfigError(f"learning rate must be a positive number, got {self.lr!r}")
         for name, beta in (("beta1", self.beta1), ("beta2", self.beta2)):

@@ -69,6 +69,10 @@ def run_headless(
             if latest is not None and time.monotonic() - last_log >= log_every:
                 last_log = time.monotonic()
                 log(f"epoch {event.epoch + 1} step {event.step}  {describe(latest)}  {event.images_per_s:,.0f} img/s")
+        elif isinstance(event, ev.Quality):
+            r = event.report
+            log(f"quality at step {event.step}: {r.classes_covered}/10 classes, confidence {r.mean_confidence:.2f}, "
+                f"score {r.classifier_score:.2f}, Frechet {r.frechet_distance:.2f} (real {event.real_floor:.2f})")
         elif isinstance(event, ev.CheckpointSaved):
             log(f"checkpoint written: {event.path}")
         elif isinstance(event, ev.Notice):

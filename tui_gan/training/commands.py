@@ -41,6 +41,11 @@ class RefreshSamples(Command):
 
 
 @dataclass(frozen=True)
+class EvaluateNow(Command):
+    """Run a quality evaluation at the next step boundary (when the classifier is ready)."""
+
+
+@dataclass(frozen=True)
 class Stop(Command):
     """Stop at the next step boundary; `checkpoint` writes a final checkpoint first."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import queue
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from tui_gan.models import ArchSpec, count_params, get_arch, has_batchnorm
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint, save_checkpoint
+from tui_gan.training.health import DiscriminatorWins, ModeCollapse
 from tui_gan.training.rundir import RunDir
 
 HISTORY_COLUMNS = ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake")
@@ -76,6 +78,9 @@ class ArchState:
     checkpoint_step: int = -1
     diverged: str | None = None  # why stepping stopped (non-finite loss)
     d_concat: bool = True  # D has no BatchNorm: real and fake can share one forward pass
+    last_eval_time: float = 0.0  # train_time at the last quality evaluation
+    d_wins: DiscriminatorWins = field(default_factory=DiscriminatorWins)
+    collapse: ModeCollapse = field(default_factory=ModeCollapse)
 
     @property
     def name(self) -> str:
@@ -126,6 +131,14 @@ class Engine:
         self._last_samples = 0.0
         self._sample_cost = 0.0
         self._ready = False
+        # quality classifier: trained/loaded in a background thread, handed over between steps
+        self.classifier = None
+        self.real_floor = 0.0
+        self._classifier_result: dict = {}
+        self._classifier_thread: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._eval_cost = 0.0
+        self._eval_requested = False
 
     # --- public driving API ----------------------------------------------------------------
     def send(self, command: cmd.Command) -> None:
@@ -151,6 +164,7 @@ class Engine:
         elif self._run_dir_arg:
             self.run_dir = RunDir.open(self._run_dir_arg)
         self.config = config
+        self._start_classifier()
         state = self._new_state(get_arch(config.arch))
         if resume is not None:
             self._restore(state, resume)
@@ -188,6 +202,7 @@ class Engine:
         except Exception as exc:  # the UI must see it, never a dead thread
             self._report_crash(exc)
         finally:
+            self._closing.set()  # a classifier still training in the background gives up
             self._finish_files()
             if self.run_dir is not None:
                 self.run_dir.close()
@@ -199,6 +214,7 @@ class Engine:
     def _loop(self) -> str:
         while True:
             self._drain_commands()
+            self._take_classifier()
             if self.stopping:
                 self._flush_stats(force=True)
                 if self.stop_checkpoint:
@@ -261,6 +277,8 @@ class Engine:
             self._switch(command.name)
         elif isinstance(command, cmd.RefreshSamples):
             self._emit_samples()
+        elif isinstance(command, cmd.EvaluateNow):
+            self._request_evaluation()
         elif isinstance(command, cmd.Stop):
             self.stopping = True
             self.stop_checkpoint = command.checkpoint
@@ -325,6 +343,9 @@ class Engine:
             point = ev.StepPoint(int(step), int(epoch), d_loss, g_loss, d_real, d_fake)
             s.history.append((point.step, point.epoch, d_loss, g_loss, d_real, d_fake))
             self._pending.append(point)
+            warning = s.d_wins.update(d_fake)
+            if warning:
+                self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))
             if not s.diverged and not (math.isfinite(d_loss) and math.isfinite(g_loss)):
                 s.diverged = (
                     f"{s.name}: non-finite loss at step {point.step} (D {d_loss:.4g}, G {g_loss:.4g}); training stopped. "
@@ -343,6 +364,7 @@ class Engine:
         # (a dcgan grid on a CPU takes a quarter of a second).
         if now - self._last_samples >= max(self.samples_interval, 20 * self._sample_cost):
             self._emit_samples()
+        self._maybe_evaluate(s)
         if s.diverged:
             self._flush_stats(force=True)
             self.emit(ev.Failed(s.name, s.diverged))
@@ -464,6 +486,85 @@ class Engine:
         self._reset_window()
         self.emit(ev.ArchSwitched(new.name, old.name, new.step))
         self._announce()
+
+    # --- quality ---------------------------------------------------------------------------
+    def _start_classifier(self) -> None:
+        if not self.config.eval_every or self.dataset.labels is None:
+            return  # off, or nothing to learn classes from
+
+        def work() -> None:
+            from tui_gan.quality import ClassifierCancelled, load_or_train, real_floor
+
+            try:
+                clf = load_or_train(self.dataset, should_stop=self._closing.is_set)
+                self._classifier_result["value"] = (clf, real_floor(clf, n=self.config.eval_samples))
+            except ClassifierCancelled:
+                pass
+            except Exception as exc:  # quality is an extra: training goes on without it
+                self._classifier_result["error"] = f"{type(exc).__name__}: {exc}"
+
+        self._classifier_thread = threading.Thread(target=work, name="tui-gan-classifier", daemon=True)
+        self._classifier_thread.start()
+
+    def _take_classifier(self) -> None:
+        """Hand a finished background classifier to the engine thread (which alone emits)."""
+        if self.classifier is not None or not self._classifier_result:
+            return
+        if "error" in self._classifier_result:
+            self.emit(ev.Notice(self.current.name, f"quality metrics are off: {self._classifier_result.pop('error')}", "warning"))
+            return
+        self.classifier, self.real_floor = self._classifier_result.pop("value")
+        self.emit(ev.Notice(
+            self.current.name,
+            f"quality classifier ready ({self.classifier.val_accuracy:.1%} on held-out digits); "
+            f"real-vs-real Frechet distance {self.real_floor:.2f}",
+        ))
+        if self._eval_requested:
+            self._eval_requested = False
+            self.evaluate_quality()
+
+    def _request_evaluation(self) -> None:
+        if self.classifier is not None:
+            self.evaluate_quality()
+        elif self._classifier_thread is None:
+            self.emit(ev.Notice(self.current.name, "quality metrics are off (--eval-every 0 or no labels)", "warning"))
+        else:
+            self._eval_requested = True
+            self.emit(ev.Notice(self.current.name, "the quality classifier is still training: evaluating when it is ready"))
+
+    def _maybe_evaluate(self, s: ArchState) -> None:
+        # Never more than ~5% of training time: a dcgan evaluation on a CPU takes seconds.
+        if self.classifier is None or s.diverged:
+            return
+        interval = max(self.config.eval_every, 20 * self._eval_cost)
+        if s.train_time + (time.perf_counter() - self._window_start) - s.last_eval_time >= interval:
+            self.evaluate_quality(s)
+
+    def evaluate_quality(self, s: ArchState | None = None):
+        """Judge eval_samples digits from fixed noise (the same every time, so numbers compare)."""
+        from tui_gan.quality import evaluate
+
+        s = s or self.current
+        self._flush_stats(force=True)  # evaluation time must not count as training time
+        start = time.perf_counter()
+        gen = torch.Generator().manual_seed(self.config.seed + 7919)
+        z = torch.randn(self.config.eval_samples, self.config.z_dim, generator=gen).to(self.device)
+        was_training = s.G.training
+        s.G.eval()
+        with torch.no_grad():
+            images = torch.cat([s.G(chunk).cpu() for chunk in z.split(500)])
+        s.G.train(was_training)
+        report = evaluate(self.classifier, images)
+        self._eval_cost = time.perf_counter() - start
+        s.last_eval_time = s.train_time
+        self._reset_window()
+        if self.run_dir is not None:
+            self.run_dir.append_quality(s.name, s.step, s.epoch, report, self.real_floor)
+        self.emit(ev.Quality(s.name, s.step, s.epoch, report, self.real_floor, self.classifier.val_accuracy, self._eval_cost))
+        warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
+        if warning:
+            self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))
+        return report
 
     # --- checkpoints -----------------------------------------------------------------------
     def checkpoint_payload(self, s: ArchState) -> dict:

@@ -62,6 +62,19 @@ class Samples(Event):
 
 
 @dataclass(frozen=True)
+class Quality(Event):
+    """A quality evaluation of the generator (see tui_gan.quality): `report` is a QualityReport
+    of plain values; `real_floor` is the Frechet distance real digits get against each other."""
+
+    step: int
+    epoch: int
+    report: object  # tui_gan.quality.QualityReport (kept untyped: events import no torch code)
+    real_floor: float
+    classifier_accuracy: float
+    seconds: float  # what the evaluation cost
+
+
+@dataclass(frozen=True)
 class StateChanged(Event):
     state: str  # "running" | "paused" | "finished" | "error" | "stopped"
     step: int = 0

@@ -1,7 +1,7 @@
 """The folder a run leaves behind: config, metrics, checkpoints, sample grids, loss plot, GIF.
 
 Layout (one folder per run, architectures you switch to get their own sub-folders):
-    config.json  metrics.csv  error.log (only after a crash)
+    config.json  metrics.csv  quality.csv  error.log (only after a crash)
     checkpoints/<arch>/latest.pt, step_0001234.pt
     samples/<arch>/epoch_001.png ...
     loss_<arch>.png  progress_<arch>.gif
@@ -23,6 +23,10 @@ from tui_gan.errors import RunDirError
 from tui_gan.fileio import atomic_write, atomic_write_bytes
 from tui_gan.training.events import StepPoint
 
+QUALITY_COLUMNS = (
+    "arch", "step", "epoch", "n", "classes_covered", "kl_to_uniform", "mean_confidence", "classifier_score",
+    "frechet_distance", "real_floor", *(f"share_{d}" for d in range(10)),
+)
 METRIC_COLUMNS = ("arch", "step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "time_s")
 
 
@@ -80,6 +84,20 @@ class RunDir:
                  f"{images_per_s:.1f}", f"{time_s:.3f}")
             )
         self._metrics.flush()
+
+    def append_quality(self, arch: str, step: int, epoch: int, report, real_floor: float) -> None:
+        """quality.csv: one row per evaluation (see tui_gan.quality.QualityReport)."""
+        path = self.path / "quality.csv"
+        new = not path.exists()
+        with open(path, "a", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(QUALITY_COLUMNS)
+            writer.writerow(
+                (arch, step, epoch, report.n, report.classes_covered, f"{report.kl_to_uniform:.5g}",
+                 f"{report.mean_confidence:.5g}", f"{report.classifier_score:.5g}", f"{report.frechet_distance:.5g}",
+                 f"{real_floor:.5g}", *(f"{h:.4f}" for h in report.histogram))
+            )
 
     def save_samples(self, arch: str, epoch: int, images: np.ndarray) -> Path:
         from tui_gan.render import save_grid_png

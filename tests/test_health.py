@@ -1,0 +1,110 @@
+"""GAN health: quality evaluations inside the engine, and alerts that fire once per episode."""
+
+import threading
+import time
+
+import pytest
+import torch
+
+from tui_gan.training import commands as cmd
+from tui_gan.training import events as ev
+from tui_gan.training.engine import Engine
+from tui_gan.training.health import DiscriminatorWins, ModeCollapse
+
+from factories import blob_digits, tiny_config
+from test_engine import Recorder, wait_for
+
+
+def test_discriminator_wins_warns_once_per_episode():
+    alarm = DiscriminatorWins(window=10)
+    warnings = [alarm.update(0.01) for _ in range(30)]
+    assert sum(w is not None for w in warnings) == 1 and "discriminator wins" in [w for w in warnings if w][0]
+    assert all(alarm.update(0.5) is None for _ in range(30))  # recovery ends the episode quietly
+    assert sum(alarm.update(0.01) is not None for _ in range(30)) == 1  # a new episode warns again
+
+
+def test_discriminator_wins_needs_a_sustained_stretch():
+    alarm = DiscriminatorWins(window=10)
+    assert all(alarm.update(v) is None for v in [0.01] * 9 + [0.9] * 10)
+
+
+def test_mode_collapse_hysteresis():
+    alarm = ModeCollapse()
+    assert alarm.update(10, 0.01) is None
+    assert "cover 2 of 10" in alarm.update(2, 1.5)
+    assert alarm.update(3, 1.2) is None  # still the same episode
+    assert alarm.update(7, 0.4) is None  # not yet recovered (needs 8 classes and KL < 0.3)
+    assert alarm.update(9, 0.1) is None
+    assert alarm.update(10, 0.9) is not None  # KL alone can signal collapse
+
+
+@pytest.fixture
+def classifier_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
+
+
+def run_until(engine, predicate, timeout=60):
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    ok = wait_for(predicate, timeout)
+    engine.send(cmd.Stop(checkpoint=False))
+    thread.join(30)
+    return ok
+
+
+def test_engine_evaluates_quality_and_flags_a_one_digit_generator(tmp_path, classifier_cache):
+    data = blob_digits(512)
+    rec = Recorder()
+    engine = Engine(tiny_config(tmp_path, eval_every=0.2, eval_samples=200, epochs=1000), rec, dataset=data,
+                    run_dir=tmp_path / "run", exit_when_done=False)
+    engine.setup()
+    one_digit = data.images[3].float().mul(2 / 255).sub(1)
+
+    class OneDigit(torch.nn.Module):  # a collapsed generator: every z gives the same image
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, z):
+            return self.inner(z) * 0 + one_digit.expand(z.shape[0], 1, 28, 28)
+
+    engine.current.G = OneDigit(engine.current.G)
+    assert run_until(engine, lambda: len(rec.of(ev.Quality)) >= 2)
+    report = rec.of(ev.Quality)[0].report
+    assert report.n == 200 and report.classes_covered == 1 and report.kl_to_uniform > 2.0
+    assert report.frechet_distance > 5 * rec.of(ev.Quality)[0].real_floor
+    collapse = [n for n in rec.of(ev.Notice) if "mode collapse" in n.message]
+    assert len(collapse) == 1  # once per episode, not at every evaluation
+    assert any("quality classifier ready" in n.message for n in rec.of(ev.Notice))
+    rows = (tmp_path / "run" / "quality.csv").read_text().splitlines()
+    assert rows[0].startswith("arch,step,epoch,n,classes_covered") and len(rows) >= 3
+
+
+def test_evaluate_now_command(tmp_path, classifier_cache):
+    rec = Recorder()
+    engine = Engine(tiny_config(tmp_path, eval_every=3600, eval_samples=100, epochs=1000), rec, dataset=blob_digits(512),
+                    run_dir=False, exit_when_done=False)
+    engine.send(cmd.EvaluateNow())  # before the classifier is ready: done as soon as it is
+    assert run_until(engine, lambda: rec.of(ev.Quality))
+    assert any("still training" in n.message for n in rec.of(ev.Notice))
+
+
+def test_non_finite_loss_pauses_the_dashboard_engine(tmp_path):
+    rec = Recorder()
+    engine = Engine(tiny_config(tmp_path, epochs=1000), rec, dataset=blob_digits(256), run_dir=tmp_path / "run",
+                    exit_when_done=False)
+    engine.setup()
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    assert wait_for(lambda: rec.of(ev.CheckpointSaved))  # epoch 1 checkpoint: something to resume from
+    with torch.no_grad():
+        engine.current.G.net[0].weight.fill_(float("inf"))
+    assert wait_for(lambda: rec.of(ev.Failed))
+    step = engine.current.step
+    time.sleep(0.3)
+    assert engine.current.step == step and engine.paused  # stopped, but the engine (and UI) stay alive
+    message = rec.of(ev.Failed)[0].message
+    assert "non-finite loss" in message and "--resume" in message and "latest.pt" in message
+    engine.send(cmd.Stop())
+    thread.join(20)
+    assert not thread.is_alive()
