@@ -1,22 +1,30 @@
 """Greyscale digits -> terminal half-block text and PNG grids.
 
 Deliberately free of torch and textual: callers hand over numpy arrays (see `to_uint8`)
-and get back `rich.text.Text` or PIL images, so this is testable and cheap to import.
+and get back `rich.text.Text`, per-line rich Segments or PIL images, so this is testable
+without a terminal and cheap to import.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from functools import lru_cache
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
+from typing import Any, Iterable, TypeVar
 
 import numpy as np
 from PIL import Image
 from rich.color import Color
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
 
 from tui_gan.fileio import atomic_write
+
+T = TypeVar("T")
 
 DIGIT_CELLS = 28  # terminal cells across one 28-pixel-wide digit
 DIGIT_LINES = 14  # terminal lines for one 28-pixel-tall digit (two pixel rows per line)
@@ -25,78 +33,109 @@ HALF_BLOCK = "\u2580"  # '▀': foreground paints the top half of the cell, back
 ASCII_RAMP = " .:-=+*#%@"
 
 _GREYS = [Color.from_rgb(v, v, v) for v in range(256)]
-# Keyed by top * 256 + bottom. Filled lazily: at most 65536 entries, and generated
-# digits reuse few pairs, so sharing instances keeps rich's own style caches effective.
-_PAIR_STYLES: dict[int, Style] = {}
+# Style per cell key (top * 256 + bottom), created on first use: all 65536 up front would
+# slow the import. A flat list lets a whole frame's styles be gathered by one C call.
+_PAIR_STYLES: list[Style | None] = [None] * 65536
+_HAVE_STYLE = np.zeros(65536, dtype=bool)
 
 _GAP = -1  # cell-key sentinels: blank cell between digits, and end of line
 _EOL = -2
 _RAMP_CODES = np.array([ord(c) for c in ASCII_RAMP], dtype=np.uint32)
 
 
-def _pair_style(key: int) -> Style:
-    style = _PAIR_STYLES.get(key)
-    if style is None:
-        style = Style(color=_GREYS[key >> 8], bgcolor=_GREYS[key & 0xFF])
-        _PAIR_STYLES[key] = style
-    return style
-
-
-def digit_to_text(img: np.ndarray, color: bool = True) -> Text:
+def digit_to_text(img: np.ndarray, color: bool = True, levels: int = 256) -> Text:
     """One (H, W) uint8 digit as ceil(H/2) lines of W cells (14 x 28 for MNIST)."""
     img = np.asarray(img)
     if img.ndim != 2:
         raise ValueError(f"expected an (H, W) image, got shape {img.shape}")
-    return grid_to_text(img[None], 1, color=color)
+    return grid_to_text(img[None], 1, color=color, levels=levels)
 
 
-def grid_to_text(images: np.ndarray, columns: int, gap: int = 1, color: bool = True) -> Text:
+def grid_to_text(
+    images: np.ndarray, columns: int, gap: int = 1, color: bool = True, levels: int = 256
+) -> Text:
     """(n, H, W) uint8 digits laid out `columns` per row, all n drawn (last row may be short).
 
     `gap` blank cells separate digits and one blank line separates rows of digits. Lines of
     a partial last row are not padded out to the full width.
 
-    The layout is computed with numpy and the Text is assembled from one plain string plus
-    one Span per run of identical cells, because per-cell `Text.append` calls are too slow
-    for ~60 digits redrawn every second. color=False uses `ASCII_RAMP` (mean of the two
-    pixels in a cell) so digits stay readable where NO_COLOR collapses the greys.
+    The layout is computed with numpy and the Text is built from one plain string plus one
+    Span per run of identical cells, because per-cell `Text.append` calls are too slow for
+    ~60 digits redrawn every second. `levels` < 256 quantises the greys so that near-black
+    generator noise merges into long runs (fewer spans, cheaper to build and to paint).
+    color=False uses `ASCII_RAMP` (mean of the two pixels of a cell) so digits stay
+    readable where NO_COLOR collapses the greys.
     """
-    images = _as_uint8_stack(images)
-    n, height, _ = images.shape
-    if n == 0:
+    flat = _layout(images, columns, gap, color, levels)
+    if flat is None:
         return _new_text("", [])
+    plain = _plain(flat, color)
+    return _new_text(plain, _runs_to_spans(flat) if color else [])
+
+
+def grid_to_segments(
+    images: np.ndarray, columns: int, gap: int = 1, color: bool = True, levels: int = 256
+) -> list[list[Segment]]:
+    """The same picture as `grid_to_text`, as one list of rich Segments per line.
+
+    For a Textual Line-API widget (`render_line` -> `Strip(segments)`): a Static holding a
+    Text with tens of thousands of spans (noisy digits) costs seconds per repaint in Textual's
+    Content conversion, while ready-made strips paint in a fraction of that.
+    """
+    flat = _layout(images, columns, gap, color, levels)
+    if flat is None:
+        return []
+    if not color:
+        return [[Segment(line)] if line else [] for line in _plain(flat, color).split("\n")]
+    starts, ends, keys = _runs(flat)
+    body = keys != _EOL
+    starts, ends, keys = starts[body], ends[body], keys[body]
+    lengths = (ends - starts).tolist()
+    styled = keys >= 0
+    texts = [HALF_BLOCK * k if s else " " * k for k, s in zip(lengths, styled.tolist())]
+    styles: list[Style | None] = [None] * len(texts)
+    for i, style in zip(np.flatnonzero(styled).tolist(), _styles_for(keys[styled])):
+        styles[i] = style
+    segments = _make(Segment, texts, styles, repeat(None))
+    # Line of each run = newlines before it; split the flat run list at line changes.
+    line_of_run = np.cumsum(flat == _EOL)[starts]
+    n_lines = int(np.count_nonzero(flat == _EOL)) + 1
+    bounds = np.searchsorted(line_of_run, np.arange(n_lines + 1)).tolist()
+    return [segments[bounds[i] : bounds[i + 1]] for i in range(n_lines)]
+
+
+def _layout(
+    images: np.ndarray, columns: int, gap: int, color: bool, levels: int
+) -> np.ndarray | None:
+    """Cell keys of the whole grid in text order (newlines as _EOL cells); None if empty."""
+    images = _as_uint8_stack(images)
+    n, height, width = images.shape
+    if n == 0:
+        return None
     if columns < 1:
         raise ValueError(f"columns must be >= 1, got {columns}")
     if gap < 0:
         raise ValueError(f"gap must be >= 0, got {gap}")
+    if not 2 <= levels <= 256:
+        raise ValueError(f"levels must be in 2..256, got {levels}")
+    if color and levels < 256:
+        images = _quantiser(levels)[images]
     if height % 2:
-        images = np.concatenate([images, np.zeros((n, 1, images.shape[2]), np.uint8)], axis=1)
-
-    chunks: list[str] = []
-    spans: list[Span] = []
-    offset = 0
+        images = np.concatenate([images, np.zeros((n, 1, width), np.uint8)], axis=1)
+    parts = []
     for first in range(0, n, columns):
         if first:
-            chunks.append("\n")  # the blank line between rows of digits
-            offset += 1
-        keys = _row_keys(images[first : first + columns], gap, color)
-        flat = keys.ravel()
-        codes = np.full(flat.shape, ord(" "), dtype=np.uint32)
-        codes[flat == _EOL] = ord("\n")
-        cells = flat >= 0
-        if color:
-            codes[cells] = ord(HALF_BLOCK)
-            spans.extend(_runs_to_spans(flat, offset))
-        else:
-            codes[cells] = _RAMP_CODES[flat[cells]]
-        chunk = codes.tobytes().decode("utf-32-le")
-        chunks.append(chunk)
-        offset += len(chunk)
+            parts.append(np.array([_EOL], np.int32))  # the blank line between digit rows
+        parts.append(_row_keys(images[first : first + columns], gap, color).ravel())
+    return np.concatenate(parts)[:-1]  # no newline after the last line
 
-    plain = "".join(chunks)
-    if plain.endswith("\n"):  # each chunk ends in a newline; the Text itself should not
-        plain = plain[:-1]
-    return _new_text(plain, spans)
+
+def _plain(flat: np.ndarray, color: bool) -> str:
+    codes = np.full(flat.shape, ord(" "), dtype=np.uint32)
+    codes[flat == _EOL] = ord("\n")
+    cells = flat >= 0
+    codes[cells] = ord(HALF_BLOCK) if color else _RAMP_CODES[flat[cells]]
+    return codes.tobytes().decode("utf-32-le")
 
 
 def _row_keys(batch: np.ndarray, gap: int, color: bool) -> np.ndarray:
@@ -117,15 +156,48 @@ def _row_keys(batch: np.ndarray, gap: int, color: bool) -> np.ndarray:
     return np.concatenate([laid, eol], axis=1)
 
 
-def _runs_to_spans(flat: np.ndarray, offset: int) -> list[Span]:
-    """One Span per maximal run of equal cell keys (gaps and newlines get none)."""
+def _runs(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, keys) of the maximal runs of equal cell keys."""
     starts = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))
     ends = np.append(starts[1:], flat.size)
-    keep = flat[starts] >= 0
-    starts, ends, keys = starts[keep] + offset, ends[keep] + offset, flat[starts[keep]]
-    return [
-        Span(s, e, _pair_style(k)) for s, e, k in zip(starts.tolist(), ends.tolist(), keys.tolist())
-    ]
+    return starts, ends, flat[starts]
+
+
+def _styles_for(keys: np.ndarray) -> tuple[Style, ...]:
+    """Pair style for each key, gathered in C: per-run Python work is what dominates on
+    noisy digits, where nearly every cell is its own run."""
+    if not keys.size:
+        return ()
+    missing = keys[~_HAVE_STYLE[keys]]
+    if missing.size:
+        for key in np.unique(missing).tolist():
+            _PAIR_STYLES[key] = Style(color=_GREYS[key >> 8], bgcolor=_GREYS[key & 0xFF])
+        _HAVE_STYLE[missing] = True  # only after the styles exist, for concurrent callers
+    index = keys.tolist()
+    if len(index) == 1:  # itemgetter with one key returns the item, not a tuple
+        return (_PAIR_STYLES[index[0]],)
+    return itemgetter(*index)(_PAIR_STYLES)
+
+
+def _runs_to_spans(flat: np.ndarray) -> list[Span]:
+    """One Span per run of equal cells; gaps and newlines get none."""
+    starts, ends, keys = _runs(flat)
+    keep = keys >= 0
+    starts, ends, keys = starts[keep], ends[keep], keys[keep]
+    return _make(Span, starts.tolist(), ends.tolist(), _styles_for(keys))
+
+
+def _make(cls: type[T], *fields: Iterable[Any]) -> list[T]:
+    """NamedTuple instances built by tuple.__new__ directly, which is what the generated
+    __new__ does anyway, minus a Python-level call per item (~40% of a noisy frame)."""
+    return list(map(tuple.__new__, repeat(cls), zip(*fields)))
+
+
+@lru_cache(maxsize=None)
+def _quantiser(levels: int) -> np.ndarray:
+    """256-entry lookup table snapping each grey to the nearest of `levels` even steps."""
+    steps = np.rint(np.arange(256) * (levels - 1) / 255)
+    return np.rint(steps * 255 / (levels - 1)).astype(np.uint8)
 
 
 def _new_text(plain: str, spans: list[Span]) -> Text:

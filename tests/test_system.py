@@ -1,0 +1,266 @@
+import sys
+import types
+from types import SimpleNamespace
+
+import psutil
+import pytest
+
+pynvml = pytest.importorskip("pynvml")
+
+from tui_gan.system import CPUStatus, GPUStatus, SystemMonitor, format_bytes  # noqa: E402
+
+GiB = 1024**3
+
+
+class FakeNVML:
+    """Patches pynvml so tests behave the same with or without a real GPU/driver."""
+
+    def __init__(self, monkeypatch, name_type=bytes):
+        self.calls = {"init": 0, "shutdown": 0}
+        self.fail = {}  # function name -> exception to raise
+        self.name_type = name_type
+        for attr in (
+            "nvmlInit",
+            "nvmlShutdown",
+            "nvmlDeviceGetHandleByIndex",
+            "nvmlDeviceGetHandleByUUID",
+            "nvmlDeviceGetIndex",
+            "nvmlDeviceGetName",
+            "nvmlDeviceGetUtilizationRates",
+            "nvmlDeviceGetMemoryInfo",
+            "nvmlDeviceGetTemperature",
+            "nvmlDeviceGetPowerUsage",
+            "nvmlDeviceGetEnforcedPowerLimit",
+        ):
+            monkeypatch.setattr(pynvml, attr, self._wrap(attr, getattr(self, attr[4:])))
+
+    def _wrap(self, attr, fn):
+        def call(*args):
+            if attr in self.fail:
+                raise self.fail[attr]
+            return fn(*args)
+
+        return call
+
+    def Init(self):
+        self.calls["init"] += 1
+
+    def Shutdown(self):
+        self.calls["shutdown"] += 1
+
+    def DeviceGetHandleByIndex(self, index):
+        return ("handle", index)
+
+    def DeviceGetHandleByUUID(self, uuid):
+        assert uuid == "GPU-5f3e"
+        return ("handle", 6)
+
+    def DeviceGetIndex(self, handle):
+        return handle[1]
+
+    def DeviceGetName(self, handle):
+        name = f"Fake GPU {handle[1]}"
+        return name.encode() if self.name_type is bytes else name
+
+    def DeviceGetUtilizationRates(self, handle):
+        return SimpleNamespace(gpu=40 + handle[1], memory=5)
+
+    def DeviceGetMemoryInfo(self, handle):
+        return SimpleNamespace(total=16 * GiB, used=(handle[1] + 1) * GiB, free=0)
+
+    def DeviceGetTemperature(self, handle, sensor):
+        assert sensor == pynvml.NVML_TEMPERATURE_GPU
+        return 61
+
+    def DeviceGetPowerUsage(self, handle):
+        return 123456  # mW
+
+    def DeviceGetEnforcedPowerLimit(self, handle):
+        return 300000  # mW
+
+
+@pytest.fixture
+def nvml(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    return FakeNVML(monkeypatch)
+
+
+def nvml_error(code):
+    return pynvml.NVMLError(code)
+
+
+def test_cpu_status_is_sane():
+    monitor = SystemMonitor("cpu", torch_threads=3)
+    status = monitor.poll()
+    assert isinstance(status, CPUStatus)
+    assert monitor.gpu_unavailable_reason is None
+    assert 0.0 <= status.cpu_percent <= 100.0
+    assert len(status.per_cpu) == psutil.cpu_count()
+    assert all(0.0 <= p <= 100.0 for p in status.per_cpu)
+    assert 0 < status.ram_used_bytes <= status.ram_total_bytes
+    assert 0 < status.process_rss_bytes <= status.ram_total_bytes
+    assert status.torch_threads == 3
+    assert isinstance(status.cpu_name, str) and status.cpu_name.strip()
+
+
+def test_torch_threads_read_only_from_an_already_imported_torch(monkeypatch):
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    assert SystemMonitor("cpu").poll().torch_threads is None
+    assert "torch" not in sys.modules  # polling must not import it
+    fake = types.ModuleType("torch")
+    fake.get_num_threads = lambda: 7
+    monkeypatch.setitem(sys.modules, "torch", fake)
+    assert SystemMonitor("cpu").poll().torch_threads == 7
+
+
+def test_working_gpu(nvml):
+    monitor = SystemMonitor("cuda")
+    first = monitor.poll()
+    assert first == GPUStatus(
+        name="Fake GPU 0",
+        index=0,
+        util_percent=40.0,
+        mem_used_bytes=1 * GiB,
+        mem_total_bytes=16 * GiB,
+        temperature_c=61.0,
+        power_w=pytest.approx(123.456),
+        power_limit_w=300.0,
+    )
+    assert monitor.poll() == first
+    assert nvml.calls["init"] == 1  # initialised lazily, once
+    assert monitor.gpu_unavailable_reason is None
+    monitor.close()
+    monitor.close()
+    assert nvml.calls["shutdown"] == 1
+
+
+def test_gpu_name_as_str(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    FakeNVML(monkeypatch, name_type=str)
+    assert SystemMonitor("cuda:2").poll().name == "Fake GPU 2"
+
+
+@pytest.mark.parametrize(
+    "visible, device, nvml_index",
+    [
+        (None, "cuda:1", 1),
+        ("2,3", "cuda", 2),
+        ("2,3", "cuda:1", 3),
+        (" 4 , 1 ", "cuda:1", 1),
+        ("GPU-5f3e", "cuda:0", 6),
+    ],
+)
+def test_cuda_visible_devices_mapping(nvml, monkeypatch, visible, device, nvml_index):
+    if visible is not None:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    status = SystemMonitor(device).poll()
+    assert isinstance(status, GPUStatus)
+    assert status.index == nvml_index
+    assert status.name == f"Fake GPU {nvml_index}"
+    assert status.util_percent == 40 + nvml_index
+
+
+@pytest.mark.parametrize("visible, device", [("", "cuda"), ("0", "cuda:1"), ("0,-1,2", "cuda:1")])
+def test_hidden_cuda_device_falls_back(nvml, monkeypatch, visible, device):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    monitor = SystemMonitor(device)
+    assert isinstance(monitor.poll(), CPUStatus)
+    assert "CUDA_VISIBLE_DEVICES" in monitor.gpu_unavailable_reason
+    assert nvml.calls["shutdown"] == 1  # the init that did succeed is undone
+
+
+def test_nvml_init_failure_falls_back_permanently(nvml):
+    nvml.fail["nvmlInit"] = nvml_error(pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
+    monitor = SystemMonitor("cuda:0")
+    assert isinstance(monitor.poll(), CPUStatus)
+    assert monitor.gpu_unavailable_reason == "NVML unavailable: driver not loaded"
+    del nvml.fail["nvmlInit"]
+    assert isinstance(monitor.poll(), CPUStatus)
+    assert nvml.calls["init"] == 0
+    monitor.close()
+    assert nvml.calls["shutdown"] == 0  # never initialised, nothing to shut down
+
+
+def test_nvml_call_failing_mid_run_falls_back_permanently(nvml):
+    monitor = SystemMonitor("cuda")
+    assert isinstance(monitor.poll(), GPUStatus)
+    nvml.fail["nvmlDeviceGetUtilizationRates"] = nvml_error(pynvml.NVML_ERROR_GPU_IS_LOST)
+    assert isinstance(monitor.poll(), CPUStatus)
+    assert monitor.gpu_unavailable_reason == "NVML unavailable: gpu is lost"
+    assert nvml.calls["shutdown"] == 1
+    nvml.fail.clear()
+    assert isinstance(monitor.poll(), CPUStatus)
+
+
+def test_unsupported_optional_fields_are_none(nvml):
+    nvml.fail["nvmlDeviceGetTemperature"] = nvml_error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    monitor = SystemMonitor("cuda")
+    status = monitor.poll()
+    assert isinstance(status, GPUStatus)
+    assert status.temperature_c is None
+    assert (status.util_percent, status.mem_used_bytes) == (40.0, GiB)
+    assert status.power_w == pytest.approx(123.456) and status.power_limit_w == 300.0
+    nvml.fail["nvmlDeviceGetPowerUsage"] = nvml_error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    nvml.fail["nvmlDeviceGetEnforcedPowerLimit"] = nvml_error(pynvml.NVML_ERROR_NO_PERMISSION)
+    status = monitor.poll()
+    assert (status.temperature_c, status.power_w, status.power_limit_w) == (None, None, None)
+    assert monitor.gpu_unavailable_reason is None
+
+
+def test_missing_nvidia_ml_py(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # makes `import pynvml` fail
+    monitor = SystemMonitor("cuda")
+    assert isinstance(monitor.poll(), CPUStatus)
+    assert monitor.gpu_unavailable_reason == "NVML unavailable: nvidia-ml-py is not installed"
+
+
+@pytest.mark.parametrize("device", ["mps", "cuda:x", "cuda:-1"])
+def test_non_cuda_devices_report_cpu_with_reason(device):
+    monitor = SystemMonitor(device)
+    assert isinstance(monitor.poll(), CPUStatus)
+    assert monitor.gpu_unavailable_reason
+
+
+def test_poll_never_raises(nvml, monkeypatch):
+    nvml.fail["nvmlInit"] = RuntimeError("something odd in the binding")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("probe failed")
+
+    monitor = SystemMonitor("cuda")
+    monkeypatch.setattr(psutil, "virtual_memory", boom)
+    monkeypatch.setattr(psutil, "cpu_percent", boom)
+    monkeypatch.setattr(monitor, "_process", SimpleNamespace(memory_info=boom))
+    status = monitor.poll()
+    assert isinstance(status, CPUStatus)
+    assert (status.cpu_percent, status.per_cpu, status.ram_total_bytes) == (0.0, (), 0)
+    assert status.process_rss_bytes == 0
+    assert monitor.gpu_unavailable_reason == "NVML unavailable: something odd in the binding"
+
+
+def test_real_cuda_poll_does_not_raise():
+    # Whatever this machine has (no driver, no GPU, or a real one), polling must cope.
+    with SystemMonitor("cuda") as monitor:
+        status = monitor.poll()
+        if isinstance(status, CPUStatus):
+            assert monitor.gpu_unavailable_reason
+        else:
+            assert status.mem_total_bytes > 0
+
+
+@pytest.mark.parametrize(
+    "n, text",
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (1536 * 1024**2, "1.5 GiB"),
+        (512 * 1024**2, "512 MiB"),
+        (int(9.96 * 1024**2), "10 MiB"),
+        (int(1023.6 * 1024**2), "1.0 GiB"),
+        (3 * 1024**5, "3.0 PiB"),
+        (-2048, "-2.0 KiB"),
+    ],
+)
+def test_format_bytes(n, text):
+    assert format_bytes(n) == text

@@ -1,0 +1,267 @@
+"""Status probes for the dashboard's System panel: one GPU through NVML, or the CPU.
+
+Neither torch nor textual is imported: the training device arrives as a string and the
+torch thread count as a number, so this module stays importable (and testable) anywhere.
+Polling never raises; a GPU that cannot be probed degrades to CPU figures plus a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import psutil
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class GPUStatus:
+    name: str
+    index: int  # NVML (physical, nvidia-smi) index, after CUDA_VISIBLE_DEVICES mapping
+    util_percent: float
+    mem_used_bytes: int
+    mem_total_bytes: int
+    temperature_c: float | None
+    power_w: float | None
+    power_limit_w: float | None
+
+
+@dataclass(frozen=True)
+class CPUStatus:
+    cpu_percent: float
+    per_cpu: tuple[float, ...]
+    ram_used_bytes: int
+    ram_total_bytes: int
+    process_rss_bytes: int
+    torch_threads: int | None
+    cpu_name: str
+
+
+class SystemMonitor:
+    """Polls the device the model trains on: "cuda[:N]" via NVML, anything else as CPU.
+
+    CPU percentages are deltas since the previous poll (psutil keeps that baseline per
+    thread, so poll from one thread). NVML is initialised on the first GPU poll; after any
+    failure the monitor reports CPUStatus for good and says why in `gpu_unavailable_reason`.
+    """
+
+    def __init__(self, device: str = "cpu", torch_threads: int | None = None) -> None:
+        self.device = str(device)
+        self.gpu_unavailable_reason: str | None = None
+        self._torch_threads = torch_threads
+        self._process: psutil.Process | None = _safe(psutil.Process, None)
+        self._cpu_name: str | None = None
+        self._nvml: Any = None  # the pynvml module once nvmlInit succeeded
+        self._handle: Any = None
+        self._gpu_name: str | None = None
+        self._nvml_index: int | None = None
+        self._cuda_index: int | None = None
+        self._gpu_failed = False
+
+        kind, _, index = self.device.strip().lower().partition(":")
+        if kind == "cuda":
+            try:
+                self._cuda_index = int(index) if index else 0
+                if self._cuda_index < 0:
+                    raise ValueError
+            except ValueError:
+                self._give_up_gpu(f"GPU unavailable: bad device {self.device!r}")
+        elif kind != "cpu":
+            self._give_up_gpu(f"no GPU metrics for {self.device!r}; showing CPU")
+
+        # Prime the non-blocking counters so the first poll shows a real figure, not 0.0.
+        _safe(lambda: psutil.cpu_percent(interval=None), None)
+        _safe(lambda: psutil.cpu_percent(interval=None, percpu=True), None)
+
+    def poll(self) -> GPUStatus | CPUStatus:
+        if self._cuda_index is not None and not self._gpu_failed:
+            try:
+                status = self._poll_gpu()
+            except Exception as exc:  # NVMLError, or anything odd in a binding/driver
+                self._give_up_gpu(f"NVML unavailable: {_describe(exc)}")
+            else:
+                if status is not None:
+                    return status
+        return self._poll_cpu()
+
+    def close(self) -> None:
+        """Shut NVML down if this monitor initialised it; safe to call more than once."""
+        nvml, self._nvml, self._handle = self._nvml, None, None
+        if nvml is not None:
+            _safe(nvml.nvmlShutdown, None)
+
+    def __enter__(self) -> SystemMonitor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- GPU ---------------------------------------------------------------------------
+
+    def _poll_gpu(self) -> GPUStatus | None:
+        """GPUStatus, or None after recording why the GPU cannot be probed."""
+        if self._handle is None and not self._open_gpu():
+            return None
+        nvml, handle = self._nvml, self._handle
+        util = nvml.nvmlDeviceGetUtilizationRates(handle)
+        mem = nvml.nvmlDeviceGetMemoryInfo(handle)
+        # Fields some GPUs do not report (NOT_SUPPORTED) are None rather than fatal.
+        temp = _optional(lambda: nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU))
+        power_mw = _optional(lambda: nvml.nvmlDeviceGetPowerUsage(handle))
+        limit_mw = _optional(lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(handle))
+        return GPUStatus(
+            name=self._gpu_name or "GPU",
+            index=self._nvml_index if self._nvml_index is not None else -1,
+            util_percent=float(util.gpu),
+            mem_used_bytes=int(mem.used),
+            mem_total_bytes=int(mem.total),
+            temperature_c=None if temp is None else float(temp),
+            power_w=None if power_mw is None else power_mw / 1000.0,
+            power_limit_w=None if limit_mw is None else limit_mw / 1000.0,
+        )
+
+    def _open_gpu(self) -> bool:
+        try:
+            import pynvml  # nvidia-ml-py
+        except ImportError:
+            self._give_up_gpu("NVML unavailable: nvidia-ml-py is not installed")
+            return False
+        try:
+            pynvml.nvmlInit()
+        except Exception as exc:
+            self._give_up_gpu(f"NVML unavailable: {_describe(exc)}")
+            return False
+        self._nvml = pynvml  # from here on close() must shut it down
+
+        assert self._cuda_index is not None
+        target = _cuda_to_nvml(self._cuda_index, os.environ.get("CUDA_VISIBLE_DEVICES"))
+        if target is None:
+            self._give_up_gpu(
+                f"GPU unavailable: cuda:{self._cuda_index} is not in CUDA_VISIBLE_DEVICES"
+            )
+            return False
+        if isinstance(target, int):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(target)
+            self._nvml_index = target
+        else:  # a GPU-/MIG- UUID
+            handle = pynvml.nvmlDeviceGetHandleByUUID(target)
+            self._nvml_index = _optional(lambda: int(pynvml.nvmlDeviceGetIndex(handle)))
+        name = pynvml.nvmlDeviceGetName(handle)
+        self._gpu_name = name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+        self._handle = handle
+        return True
+
+    def _give_up_gpu(self, reason: str) -> None:
+        self._gpu_failed = True
+        if self.gpu_unavailable_reason is None:
+            self.gpu_unavailable_reason = reason
+        self.close()
+
+    # -- CPU ---------------------------------------------------------------------------
+
+    def _poll_cpu(self) -> CPUStatus:
+        vm = _safe(psutil.virtual_memory, None)
+        rss = 0
+        if self._process is not None:
+            rss = _safe(lambda: int(self._process.memory_info().rss), 0)
+        if self._cpu_name is None:
+            self._cpu_name = _safe(_cpu_name, "") or "unknown CPU"
+        return CPUStatus(
+            cpu_percent=_safe(lambda: float(psutil.cpu_percent(interval=None)), 0.0),
+            per_cpu=_safe(
+                lambda: tuple(float(p) for p in psutil.cpu_percent(interval=None, percpu=True)),
+                (),
+            ),
+            # total - available, not vm.used: it counts what cannot be reclaimed, which is
+            # what actually limits a training run.
+            ram_used_bytes=int(vm.total - vm.available) if vm is not None else 0,
+            ram_total_bytes=int(vm.total) if vm is not None else 0,
+            process_rss_bytes=rss,
+            torch_threads=self._current_torch_threads(),
+            cpu_name=self._cpu_name,
+        )
+
+    def _current_torch_threads(self) -> int | None:
+        if self._torch_threads is not None:
+            return self._torch_threads
+        torch = sys.modules.get("torch")  # only if the caller already paid for the import
+        if torch is None:
+            return None
+        return _safe(lambda: int(torch.get_num_threads()), None)
+
+
+def _cuda_to_nvml(cuda_index: int, visible: str | None) -> int | str | None:
+    """NVML index (or UUID) that CUDA's device `cuda_index` refers to; None if hidden.
+
+    Follows CUDA's parsing: entries up to the first invalid or negative one count. Without
+    CUDA_DEVICE_ORDER=PCI_BUS_ID, CUDA may order mixed GPUs differently from NVML; that
+    cannot be resolved without torch, so the indices are assumed to agree.
+    """
+    if visible is None:
+        return cuda_index
+    entries: list[int | str] = []
+    for raw in visible.split(","):
+        entry = raw.strip()
+        if entry.upper().startswith(("GPU-", "MIG-")):
+            entries.append(entry)
+            continue
+        try:
+            number = int(entry)
+        except ValueError:
+            break
+        if number < 0:
+            break
+        entries.append(number)
+    return entries[cuda_index] if cuda_index < len(entries) else None
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def format_bytes(n: float) -> str:
+    """Binary units, 1 decimal below 10 and none above: "512 B", "1.5 GiB", "512 MiB"."""
+    sign = "-" if n < 0 else ""
+    value = float(abs(n))
+    if value < 1024:
+        return f"{sign}{int(value)} B"
+    units = ("KiB", "MiB", "GiB", "TiB", "PiB")
+    for i, unit in enumerate(units):
+        value /= 1024
+        if value < 9.95:
+            return f"{sign}{value:.1f} {unit}"
+        # Move up a unit rather than print "1024 MiB".
+        if value < 1023.5 or i == len(units) - 1:
+            return f"{sign}{value:.0f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def _optional(fn: Callable[[], T]) -> T | None:
+    return _safe(fn, None)
+
+
+def _safe(fn: Callable[[], T], default: T) -> T:
+    try:
+        return fn()
+    except Exception:
+        return default
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        text = str(exc).strip()
+    except Exception:
+        text = ""
+    return (text or type(exc).__name__).lower()
