@@ -51,7 +51,7 @@ EngineFactory = Callable[..., object]
 MonitorFactory = Callable[..., object]
 
 ARCH_KEYS = [str(i + 1) for i in range(min(len(ARCH_NAMES), 9))]
-_ARCH_GROUP = Binding.Group("Arch", compact=True)
+_SWITCH_GROUP = Binding.Group("Next/prev arch", compact=True)
 
 
 def _default_engine_factory(config: TrainConfig, emit, **kwargs):
@@ -74,17 +74,19 @@ class TuiGanApp(App[None]):
     AUTO_FOCUS = None  # nothing needs focus; keys go to the App's bindings
 
     BINDINGS = [
-        Binding("space", "toggle_pause", "Pause/resume", id="pause"),
-        Binding("c", "checkpoint", "Checkpoint", id="checkpoint"),
-        Binding("a", "next_arch", "Next arch", id="next_arch"),
-        Binding("A,shift+a", "prev_arch", "Prev arch", key_display="A", id="prev_arch"),
+        Binding("space", "toggle_pause", "Pause", tooltip="Pause / resume training", id="pause"),
+        Binding("c", "checkpoint", "Checkpoint", tooltip="Write a checkpoint now", id="checkpoint"),
+        Binding("a", "next_arch", "Next arch", group=_SWITCH_GROUP, id="next_arch"),
+        Binding("A,shift+a", "prev_arch", "Previous arch", key_display="A", group=_SWITCH_GROUP, id="prev_arch"),
         *[
-            Binding(key, f"arch({i})", f"Train {ARCH_NAMES[i]}", group=_ARCH_GROUP, id=f"arch_{i + 1}")
+            # One footer entry "1-5 Arch" stands for all of them; the help and palette list each.
+            Binding(key, f"arch({i})", f"Train {ARCH_NAMES[i]}" if i else "Arch",
+                    key_display=f"1-{len(ARCH_KEYS)}" if i == 0 else None, show=i == 0, id=f"arch_{i + 1}")
             for i, key in enumerate(ARCH_KEYS)
         ],
-        Binding("s", "save_grid", "Save PNG", id="save_grid"),
+        Binding("s", "save_grid", "Save PNG", tooltip="Save the sample grid as PNG", id="save_grid"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("q", "quit", "Quit", tooltip="Stop, write final checkpoints, exit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -110,6 +112,7 @@ class TuiGanApp(App[None]):
         self.engine_running = False
         self.dataset_choice: str | None = None  # "synthetic" once chosen in the dialog, for the session
         self.histories: dict[str, LossHistory] = {}
+        self.last_stats: dict[str, ev.Stats] = {}
         self.arch = config.arch  # what the engine trains now
         self.target_arch = config.arch  # what we asked for (a/A pressed twice before the switch lands)
         self.state = "starting"
@@ -118,39 +121,49 @@ class TuiGanApp(App[None]):
         self.images_step = 0
         self.images_arch = ""
         self.quitting = False
+        self.forced_exit = False
         self.failed = False
         self._monitor_started = False
-        self._closing = threading.Event()
+        self._stop_polling = threading.Event()
 
     # --- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        # Kept as attributes: App.query_one searches the *active* screen, which is the help or a
+        # dialog while one is open, and engine events keep arriving then.
+        self.status_bar = StatusBar(id="status")
+        self.loss_panel = LossPanel(id="losses")
+        self.system_panel = SystemPanel(id="system")
+        self.event_log = EventLog(id="events")
+        self.samples_panel = SamplesPanel(id="samples")
+        self.footer = Footer()
+        yield self.status_bar
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield LossPanel(id="losses")
-                with Horizontal(id="bottom"):
-                    yield SystemPanel(id="system")
-                    yield EventLog(id="events")
-            yield SamplesPanel(id="samples")
-        yield Footer()
-
-    @property
-    def status_bar(self) -> StatusBar:
-        return self.query_one("#status", StatusBar)
-
-    @property
-    def event_log(self) -> EventLog:
-        return self.query_one("#events", EventLog)
+                yield self.loss_panel
+                yield self.system_panel
+                yield self.event_log
+            yield self.samples_panel
+        yield self.footer
 
     def on_mount(self) -> None:
+        self._fit_footer(self.size.width)
         self.start_engine()
+
+    def on_resize(self, event) -> None:
+        self._fit_footer(event.size.width)
+
+    def _fit_footer(self, width: int) -> None:
+        # Keep "q Quit" on an 80-column screen; ctrl+p still opens the palette (the help says so).
+        self.footer.compact = width < 110
+        self.footer.show_command_palette = width >= 90
 
     def on_unmount(self) -> None:
         # However we leave (force quit, a crash, a test harness's exit), the engine thread must
         # end too: asyncio waits for executor threads, and this engine never stops on its own.
-        self._closing.set()
+        self._stop_polling.set()
         if self.engine is not None and self.engine_running:
-            self.engine.send(cmd.Stop(checkpoint=False))
+            # Keep the training done so far unless the user forced the exit (second q).
+            self.engine.send(cmd.Stop(checkpoint=not self.forced_exit))
 
     # --- the engine ------------------------------------------------------------------------
     @property
@@ -173,7 +186,9 @@ class TuiGanApp(App[None]):
         self.failed = False
         self.arch = self.target_arch = config.arch
         self._set_state("loading data")
-        self.status_bar.set_info(arch=config.arch, dataset=pretty_name(config.dataset), device=config.device)
+        self.status_bar.set_info(
+            arch=config.arch, dataset=pretty_name(config.dataset), device=config.device, epochs=config.epochs
+        )
         self._run_engine(self.engine, generation)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine", name="engine")
@@ -199,7 +214,7 @@ class TuiGanApp(App[None]):
         dataset = self.effective_config.dataset
         if isinstance(error, DataUnavailable) and dataset != "synthetic":
             self._log(str(error), "warning")
-            self._set_state("error")
+            self._set_state("no data")
             self.push_screen(DataUnavailableScreen(pretty_name(dataset), str(error)), self._data_choice)
             return
         self.failed = True
@@ -243,11 +258,13 @@ class TuiGanApp(App[None]):
         first = self.run_dir is None
         self.arch = self.target_arch = e.arch
         self.run_dir = e.run_dir
+        last = self.last_stats.get(e.arch)  # Started carries no training time: keep what we saw
         self.status_bar.set_info(
             arch=e.arch, dataset=e.dataset, device=e.device, run_dir=e.run_dir, epochs=e.epochs,
-            step=e.step, epoch=e.epoch, epoch_progress=0.0, images_per_s=0.0,
+            step=e.step, epoch=e.epoch, images_per_s=0.0,
+            epoch_progress=last.epoch_progress if last else 0.0, elapsed_s=last.elapsed_s if last else 0.0,
         )
-        self.query_one(LossPanel).show(self.history(e.arch), e.arch)
+        self.loss_panel.show(self.history(e.arch), e.arch)
         if first:
             self._log(
                 f"training {e.arch} on {e.dataset} ({e.device}), {e.steps_per_epoch:,} steps/epoch, "
@@ -260,17 +277,18 @@ class TuiGanApp(App[None]):
     def _on_Stats(self, e: ev.Stats) -> None:
         history = self.history(e.arch)
         history.extend(e.points)
+        self.last_stats[e.arch] = e
         if e.arch != self.arch:  # the last points of the architecture we just left
             return
         self.status_bar.set_info(
             step=e.step, epoch=e.epoch, epoch_progress=e.epoch_progress,
             images_per_s=e.images_per_s, elapsed_s=e.elapsed_s,
         )
-        self.query_one(LossPanel).show(history, e.arch)
+        self.loss_panel.show(history, e.arch)
 
     def _on_Samples(self, e: ev.Samples) -> None:
         self.images, self.images_step, self.images_arch = e.images, e.step, e.arch
-        self.query_one(SamplesPanel).set_images(e.images, e.step, e.arch)
+        self.samples_panel.set_images(e.images, e.step, e.arch)
 
     def _on_StateChanged(self, e: ev.StateChanged) -> None:
         if e.state == "finished" and self.state != "finished":
@@ -281,7 +299,8 @@ class TuiGanApp(App[None]):
 
     def _on_CheckpointSaved(self, e: ev.CheckpointSaved) -> None:
         self._log(f"checkpoint written: {e.path}", "success", where=f"{e.arch} @{e.step:,}")
-        self.notify(e.path, title=f"Checkpoint ({e.arch}, step {e.step:,})", markup=False)
+        if Path(e.path).stem.startswith("step_"):  # asked for with `c`; per-epoch "latest" ones only get logged
+            self.notify(e.path, title=f"Checkpoint ({e.arch}, step {e.step:,})", markup=False)
 
     def _on_ArchSwitched(self, e: ev.ArchSwitched) -> None:
         where = f"continuing at step {e.step:,}" if e.step else "starting fresh"
@@ -310,9 +329,9 @@ class TuiGanApp(App[None]):
         try:
             monitor = self.monitor_factory(device, None)
             note = getattr(monitor, "gpu_unavailable_reason", None) or ""
-            while not (self._closing.is_set() or worker.is_cancelled):
+            while not (self._stop_polling.is_set() or worker.is_cancelled):
                 self.post_message(SystemPolled(monitor.poll(), note))
-                self._closing.wait(self.system_interval)
+                self._stop_polling.wait(self.system_interval)
         except Exception as exc:  # a broken probe costs the panel, never the run
             self.post_message(SystemPolled(None, f"system status unavailable: {exc}"))
         finally:
@@ -323,11 +342,7 @@ class TuiGanApp(App[None]):
                     pass
 
     def on_system_polled(self, message: SystemPolled) -> None:
-        panel = self.query_one(SystemPanel)
-        if message.status is None:
-            panel.update(message.note)
-        else:
-            panel.show(message.status, message.note)
+        self.system_panel.show(message.status, message.note)
 
     # --- actions ---------------------------------------------------------------------------
     def _engine_or_warn(self):
@@ -398,6 +413,7 @@ class TuiGanApp(App[None]):
         Pressed again while stopping: leave now."""
         if self.quitting or self.engine is None or not self.engine_running:
             if self.quitting:
+                self.forced_exit = True
                 self._log("forced exit: not waiting for the engine", "warning")
             self.exit(return_code=1 if self.failed else 0)
             return
@@ -430,7 +446,10 @@ class TuiGanApp(App[None]):
         ]
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Quit":  # Textual's says "as soon as possible"; ours stops cleanly first
+                command = command._replace(help="q: stop at the next step, write final checkpoints, exit")
+            yield command
         yield SystemCommand("Pause / resume training", "space: pause or resume the training loop", self.action_toggle_pause)
         yield SystemCommand("Write checkpoint", "c: checkpoint the current architecture now", self.action_checkpoint)
         yield SystemCommand("Next architecture", "a: switch to the next architecture", self.action_next_arch)

@@ -12,9 +12,11 @@ from textual.widgets import Button, Static
 class DataUnavailableScreen(ModalScreen[str]):
     """Dismisses with "synthetic" or "quit"."""
 
+    AUTO_FOCUS = "#synthetic"  # enter takes the offer
+
     BINDINGS = [
         Binding("s", "choose('synthetic')", "Train on synthetic digits"),
-        Binding("escape,q", "choose('quit')", "Quit"),
+        Binding("q", "choose('quit')", "Quit"),
     ]
 
     def __init__(self, dataset: str, message: str) -> None:
@@ -32,11 +34,8 @@ class DataUnavailableScreen(ModalScreen[str]):
                 id="dialog-hint",
             )
             with Horizontal(id="dialog-buttons"):
-                yield Button("Train on synthetic digits [s]", id="synthetic", variant="primary")
-                yield Button("Quit [q]", id="quit", variant="error")
-
-    def on_mount(self) -> None:
-        self.query_one("#synthetic", Button).focus()
+                yield Button("Train on synthetic digits (s)", id="synthetic", variant="primary")
+                yield Button("Quit (q)", id="quit", variant="error")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -29,6 +29,7 @@ PANELS = [
 
 
 class HelpScreen(ModalScreen[None]):
+    AUTO_FOCUS = "#help-body"  # so up/down/page keys scroll it
     BINDINGS = [
         Binding("escape,question_mark,q", "dismiss", "Close help"),
     ]
@@ -38,13 +39,21 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        width = max(len(k) for k, _ in self.keys) + 2
-        lines = [Content.styled("Keys", "bold $accent")]
-        lines += [Content.assemble((k.ljust(width), "bold $secondary"), text) for k, text in self.keys]
-        lines += [Content(""), Content.styled("Panels", "bold $accent")]
-        for name, text in PANELS:
-            lines.append(Content.assemble((name, "bold"), ": ", text))
         with VerticalScroll(id="help-body") as body:
             body.border_title = "tui-gan help"
-            body.border_subtitle = "escape closes"
-            yield Static(Content("\n").join(lines), id="help-text")
+            body.border_subtitle = "↑/↓ scroll · escape closes"
+            yield Static(self._table("Keys", self.keys), id="help-keys")
+            yield Static(self._table("Panels", PANELS), id="help-panels")
+
+    @staticmethod
+    def _table(title: str, rows: list[tuple[str, str]]) -> Table:
+        # A grid gives wrapped descriptions a hanging indent, readable at 80 columns.
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(ratio=1)
+        table.title = title
+        table.title_style = "bold underline"
+        table.title_justify = "left"
+        for key, text in rows:
+            table.add_row(key, text)
+        return table

@@ -45,34 +45,37 @@ class LossPanel(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
+        # Made here, not in compose: the first events can arrive before this panel is composed.
+        self.d_label, self.g_label, self.p_label = Static(id="d-label"), Static(id="g-label"), Static(id="p-label")
+        self.d_spark = Sparkline([], id="d-spark", summary_function=fmean)
+        self.g_spark = Sparkline([], id="g-spark", summary_function=fmean)
         self.history: LossHistory | None = None
-        self._shown: tuple[int, int] | None = None  # (id of history, version) on screen
+        self.arch = ""
+        self._shown: tuple | None = None  # (id of history, its version) on screen
 
     def compose(self) -> ComposeResult:
-        yield Static(id="d-label")
-        yield Sparkline([], id="d-spark", summary_function=fmean)
-        yield Static(id="g-label")
-        yield Sparkline([], id="g-spark", summary_function=fmean)
-        yield Static(id="p-label")
+        yield from (self.d_label, self.d_spark, self.g_label, self.g_spark, self.p_label)
 
     def on_mount(self) -> None:
-        self.border_title = "losses"
-        self.show(None, "")
+        self._shown = None
+        self.show(self.history, self.arch)
+
+    def on_resize(self) -> None:
+        self._shown = None
+        self.show(self.history, self.arch)
 
     def show(self, history: LossHistory | None, arch: str) -> None:
         key = (id(history), history.version if history else -1)
         if key == self._shown:
             return
         self._shown = key
-        self.history = history
+        self.history, self.arch = history, arch
         h = history or LossHistory(capacity=2)
         self.border_title = f"losses · {arch}" if arch else "losses"
-        self.border_subtitle = (
-            f"{h.steps_seen:,} steps · 1 bar ≈ {h.d_loss.series.stride} step{'s' if h.d_loss.series.stride > 1 else ''}"
-            if history else ""
-        )
-        self.query_one("#d-label", Static).update(_loss_line("D loss", h.d_loss))
-        self.query_one("#g-label", Static).update(_loss_line("G loss", h.g_loss))
-        self.query_one("#p-label", Static).update(_prob_line(h.d_real, h.d_fake, 10))
-        self.query_one("#d-spark", Sparkline).data = h.d_loss.series.values()
-        self.query_one("#g-spark", Sparkline).data = h.g_loss.series.values()
+        self.border_subtitle = f"{h.steps_seen:,} steps" if history else ""
+        self.d_label.update(_loss_line("D loss", h.d_loss))
+        self.g_label.update(_loss_line("G loss", h.g_loss))
+        bar = max(3, min(10, (self.content_size.width - 28) // 2))  # both bars fit on one line
+        self.p_label.update(_prob_line(h.d_real, h.d_fake, bar))
+        self.d_spark.data = h.d_loss.series.values()
+        self.g_spark.data = h.g_loss.series.values()

@@ -6,11 +6,12 @@ import dataclasses
 from dataclasses import dataclass
 
 from textual.content import Content
-from textual.widgets import Static
+from textual.widget import Widget
 
 STATE_STYLES = {
     "starting": "$text-muted",
     "loading data": "$text-muted",
+    "no data": "$warning bold",
     "running": "$success bold",
     "paused": "$warning bold",
     "finished": "$accent bold",
@@ -50,9 +51,11 @@ def progress_bar(fraction: float, width: int) -> str:
     return bar.ljust(width)
 
 
-class StatusBar(Static):
+class StatusBar(Widget):
+    """Two lines, laid out for the width it has when painted (never wraps to a third)."""
+
     DEFAULT_CSS = """
-    StatusBar { height: auto; padding: 0 1; }
+    StatusBar { height: 2; padding: 0 1; }
     """
 
     def __init__(self, **kwargs) -> None:
@@ -63,29 +66,34 @@ class StatusBar(Static):
         info = dataclasses.replace(self.info, **changes)
         if info != self.info:  # most Stats change something, but a paused engine changes nothing
             self.info = info
-            self.update(self.render_info())
+            self.refresh()
 
-    def on_mount(self) -> None:
-        self.update(self.render_info())
+    def render(self) -> Content:
+        return self.render_info(self.size.width)
 
-    def render_info(self) -> Content:
+    def render_info(self, width: int) -> Content:
+        """Two lines; on narrow terminals dataset and device move down to the run folder's line."""
         i = self.info
         epoch_now = min(i.epoch + 1, i.epochs) if i.epochs else i.epoch + 1
         progress = 1.0 if i.epochs and i.epoch >= i.epochs else i.epoch_progress
-        sep = ("  ", "")
-        line1 = Content.assemble(
-            (f" {i.state} ", STATE_STYLES.get(i.state, "bold") + " reverse"),
-            "  ",
-            (i.arch, "bold"), " · ", i.dataset, " · ", i.device,
-            sep,
-            "epoch ", (f"{epoch_now}/{i.epochs or '?'}", "bold"), " ",
-            (progress_bar(progress, 10), "$primary"), f" {progress * 100:3.0f}%",
-            sep,
-            "step ", (f"{i.step:,}", "bold"),
-            sep,
-            (f"{i.images_per_s:,.0f}", "bold"), " img/s",
-            sep,
-            (format_duration(i.elapsed_s), "bold"),
-        )
-        line2 = Content.assemble(("run ", "$text-muted"), (i.run_dir or "-", "$text-muted"))
-        return Content("\n").join([line1, line2])
+        state = (f" {i.state} ", STATE_STYLES.get(i.state, "bold") + " reverse")
+        where = Content.assemble(i.dataset, " · ", i.device)
+        run = Content.assemble(("run ", "$text-muted"), (i.run_dir or "-", "$text-muted"))
+
+        def line(bar: int, epoch_word: str, with_where: bool) -> Content:
+            return Content.assemble(
+                state, "  ", (i.arch, "bold"), *((" · ", where) if with_where else ()),
+                "  ", epoch_word, (f"{epoch_now}/{i.epochs or '?'}", "bold"), " ",
+                (progress_bar(progress, bar), "$primary on $boost"), f" {progress * 100:3.0f}%",
+                "  step ", (f"{i.step:,}", "bold"),
+                "  ", (f"{i.images_per_s:,.0f}", "bold"), " img/s",
+                "  ", (format_duration(i.elapsed_s), "bold"),
+            )
+
+        first = line(10, "epoch ", True)
+        if first.cell_length <= width or width <= 0:
+            return Content("\n").join([first, run])
+        first = line(10, "epoch ", False)
+        if first.cell_length > width:
+            first = line(5, "ep ", False)
+        return Content("\n").join([first, Content.assemble(where, ("  ·  ", "$text-muted"), run)])

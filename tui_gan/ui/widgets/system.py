@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
+from textual.widget import Widget
 
 from tui_gan.system import CPUStatus, GPUStatus, format_bytes
 from tui_gan.ui.widgets.status import progress_bar
@@ -23,10 +23,21 @@ def _bar(fraction: float | None, width: int, style: str = "$primary") -> Content
     return Content.styled(f"▕{progress_bar(f, width)}▏", style)
 
 
-def _used(used: int | None, total: int | None) -> str:
+def _used(used: int | None, total: int | None, sep: str = " / ") -> str:
     if used is None or not total:
         return "-"
-    return f"{format_bytes(used)} / {format_bytes(total)}"
+    return f"{format_bytes(used)}{sep}{format_bytes(total)}"
+
+
+def _fit(width: int, first: Content, *parts: str) -> Content:
+    """One line: as many of `parts` (most important first) as fit after `first`."""
+    line = first
+    for part in parts:
+        longer = Content.assemble(line, " · ", part)
+        if longer.cell_length > width:
+            break
+        line = longer
+    return line
 
 
 def _gpu_lines(s: GPUStatus, width: int, height: int) -> list[Content]:
@@ -40,10 +51,8 @@ def _gpu_lines(s: GPUStatus, width: int, height: int) -> list[Content]:
     else:
         power = f"{s.power_w:.0f} W"
     if height < 3:
-        line = Content.assemble(
-            ("GPU ", "bold"), _pct(s.util_percent), " · mem ", _used(s.mem_used_bytes, s.mem_total_bytes),
-            " · ", temp, " · ", power,
-        )
+        line = _fit(width, Content.assemble(("GPU", "bold"), _pct(s.util_percent)),
+                    f"mem {_used(s.mem_used_bytes, s.mem_total_bytes, '/')}", temp, power)
         return [line] if height < 2 else [Content.assemble((f"GPU {s.index} ", "bold"), s.name), line]
     bar = max(0, min(20, width - 34))
     return [
@@ -59,11 +68,9 @@ def _cpu_lines(s: CPUStatus, width: int, height: int) -> list[Content]:
     cores = len(s.per_cpu) if s.per_cpu else None
     threads = "-" if s.torch_threads is None else str(s.torch_threads)
     if height < 3:
-        line = Content.assemble(
-            ("CPU ", "bold"), _pct(s.cpu_percent), " · RAM ", _used(s.ram_used_bytes, s.ram_total_bytes),
-            " · process ", format_bytes(s.process_rss_bytes) if s.process_rss_bytes is not None else "-",
-            " · torch threads ", threads,
-        )
+        rss = format_bytes(s.process_rss_bytes) if s.process_rss_bytes is not None else "-"
+        line = _fit(width, Content.assemble(("CPU", "bold"), _pct(s.cpu_percent)),
+                    f"RAM {_used(s.ram_used_bytes, s.ram_total_bytes, '/')}", f"{threads} torch threads", f"RSS {rss}")
         return [line] if height < 2 else [Content.assemble(("CPU ", "bold"), s.cpu_name or "-"), line]
     bar = max(0, min(20, width - 34))
     lines = [
@@ -72,8 +79,8 @@ def _cpu_lines(s: CPUStatus, width: int, height: int) -> list[Content]:
                          " ", _pct(s.cpu_percent)),
         Content.assemble(("RAM   ", "bold"), _bar(ram, bar), " ", _used(s.ram_used_bytes, s.ram_total_bytes)),
         Content.assemble(
-            ("process ", "bold"), format_bytes(s.process_rss_bytes) if s.process_rss_bytes is not None else "-",
-            ("   torch threads ", "bold"), threads,
+            ("proc  ", "bold"), format_bytes(s.process_rss_bytes) if s.process_rss_bytes is not None else "-",
+            " RSS · ", threads, " torch threads",
         ),
     ]
     if height >= 5 and s.per_cpu and width >= 12:
@@ -82,36 +89,29 @@ def _cpu_lines(s: CPUStatus, width: int, height: int) -> list[Content]:
     return lines
 
 
-class SystemPanel(Static):
+class SystemPanel(Widget):
+    """Drawn for the size it has when painted: four lines with bars, two, or one."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.status: GPUStatus | CPUStatus | None = None
         self.note = ""
-        self._drawn: tuple | None = None
 
     def on_mount(self) -> None:
         self.border_title = "system"
-        self.redraw()
 
-    def show(self, status: GPUStatus | CPUStatus, note: str = "") -> None:
+    def show(self, status: GPUStatus | CPUStatus | None, note: str = "") -> None:
         if (status, note) != (self.status, self.note):  # an idle machine reads the same every second
             self.status, self.note = status, note
-            self.redraw(force=True)
+            self.refresh()
 
-    def on_resize(self) -> None:
-        self.redraw()
-
-    def redraw(self, force: bool = False) -> None:
-        width, height = self.content_size
-        if not force and self._drawn == (width, height):
-            return
-        self._drawn = (width, height)
+    def render(self) -> Content:
+        width, height = self.size
         s = self.status
         if s is None:
-            self.update("reading...")
-            return
+            return Content(self.note or "reading...")
         room = max(1, height - (1 if self.note and height >= 5 else 0))
         lines = _gpu_lines(s, width, room) if isinstance(s, GPUStatus) else _cpu_lines(s, width, room)
         if self.note and height >= 5:
             lines.append(Content.styled(self.note, "$text-muted"))
-        self.update(Content("\n").join(lines[:max(height, 1)]))
+        return Content("\n").join(lines[: max(height, 1)])

@@ -1,0 +1,63 @@
+"""Fixtures shared by the dashboard tests: fake system monitors with fixed readings."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def cpu_status():
+    from tui_gan.system import CPUStatus
+
+    return CPUStatus(
+        cpu_percent=37.5, per_cpu=(30.0, 45.0), ram_used_bytes=3 * 2**30, ram_total_bytes=16 * 2**30,
+        process_rss_bytes=900 * 2**20, torch_threads=2, cpu_name="Test CPU 3000",
+    )
+
+
+def gpu_status():
+    from tui_gan.system import GPUStatus
+
+    return GPUStatus(
+        name="NVIDIA H100 80GB HBM3", index=0, util_percent=87.0, mem_used_bytes=21 * 2**30,
+        mem_total_bytes=80 * 2**30, temperature_c=61.0, power_w=412.0, power_limit_w=700.0,
+    )
+
+
+class FakeMonitor:
+    """SystemMonitor's interface with a fixed reading, so panels and snapshots never flake."""
+
+    def __init__(self, status, reason=None):
+        self.status = status
+        self.gpu_unavailable_reason = reason
+        self.polls = 0
+        self.closed = False
+
+    def poll(self):
+        self.polls += 1
+        return self.status
+
+    def close(self):
+        self.closed = True
+
+
+def _monitor_factory(make_status):
+    made = []
+
+    def factory(device, torch_threads=None):
+        made.append(FakeMonitor(make_status()))
+        return made[-1]
+
+    factory.made = made  # the monitors built, to check they were polled and closed
+    return factory
+
+
+@pytest.fixture
+def cpu_monitor():
+    """A monitor_factory for TuiGanApp reading a fixed CPU status."""
+    return _monitor_factory(cpu_status)
+
+
+@pytest.fixture
+def gpu_monitor():
+    """A monitor_factory for TuiGanApp reading a fixed GPU status."""
+    return _monitor_factory(gpu_status)

@@ -1,0 +1,159 @@
+"""SVG snapshots of the dashboard at 80x24 and 120x40 (pytest-textual-snapshot).
+
+A scripted engine replays a fixed sequence of events and a fake monitor returns fixed readings,
+so nothing in the picture depends on a clock, a GPU or training speed.
+Update after an intended change: pytest tests/test_snapshots.py --snapshot-update"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tui_gan.config import TrainConfig
+from tui_gan.errors import DataUnavailable
+from tui_gan.training import commands as cmd
+from tui_gan.training import events as ev
+from tui_gan.ui.app import TuiGanApp
+
+from factories import blob_digits
+
+RUN = "runs/20260101-120000-mlp"
+STEPS = 1200
+STEPS_PER_EPOCH = 468
+
+
+def scripted_points(n: int = STEPS) -> tuple[ev.StepPoint, ...]:
+    """Loss curves with the usual shape: D falls from 2*ln2 and settles, G rises, both noisy."""
+    rng = np.random.default_rng(7)
+    i = np.arange(1, n + 1)
+    d = 1.38 - 0.5 * (1 - np.exp(-i / 150)) + 0.08 * np.sin(i / 37) + rng.normal(0, 0.05, n)
+    g = 0.69 + 0.9 * (1 - np.exp(-i / 200)) + 0.12 * np.sin(i / 53) + rng.normal(0, 0.08, n)
+    d_real = np.clip(0.5 + 0.25 * (1 - np.exp(-i / 150)) + rng.normal(0, 0.03, n), 0, 1)
+    d_fake = np.clip(0.5 - 0.2 * (1 - np.exp(-i / 150)) + rng.normal(0, 0.03, n), 0, 1)
+    return tuple(
+        ev.StepPoint(int(s), int((s - 1) // STEPS_PER_EPOCH), float(a), float(b), float(c), float(e))
+        for s, a, b, c, e in zip(i, d, g, d_real, d_fake)
+    )
+
+
+SAMPLE_IMAGES = blob_digits(64, seed=11).images.numpy()
+
+
+class ScriptedEngine:
+    """The Engine interface the dashboard uses (setup, run, send, current), replaying a script."""
+
+    def __init__(self, config: TrainConfig, emit, *, resume=None, exit_when_done=True, device="cpu"):
+        self.config = config
+        self.emit = emit
+        self.device = device
+        self.commands: queue.Queue = queue.Queue()
+        self.current = SimpleNamespace(name=config.arch, step=0)
+        self.scripted = threading.Event()
+
+    def send(self, command) -> None:
+        self.commands.put(command)
+
+    def setup(self) -> None:
+        if self.config.dataset == "mnist" and self.config.data_dir == "/offline":
+            raise DataUnavailable(
+                "MNIST is not on this machine and could not be downloaded (<urlopen error [Errno -3] "
+                "Temporary failure in name resolution>). Fix: put the IDX files in a folder and pass "
+                "--data-dir DIR, or train offline with --dataset synthetic."
+            )
+
+    def run(self) -> str:
+        a = self.config.arch
+        e = self.emit
+        e(ev.Started(a, "MNIST", self.device, RUN, STEPS_PER_EPOCH, 100, 0, 0, 1_489_936, 1_460_225))
+        e(ev.StateChanged(a, "running", 0))
+        e(ev.Samples(a, 0, np.zeros_like(SAMPLE_IMAGES)))
+        points = scripted_points()
+        for chunk in range(0, STEPS, 300):  # several Stats batches, as the engine sends them
+            part = points[chunk : chunk + 300]
+            last = part[-1].step
+            e(ev.Stats(a, part, last, last // STEPS_PER_EPOCH, (last % STEPS_PER_EPOCH) / STEPS_PER_EPOCH,
+                       48_213.0, last / 14.4))
+            if last >= STEPS_PER_EPOCH and chunk < STEPS_PER_EPOCH <= last:
+                e(ev.CheckpointSaved(a, f"{RUN}/checkpoints/{a}/latest.pt", STEPS_PER_EPOCH))
+        self.current.step = STEPS
+        e(ev.Samples(a, STEPS, SAMPLE_IMAGES))
+        self.scripted.set()
+        while True:
+            command = self.commands.get()
+            if isinstance(command, (cmd.TogglePause, cmd.Pause)):
+                e(ev.StateChanged(a, "paused", STEPS))
+                e(ev.Samples(a, STEPS, SAMPLE_IMAGES))
+            elif isinstance(command, cmd.Stop):
+                e(ev.StateChanged(a, "stopped", STEPS))
+                e(ev.Finished(a, "stopped", STEPS, RUN))
+                return "stopped"
+
+
+def make_app(monitor_factory, device="cpu", **config) -> TuiGanApp:
+    def factory(config, emit, **kwargs):
+        return ScriptedEngine(config, emit, device=device, **kwargs)
+
+    return TuiGanApp(TrainConfig(**config), engine_factory=factory, monitor_factory=monitor_factory)
+
+
+async def settled(pilot) -> None:
+    """Wait until the whole script and a system reading are on screen."""
+    app = pilot.app
+    deadline = time.monotonic() + 20
+    while not (
+        app.engine.scripted.is_set()
+        and app.samples_panel.step == STEPS
+        and app.system_panel.status is not None
+        and app.histories.get("mlp") is not None
+        and app.histories["mlp"].steps_seen == STEPS
+    ):
+        assert time.monotonic() < deadline, "the scripted events never all arrived"
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+def test_dashboard_80x24(snap_compare, cpu_monitor):
+    assert snap_compare(make_app(cpu_monitor), terminal_size=(80, 24), run_before=settled)
+
+
+def test_dashboard_120x40_gpu(snap_compare, gpu_monitor):
+    assert snap_compare(make_app(gpu_monitor, device="cuda:0"), terminal_size=(120, 40), run_before=settled)
+
+
+def test_paused_120x40(snap_compare, cpu_monitor):
+    async def pause(pilot):
+        await settled(pilot)
+        await pilot.press("space")
+        deadline = time.monotonic() + 10
+        while pilot.app.state != "paused":
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap_compare(make_app(cpu_monitor), terminal_size=(120, 40), run_before=pause)
+
+
+def test_help_80x24(snap_compare, cpu_monitor):
+    async def help_(pilot):
+        await settled(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(make_app(cpu_monitor), terminal_size=(80, 24), run_before=help_)
+
+
+def test_missing_data_dialog_80x24(snap_compare, cpu_monitor):
+    async def dialog(pilot):
+        deadline = time.monotonic() + 10
+        while not pilot.app.screen.query("#dialog-buttons"):
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    app = make_app(cpu_monitor, dataset="mnist", data_dir="/offline")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=dialog)
