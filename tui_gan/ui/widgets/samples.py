@@ -5,11 +5,15 @@ Keeps the last images so a resize re-renders locally, without asking the engine.
 from __future__ import annotations
 
 import numpy as np
-from textual.widgets import Static
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
 
-from tui_gan.render import DIGIT_CELLS, DIGIT_LINES, fit_grid, grid_to_text
+from tui_gan.render import DIGIT_CELLS, DIGIT_LINES, fit_grid, grid_to_segments
 
 HALF_CELLS, HALF_LINES = DIGIT_CELLS // 2, DIGIT_LINES // 2
+PLAIN = Style()
 MIN_FULL_SIZE = 6  # fewer full-size digits than this: show more at half size (diversity matters in a GAN)
 
 
@@ -33,7 +37,10 @@ def halve(images: np.ndarray) -> np.ndarray:
     return ((x + 2) // 4).astype(np.uint8)
 
 
-class SamplesPanel(Static):
+class SamplesPanel(Widget):
+    """A Line-API widget: ready-made strips of block cells. A Static holding a Text with tens of
+    thousands of spans (noisy early digits) costs seconds per repaint; strips cost milliseconds."""
+
     DEFAULT_CSS = """
     SamplesPanel { overflow: hidden; }
     """
@@ -45,6 +52,7 @@ class SamplesPanel(Static):
         self.arch = ""
         self.layout_used: tuple[int, int, bool] = (0, 0, True)  # columns, rows, full size
         self._drawn: tuple | None = None
+        self._lines: list[Strip] = []
 
     def on_mount(self) -> None:
         self.border_title = "samples"
@@ -82,4 +90,16 @@ class SamplesPanel(Static):
             return
         shown = cols * rows
         self.border_subtitle = f"{shown} of {n}" + ("" if full else " · half size")
-        self.update(grid_to_text(images[:shown], cols, color=not self.app.no_color))
+        # Textual's NO_COLOR filter needs a Style on every segment, monochrome ones included.
+        self._lines = [
+            Strip([seg if seg.style is not None else Segment(seg.text, PLAIN) for seg in line])
+            for line in grid_to_segments(images[:shown], cols, color=not self.app.no_color)
+        ]
+        self.refresh()
+
+    def update(self, message: str) -> None:
+        self._lines = [Strip([Segment(message, PLAIN)])]
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width, PLAIN)
