@@ -205,14 +205,17 @@ def _new_text(plain: str, spans: list[Span]) -> Text:
     return Text(plain, spans=spans, no_wrap=True, overflow="crop")
 
 
-def fit_grid(width_cells: int, height_lines: int, n: int, gap: int = 1) -> tuple[int, int]:
-    """(columns, rows) of 28x14-cell digits fitting the panel with columns * rows <= n.
+def fit_grid(
+    width_cells: int, height_lines: int, n: int, gap: int = 1, cells: int = DIGIT_CELLS, lines: int = DIGIT_LINES
+) -> tuple[int, int]:
+    """(columns, rows) of digits `cells` wide and `lines` tall (28x14 at full size) fitting the
+    panel with columns * rows <= n.
 
     Among the layouts that fit, the one showing the most digits wins; ties go to fewer rows.
     Returns (0, 0) when not even one digit fits or n <= 0.
     """
-    max_cols = (width_cells + gap) // (DIGIT_CELLS + gap) if width_cells >= DIGIT_CELLS else 0
-    max_rows = (height_lines + 1) // (DIGIT_LINES + 1) if height_lines >= DIGIT_LINES else 0
+    max_cols = (width_cells + gap) // (cells + gap) if width_cells >= cells else 0
+    max_rows = (height_lines + 1) // (lines + 1) if height_lines >= lines else 0
     best = (0, 0)
     for rows in range(1, min(max_rows, max(n, 0)) + 1):
         cols = min(max_cols, n // rows)

@@ -17,18 +17,6 @@ PLAIN = Style()
 MIN_FULL_SIZE = 6  # fewer full-size digits than this: show more at half size (diversity matters in a GAN)
 
 
-def fit_half(width: int, height: int, n: int, gap: int = 1) -> tuple[int, int]:
-    """fit_grid for 14x14 digits (14 cells x 7 lines)."""
-    cols = (width + gap) // (HALF_CELLS + gap) if width >= HALF_CELLS else 0
-    rows = (height + 1) // (HALF_LINES + 1) if height >= HALF_LINES else 0
-    best = (0, 0)
-    for r in range(1, min(rows, max(n, 0)) + 1):
-        c = min(cols, n // r)
-        if c * r > best[0] * best[1]:
-            best = (c, r)
-    return best
-
-
 def halve(images: np.ndarray) -> np.ndarray:
     """2x2 box downscale of (n, 28, 28) uint8 digits, for small panels."""
     n, h, w = images.shape
@@ -80,7 +68,7 @@ class SamplesPanel(Widget):
         full = cols * rows >= min(n, MIN_FULL_SIZE)
         images = self.images
         if not full:
-            cols, rows = fit_half(width, height, n)
+            cols, rows = fit_grid(width, height, n, cells=HALF_CELLS, lines=HALF_LINES)
             images = halve(images)
         self.layout_used = (cols, rows, full)
         self.border_title = f"samples · {self.arch} · step {self.step:,}"
