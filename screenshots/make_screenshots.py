@@ -1,9 +1,10 @@
 """Regenerate the README screenshots from the real app and engine on synthetic digits.
 
-    python screenshots/make_screenshots.py [--seconds 8] [--arch mlp] [--size 120x40]
+    python screenshots/make_screenshots.py [--seconds 60] [--arch mlp] [--size 120x40] [--out DIR]
 
-Writes main.svg (training), paused.svg and help.svg next to this script. Runs are written to
-a temporary folder, so nothing is left in ./runs."""
+Writes main.svg (training, after a quality evaluation), paused.svg (with the interpolation row)
+and help.svg next to this script (or in --out). Runs are written to a temporary folder, so
+nothing is left in ./runs. The quality classifier trains in the background on first use."""
 
 from __future__ import annotations
 
@@ -39,9 +40,12 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
         await wait_until(pilot, lambda: app.state == "running", "training to start")
         await pilot.pause(seconds)
         await wait_until(pilot, lambda: app.images_step > 0, "the first trained samples")
-        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: app.engine.classifier is not None, "the quality classifier")
+        app.action_evaluate()
+        await wait_until(pilot, lambda: app.qualities.get(app.arch), "a quality evaluation")
+        await pilot.pause(1.5)
         save("main")
-        await pilot.press("space")
+        await pilot.press("space", "i")
         await wait_until(pilot, lambda: app.state == "paused" and app.images_step == app.engine.current.step,
                          "the paused samples")
         await pilot.pause(0.3)
@@ -57,14 +61,16 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="training time before the first shot")
+    parser.add_argument("--seconds", type=float, default=60.0, help="training time before the first shot")
     parser.add_argument("--arch", default="mlp")
     parser.add_argument("--size", default="120x40", help="terminal WIDTHxHEIGHT")
+    parser.add_argument("--out", type=Path, default=HERE, help="folder for the SVGs (default: next to this script)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     with tempfile.TemporaryDirectory(prefix="tui-gan-shots-") as runs:
         config = TrainConfig(arch=args.arch, dataset="synthetic", synthetic_size=8192, runs_dir=runs).validate()
-        for path in asyncio.run(shoot(config, args.seconds, (width, height), HERE)):
+        args.out.mkdir(parents=True, exist_ok=True)
+        for path in asyncio.run(shoot(config, args.seconds, (width, height), args.out)):
             print(f"wrote {path}")
 
 

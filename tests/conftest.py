@@ -61,3 +61,22 @@ def cpu_monitor():
 def gpu_monitor():
     """A monitor_factory for TuiGanApp reading a fixed GPU status."""
     return _monitor_factory(gpu_status)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """The engine thread shares 2 cores with the UI thread (and pytest): one intra-op thread
+    avoids OpenMP spin-waiting against them, which made steps 10-30x slower here."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def harness(tmp_path, cpu_monitor):
+    from pilot import Harness
+
+    return Harness(tmp_path, cpu_monitor)

@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
@@ -43,6 +42,26 @@ def test_every_step_is_reported_once(tmp_path):
     assert started.steps_per_epoch == 8 and started.params_g > 0
     samples = rec.of(ev.Samples)[-1]
     assert samples.images.shape == (16, 28, 28) and samples.images.dtype == np.uint8
+
+
+def test_samples_carry_the_interpolation_row_from_a_straight_latent_line(tmp_path):
+    import torch
+
+    from tui_gan.training.engine import INTERPOLATION_POINTS
+
+    rec = Recorder()
+    engine = make_engine(tmp_path, rec, epochs=2)
+    engine.setup()
+    z = engine.current.interp_noise
+    assert z.shape == (INTERPOLATION_POINTS, engine.config.z_dim)
+    steps = z[1:] - z[:-1]  # equal steps along one direction: a straight line at even spacing
+    assert torch.allclose(steps, steps[0].expand_as(steps), atol=1e-5)
+    engine.run()
+    first, last = rec.of(ev.Samples)[0], rec.of(ev.Samples)[-1]
+    assert last.interpolation.shape == (INTERPOLATION_POINTS, 28, 28) and last.interpolation.dtype == np.uint8
+    # the row is the current generator on those latents, refreshed like the grid
+    np.testing.assert_array_equal(last.interpolation, engine.sample_images(engine.current, z))
+    assert not np.array_equal(first.interpolation, last.interpolation)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "dcgan", "simple", "relu-mlp", "mlp-bn-dropout"])

@@ -275,6 +275,26 @@ def save_grid_png(
     return atomic_write(path, lambda f: img.save(f, format="PNG"))
 
 
+def captioned(img: Image.Image, text: str, height: int = 14) -> Image.Image:
+    """`img` with a black strip on top holding `text` in PIL's built-in font (grey on black)."""
+    from PIL import ImageDraw
+
+    out = Image.new("L", (img.width, img.height + height), 0)
+    out.paste(img, (0, height))
+    ImageDraw.Draw(out).text((3, 1), text, fill=200)
+    return out
+
+
+def save_gif(frames: list[Image.Image], path: str | os.PathLike, durations_ms: list[int] | int = 400) -> Path:
+    """An endlessly looping GIF of `frames`, written atomically."""
+    if not frames:
+        raise ValueError("no frames for a GIF")
+    return atomic_write(
+        path,
+        lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=durations_ms, loop=0),
+    )
+
+
 def _as_uint8_stack(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[1] == 1:

@@ -55,10 +55,12 @@ class Stats(Event):
 
 @dataclass(frozen=True)
 class Samples(Event):
-    """The generator's output on the fixed noise, as uint8 greys (0 black .. 255 white)."""
+    """The generator's output on the fixed noise, as uint8 greys (0 black .. 255 white), and on
+    evenly spaced points of a straight line between two fixed latents (the interpolation row)."""
 
     step: int
     images: np.ndarray = field(repr=False)  # (n, 28, 28) uint8
+    interpolation: np.ndarray | None = field(default=None, repr=False)  # (k, 28, 28) uint8
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class Notice(Event):
 
     message: str
     level: str = "info"
+    topic: str = ""  # "quality": about the quality classifier (ready, off, failed), for its panel
 
 
 @dataclass(frozen=True)

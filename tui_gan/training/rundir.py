@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from tui_gan.errors import RunDirError
-from tui_gan.fileio import atomic_write, atomic_write_bytes
+from tui_gan.fileio import atomic_write_bytes
 from tui_gan.training.events import StepPoint
 
 QUALITY_COLUMNS = (
@@ -136,7 +136,7 @@ class RunDir:
         """A GIF of the per-epoch grids (and the final one), so training can be replayed at a glance."""
         from PIL import Image
 
-        from tui_gan.render import grid_image
+        from tui_gan.render import grid_image, save_gif
 
         frames = [Image.open(p).convert("L") for p in sorted((self.path / "samples" / arch).glob("epoch_*.png"))]
         if final is not None:
@@ -145,10 +145,7 @@ class RunDir:
             return None
         frames = [f.resize((f.width * 2, f.height * 2), Image.NEAREST) for f in frames]
         durations = [400] * (len(frames) - 1) + [2000]
-        return atomic_write(
-            self.path / f"progress_{arch}.gif",
-            lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0),
-        )
+        return save_gif(frames, self.path / f"progress_{arch}.gif", durations)
 
     def write_error(self, text: str) -> Path:
         return atomic_write_bytes(self.path / "error.log", text.encode())

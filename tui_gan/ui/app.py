@@ -25,15 +25,15 @@ from tui_gan.config import TrainConfig
 from tui_gan.data import pretty_name
 from tui_gan.errors import DataUnavailable, TuiGanError
 from tui_gan.models import ARCH_NAMES, ARCHS
-from tui_gan.render import save_grid_png
+from tui_gan.render import captioned, grid_image, save_gif, save_grid_png
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
-from tui_gan.ui.history import LossHistory
+from tui_gan.ui.history import LossHistory, QualityHistory, SampleHistory, Snapshot
 from tui_gan.ui.messages import (
     EngineEvent,
     EngineSetupFailed,
     EngineStopped,
-    GridSaved,
+    FileSaved,
     SamplesReady,
     SystemPolled,
 )
@@ -41,6 +41,7 @@ from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
 from tui_gan.ui.screens.help import HelpScreen
 from tui_gan.ui.widgets.events import EventLog
 from tui_gan.ui.widgets.losses import LossPanel
+from tui_gan.ui.widgets.quality import QualityPanel
 from tui_gan.ui.widgets.samples import SamplesPanel
 from tui_gan.ui.widgets.status import StatusBar
 from tui_gan.ui.widgets.system import SystemPanel
@@ -52,6 +53,7 @@ MonitorFactory = Callable[..., object]
 
 ARCH_KEYS = [str(i + 1) for i in range(min(len(ARCH_NAMES), 9))]
 _SWITCH_GROUP = Binding.Group("Next/prev arch", compact=True)
+_HISTORY_GROUP = Binding.Group("History", compact=True)
 
 
 def _default_engine_factory(config: TrainConfig, emit, **kwargs):
@@ -87,6 +89,13 @@ class TuiGanApp(App[None]):
         Binding("s", "save_grid", "Save PNG", tooltip="Save the sample grid as PNG", id="save_grid"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", tooltip="Stop, write final checkpoints, exit", id="quit"),
+        # After quit: on 80 columns the footer cuts these off first (help and palette list them).
+        Binding("e", "evaluate", "Evaluate", tooltip="Measure sample quality now", id="evaluate"),
+        Binding("left", "scrub(-1)", "Earlier samples", key_display="←", group=_HISTORY_GROUP, id="scrub_back"),
+        Binding("right", "scrub(1)", "Later samples", key_display="→", group=_HISTORY_GROUP, id="scrub_forward"),
+        Binding("i", "toggle_interpolation", "Interp", tooltip="Show / hide the latent-interpolation row",
+                id="interpolation"),
+        Binding("g", "export_gif", "GIF", tooltip="Export the sample history as a GIF", id="export_gif"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -117,9 +126,11 @@ class TuiGanApp(App[None]):
         self.target_arch = config.arch  # what we asked for (a/A pressed twice before the switch lands)
         self.state = "starting"
         self.run_dir: str | None = None
-        self.images = None
-        self.images_step = 0
-        self.images_arch = ""
+        self.samples: dict[str, SampleHistory] = {}
+        self.qualities: dict[str, QualityHistory] = {}
+        self.quality_note = "the quality classifier is getting ready in the background..."
+        self.scrub_step: int | None = None  # step of the snapshot shown while scrubbing; None = live
+        self.show_interpolation = False
         self.quitting = False
         self.forced_exit = False
         self.failed = False
@@ -132,6 +143,7 @@ class TuiGanApp(App[None]):
         # dialog while one is open, and engine events keep arriving then.
         self.status_bar = StatusBar(id="status")
         self.loss_panel = LossPanel(id="losses")
+        self.quality_panel = QualityPanel(id="quality")
         self.system_panel = SystemPanel(id="system")
         self.event_log = EventLog(id="events")
         self.samples_panel = SamplesPanel(id="samples")
@@ -140,6 +152,7 @@ class TuiGanApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield self.loss_panel
+                yield self.quality_panel
                 yield self.system_panel
                 yield self.event_log
             yield self.samples_panel
@@ -254,6 +267,27 @@ class TuiGanApp(App[None]):
             self.histories[arch] = LossHistory()
         return self.histories[arch]
 
+    def sample_history(self, arch: str) -> SampleHistory:
+        if arch not in self.samples:
+            self.samples[arch] = SampleHistory()
+        return self.samples[arch]
+
+    def quality_history(self, arch: str) -> QualityHistory:
+        if arch not in self.qualities:
+            self.qualities[arch] = QualityHistory()
+        return self.qualities[arch]
+
+    @property
+    def images(self):
+        """The newest samples of the architecture training now (None before the first)."""
+        history = self.samples.get(self.arch)
+        return history[-1].images if history else None
+
+    @property
+    def images_step(self) -> int:
+        history = self.samples.get(self.arch)
+        return history[-1].step if history else 0
+
     def _on_Started(self, e: ev.Started) -> None:
         first = self.run_dir is None
         self.arch = self.target_arch = e.arch
@@ -265,6 +299,9 @@ class TuiGanApp(App[None]):
             epoch_progress=last.epoch_progress if last else 0.0, elapsed_s=last.elapsed_s if last else 0.0,
         )
         self.loss_panel.show(self.history(e.arch), e.arch)
+        self.scrub_step = None
+        self._show_samples()
+        self.quality_panel.show(self.qualities.get(e.arch), e.arch, self.quality_note)
         if first:
             self._log(
                 f"training {e.arch} on {e.dataset} ({e.device}), {e.steps_per_epoch:,} steps/epoch, "
@@ -287,8 +324,28 @@ class TuiGanApp(App[None]):
         self.loss_panel.show(history, e.arch)
 
     def _on_Samples(self, e: ev.Samples) -> None:
-        self.images, self.images_step, self.images_arch = e.images, e.step, e.arch
-        self.samples_panel.set_images(e.images, e.step, e.arch)
+        self.sample_history(e.arch).add(Snapshot(e.step, e.images, e.interpolation))
+        if e.arch == self.arch:
+            self._show_samples()
+
+    def _show_samples(self) -> None:
+        """The newest snapshot, or while scrubbing the one picked (its index shifts as the
+        history is thinned, so it is remembered by step)."""
+        history = self.samples.get(self.arch)
+        if not history:
+            self.samples_panel.show(None, self.arch)
+            return
+        if self.scrub_step is None:
+            self.samples_panel.show(history[-1], self.arch, None, self.show_interpolation)
+            return
+        index = history.index_near(self.scrub_step)
+        self.samples_panel.show(history[index], self.arch, (index, len(history)), self.show_interpolation)
+
+    def _on_Quality(self, e: ev.Quality) -> None:
+        history = self.quality_history(e.arch)
+        history.add(e)
+        if e.arch == self.arch:
+            self.quality_panel.show(history, e.arch)
 
     def _on_StateChanged(self, e: ev.StateChanged) -> None:
         if e.state == "finished" and self.state != "finished":
@@ -307,6 +364,9 @@ class TuiGanApp(App[None]):
         self._log(f"switched {e.previous} -> {e.arch}, {where}")
 
     def _on_Notice(self, e: ev.Notice) -> None:
+        if e.topic == "quality":
+            self.quality_note = e.message
+            self.quality_panel.show(self.qualities.get(self.arch), self.arch, e.message)
         self._log(e.message, e.level, where=e.arch)
         if e.level in ("warning", "error"):
             self.notify(e.message, severity=e.level, markup=False)
@@ -379,30 +439,76 @@ class TuiGanApp(App[None]):
     def action_prev_arch(self) -> None:
         self._step_arch(-1)
 
-    def action_save_grid(self) -> None:
-        if self.images is None:
+    def action_evaluate(self) -> None:
+        if (engine := self._engine_or_warn()) is not None:
+            engine.send(cmd.EvaluateNow())
+            self.notify("evaluating sample quality at the next step", timeout=3)
+
+    def action_scrub(self, delta: int) -> None:
+        """Step through this architecture's sample history; past the newest is live again."""
+        history = self.samples.get(self.arch)
+        if not history:
             self.notify("no samples yet", severity="warning")
             return
+        index = len(history) - 1 if self.scrub_step is None else history.index_near(self.scrub_step)
+        index += delta
+        if index >= len(history) - 1:
+            self.scrub_step = None
+        else:
+            self.scrub_step = history[max(index, 0)].step
+        self._show_samples()
+
+    def action_toggle_interpolation(self) -> None:
+        self.show_interpolation = not self.show_interpolation
+        self._show_samples()
+
+    def _run_folder_or_warn(self) -> Path | None:
         if not self.run_dir:
             self.notify("this run has no folder to save into", severity="warning")
+            return None
+        return Path(self.run_dir)
+
+    def action_save_grid(self) -> None:
+        """Save what the samples panel shows (a scrubbed-to grid too)."""
+        snapshot = self.samples_panel.snapshot
+        if snapshot is None:
+            self.notify("no samples yet", severity="warning")
             return
-        path = Path(self.run_dir) / "samples" / self.images_arch / f"step_{self.images_step:07d}.png"
-        self._save_grid(self.images, path)
+        if (folder := self._run_folder_or_warn()) is not None:
+            path = folder / "samples" / self.arch / f"step_{snapshot.step:07d}.png"
+            self._write_file("sample grid", path, lambda: save_grid_png(snapshot.images, path, scale=2))
 
-    @work(thread=True, exit_on_error=False, group="save", name="save grid")
-    def _save_grid(self, images, path: Path) -> None:
+    def action_export_gif(self) -> None:
+        history = self.samples.get(self.arch)
+        if not history:
+            self.notify("no samples yet", severity="warning")
+            return
+        if (folder := self._run_folder_or_warn()) is None:
+            return
+        arch, snapshots = self.arch, list(history.snapshots)  # frozen now: training goes on meanwhile
+        path = folder / f"history_{arch}_step_{snapshots[-1].step:07d}.gif"
+
+        def write() -> Path:  # in a worker thread: a few hundred frames take a second or two
+            frames = [captioned(grid_image(s.images, columns=8, scale=2), f"{arch}  step {s.step:,}")
+                      for s in snapshots]
+            return save_gif(frames, path, [250] * (len(frames) - 1) + [1500])
+
+        self._write_file(f"history GIF ({len(snapshots)} frames)", path, write)
+
+    @work(thread=True, exit_on_error=False, group="save", name="save file")
+    def _write_file(self, what: str, path: Path, write: Callable[[], Path]) -> None:
         try:
-            self.post_message(GridSaved(str(save_grid_png(images, path, scale=2))))
+            self.post_message(FileSaved(what, str(write())))
         except (OSError, ValueError) as exc:
-            self.post_message(GridSaved(None, f"could not save {path}: {exc}"))
+            self.post_message(FileSaved(what, None, f"could not save {path}: {exc}"))
 
-    def on_grid_saved(self, message: GridSaved) -> None:
+    def on_file_saved(self, message: FileSaved) -> None:
         if message.error:
             self._log(message.error, "error")
             self.notify(message.error, severity="error", markup=False)
         else:
-            self._log(f"sample grid saved: {message.path}", "success")
-            self.notify(message.path, title="Sample grid saved", markup=False)
+            self._log(f"{message.what} saved: {message.path}", "success")
+            self.notify(message.path, title=f"{message.what[0].upper()}{message.what[1:]} saved", markup=False)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -439,10 +545,15 @@ class TuiGanApp(App[None]):
             ("c", "write a checkpoint of the current architecture now"),
             ("a / A", "next / previous architecture (each keeps its own weights, step and losses)"),
             (f"1-{len(ARCH_KEYS)}", f"train a given architecture: {archs}"),
-            ("s", "save the sample grid as PNG in the run folder (samples/<arch>/step_N.png)"),
+            ("s", "save the sample grid shown as PNG in the run folder (samples/<arch>/step_N.png)"),
             ("?", "this help"),
             ("q, ctrl+c", "quit: stop, write final checkpoints, exit (press again to force)"),
             ("ctrl+p", "command palette: every action, every architecture, themes"),
+            ("e", "measure sample quality now (the quality panel; otherwise every ~30 s of training)"),
+            ("← / →", "scrub back / forward through the sample history (the title shows the step); "
+                      "→ past the newest returns to live"),
+            ("i", "show / hide the interpolation row: digits along a straight line between two fixed latents"),
+            ("g", "export this architecture's sample history as an animated GIF in the run folder"),
         ]
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -459,6 +570,13 @@ class TuiGanApp(App[None]):
             yield SystemCommand(f"Switch to {name} - {ARCHS[name].description}", f"{key}train {name}",
                                 partial(self.action_arch, i))
         yield SystemCommand("Save sample grid", "s: save the digits as PNG in the run folder", self.action_save_grid)
+        yield SystemCommand("Evaluate sample quality", "e: classifier histogram, confidence, Frechet distance now",
+                            self.action_evaluate)
+        yield SystemCommand("Earlier samples", "←: step back through the sample history", partial(self.action_scrub, -1))
+        yield SystemCommand("Later samples", "→: step forward; past the newest is live", partial(self.action_scrub, 1))
+        yield SystemCommand("Toggle interpolation row", "i: digits along a line between two latents",
+                            self.action_toggle_interpolation)
+        yield SystemCommand("Export sample history GIF", "g: every kept grid as an animated GIF", self.action_export_gif)
         yield SystemCommand("Help", "?: keys and what the panels mean", self.action_help)
 
 

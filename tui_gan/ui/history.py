@@ -1,14 +1,18 @@
-"""Loss history for the sparklines: bounded memory however long the run.
+"""What the dashboard remembers of a run: loss series, quality evaluations and sample grids,
+all in bounded memory however long the run.
 
-Each series keeps at most `capacity` values; when full it halves its resolution by averaging
-neighbouring pairs, so a week-long run costs the same memory as a minute-long one and the
-sparkline still spans the whole run."""
+Each loss series keeps at most `capacity` values; when full it halves its resolution by
+averaging neighbouring pairs, so a week-long run costs the same memory as a minute-long one and
+the sparkline still spans the whole run. Sample grids are thinned instead (see SampleHistory)."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Iterable
+
+import numpy as np
 
 from tui_gan.training.events import StepPoint
 
@@ -96,3 +100,66 @@ class LossHistory:
             changed = True
         if changed:
             self.version += 1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One sample refresh: the fixed-noise digits and the interpolation row at a step."""
+
+    step: int
+    images: np.ndarray
+    interpolation: np.ndarray | None = None
+
+
+class SampleHistory:
+    """The sample grids of one architecture, oldest first, for scrubbing and the GIF export.
+
+    At most `capacity` snapshots (~60 KB each): when full, every other snapshot of the older half
+    goes, so recent training stays dense, the start of the run is never lost, and memory stays flat."""
+
+    def __init__(self, capacity: int = 120) -> None:
+        if capacity < 4:
+            raise ValueError("capacity must be >= 4")
+        self.capacity = capacity
+        self.snapshots: list[Snapshot] = []
+        self.version = 0  # bumped on every change
+
+    def add(self, snapshot: Snapshot) -> None:
+        snaps = self.snapshots
+        if snaps and snapshot.step <= snaps[-1].step:
+            # The same step again (pause, resize refresh) replaces; an older step means the
+            # engine was restarted from earlier weights: what came after is another timeline.
+            del snaps[bisect.bisect_left([s.step for s in snaps], snapshot.step):]
+        snaps.append(snapshot)
+        if len(snaps) > self.capacity:
+            half = len(snaps) // 2
+            self.snapshots = snaps[:half:2] + snaps[half:]
+        self.version += 1
+
+    def index_near(self, step: int) -> int:
+        """Index of the snapshot at `step`, or the nearest earlier one (0 if none)."""
+        i = bisect.bisect_right([s.step for s in self.snapshots], step) - 1
+        return max(i, 0)
+
+    def __len__(self) -> int:
+        return len(self.snapshots)
+
+    def __getitem__(self, i: int) -> Snapshot:
+        return self.snapshots[i]
+
+
+@dataclass
+class QualityHistory:
+    """The quality evaluations of one architecture: the latest report and the Frechet distance
+    over time (bounded like the loss series)."""
+
+    latest: object | None = None  # ev.Quality
+    frechet: DownsampledSeries = field(default_factory=lambda: DownsampledSeries(128))
+    count: int = 0
+    version: int = 0
+
+    def add(self, quality) -> None:
+        self.latest = quality
+        self.frechet.add(quality.report.frechet_distance)
+        self.count += 1
+        self.version += 1

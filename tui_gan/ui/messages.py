@@ -57,10 +57,11 @@ class SystemPolled(Message):
         return isinstance(message, SystemPolled)
 
 
-class GridSaved(Message):
-    """The `s` key's PNG was written (path) or could not be (error)."""
+class FileSaved(Message):
+    """A file the user asked for (`s` PNG, `g` GIF) was written (path) or could not be (error)."""
 
-    def __init__(self, path: str | None, error: str | None = None) -> None:
+    def __init__(self, what: str, path: str | None, error: str | None = None) -> None:
         super().__init__()
+        self.what = what
         self.path = path
         self.error = error

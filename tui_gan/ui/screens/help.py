@@ -22,8 +22,17 @@ PANELS = [
      "no useful gradient. Healthy losses but samples that all look alike: mode collapse."),
     ("System", "GPU name, utilisation, memory, temperature and power of the training device; "
      "on a CPU run, CPU load, RAM, this process's memory and torch threads. Polled once a second."),
+    ("Quality", "every ~30 s of training (e: now) a small classifier judges 1000 generated digits. Bars: "
+     "the share drawn of each class 0-9 (red: under 2%, not covered; even bars at half height = balanced). "
+     "classes: covered out of 10 (under 7 = mode collapse). conf: mean classifier confidence (low = the "
+     "digits look like no digit). score: exp(E[KL(p(y|x) || p(y))]), 1 (one class or unsure) to 10. FD: "
+     "Frechet distance to real digits in the classifier's features, lower is better; 'real' is what real "
+     "digits score against each other, the best reachable. KL: of the histogram to uniform (0 = balanced)."),
     ("Samples", "the generator's digits for a fixed batch of noise, so you watch the same digits evolve. "
-     "Redrawn about once a second and on pause; as many as fit (half size when the panel is small)."),
+     "Redrawn about once a second and on pause; as many as fit (half size when the panel is small). "
+     "Every refresh is kept (older ones thinned out): ←/→ scrub through them, g saves them as a GIF. "
+     "i adds a row of digits along a straight line between two fixed latent points: smooth morphing "
+     "means G learned a continuous space; sudden jumps or repeats hint at collapse."),
     ("Events", "checkpoints written (with their path), architecture switches, warnings and errors."),
 ]
 

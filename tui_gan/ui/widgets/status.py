@@ -51,6 +51,17 @@ def progress_bar(fraction: float, width: int) -> str:
     return bar.ljust(width)
 
 
+def fit_line(width: int, first: Content, *parts: Content | str) -> Content:
+    """One line: `first`, then as many of `parts` (most important first) as fit in `width` cells."""
+    line = first
+    for part in parts:
+        longer = Content.assemble(line, " · ", part)
+        if longer.cell_length > width:
+            break
+        line = longer
+    return line
+
+
 class StatusBar(Widget):
     """Two lines, laid out for the width it has when painted (never wraps to a third)."""
 

@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 from tui_gan.system import CPUStatus, GPUStatus, format_bytes
-from tui_gan.ui.widgets.status import progress_bar
+from tui_gan.ui.widgets.status import fit_line, progress_bar
 
 LEVELS = "▁▂▃▄▅▆▇█"
 
@@ -29,17 +29,6 @@ def _used(used: int | None, total: int | None, sep: str = " / ") -> str:
     return f"{format_bytes(used)}{sep}{format_bytes(total)}"
 
 
-def _fit(width: int, first: Content, *parts: str) -> Content:
-    """One line: as many of `parts` (most important first) as fit after `first`."""
-    line = first
-    for part in parts:
-        longer = Content.assemble(line, " · ", part)
-        if longer.cell_length > width:
-            break
-        line = longer
-    return line
-
-
 def _gpu_lines(s: GPUStatus, width: int, height: int) -> list[Content]:
     mem = s.mem_used_bytes / s.mem_total_bytes if s.mem_used_bytes is not None and s.mem_total_bytes else None
     util = None if s.util_percent is None else s.util_percent / 100
@@ -51,7 +40,7 @@ def _gpu_lines(s: GPUStatus, width: int, height: int) -> list[Content]:
     else:
         power = f"{s.power_w:.0f} W"
     if height < 3:
-        line = _fit(width, Content.assemble(("GPU", "bold"), _pct(s.util_percent)),
+        line = fit_line(width, Content.assemble(("GPU", "bold"), _pct(s.util_percent)),
                     f"mem {_used(s.mem_used_bytes, s.mem_total_bytes, '/')}", temp, power)
         return [line] if height < 2 else [Content.assemble((f"GPU {s.index} ", "bold"), s.name), line]
     bar = max(0, min(20, width - 34))
@@ -69,7 +58,7 @@ def _cpu_lines(s: CPUStatus, width: int, height: int) -> list[Content]:
     threads = "-" if s.torch_threads is None else str(s.torch_threads)
     if height < 3:
         rss = format_bytes(s.process_rss_bytes) if s.process_rss_bytes is not None else "-"
-        line = _fit(width, Content.assemble(("CPU", "bold"), _pct(s.cpu_percent)),
+        line = fit_line(width, Content.assemble(("CPU", "bold"), _pct(s.cpu_percent)),
                     f"RAM {_used(s.ram_used_bytes, s.ram_total_bytes, '/')}", f"{threads} torch threads", f"RSS {rss}")
         return [line] if height < 2 else [Content.assemble(("CPU ", "bold"), s.cpu_name or "-"), line]
     bar = max(0, min(20, width - 34))

@@ -1,0 +1,101 @@
+"""Is it working? The latest quality evaluation: a bar per digit class for what the generator
+draws, the classifier's figures, and the Frechet distance over time (lower is better)."""
+
+from __future__ import annotations
+
+import math
+
+from textual.content import Content
+from textual.widget import Widget
+
+from tui_gan.ui.history import QualityHistory
+from tui_gan.ui.widgets.status import fit_line
+
+LEVELS = " ▁▂▃▄▅▆▇█"  # index = eighths of a cell
+BAR_LINES = 2
+HIST_WIDTH = 20  # ten classes, a bar and a gap each
+COVERED = 0.02  # as in tui_gan.quality: a class counts when >= 2% of samples are predicted as it
+MIN_COVERED = 7  # the engine's collapse threshold: fewer classes than this is a warning
+
+
+def histogram_lines(shares: tuple[float, ...] | list[float]) -> list[Content]:
+    """BAR_LINES lines of vertical bars (eighth blocks) plus a label line. The scale tops out at
+    twice the uniform share (or the largest bar), so a balanced histogram reads as even bars at
+    half height and a collapse as one tall bar."""
+    top = max(2.0 / len(shares), max(shares))
+    rows: list[list[tuple[str, str]]] = [[] for _ in range(BAR_LINES)]
+    labels: list[tuple[str, str]] = []
+    for cls, share in enumerate(shares):
+        style = "$success" if share >= COVERED else "$error"
+        eighths = round(share / top * 8 * BAR_LINES)
+        for line in range(BAR_LINES):  # line 0 is the top
+            base = (BAR_LINES - 1 - line) * 8
+            rows[line] += [(LEVELS[min(8, max(0, eighths - base))], style), (" ", "")]
+        labels += [(str(cls % 10), "$text-muted" if share >= COVERED else "$error bold"), (" ", "")]
+    return [Content.assemble(*row) for row in rows] + [Content.assemble(*labels)]
+
+
+def sparkline(values: list[float], width: int) -> str:
+    """Values squeezed into `width` cells (bucket means), scaled min..max into eighth blocks."""
+    values = [v for v in values if math.isfinite(v)]
+    if width <= 0 or not values:
+        return ""
+    if len(values) > width:
+        edges = [round(i * len(values) / width) for i in range(width + 1)]
+        values = [sum(values[a:b]) / (b - a) for a, b in zip(edges, edges[1:]) if b > a]
+    lo, hi = min(values), max(values)
+    span = hi - lo or 1.0
+    return "".join(LEVELS[1 + round((v - lo) / span * 7)] for v in values)
+
+
+class QualityPanel(Widget):
+    """Redraws when the shown architecture's evaluations change (QualityHistory.version)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.history: QualityHistory | None = None
+        self.arch = ""
+        self.note = "waiting for the quality classifier..."
+        self._shown: tuple | None = None
+
+    def on_mount(self) -> None:
+        self.border_title = "quality"
+
+    def show(self, history: QualityHistory | None, arch: str, note: str | None = None) -> None:
+        if note is not None:
+            self.note = note
+        key = (id(history), history.version if history else -1, arch, self.note)
+        if key == self._shown:
+            return
+        self._shown = key
+        self.history, self.arch = history, arch
+        q = history.latest if history else None
+        self.border_title = f"quality · {arch}" + (f" · step {q.step:,}" if q else "")
+        self.border_subtitle = f"#{history.count} · {q.seconds * 1000:.0f} ms · e: now" if q else "e: evaluate now"
+        self.refresh()
+
+    def render(self) -> Content:
+        width = self.size.width
+        q = self.history.latest if self.history else None
+        if q is None:
+            return Content.styled(self.note, "$text-muted")
+        r = q.report
+        covered_style = "$error bold" if r.classes_covered < MIN_COVERED else "bold"
+        fd_style = "bold" if r.frechet_distance <= 3 * max(q.real_floor, 1e-9) else "$warning bold"
+        hist = histogram_lines(r.histogram)
+        room = width - HIST_WIDTH - 1
+        if room < 16:  # too narrow to share a line: the bars alone say the most
+            return Content("\n").join(hist)
+        fd = f"{r.frechet_distance:.1f}" if r.frechet_distance < 1000 else f"{r.frechet_distance:.0f}"
+        figures = [
+            fit_line(room, Content.assemble((f"{r.classes_covered}/10", covered_style), " classes"),
+                 Content.assemble("conf ", (f"{r.mean_confidence:.2f}", "bold")),
+                 Content.assemble("score ", (f"{r.classifier_score:.2f}", "bold"))),
+            fit_line(room, Content.assemble("FD ", (fd, fd_style), (f" (real {q.real_floor:.1f})", "$text-muted")),
+                 Content.assemble("KL ", (f"{r.kl_to_uniform:.2f}", "bold"))),
+        ]
+        label = "FD trend " if room < 30 else "FD over time "
+        trend = Content.assemble((label, "$text-muted"), (sparkline(self.history.frechet.values(), room - len(label)), "$accent"))
+        right = [line.truncate(room) for line in (*figures, trend)]
+        return Content("\n").join(Content.assemble(h, " ", line) for h, line in zip(hist, right))
+
