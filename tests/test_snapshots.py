@@ -53,7 +53,7 @@ def scripted_report(fd: float, histogram: list[float]) -> QualityReport:
 class ScriptedEngine:
     """The Engine interface the dashboard uses (setup, run, send, current), replaying a script."""
 
-    def __init__(self, config: TrainConfig, emit, *, resume=None, exit_when_done=True, device="cpu"):
+    def __init__(self, config: TrainConfig, emit, *, resume=None, exit_when_done=True, device="cpu", **_timing):
         self.config = config
         self.emit = emit
         self.device = device

@@ -81,6 +81,8 @@ class ArchState:
     diverged: str | None = None  # why stepping stopped (non-finite loss)
     d_concat: bool = True  # D has no BatchNorm: real and fake can share one forward pass
     last_eval_time: float = 0.0  # train_time at the last quality evaluation
+    eval_cost: float = 0.0  # seconds the last evaluation took (0: none yet)
+    sample_cost: float = 0.0  # seconds the last sample grid took
     d_wins: DiscriminatorWins = field(default_factory=DiscriminatorWins)
     collapse: ModeCollapse = field(default_factory=ModeCollapse)
 
@@ -131,7 +133,6 @@ class Engine:
         self._images_per_s = 0.0
         self._last_stats = 0.0
         self._last_samples = 0.0
-        self._sample_cost = 0.0
         self._ready = False
         # quality classifier: trained/loaded in a background thread, handed over between steps
         self.classifier = None
@@ -139,7 +140,6 @@ class Engine:
         self._classifier_result: dict = {}
         self._classifier_thread: threading.Thread | None = None
         self._closing = threading.Event()
-        self._eval_cost = 0.0
         self._eval_requested = False
         self._quality_told = False  # "quality metrics are off" said once
 
@@ -365,7 +365,7 @@ class Engine:
             self._flush_stats()
         # Samples are due every samples_interval, but never cost more than ~5% of training time
         # (a dcgan grid on a CPU takes a quarter of a second).
-        if now - self._last_samples >= max(self.samples_interval, 20 * self._sample_cost):
+        if now - self._last_samples >= max(self.samples_interval, 20 * s.sample_cost):
             self._emit_samples()
         self._maybe_evaluate(s)
         if s.diverged:
@@ -438,7 +438,7 @@ class Engine:
         out = self.sample_images(s, torch.cat([s.fixed_noise, s.interp_noise]))
         n = len(s.fixed_noise)
         self._last_samples = time.perf_counter()
-        self._sample_cost = self._last_samples - start
+        s.sample_cost = self._last_samples - start
         self.emit(ev.Samples(s.name, s.step, out[:n], out[n:]))
 
     def _announce(self) -> None:
@@ -555,7 +555,10 @@ class Engine:
         # Never more than ~5% of training time: a dcgan evaluation on a CPU takes seconds.
         if self.classifier is None or s.diverged:
             return
-        interval = max(self.config.eval_every, 20 * self._eval_cost)
+        cost = s.eval_cost
+        if not cost:  # before the first one: about a sample grid's cost per generated digit
+            cost = s.sample_cost * self.config.eval_samples / (len(s.fixed_noise) + len(s.interp_noise))
+        interval = max(self.config.eval_every, 20 * cost)
         if s.train_time + (time.perf_counter() - self._window_start) - s.last_eval_time >= interval:
             self.evaluate_quality(s)
 
@@ -574,12 +577,12 @@ class Engine:
             images = torch.cat([s.G(chunk).cpu() for chunk in z.split(500)])
         s.G.train(was_training)
         report = evaluate(self.classifier, images)
-        self._eval_cost = time.perf_counter() - start
+        s.eval_cost = time.perf_counter() - start
         s.last_eval_time = s.train_time
         self._reset_window()
         if self.run_dir is not None:
             self.run_dir.append_quality(s.name, s.step, s.epoch, report, self.real_floor)
-        self.emit(ev.Quality(s.name, s.step, s.epoch, report, self.real_floor, self.classifier.val_accuracy, self._eval_cost))
+        self.emit(ev.Quality(s.name, s.step, s.epoch, report, self.real_floor, self.classifier.val_accuracy, s.eval_cost))
         warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
         if warning:
             self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))

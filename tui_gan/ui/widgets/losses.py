@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from statistics import fmean
-
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from tui_gan.ui.history import LossHistory, Tracked
+from tui_gan.ui.widgets.spark import BarSparkline
 from tui_gan.ui.widgets.status import progress_bar
 
 
@@ -39,7 +38,6 @@ class LossPanel(Vertical):
     """Redraws only when the shown history has new points (see LossHistory.version)."""
 
     DEFAULT_CSS = """
-    LossPanel > Sparkline { height: 1fr; min-height: 1; }
     LossPanel > Static { height: 1; }
     """
 
@@ -47,8 +45,8 @@ class LossPanel(Vertical):
         super().__init__(**kwargs)
         # Made here, not in compose: the first events can arrive before this panel is composed.
         self.d_label, self.g_label, self.p_label = Static(id="d-label"), Static(id="g-label"), Static(id="p-label")
-        self.d_spark = Sparkline([], id="d-spark", summary_function=fmean)
-        self.g_spark = Sparkline([], id="g-spark", summary_function=fmean)
+        self.d_spark = BarSparkline(id="d-spark")
+        self.g_spark = BarSparkline(id="g-spark")
         self.history: LossHistory | None = None
         self.arch = ""
         self._shown: tuple | None = None  # (id of history, its version) on screen
@@ -73,9 +71,11 @@ class LossPanel(Vertical):
         h = history or LossHistory(capacity=2)
         self.border_title = f"losses · {arch}" if arch else "losses"
         self.border_subtitle = f"{h.steps_seen:,} steps" if history else ""
-        self.d_label.update(_loss_line("D loss", h.d_loss))
-        self.g_label.update(_loss_line("G loss", h.g_loss))
+        # One-line labels never change size: skipping the layout pass saves a full-screen
+        # layout per Stats event (the UI thread shares the GIL with training).
+        self.d_label.update(_loss_line("D loss", h.d_loss), layout=False)
+        self.g_label.update(_loss_line("G loss", h.g_loss), layout=False)
         bar = max(3, min(10, (self.content_size.width - 28) // 2))  # both bars fit on one line
-        self.p_label.update(_prob_line(h.d_real, h.d_fake, bar))
+        self.p_label.update(_prob_line(h.d_real, h.d_fake, bar), layout=False)
         self.d_spark.data = h.d_loss.series.values()
         self.g_spark.data = h.g_loss.series.values()

@@ -3,15 +3,13 @@ draws, the classifier's figures, and the Frechet distance over time (lower is be
 
 from __future__ import annotations
 
-import math
-
 from textual.content import Content
 from textual.widget import Widget
 
 from tui_gan.ui.history import QualityHistory
+from tui_gan.ui.widgets.spark import LEVELS, bar_rows
 from tui_gan.ui.widgets.status import fit_line
 
-LEVELS = " ▁▂▃▄▅▆▇█"  # index = eighths of a cell
 BAR_LINES = 2
 HIST_WIDTH = 20  # ten classes, a bar and a gap each
 COVERED = 0.02  # as in tui_gan.quality: a class counts when >= 2% of samples are predicted as it
@@ -36,16 +34,8 @@ def histogram_lines(shares: tuple[float, ...] | list[float]) -> list[Content]:
 
 
 def sparkline(values: list[float], width: int) -> str:
-    """Values squeezed into `width` cells (bucket means), scaled min..max into eighth blocks."""
-    values = [v for v in values if math.isfinite(v)]
-    if width <= 0 or not values:
-        return ""
-    if len(values) > width:
-        edges = [round(i * len(values) / width) for i in range(width + 1)]
-        values = [sum(values[a:b]) / (b - a) for a, b in zip(edges, edges[1:]) if b > a]
-    lo, hi = min(values), max(values)
-    span = hi - lo or 1.0
-    return "".join(LEVELS[1 + round((v - lo) / span * 7)] for v in values)
+    """One line, at most `width` cells (one per evaluation until they no longer fit)."""
+    return bar_rows(values, width, 1, stretch=False)[0]
 
 
 class QualityPanel(Widget):
