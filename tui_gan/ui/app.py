@@ -170,7 +170,7 @@ class TuiGanApp(App[None]):
 
     def _fit_footer(self, width: int) -> None:
         # Keep "q Quit" on an 80-column screen; ctrl+p still opens the palette (the help says so).
-        self.footer.compact = width < 110
+        self.footer.compact = width < 140
         self.footer.show_command_palette = width >= 90
 
     def on_unmount(self) -> None:
