@@ -142,6 +142,7 @@ class Engine:
         self._closing = threading.Event()
         self._eval_requested = False
         self._quality_told = False  # "quality metrics are off" said once
+        self._quality_error = ""  # why the background classifier failed, if it did
 
     # --- public driving API ----------------------------------------------------------------
     def send(self, command: cmd.Command) -> None:
@@ -523,8 +524,10 @@ class Engine:
         if self.classifier is not None or not self._classifier_result:
             return
         if "error" in self._classifier_result:
-            self.emit(ev.Notice(self.current.name, f"quality metrics are off: {self._classifier_result.pop('error')}",
-                                "warning", topic="quality"))
+            self._quality_error = f"quality metrics are off: {self._classifier_result.pop('error')}"
+            self._classifier_thread = None  # so `e` says why instead of waiting for it forever
+            self._quality_told = True
+            self.emit(ev.Notice(self.current.name, self._quality_error, "warning", topic="quality"))
             return
         self.classifier, self.real_floor = self._classifier_result.pop("value")
         self.emit(ev.Notice(
@@ -547,6 +550,8 @@ class Engine:
             self.emit(ev.Notice(self.current.name, "the quality classifier is still training: evaluating when it is ready"))
 
     def _quality_off_reason(self) -> str:
+        if self._quality_error:
+            return self._quality_error
         if not self.config.eval_every:
             return "quality metrics are off (--eval-every 0)"
         return f"quality metrics are off: {pretty_name(self.dataset.name)} has no labels to train the classifier on"
