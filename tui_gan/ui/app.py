@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import defaultdict
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable
@@ -123,14 +124,15 @@ class TuiGanApp(App[None]):
         self.generation = 0  # bumped per engine: messages from an older one are dropped
         self.engine_running = False
         self.dataset_choice: str | None = None  # "synthetic" once chosen in the dialog, for the session
-        self.histories: dict[str, LossHistory] = {}
+        # Per architecture, made on first use (reads use .get so looking never creates one).
+        self.histories: defaultdict[str, LossHistory] = defaultdict(LossHistory)
         self.last_stats: dict[str, ev.Stats] = {}
         self.arch = config.arch  # what the engine trains now
         self.target_arch = config.arch  # what we asked for (a/A pressed twice before the switch lands)
         self.state = "starting"
         self.run_dir: str | None = None
-        self.samples: dict[str, SampleHistory] = {}
-        self.qualities: dict[str, QualityHistory] = {}
+        self.samples: defaultdict[str, SampleHistory] = defaultdict(SampleHistory)
+        self.qualities: defaultdict[str, QualityHistory] = defaultdict(QualityHistory)
         self.quality_note = "the quality classifier is getting ready in the background..."
         self.scrub_step: int | None = None  # step of the snapshot shown while scrubbing; None = live
         self.show_interpolation = False
@@ -266,21 +268,6 @@ class TuiGanApp(App[None]):
         if handler is not None:
             handler(e)
 
-    def history(self, arch: str) -> LossHistory:
-        if arch not in self.histories:
-            self.histories[arch] = LossHistory()
-        return self.histories[arch]
-
-    def sample_history(self, arch: str) -> SampleHistory:
-        if arch not in self.samples:
-            self.samples[arch] = SampleHistory()
-        return self.samples[arch]
-
-    def quality_history(self, arch: str) -> QualityHistory:
-        if arch not in self.qualities:
-            self.qualities[arch] = QualityHistory()
-        return self.qualities[arch]
-
     @property
     def images(self):
         """The newest samples of the architecture training now (None before the first)."""
@@ -302,7 +289,7 @@ class TuiGanApp(App[None]):
             step=e.step, epoch=e.epoch, images_per_s=0.0,
             epoch_progress=last.epoch_progress if last else 0.0, elapsed_s=last.elapsed_s if last else 0.0,
         )
-        self.loss_panel.show(self.history(e.arch), e.arch)
+        self.loss_panel.show(self.histories[e.arch], e.arch)
         self.scrub_step = None
         self._show_samples()
         self.quality_panel.show(self.qualities.get(e.arch), e.arch, self.quality_note)
@@ -316,7 +303,7 @@ class TuiGanApp(App[None]):
             self._poll_system(e.device)
 
     def _on_Stats(self, e: ev.Stats) -> None:
-        history = self.history(e.arch)
+        history = self.histories[e.arch]
         history.extend(e.points)
         self.last_stats[e.arch] = e
         if e.arch != self.arch:  # the last points of the architecture we just left
@@ -328,7 +315,7 @@ class TuiGanApp(App[None]):
         self.loss_panel.show(history, e.arch)
 
     def _on_Samples(self, e: ev.Samples) -> None:
-        self.sample_history(e.arch).add(Snapshot(e.step, e.images, e.interpolation))
+        self.samples[e.arch].add(Snapshot(e.step, e.images, e.interpolation))
         if e.arch == self.arch:
             self._show_samples()
 
@@ -346,7 +333,7 @@ class TuiGanApp(App[None]):
         self.samples_panel.show(history[index], self.arch, (index, len(history)), self.show_interpolation)
 
     def _on_Quality(self, e: ev.Quality) -> None:
-        history = self.quality_history(e.arch)
+        history = self.qualities[e.arch]
         history.add(e)
         if e.arch == self.arch:
             self.quality_panel.show(history, e.arch)

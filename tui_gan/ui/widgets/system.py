@@ -6,9 +6,8 @@ from textual.content import Content
 from textual.widget import Widget
 
 from tui_gan.system import CPUStatus, GPUStatus, format_bytes
+from tui_gan.ui.widgets.spark import LEVELS
 from tui_gan.ui.widgets.status import fit_line, progress_bar
-
-LEVELS = "▁▂▃▄▅▆▇█"
 
 
 def _pct(value: float | None) -> str:
@@ -73,7 +72,7 @@ def _cpu_lines(s: CPUStatus, width: int, height: int) -> list[Content]:
         ),
     ]
     if height >= 5 and s.per_cpu and width >= 12:
-        per = "".join(LEVELS[min(7, int(p / 100 * 8))] for p in s.per_cpu[: width - 6])
+        per = "".join(LEVELS[1 + min(7, int(p / 100 * 8))] for p in s.per_cpu[: width - 6])
         lines.insert(2, Content.assemble(("cores ", "bold"), (per, "$primary")))
     return lines
 
