@@ -3,19 +3,22 @@ steps trained headless and inside the real TuiGanApp, measured in the same run.
 
 Each measurement is a fresh child process (so both pay the same imports and data loading, and
 neither inherits the other's warmed-up allocator), driving the same instrumented Engine subclass
-on the same data (the shared MNIST test split when present, else 10,000 synthetic digits), with
-quality evaluations off (eval_every=0) and no run folder, so only the UI differs:
+(benchmarks/timed_engine.py) on the same data (the shared MNIST test split when present, else
+10,000 synthetic digits), with quality evaluations off (eval_every=0) and no run folder, so only
+the UI differs:
 
-  headless   Engine(exit_when_done=True, max_steps=N).run(); no event consumer at all.
+  headless   TimedEngine(exit_when_done=True, max_steps=N).run() in the child; no event consumer.
   dashboard  `python benchmarks/dashboard.py --child dashboard ...` on a real pseudo-terminal
              (pty.fork, 120x40 via TIOCSWINSZ, TERM=xterm-256color) running TuiGanApp.run() with
-             Textual's real Linux driver; its engine_factory wraps the engine so the child records
-             when each step ended, the Stats' images/s, and when the engine emitted
-             StateChanged("paused"/"running"). This process reads the pty master the whole time
-             (a terminal that keeps up), counting every byte the dashboard writes. After training
-             has run a while it writes a real space byte to the master (the real key path: tty ->
-             driver -> binding -> action_toggle_pause -> engine command queue), N times
-             pause/resume, lets the N steps finish, then presses `q` and waits for a clean exit.
+             Textual's real Linux driver. As for a user, the app runs its engine in a process of
+             its own (tui_gan/training/process.py): here a TimedEngine there, which writes when
+             each step ended to a file; the app's side records the Stats' images/s, when the
+             engine's StateChanged("paused"/"running") arrived and when the app handed it a
+             TogglePause. This process reads the pty master the whole time (a terminal that
+             keeps up), counting every byte the dashboard writes. After training has run a while
+             it writes a real space byte to the master (the real key path: tty -> driver ->
+             binding -> action_toggle_pause -> engine process), N times pause/resume, lets the N
+             steps finish, then presses `q` and waits for a clean exit.
 
 images/s = (steps after the first --warmup ones) x batch / (wall time from the end of step
 `warmup` to the end of the last step, minus the time between the engine's "paused" and
@@ -31,12 +34,12 @@ training (median of the runs' averages, and the peak second), and the latency fr
 byte to the app handing TogglePause to the engine, to the engine's "paused" event, and to
 "paused" appearing in the terminal output (median and max over every pause of every run;
 target <= 250 ms for key -> paused). Each run also prints how many cores each thread kept busy
-while training (read from /proc: the UI thread, the engine thread, torch's OpenMP pool), which
-shows where the dashboard's cost goes. Exits non-zero with a one-line error when a child crashes
+while training (read from /proc: the engine thread and torch's OpenMP pool in the engine's
+process, the UI thread and the others in the app's), which shows where the dashboard's cost goes. Exits non-zero with a one-line error when a child crashes
 or times out (the child is always killed on the way out).
 
 Diagnostics: --torch-threads N and --switch-interval MS set torch.set_num_threads and
-sys.setswitchinterval in both children; --truecolor adds COLORTERM=truecolor; --dump DIR keeps
+sys.setswitchinterval in the engine (and the app's process); --truecolor adds COLORTERM=truecolor; --dump DIR keeps
 each dashboard run's raw terminal output for analysis.
 """
 
@@ -56,7 +59,6 @@ import subprocess
 import sys
 import tempfile
 import termios
-import threading
 import time
 from pathlib import Path
 
@@ -77,33 +79,11 @@ class BenchError(Exception):
     """Something the benchmark cannot measure through: reported in one line, exit status 1."""
 
 
+def mnist_here(choice: str) -> bool:
+    return choice != "synthetic" and (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists()
+
+
 # --- the children ----------------------------------------------------------------------------
-def thread_cpu() -> dict[str, float]:
-    """CPU seconds used so far by each thread of this process, by Python thread name (threads
-    Python did not start, e.g. torch's OpenMP pool, are summed as "native")."""
-    names = {t.native_id: t.name for t in threading.enumerate()}
-    tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the thread ended meanwhile
-        name = names.get(int(tid), "native")
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-    return out
-
-
-def load_images(choice: str):
-    from tui_gan.data import load_dataset
-
-    if choice in ("auto", "mnist") and (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        return load_dataset("mnist", SHARED_MNIST, download=False)
-    if choice == "mnist":
-        raise BenchError(f"no MNIST in {SHARED_MNIST}")
-    return load_dataset("synthetic", synthetic_size=10000)
-
-
 def child_main(args: argparse.Namespace) -> int:
     """Train once (headless or in the dashboard) and write what happened as JSON to args.result."""
     result: dict = {"mode": args.child, "arch": args.arch, "steps": args.steps}
@@ -118,86 +98,72 @@ def child_main(args: argparse.Namespace) -> int:
             pass  # the parent is gone: the pty hang-up ends us soon enough
 
     try:
+        from timed_engine import TimedEngine, thread_cpu  # noqa: I001 - benchmarks/ is sys.path[0]
+
         from tui_gan.config import TrainConfig
         from tui_gan.training import commands as cmd
         from tui_gan.training import events as ev
-        from tui_gan.training.engine import Engine
 
-        dataset = load_images(args.dataset)
-        step_times: list[float] = []
         states: list[tuple[float, str, int]] = []
         stats: list[tuple[float, float, int]] = []
         toggles: list[float] = []  # when the app handed TogglePause to the engine (UI thread)
         failures: list[str] = []
-        cpu_marks: list[tuple[float, dict]] = []  # per-thread CPU at the timed steps' start and at the end
-        if args.torch_threads:
-            import torch
-
-            torch.set_num_threads(args.torch_threads)
-        if args.switch_interval:
-            sys.setswitchinterval(args.switch_interval / 1000)
-
-        class TimedEngine(Engine):
-            """The real engine, plus a timestamp per step and per pause command."""
-
-            def train_step(self, state=None) -> None:
-                super().train_step(state)
-                step_times.append(time.monotonic())
-                if len(step_times) == args.warmup + 1:
-                    cpu_marks.append((step_times[-1], thread_cpu()))
-                if len(step_times) == 1:
-                    result["engine_thread"] = threading.current_thread().name
-                    status(f"first {step_times[0]!r}")
-
-            def setup(self) -> None:
-                try:
-                    super().setup()
-                except Exception as exc:  # the dashboard would show it and wait: tell the parent
-                    status(f"failed setup: {type(exc).__name__}: {exc}".splitlines()[0])
-                    raise
-
-            def send(self, command) -> None:
-                if isinstance(command, cmd.TogglePause):
-                    toggles.append(time.monotonic())
-                super().send(command)
+        ui_cpu: list[tuple[float, dict]] = []  # the dashboard process's threads, while training
 
         def record(event) -> None:
             t = time.monotonic()
             if isinstance(event, ev.StateChanged):
-                if event.state == "finished":
-                    cpu_marks.append((t, thread_cpu()))
+                if event.state == "finished" and ui_cpu:
+                    ui_cpu.append((t, thread_cpu()))
                 states.append((t, event.state, event.step))
                 status(f"state {event.state} {event.step} {t!r}")
             elif isinstance(event, ev.Stats):
+                if not stats:
+                    status(f"first {t!r}")
+                if event.step > args.warmup and not ui_cpu:
+                    ui_cpu.append((t, thread_cpu()))
                 stats.append((t, event.images_per_s, event.step))
             elif isinstance(event, ev.Failed):
                 failures.append(event.message)
                 status(f"failed {event.message}")
 
-        runs_dir = args.runs_dir  # inside the parent's temporary folder (nothing is written: run_dir=False)
+        timing_path = f"{args.result}.timing"
         config = TrainConfig(
-            arch=args.arch, dataset=dataset.name, epochs=1_000_000, batch_size=BATCH, max_steps=args.steps,
-            eval_every=0.0, device=args.device, runs_dir=runs_dir, seed=0,
+            arch=args.arch, dataset="mnist" if mnist_here(args.dataset) else "synthetic", epochs=1_000_000,
+            batch_size=BATCH, max_steps=args.steps, eval_every=0.0, device=args.device, runs_dir=args.runs_dir, seed=0,
         )
-        result["dataset"] = f"{dataset.source} ({len(dataset)} images)"
+        engine_kwargs = dict(data=args.dataset, warmup=args.warmup, timing_path=timing_path, run_dir=False,
+                             torch_threads=args.torch_threads, switch_interval_ms=args.switch_interval)
         if args.child == "headless":
-            engine = TimedEngine(config, record, dataset=dataset, run_dir=False, exit_when_done=True)
+            engine = TimedEngine(config, record, exit_when_done=True, **engine_kwargs)
             result["reason"] = engine.run()
         else:
+            from tui_gan.training.process import EngineProcess
             from tui_gan.ui.app import TuiGanApp
+
+            if args.switch_interval:  # the UI process too
+                sys.setswitchinterval(args.switch_interval / 1000)
+
+            class TimedProcess(EngineProcess):
+                """The dashboard's own engine process, noting when the app hands it a pause."""
+
+                def send(self, command) -> None:
+                    if isinstance(command, cmd.TogglePause):
+                        toggles.append(time.monotonic())
+                    super().send(command)
 
             def engine_factory(config, emit, **kwargs):
                 def both(event) -> None:
                     record(event)
                     emit(event)
 
-                return TimedEngine(config, both, dataset=dataset, run_dir=False, **kwargs)
+                return TimedProcess(config, both, engine_class=TimedEngine, **engine_kwargs, **kwargs)
 
             app = TuiGanApp(config, engine_factory=engine_factory)
             app.run()
             result["return_code"] = app.return_code
-        result.update(step_times=step_times, states=states, stats=stats, toggles=toggles, failures=failures,
-                      cpu=cpu_marks)
+        result.update(json.loads(Path(timing_path).read_text()))
+        result.update(states=states, stats=stats, toggles=toggles, failures=failures, ui_cpu=ui_cpu)
     except BaseException as exc:  # noqa: BLE001 - whatever happened, the parent gets a reason
         result["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     Path(args.result).write_text(json.dumps(result))
@@ -498,15 +464,21 @@ def latencies(result: dict, seen: dict) -> tuple[list[float], list[float], list[
 
 
 def cpu_use(result: dict) -> str:
-    """Cores each thread kept busy over the timed training (wall time, pauses included)."""
-    if len(result.get("cpu") or []) < 2:
-        return "-"
-    (t0, a), (t1, b) = result["cpu"][0], result["cpu"][-1]
-    use = {name: (b[name] - a.get(name, 0.0)) / (t1 - t0) for name in b}
-    short = {"MainThread": "ui" if result["mode"] == "dashboard" else "main", "native": "torch pool"}
-    short[result.get("engine_thread")] = "engine"
-    parts = [f"{short.get(name, name)} {v:.2f}" for name, v in sorted(use.items(), key=lambda kv: -kv[1]) if v >= 0.01]
-    return f"{sum(use.values()):.2f} cores (" + ", ".join(parts) + ")"
+    """Cores each thread kept busy over the timed training (wall time, pauses included): the
+    engine's process, and for the dashboard the UI's process too."""
+
+    def one(marks: list, names: dict[str, str]) -> str:
+        if len(marks or []) < 2:
+            return "-"
+        (t0, a), (t1, b) = marks[0], marks[-1]
+        use = {name: (b[name] - a.get(name, 0.0)) / (t1 - t0) for name in b}
+        parts = [f"{names.get(name, name)} {v:.2f}" for name, v in sorted(use.items(), key=lambda kv: -kv[1]) if v >= 0.01]
+        return f"{sum(use.values()):.2f} cores (" + ", ".join(parts) + ")"
+
+    engine = one(result.get("cpu"), {result.get("engine_thread"): "engine", "native": "torch pool"})
+    if result["mode"] != "dashboard":
+        return engine
+    return f"engine process {engine}; UI process {one(result.get('ui_cpu'), {'MainThread': 'ui'})}"
 
 
 def ms(values: list[float]) -> str:
@@ -548,7 +520,7 @@ def main() -> int:
     print(f"{os.cpu_count()} CPUs; terminal {COLUMNS}x{LINES} TERM=xterm-256color"
           f"{' COLORTERM=truecolor' if args.truecolor else ''}; quality evaluations off; batch {BATCH}; "
           f"{args.repeats} alternating repeats, best images/s kept")
-    mnist = args.dataset != "synthetic" and (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists()
+    mnist = mnist_here(args.dataset)
     print(f"data: {f'MNIST test split from {SHARED_MNIST}' if mnist else '10,000 synthetic digits'}; "
           f"torch threads: {args.torch_threads or 'torch default'}; "
           f"GIL switch interval: {f'{args.switch_interval:g} ms' if args.switch_interval else 'default'}")

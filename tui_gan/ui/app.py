@@ -61,9 +61,10 @@ _HISTORY_GROUP = Binding.Group("History", compact=True)
 
 
 def _default_engine_factory(config: TrainConfig, emit, **kwargs):
-    from tui_gan.training.engine import Engine
+    # In its own process the engine never waits for the UI thread's GIL (see training/process.py).
+    from tui_gan.training.process import EngineProcess
 
-    return Engine(config, emit, **kwargs)
+    return EngineProcess(config, emit, **kwargs)
 
 
 def _default_monitor_factory(device: str, torch_threads: int | None):
