@@ -264,3 +264,21 @@ def test_real_cuda_poll_does_not_raise():
 )
 def test_format_bytes(n, text):
     assert format_bytes(n) == text
+
+
+def test_process_memory_counts_child_processes():
+    """The dashboard trains in a child process: its memory is the run's memory too."""
+    import subprocess
+    import time
+
+    monitor = SystemMonitor("cpu")
+    alone = monitor.poll().process_rss_bytes
+    child = subprocess.Popen([sys.executable, "-c", "import sys; b = b\"x\" * (200 * 2**20); sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while monitor.poll().process_rss_bytes < alone + 150 * 2**20:
+            assert time.monotonic() < deadline, "the child's 200 MB never showed"
+            time.sleep(0.1)
+    finally:
+        child.communicate(b"")

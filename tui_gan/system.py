@@ -36,7 +36,7 @@ class CPUStatus:
     per_cpu: tuple[float, ...]
     ram_used_bytes: int
     ram_total_bytes: int
-    process_rss_bytes: int
+    process_rss_bytes: int  # with child processes (the dashboard's engine)
     torch_threads: int | None
     cpu_name: str
 
@@ -167,7 +167,7 @@ class SystemMonitor:
         vm = _safe(psutil.virtual_memory, None)
         rss = 0
         if self._process is not None:
-            rss = _safe(lambda: int(self._process.memory_info().rss), 0)
+            rss = _safe(self._tree_rss, 0)
         if self._cpu_name is None:
             self._cpu_name = _safe(_cpu_name, "") or "unknown CPU"
         return CPUStatus(
@@ -184,6 +184,16 @@ class SystemMonitor:
             torch_threads=self._current_torch_threads(),
             cpu_name=self._cpu_name,
         )
+
+    def _tree_rss(self) -> int:
+        """This process and its children: the dashboard trains in a child process."""
+        total = 0
+        for proc in [self._process, *self._process.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass  # it ended between the listing and the read
+        return total
 
     def _current_torch_threads(self) -> int | None:
         if self._torch_threads is not None:

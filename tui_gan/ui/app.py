@@ -1,9 +1,12 @@
-"""The dashboard: an App that drives one Engine in a thread worker and shows what it reports.
+"""The dashboard: an App that drives one engine from a thread worker and shows what it reports.
 
-Threading (see DESIGN.md): the engine runs in `@work(thread=True)`; its `emit` callback wraps
-each event in a Message and `post_message`s it (thread safe, never blocks the trainer). Every
-widget change happens here, on the UI thread. UI -> engine goes through `engine.send(command)`.
-The system monitor is polled in a second thread worker the same way."""
+Threading (see DESIGN.md): the worker runs the engine's setup() and run(); its `emit` callback
+wraps each event in a Message and `post_message`s it (thread safe, never blocks). Every widget
+change happens here, on the UI thread. UI -> engine goes through `engine.send(command)`.
+By default the engine itself trains in a child process (training/process.py), so the worker
+only relays its events and training never waits for this process's GIL; tests pass an
+in-thread Engine through `engine_factory`, which the App drives the same way.
+The system monitor is polled in a second thread worker."""
 
 from __future__ import annotations
 
