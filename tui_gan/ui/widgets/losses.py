@@ -50,6 +50,7 @@ class LossPanel(Vertical):
         self.history: LossHistory | None = None
         self.arch = ""
         self._shown: tuple | None = None  # (id of history, its version) on screen
+        self._title = ""
 
     def compose(self) -> ComposeResult:
         yield from (self.d_label, self.d_spark, self.g_label, self.g_spark, self.p_label)
@@ -69,8 +70,9 @@ class LossPanel(Vertical):
         self._shown = key
         self.history, self.arch = history, arch
         h = history or LossHistory(capacity=2)
-        self.border_title = f"losses · {arch}" if arch else "losses"
-        self.border_subtitle = f"{h.steps_seen:,} steps" if history else ""
+        title = f"losses · {arch}" if arch else "losses"
+        if title != self._title:  # each assignment repaints the whole panel, border and all
+            self._title = self.border_title = title
         # One-line labels never change size: skipping the layout pass saves a full-screen
         # layout per Stats event (the UI thread shares the GIL with training).
         self.d_label.update(_loss_line("D loss", h.d_loss), layout=False)
