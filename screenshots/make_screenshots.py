@@ -40,13 +40,18 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
         await wait_until(pilot, lambda: app.state == "running", "training to start")
         await pilot.pause(seconds)
         await wait_until(pilot, lambda: app.images_step > 0, "the first trained samples")
-        await wait_until(pilot, lambda: app.engine.classifier is not None, "the quality classifier")
-        app.action_evaluate()
-        await wait_until(pilot, lambda: app.qualities.get(app.arch), "a quality evaluation")
+        # The engine trains in its own process: ask for an evaluation until the classifier is ready.
+        deadline = time.monotonic() + 120.0
+        while not app.qualities.get(app.arch):
+            if time.monotonic() > deadline:
+                raise SystemExit("gave up waiting for a quality evaluation")
+            app.action_evaluate()
+            await pilot.pause(3.0)
+        app.clear_notifications()  # the "evaluating..." toasts
         await pilot.pause(1.5)
         save("main")
         await pilot.press("space", "i")
-        await wait_until(pilot, lambda: app.state == "paused" and app.images_step == app.engine.current.step,
+        await wait_until(pilot, lambda: app.state == "paused" and app.images_step == app.status_bar.info.step,
                          "the paused samples")
         await pilot.pause(0.3)
         save("paused")

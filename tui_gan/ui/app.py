@@ -64,7 +64,12 @@ _HISTORY_GROUP = Binding.Group("History", compact=True)
 
 
 def _default_engine_factory(config: TrainConfig, emit, **kwargs):
-    # In its own process the engine never waits for the UI thread's GIL (see training/process.py).
+    # In its own process the engine never waits for the UI thread's GIL (see training/process.py),
+    # which needs POSIX pipes; elsewhere it trains in the worker thread itself.
+    if os.name != "posix":
+        from tui_gan.training.engine import Engine
+
+        return Engine(config, emit, **kwargs)
     from tui_gan.training.process import EngineProcess
 
     return EngineProcess(config, emit, **kwargs)
