@@ -241,3 +241,38 @@ def test_the_dashboard_drives_its_engine_process_by_default(tmp_path, cpu_monito
     assert app.return_code == 0 and app.engine.process.returncode == 0
     (final,) = Path(config.runs_dir).glob("*/checkpoints/simple/latest.pt")
     assert load_checkpoint(final)["step"] == paused_at
+
+
+def test_the_dashboard_process_never_imports_torch(tmp_path):
+    """Only the engine's process pays for torch (seconds of start-up, hundreds of MB): the
+    dashboard's shows its first frame without it and keeps it out for the whole session."""
+    script = textwrap.dedent(f"""
+        import asyncio, sys, time
+        from tui_gan.cli import main  # the `tui-gan` entry point's imports
+        from tui_gan.config import TrainConfig
+        from tui_gan.quality.report import QualityReport  # what a Quality event unpickles
+        from tui_gan.ui.app import TuiGanApp
+        assert "torch" not in sys.modules, "imported by the UI's modules"
+
+        config = TrainConfig(arch="simple", dataset="synthetic", synthetic_size=512, batch_size=32, epochs=1000,
+                             eval_every=0, runs_dir={str(tmp_path / "runs")!r}).validate()
+        app = TuiGanApp(config, system_interval=0.2)
+
+        async def body():
+            async with app.run_test(size=(120, 40)) as pilot:
+                deadline = time.monotonic() + 60
+                while not (app.status_bar.info.step >= 3 and app.images_step > 0 and app.system_panel.status):
+                    assert time.monotonic() < deadline, "no training"
+                    await pilot.pause(0.05)
+                app.action_quit()
+                while not app._exit:
+                    await pilot.pause(0.05)
+
+        asyncio.run(body())
+        print(app.return_code, "torch" in sys.modules, app.system_panel.status.torch_threads)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return_code, torch_imported, threads = done.stdout.split()
+    assert (return_code, torch_imported) == ("0", "False")
+    assert int(threads) >= 1  # the engine process reports its own torch threads

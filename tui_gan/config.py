@@ -12,6 +12,12 @@ from typing import Any
 from tui_gan.errors import ConfigError
 
 DATASETS = ("mnist", "fashion-mnist", "synthetic")
+_PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic digits"}
+
+
+def pretty_name(dataset: str) -> str:
+    """How the status line and messages name a dataset."""
+    return _PRETTY.get(dataset, dataset)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 

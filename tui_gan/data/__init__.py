@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from tui_gan.data.idx import read_idx
+from tui_gan.config import pretty_name
 from tui_gan.errors import DataError, DataUnavailable
 
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 # torchvision's folder names under its root
 _TV_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
-_PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic digits"}
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 
@@ -41,10 +41,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["TUI_GAN_DATA"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "tui-gan" / "data"
-
-
-def pretty_name(name: str) -> str:
-    return _PRETTY.get(name, name)
 
 
 def load_dataset(

@@ -1,15 +1,17 @@
-"""Architecture registry: a user-facing name -> how to build G and D, and where it came from."""
+"""Architecture registry: a user-facing name -> how to build G and D, and where it came from.
+
+The model modules (and torch) load only when a model is built: the dashboard's own process
+lists and describes architectures but trains none (its engine runs in a child process)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
-
-from torch import nn
+from typing import TYPE_CHECKING, Callable
 
 from tui_gan.errors import ConfigError
-from tui_gan.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from tui_gan.models.mlp import MLPDiscriminator, MLPGenerator
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,18 @@ class ArchSpec:
         return self.make_generator(z_dim), self.make_discriminator()
 
 
+def _mlp():
+    from tui_gan.models import mlp
+
+    return mlp
+
+
+def _dcgan():
+    from tui_gan.models import dcgan
+
+    return dcgan
+
+
 ARCHS: dict[str, ArchSpec] = {
     spec.name: spec
     for spec in [
@@ -32,36 +46,36 @@ ARCHS: dict[str, ArchSpec] = {
             "mlp",
             "MLP GAN: G 100-256-512-1024-784 (LeakyReLU+BatchNorm), D 784-1024-512-256-1 (LeakyReLU)",
             "Simplest_Gan.ipynb (seed 000)",
-            lambda z: MLPGenerator(z, [256, 512, 1024], "leaky", batchnorm=True),
-            lambda: MLPDiscriminator([1024, 512, 256], "leaky"),
+            lambda z: _mlp().MLPGenerator(z, [256, 512, 1024], "leaky", batchnorm=True),
+            lambda: _mlp().MLPDiscriminator([1024, 512, 256], "leaky"),
         ),
         ArchSpec(
             "dcgan",
             "Small DCGAN: Linear to z x7x7, ConvT 256-128-1 up to 28x28; D Conv 64-128-256",
             "Simple GAN Model (seed 001)",
-            lambda z: DCGANGenerator(z),
-            DCGANDiscriminator,
+            lambda z: _dcgan().DCGANGenerator(z),
+            lambda: _dcgan().DCGANDiscriminator(),
         ),
         ArchSpec(
             "simple",
             "Minimal GAN: G 100-256-784, D 784-256-1, LeakyReLU, no normalisation",
             "GanS (seed 002)",
-            lambda z: MLPGenerator(z, [256], "leaky", batchnorm=False),
-            lambda: MLPDiscriminator([256], "leaky"),
+            lambda z: _mlp().MLPGenerator(z, [256], "leaky", batchnorm=False),
+            lambda: _mlp().MLPDiscriminator([256], "leaky"),
         ),
         ArchSpec(
             "relu-mlp",
             "ReLU MLP GAN: G 100-256-512-784, D 784-512-256-1, ReLU, no normalisation",
             "GAN for MNIST Image Generation (seed 003)",
-            lambda z: MLPGenerator(z, [256, 512], "relu", batchnorm=False),
-            lambda: MLPDiscriminator([512, 256], "relu"),
+            lambda z: _mlp().MLPGenerator(z, [256, 512], "relu", batchnorm=False),
+            lambda: _mlp().MLPDiscriminator([512, 256], "relu"),
         ),
         ArchSpec(
             "mlp-bn-dropout",
             "MLP GAN, base width 256: G 256-512-1024 (LeakyReLU+BatchNorm), D 1024-512-256 (LeakyReLU+Dropout 0.3)",
             "MNIST GAN Generator (seed 004)",
-            lambda z: MLPGenerator(z, [256, 512, 1024], "leaky", batchnorm=True),
-            lambda: MLPDiscriminator([1024, 512, 256], "leaky", dropout=0.3),
+            lambda z: _mlp().MLPGenerator(z, [256, 512, 1024], "leaky", batchnorm=True),
+            lambda: _mlp().MLPDiscriminator([1024, 512, 256], "leaky", dropout=0.3),
         ),
     ]
 }
@@ -81,4 +95,6 @@ def count_params(module: nn.Module) -> int:
 
 
 def has_batchnorm(module: nn.Module) -> bool:
+    from torch import nn
+
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())

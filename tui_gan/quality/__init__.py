@@ -1,27 +1,30 @@
 """Sample-quality metrics for GAN training: a small classifier trained once per dataset judges
-generated digits (class coverage, confidence, classifier score, Frechet distance)."""
+generated digits (class coverage, confidence, classifier score, Frechet distance).
 
-from tui_gan.quality.classifier import (
-    Classifier,
-    ClassifierCancelled,
-    FeatureStats,
-    LeNet,
-    dataset_fingerprint,
-    load_or_train,
-    train_classifier,
-)
-from tui_gan.quality.metrics import QualityReport, evaluate, frechet_distance, real_floor
+The names below load their module on first use, so importing tui_gan.quality.report (as the
+dashboard's process does to read a QualityReport) does not import torch."""
 
-__all__ = [
-    "Classifier",
-    "ClassifierCancelled",
-    "FeatureStats",
-    "LeNet",
-    "QualityReport",
-    "dataset_fingerprint",
-    "evaluate",
-    "frechet_distance",
-    "load_or_train",
-    "real_floor",
-    "train_classifier",
-]
+from __future__ import annotations
+
+import importlib
+
+_HOME = {
+    "Classifier": "classifier",
+    "ClassifierCancelled": "classifier",
+    "FeatureStats": "classifier",
+    "LeNet": "classifier",
+    "dataset_fingerprint": "classifier",
+    "load_or_train": "classifier",
+    "train_classifier": "classifier",
+    "QualityReport": "report",
+    "evaluate": "metrics",
+    "frechet_distance": "metrics",
+    "real_floor": "metrics",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tui_gan.config import TrainConfig
-from tui_gan.data import Dataset, load_dataset, pretty_name
+from tui_gan.config import TrainConfig, pretty_name
+from tui_gan.data import Dataset, load_dataset
 from tui_gan.errors import CheckpointError, ConfigError
 from tui_gan.models import ArchSpec, count_params, get_arch, has_batchnorm
 from tui_gan.training import commands as cmd
@@ -448,7 +448,7 @@ class Engine:
             ev.Started(
                 s.name, pretty_name(self.dataset.name), str(self.device),
                 str(self.run_dir.path) if self.run_dir else None, self.steps_per_epoch, self.config.epochs,
-                s.step, s.epoch, count_params(s.G), count_params(s.D), self.dataset.note,
+                s.step, s.epoch, count_params(s.G), count_params(s.D), self.dataset.note, torch.get_num_threads(),
             )
         )
         if self.dataset.note:

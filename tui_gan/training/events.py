@@ -39,6 +39,7 @@ class Started(Event):
     params_g: int
     params_d: int
     note: str = ""  # e.g. "only the test split was found: training on it"
+    torch_threads: int | None = None  # intra-op threads where the engine runs (maybe another process)
 
 
 @dataclass(frozen=True)

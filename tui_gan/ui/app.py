@@ -25,8 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from tui_gan.config import TrainConfig
-from tui_gan.data import pretty_name
+from tui_gan.config import TrainConfig, pretty_name
 from tui_gan.errors import DataUnavailable, TuiGanError
 from tui_gan.models import ARCH_NAMES, ARCHS
 from tui_gan.render import captioned, grid_image, save_gif, save_grid_png
@@ -309,7 +308,7 @@ class TuiGanApp(App[None]):
             )
         if not self._monitor_started:
             self._monitor_started = True
-            self._poll_system(e.device)
+            self._poll_system(e.device, e.torch_threads)
 
     def _on_Stats(self, e: ev.Stats) -> None:
         history = self.histories[e.arch]
@@ -383,11 +382,11 @@ class TuiGanApp(App[None]):
 
     # --- system status ---------------------------------------------------------------------
     @work(thread=True, exit_on_error=False, group="system", name="system monitor")
-    def _poll_system(self, device: str) -> None:
+    def _poll_system(self, device: str, torch_threads: int | None) -> None:
         worker = get_current_worker()
         monitor = None
         try:
-            monitor = self.monitor_factory(device, None)
+            monitor = self.monitor_factory(device, torch_threads)
             note = getattr(monitor, "gpu_unavailable_reason", None) or ""
             while not (self._stop_polling.is_set() or worker.is_cancelled):
                 self.post_message(SystemPolled(monitor.poll(), note))
