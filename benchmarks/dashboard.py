@@ -568,16 +568,19 @@ def main() -> int:
           f"{'peak':>6}   {'key->app ms':>12} {'key->paused ms':>14} {'key->screen ms':>14}")
     print(f"{'':8} {'':>6} {'img/s':>9} {'img/s':>9} {'>=90%':>6} {'median':>6}   {'avg':>9} {'KB/s':>6}   "
           f"{'med   max':>12} {'med   max':>14} {'med   max':>14}")
-    ok = True
+    best_ok = pairs_ok = latency_ok = True
     for arch, steps, headless, dash, pairs, avg, peak, to_app, to_engine, to_screen in rows:
         ratio = dash / headless
-        worst = max(to_engine) if to_engine else float("inf")
-        ok = ok and ratio >= 0.9 and worst <= 0.25
+        best_ok = best_ok and ratio >= 0.9
+        pairs_ok = pairs_ok and pairs >= 0.9
+        latency_ok = latency_ok and bool(to_engine) and max(to_engine) <= 0.25
         print(f"{arch:8} {steps:6} {headless:9,.0f} {dash:9,.0f} {ratio:6.0%} {pairs:6.0%}   {avg / 1000:9.1f} "
               f"{peak / 1000:6.1f}   {ms(to_app):>12} {ms(to_engine):>14} {ms(to_screen):>14}")
     print("ratio: best dashboard run over best headless run; pairs: the median of each dashboard run over the "
           "headless run right after it (a shared machine's speed drifts between runs)")
-    print("targets: dashboard >= 90% of headless images/s, key->paused <= 250 ms: " + ("met" if ok else "NOT met"))
+    verdict = {True: "met", False: "NOT met"}
+    print(f"targets: dashboard >= 90% of headless images/s: {verdict[best_ok]} by the best runs, "
+          f"{verdict[pairs_ok]} by the adjacent pairs; key->paused <= 250 ms: {verdict[latency_ok]}")
     return 0
 
 

@@ -12,13 +12,13 @@ from typing import Any
 from tui_gan.errors import ConfigError
 
 DATASETS = ("mnist", "fashion-mnist", "synthetic")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 _PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic digits"}
 
 
 def pretty_name(dataset: str) -> str:
     """How the status line and messages name a dataset."""
     return _PRETTY.get(dataset, dataset)
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass

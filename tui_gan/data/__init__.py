@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tui_gan.data.idx import read_idx
 from tui_gan.config import pretty_name
+from tui_gan.data.idx import read_idx
 from tui_gan.errors import DataError, DataUnavailable
 
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -6,13 +6,13 @@ the UI thread is often preempted while holding it, so every repaint stalled trai
 dashboard trained 15-40% slower than headless on 2 cores). In its own process the engine never
 waits for the UI.
 
-The child (a fresh `python`) builds the real Engine and sends every event
-back pickled over a pipe; `run()`, in the caller's thread (the App's thread worker), hands each
-one to `emit` just as an in-thread Engine would call it. Commands go the other way over a second
-pipe. The child runs in its own session with no terminal: nothing it prints can tear the screen,
-and ctrl+c or a hang-up reach only the dashboard. When the dashboard goes away for any reason
-(q, the SSH link dropped, kill -9), the child reads end-of-file and stops as if told to quit,
-writing its final checkpoints first.
+The child (a fresh `python`) builds the real Engine and sends every event back pickled over a
+pipe; `run()`, in the caller's thread (the App's thread worker), hands each one to `emit` just
+as an in-thread Engine would call it. Commands go the other way over a second pipe. The child
+runs in its own session with no terminal: nothing it prints can tear the screen, and ctrl+c or
+a hang-up reach only the dashboard. If the dashboard goes away without stopping it (the SSH
+link dropped, kill -9), the child reads end-of-file and stops as if told to quit, writing its
+final checkpoints first.
 
 Not multiprocessing.Process: its spawn start needs the parent's sys.stderr to be a real file,
 and Textual replaces it while an app runs.
@@ -105,11 +105,14 @@ class EngineProcess:
         with self._lock:
             self._events = Connection(events_r, writable=False)
             self._commands = Connection(commands_w, readable=False)
-            # sys.path first, so engine_class and kwargs unpickle there as they import here
-            _put(self._commands, list(sys.path))
-            _put(self._commands, (self.engine_class, self.config, self.kwargs))
-            for command in self._early:
-                _put(self._commands, command)
+            try:
+                # sys.path first, so engine_class and kwargs unpickle there as they import here
+                _put(self._commands, list(sys.path))
+                _put(self._commands, (self.engine_class, self.config, self.kwargs))
+                for command in self._early:
+                    _put(self._commands, command)
+            except OSError:
+                pass  # it died at once: _receive() says so, with its last words
             self._early.clear()
         kind, payload = self._receive()
         if kind == "ready":
@@ -229,12 +232,15 @@ def child_main(events_fd: int, commands_fd: int) -> None:
 
 
 def _relay_commands(commands: Connection, engine) -> None:
+    stopping = False
     while True:
         try:
             command = _get(commands)
         except (EOFError, OSError):
-            engine.send(cmd.Stop(checkpoint=True))  # the dashboard is gone: keep what was trained
+            if not stopping:  # the dashboard is gone without a word: keep what was trained
+                engine.send(cmd.Stop(checkpoint=True))
             return
+        stopping = stopping or isinstance(command, cmd.Stop)
         engine.send(command)
 
 
