@@ -153,6 +153,13 @@ def child_main(args: argparse.Namespace) -> int:
                         toggles.append(time.monotonic())
                     super().send(command)
 
+                def setup(self) -> None:
+                    try:
+                        super().setup()
+                    except Exception as exc:  # the dashboard would show it and wait: tell the parent
+                        status(f"failed setup: {type(exc).__name__}: {exc}".splitlines()[0])
+                        raise
+
             def engine_factory(config, emit, **kwargs):
                 def both(event) -> None:
                     record(event)
