@@ -66,10 +66,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# torch, Textual and tui_gan are imported in the children only: this process just spawns them,
-# reads the terminal and presses keys, and stays out of the way of the cores.
+from bench_data import SHARED_MNIST, mnist_here  # noqa: E402 - benchmarks/ is sys.path[0]
 
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+# torch and Textual are imported in the children only: this process just spawns them, reads the
+# terminal and presses keys, and stays out of the way of the cores.
+
 BATCH = 128
 COLUMNS, LINES = 120, 40
 DEFAULT_STEPS = {"simple": 1000, "mlp": 360, "relu-mlp": 500, "mlp-bn-dropout": 360, "dcgan": 40}
@@ -78,10 +79,6 @@ ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\
 
 class BenchError(Exception):
     """Something the benchmark cannot measure through: reported in one line, exit status 1."""
-
-
-def mnist_here(choice: str) -> bool:
-    return choice != "synthetic" and (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists()
 
 
 # --- the children ----------------------------------------------------------------------------

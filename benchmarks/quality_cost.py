@@ -43,28 +43,20 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_data import load_images  # noqa: E402 - benchmarks/ is sys.path[0]
 from tui_gan.config import TrainConfig  # noqa: E402
-from tui_gan.data import Dataset, default_cache_dir, load_dataset  # noqa: E402
+from tui_gan.data import Dataset, default_cache_dir  # noqa: E402
 from tui_gan.errors import TuiGanError  # noqa: E402
 from tui_gan.quality import load_or_train, real_floor  # noqa: E402
 from tui_gan.training import commands as cmd  # noqa: E402
 from tui_gan.training import events as ev  # noqa: E402
 from tui_gan.training.engine import Engine  # noqa: E402
 
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 BATCH = 128
 
 
 class BenchError(Exception):
     pass
-
-
-def load_images(choice: str) -> Dataset:
-    if choice in ("auto", "mnist") and (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        return load_dataset("mnist", SHARED_MNIST, download=False)
-    if choice == "mnist":
-        raise BenchError(f"no MNIST in {SHARED_MNIST}")
-    return load_dataset("synthetic", synthetic_size=10000)
 
 
 def timed_run(arch: str, dataset: Dataset, eval_every: float, seconds: float, warmup: int, device: str) -> dict:

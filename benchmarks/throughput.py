@@ -29,19 +29,13 @@ from torchvision import transforms
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_data import load_images  # noqa: E402 - benchmarks/ is sys.path[0]
 from tui_gan.config import TrainConfig  # noqa: E402
-from tui_gan.data import Dataset, load_dataset  # noqa: E402
+from tui_gan.data import Dataset  # noqa: E402
 from tui_gan.models import get_arch  # noqa: E402
 from tui_gan.training.engine import Engine  # noqa: E402
 
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 BATCH = 128
-
-
-def load_images() -> Dataset:
-    if (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        return load_dataset("mnist", SHARED_MNIST, download=False)
-    return load_dataset("synthetic", synthetic_size=10000)
 
 
 class SeedStyleMNIST(torch.utils.data.Dataset):

@@ -10,10 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-from tui_gan.data import load_dataset
+from bench_data import load_images
 from tui_gan.training.engine import Engine
-
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 def thread_cpu() -> dict[str, float]:
@@ -30,14 +28,6 @@ def thread_cpu() -> dict[str, float]:
         name = names.get(int(tid), "native")
         out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick  # utime + stime
     return out
-
-
-def load_images(choice: str):
-    if choice in ("auto", "mnist") and (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        return load_dataset("mnist", SHARED_MNIST, download=False)
-    if choice == "mnist":
-        raise FileNotFoundError(f"no MNIST in {SHARED_MNIST}")
-    return load_dataset("synthetic", synthetic_size=10000)
 
 
 class TimedEngine(Engine):

@@ -41,6 +41,13 @@ async def press(pilot, *keys: str) -> None:
         await pilot.pause(0.01)  # waits until every widget has processed its queue
 
 
+async def pause_with_samples(pilot, app) -> None:
+    """space, then wait until the engine is paused and the samples of the paused step are in."""
+    await press(pilot, "space")
+    await wait_for(pilot, lambda: app.state == "paused" and app.images_step == app.engine.current.step,
+                   "the paused samples")
+
+
 def log_text(app) -> str:
     return "\n".join(text for _, text in app.event_log.entries)
 

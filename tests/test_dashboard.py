@@ -20,7 +20,10 @@ from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
 from tui_gan.ui.screens.help import HelpScreen
 
 
-from pilot import DIGITS, SIZE, Harness, log_text, notes, press, run, screen_text, until_training, wait_for, widget_text
+from pilot import (
+    DIGITS, SIZE, Harness, log_text, notes, pause_with_samples, press, run, screen_text, until_training, wait_for,
+    widget_text,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -118,9 +121,7 @@ def test_s_saves_the_sample_grid_as_png(harness):
     async def body():
         async with app.run_test(size=SIZE) as pilot:
             await until_training(pilot, app)
-            await press(pilot, "space")  # a fixed step makes the file name predictable
-            await wait_for(pilot, lambda: app.state == "paused" and app.images_step == app.engine.current.step,
-                           "the paused samples")
+            await pause_with_samples(pilot, app)  # a fixed step makes the file name predictable
             step = app.images_step
             await press(pilot, "s")
             await wait_for(pilot, lambda: "sample grid saved" in log_text(app), "the saved grid")

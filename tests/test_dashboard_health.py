@@ -12,7 +12,7 @@ from tui_gan.training import events as ev
 from tui_gan.ui.history import QualityHistory, SampleHistory, Snapshot
 from tui_gan.ui.widgets.quality import histogram_lines, sparkline
 
-from pilot import SIZE, log_text, notes, press, run, until_training, wait_for, widget_text
+from pilot import SIZE, log_text, notes, pause_with_samples, press, run, until_training, wait_for, widget_text
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -71,9 +71,7 @@ def test_left_right_scrub_through_the_sample_history(harness):
             await wait_for(pilot, lambda: len(app.samples.get("simple", ())) >= 4, "four sample refreshes")
             history = app.samples["simple"]
             panel = app.samples_panel
-            await press(pilot, "space")  # no new samples while we count
-            await wait_for(pilot, lambda: app.state == "paused" and app.images_step == app.engine.current.step,
-                           "the paused samples")
+            await pause_with_samples(pilot, app)  # no new samples while we count
             await press(pilot, "left", "left")
             count = len(history)
             target = history[count - 3]
