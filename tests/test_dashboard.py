@@ -15,7 +15,7 @@ from tui_gan.models import ARCH_NAMES
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
 from tui_gan.training.engine import Engine
-from tui_gan.ui.history import DownsampledSeries, LossHistory
+from tui_gan.history import DownsampledSeries, LossHistory
 from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
 from tui_gan.ui.screens.help import HelpScreen
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tui_gan.training import events as ev
-from tui_gan.ui.history import QualityHistory, SampleHistory, Snapshot
+from tui_gan.history import QualityHistory, SampleHistory, Snapshot
 from tui_gan.ui.widgets.quality import histogram_lines, sparkline
 
 from pilot import SIZE, log_text, notes, pause_with_samples, press, run, until_training, wait_for, widget_text

@@ -1,4 +1,5 @@
-"""Command line: `tui-gan` (dashboard), `train [--headless]`, `archs`, `sample`."""
+"""Command line: `tui-gan` (dashboard), `train [--headless|--detach]`, `ls`, `attach`, `archs`,
+`sample`, `eval`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from tui_gan import __version__
 from tui_gan.config import DATASETS, TrainConfig, load_config_file
 from tui_gan.errors import CheckpointError, ConfigError, TuiGanError
 
-SUBCOMMANDS = ("train", "archs", "sample", "eval")
+SUBCOMMANDS = ("train", "ls", "attach", "archs", "sample", "eval")
 # option dest -> TrainConfig field; only options the user actually gave override a config file
 TRAIN_OPTIONS = {
     "arch": "arch", "dataset": "dataset", "data_dir": "data_dir", "epochs": "epochs", "batch_size": "batch_size",
@@ -30,12 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, opens the dashboard (headless when not in a terminal).",
     )
     parser.add_argument("--version", action="version", version=f"tui-gan {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{train,archs,sample,eval}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,ls,attach,archs,sample,eval}")
 
     train = sub.add_parser("train", help="train (dashboard by default, --headless for a progress bar)")
-    train.add_argument("--headless", action="store_true", help="no dashboard: Rich progress bar and log lines")
+    mode = train.add_mutually_exclusive_group()
+    mode.add_argument("--headless", action="store_true", help="no dashboard: Rich progress bar and log lines")
+    mode.add_argument("--detach", action="store_true", help="train in the background; attach with tui-gan attach")
     train.add_argument("--config", metavar="FILE", help="JSON or TOML file of settings; options given here win")
-    train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (its settings are used)")
+    train.add_argument("--resume", metavar="RUN_DIR|CKPT",
+                       help="continue a run in its own folder (a run folder, or a checkpoint in one)")
     train.add_argument("--arch", "-a", choices=ARCH_NAMES, metavar="NAME", help=f"architecture: {', '.join(ARCH_NAMES)} (default mlp)")
     train.add_argument("--dataset", "-d", choices=DATASETS, metavar="NAME", help=f"dataset: {', '.join(DATASETS)} (default mnist)")
     train.add_argument("--data-dir", metavar="DIR", help="folder with the IDX files (flat or torchvision layout)")
@@ -54,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-every", type=float, metavar="S", help="seconds of training between quality evaluations (default 30, 0 off)")
     train.add_argument("--eval-samples", type=int, metavar="N", help="digits generated per quality evaluation (default 1000)")
     train.add_argument("--log-every", type=float, default=10.0, metavar="S", help="headless: seconds between log lines")
+
+    ls = sub.add_parser("ls", help="list live training jobs and recent runs")
+    ls.add_argument("--runs-dir", default="runs", metavar="DIR", help="where to look for finished runs (default ./runs)")
+
+    attach = sub.add_parser("attach", help="open the dashboard on a live job, or a finished run read-only")
+    attach.add_argument("target", nargs="?", default="latest", metavar="RUN_DIR|latest",
+                        help="a run folder (default: the newest live job, else the newest run)")
+    attach.add_argument("--runs-dir", default="runs", metavar="DIR", help="where `latest` looks for runs (default ./runs)")
 
     sub.add_parser("archs", help="list the architectures")
 
@@ -83,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_sample(args.checkpoint, args.n, args.output, args.seed)
         if args.command == "eval":
             return cmd_eval(args.checkpoint, args.samples, args.data_dir)
+        if args.command == "ls":
+            return cmd_ls(Path(args.runs_dir))
+        if args.command == "attach":
+            return cmd_attach(args.target, Path(args.runs_dir))
         return cmd_train(args)
     except TuiGanError as exc:
         print(f"tui-gan: error: {exc}", file=sys.stderr)
@@ -111,10 +127,44 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict(data, source=args.config or "options").validate()
 
 
+def resolve_resume(target: str, arch: str | None) -> tuple[str, str | None]:
+    """--resume's argument -> (checkpoint, run folder to continue in, or None for a new one).
+    A run folder resumes its newest architecture's latest.pt (or --arch's)."""
+    from tui_gan.jobs.registry import read_job
+
+    path = Path(target).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise CheckpointError(f"{target} is neither a checkpoint nor a run folder (no config.json there)")
+        job = read_job(path)
+        if arch is None:
+            arch = job.arch if job and job.arch else None
+        candidates = ([path / "checkpoints" / arch / "latest.pt"] if arch else
+                      sorted((path / "checkpoints").glob("*/latest.pt"), key=lambda p: p.stat().st_mtime, reverse=True))
+        candidates = [c for c in candidates if c.is_file()]
+        if not candidates:
+            raise CheckpointError(f"{target} holds no checkpoints/{arch or '<arch>'}/latest.pt to resume from")
+        return str(candidates[0]), str(path)
+    run = path.parent.parent.parent
+    inside_run = path.parent.parent.name == "checkpoints" and (run / "config.json").is_file()
+    return target, (str(run) if inside_run else None)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    run_dir = None
+    if args.resume:
+        args.resume, run_dir = resolve_resume(args.resume, args.arch)
     config = config_from_args(args)
     if args.log_every <= 0:
         raise ConfigError("--log-every must be a positive number of seconds")
+    if args.detach:
+        from tui_gan.jobs.launch import start_job
+
+        info = start_job(config, resume=args.resume, run_dir=run_dir)
+        print(f"training {config.arch} in the background (pid {info.pid}); run folder {info.run_dir}\n"
+              f"  watch it:  tui-gan attach {info.run_dir}\n  its log:   {info.run_dir / 'job.log'}\n"
+              f"  stop it:   kill {info.pid}   (a final checkpoint is written)")
+        return 0
     headless = args.headless
     if not headless and not (sys.stdout.isatty() and sys.stdin.isatty()):
         print("tui-gan: not a terminal (output is piped or captured): training headless instead of the dashboard", file=sys.stderr)
@@ -122,10 +172,78 @@ def cmd_train(args: argparse.Namespace) -> int:
     if headless:
         from tui_gan.headless import run_headless
 
-        return run_headless(config, resume=args.resume, log_every=args.log_every)
+        return run_headless(config, resume=args.resume, run_dir=run_dir, log_every=args.log_every)
     from tui_gan.ui.app import run_dashboard
 
-    return run_dashboard(config, resume=args.resume)
+    return run_dashboard(config, resume=args.resume, run_dir=run_dir)
+
+
+def cmd_ls(runs_root: Path) -> int:
+    """Live jobs (wherever their folders are) and the newest finished runs under runs_root."""
+    import time
+
+    from tui_gan.jobs.client import query_status
+    from tui_gan.jobs.registry import finished_runs, live_jobs
+
+    jobs = live_jobs()
+    if not jobs:
+        print("no live training jobs")
+    else:
+        rows = [("RUN FOLDER", "ARCH", "STATE", "STEP", "IMG/S", "VIEWERS", "PID")]
+        for job in jobs:
+            status = query_status(job) or {}
+            rows.append((str(job.run_dir), status.get("arch", job.arch), status.get("state", "not answering"),
+                         f"{status.get('step', 0):,}", f"{status.get('images_per_s', 0):,.0f}",
+                         str(status.get("viewers", "-")), str(job.pid)))
+        _print_rows("live jobs", rows)
+    runs = finished_runs(runs_root)
+    if runs:
+        rows = [("RUN FOLDER", "ARCH", "ENDED", "STEP", "WHEN")]
+        for run in runs:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.ended or run.started))
+            rows.append((str(run.run_dir), run.arch or "-", run.state, "-" if run.step is None else f"{run.step:,}", when))
+        _print_rows(f"recent runs in {runs_root}", rows)
+    return 0
+
+
+def _print_rows(title: str, rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    print(f"{title}:")
+    for row in rows:
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def cmd_attach(target: str, runs_root: Path) -> int:
+    from tui_gan.jobs.client import query_status
+    from tui_gan.jobs.registry import JobError, pid_alive, read_job, resolve_run
+
+    run_dir = resolve_run(target, runs_root)
+    job = read_job(run_dir)
+    live = job is not None and job.state == "running"
+    if live and (not pid_alive(job.pid) or query_status(job) is None):
+        raise JobError(f"the job of {run_dir} is gone (pid {job.pid} died without cleaning up): "
+                       f"continue it with tui-gan train --resume {run_dir}")
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        raise ConfigError("attach needs a terminal (use tui-gan ls to see a job's progress from a script)")
+    from tui_gan.ui.app import run_dashboard
+
+    return run_dashboard(run_config(run_dir), attach=job if live else run_dir)
+
+
+def run_config(run_dir: Path) -> TrainConfig:
+    """The TrainConfig a run folder's config.json records (its extra keys ignored)."""
+    import dataclasses
+    import json
+
+    try:
+        saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{run_dir}/config.json is not readable: {exc}") from None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    try:
+        return TrainConfig.from_dict({k: v for k, v in saved.items() if k in known})
+    except (TypeError, ConfigError) as exc:
+        raise ConfigError(f"{run_dir}/config.json holds unusable settings: {exc}") from None
 
 
 def cmd_archs() -> int:

@@ -1,104 +1,101 @@
-"""`tui-gan train --headless`: the engine in a worker thread, a Rich progress bar and log lines."""
+"""`tui-gan train --headless`: a training job in this process, with a Rich progress bar and log
+lines; viewers can attach to it like to any job (`tui-gan attach`). The same log lines, without
+the bar, go to job.log for a job running in the background."""
 
 from __future__ import annotations
 
-import queue
-import threading
+import logging
 import time
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from tui_gan.config import TrainConfig
-from tui_gan.training import commands as cmd
+from tui_gan.jobs.protocol import Viewers
+from tui_gan.jobs.server import Job, setup_logging
 from tui_gan.training import events as ev
-from tui_gan.training.engine import Engine
 
 
 def describe(point: ev.StepPoint) -> str:
     return f"D {point.d_loss:.3f}  G {point.g_loss:.3f}  D(x) {point.d_real:.2f}  D(G(z)) {point.d_fake:.2f}"
 
 
-def run_headless(
-    config: TrainConfig,
-    resume: str | None = None,
-    log_every: float = 10.0,
-    console: Console | None = None,
-) -> int:
-    """Train to the end; ctrl+c stops at a step boundary with a final checkpoint. Returns an exit code."""
-    console = console or Console(stderr=False, highlight=False)
-    events: queue.Queue[ev.Event] = queue.Queue()
-    engine = Engine(config, events.put, resume=resume)
-    engine.setup()  # bad input raises TuiGanError here, before any thread starts
+class ConsoleReporter:
+    """Turns a job's events into log lines (and a progress bar when `progress` is given)."""
 
-    state = engine.current
-    total = engine.config.epochs * engine.steps_per_epoch
-    if engine.config.max_steps is not None:
-        total = min(total, state.step + engine.config.max_steps)
-    result: dict[str, str] = {}
+    def __init__(self, console: Console, config: TrainConfig, log_every: float, progress: Progress | None = None) -> None:
+        self.console = console
+        self.epochs = config.epochs
+        self.max_steps = config.max_steps
+        self.log_every = log_every
+        self.progress = progress
+        self.task = None
+        self.last_log = time.monotonic()
+        self.latest: ev.StepPoint | None = None
+        self.failed = False
+        self.summary = ""
+        self.viewers = 0
 
-    def work() -> None:
-        result["reason"] = engine.run()
+    def log(self, text: str) -> None:
+        (self.progress.console if self.progress else self.console).log(text)
 
-    worker = threading.Thread(target=work, name="tui-gan-engine", daemon=True)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>8} img/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-    task = progress.add_task(state.name, total=total, completed=state.step, rate="-")
-    last_log = time.monotonic()
-    latest: ev.StepPoint | None = None
-    exit_code = 0
-    def handle(event: ev.Event) -> None:
-        nonlocal last_log, latest, exit_code
-        log = progress.console.log
+    def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.Started):
-            log(f"training [bold]{event.arch}[/] on {event.dataset} ({event.device}), "
-                f"{event.steps_per_epoch} steps/epoch, {event.epochs} epochs; run folder {event.run_dir}")
+            self.log(f"training [bold]{event.arch}[/] on {event.dataset} ({event.device}), "
+                     f"{event.steps_per_epoch} steps/epoch, {event.epochs} epochs; run folder {event.run_dir}")
+            if self.progress is not None and self.task is None:
+                total = event.epochs * event.steps_per_epoch
+                if self.max_steps is not None:
+                    total = min(total, event.step + self.max_steps)
+                self.task = self.progress.add_task(event.arch, total=total, completed=event.step, rate="-")
         elif isinstance(event, ev.Stats):
             if event.points:
-                latest = event.points[-1]
-            progress.update(task, completed=event.step, rate=f"{event.images_per_s:,.0f}",
-                            description=f"{event.arch} epoch {event.epoch + 1}/{engine.config.epochs}")
-            if latest is not None and time.monotonic() - last_log >= log_every:
-                last_log = time.monotonic()
-                log(f"epoch {event.epoch + 1} step {event.step}  {describe(latest)}  {event.images_per_s:,.0f} img/s")
+                self.latest = event.points[-1]
+            if self.task is not None:
+                self.progress.update(self.task, completed=event.step, rate=f"{event.images_per_s:,.0f}",
+                                     description=f"{event.arch} epoch {event.epoch + 1}/{self.epochs}")
+            if self.latest is not None and time.monotonic() - self.last_log >= self.log_every:
+                self.last_log = time.monotonic()
+                self.log(f"epoch {event.epoch + 1} step {event.step}  {describe(self.latest)}  "
+                         f"{event.images_per_s:,.0f} img/s")
         elif isinstance(event, ev.Quality):
             r = event.report
-            log(f"quality at step {event.step}: {r.classes_covered}/10 classes, confidence {r.mean_confidence:.2f}, "
-                f"score {r.classifier_score:.2f}, Frechet {r.frechet_distance:.2f} (real {event.real_floor:.2f})")
+            self.log(f"quality at step {event.step}: {r.classes_covered}/10 classes, confidence {r.mean_confidence:.2f}, "
+                     f"score {r.classifier_score:.2f}, Frechet {r.frechet_distance:.2f} (real {event.real_floor:.2f})")
         elif isinstance(event, ev.CheckpointSaved):
-            log(f"checkpoint written: {event.path}")
+            self.log(f"checkpoint written: {event.path}")
         elif isinstance(event, ev.Notice):
             style = {"warning": "yellow", "error": "red"}.get(event.level, "")
-            log(f"[{style}]{event.message}[/]" if style else event.message)
+            self.log(f"[{style}]{event.message}[/]" if style else event.message)
         elif isinstance(event, ev.Failed):
-            exit_code = 1
+            self.failed = True
             where = f" (traceback in {event.traceback_path})" if event.traceback_path else ""
-            log(f"[bold red]error:[/] {event.message}{where}")
+            self.log(f"[bold red]error:[/] {event.message}{where}")
+        elif isinstance(event, Viewers):
+            came = "attached" if event.count > self.viewers else "left"
+            self.viewers = event.count
+            self.log(f"a dashboard {came} ({event.count} watching)")
+        elif isinstance(event, ev.Finished):
+            last = f" last: {describe(self.latest)}." if self.latest else ""
+            self.summary = f"{event.reason}: {event.arch} at step {event.step}.{last} Run folder: {event.run_dir}"
 
+
+def run_headless(config: TrainConfig, resume: str | None = None, run_dir: str | None = None,
+                 log_every: float = 10.0, console: Console | None = None) -> int:
+    """Train to the end in this process. SIGINT (ctrl+c), SIGTERM and SIGHUP stop at the next step
+    with a final checkpoint (exit code 128 + the signal). Returns the exit code."""
+    console = console or Console(stderr=False, highlight=False)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8} img/s"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console, transient=False,
+    )
+    reporter = ConsoleReporter(console, config, log_every, progress)
+    job = Job(config, resume=resume, run_dir=run_dir, reporter=reporter)
+    job.setup()  # bad input raises TuiGanError here, before anything trains
+    setup_logging(level=logging.WARNING)  # dropped viewer connections; attaches get a log line anyway
     with progress:
-        worker.start()
-        finished = False
-        while not finished:
-            try:
-                try:
-                    event = events.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                handle(event)
-                finished = isinstance(event, ev.Finished)
-            except KeyboardInterrupt:
-                progress.console.log("[yellow]ctrl+c: stopping at the next step and writing a checkpoint...")
-                engine.send(cmd.Stop(checkpoint=True))
-    worker.join(timeout=30)
-    reason = result.get("reason", "error")
-    summary = f" last: {describe(latest)}." if latest else ""
-    console.print(f"{reason}: {engine.current.name} at step {engine.current.step}.{summary} Run folder: {engine.run_dir.path}")
-    return 1 if reason == "error" else exit_code
+        progress.console.log(f"attach a dashboard: tui-gan attach {job.run_dir}")
+        code = job.serve()
+    console.print(reporter.summary or f"stopped. Run folder: {job.run_dir}")
+    return code or (1 if reporter.failed else 0)

@@ -43,7 +43,8 @@ class RunDir:
         for n in range(1000):
             path = root / (f"{stamp}-{arch}" if n == 0 else f"{stamp}-{arch}-{n}")
             try:
-                path.mkdir(parents=True, exist_ok=False)
+                root.mkdir(parents=True, exist_ok=True)
+                path.mkdir(mode=0o700, exist_ok=False)  # owner-only: it holds the job's socket
             except FileExistsError:
                 continue
             except OSError as exc:

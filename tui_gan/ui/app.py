@@ -1,12 +1,14 @@
 """The dashboard: an App that drives one engine from a thread worker and shows what it reports.
 
-Threading (see DESIGN.md): the worker runs the engine's setup() and run(); its `emit` callback
-wraps each event in a Message and `post_message`s it (thread safe, never blocks). Every widget
-change happens here, on the UI thread. UI -> engine goes through `engine.send(command)`.
-By default the engine itself trains in a child process (training/process.py), so the worker
-only relays its events and training never waits for this process's GIL; tests pass an
-in-thread Engine through `engine_factory`, which the App drives the same way.
-The system monitor is polled in a second thread worker."""
+Threading: the worker runs the engine's setup() and run(); its `emit` callback wraps each event
+in a Message and `post_message`s it (thread safe, never blocks). Every widget change happens
+here, on the UI thread. UI -> engine goes through `engine.send(command)`.
+By default the "engine" is a viewer of a training job (tui_gan/jobs): `tui-gan` starts a job in
+the background and attaches to it, `tui-gan attach` attaches to a running one (or replays a
+finished run read-only). The job outlives the dashboard: `d`, a closed terminal or a dropped
+SSH link only detach; `q` stops training. Tests pass an in-thread Engine through
+`engine_factory`, which the App drives the same way. The system monitor is polled in a second
+thread worker."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from tui_gan.models import ARCH_NAMES, ARCHS
 from tui_gan.render import captioned, grid_image, save_gif, save_grid_png
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
-from tui_gan.ui.history import LossHistory, QualityHistory, SampleHistory, Snapshot
+from tui_gan.history import LossHistory, QualityHistory, SampleHistory, Snapshot
 from tui_gan.ui.messages import (
     EngineEvent,
     EngineSetupFailed,
@@ -40,6 +42,7 @@ from tui_gan.ui.messages import (
     SamplesReady,
     SystemPolled,
 )
+from tui_gan.ui.screens.confirm_stop import ConfirmStopScreen
 from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
 from tui_gan.ui.screens.help import HelpScreen
 from tui_gan.ui.widgets.events import EventLog
@@ -49,7 +52,8 @@ from tui_gan.ui.widgets.samples import SamplesPanel
 from tui_gan.ui.widgets.status import StatusBar
 from tui_gan.ui.widgets.system import SystemPanel
 
-# engine_factory(config, emit, *, resume, exit_when_done, stats_interval) -> an Engine-like object
+# engine_factory(config, emit, *, resume, exit_when_done, stats_interval) -> an Engine-like object:
+# setup(), run() -> reason, send(command); with `detachable` and detach() when training outlives us
 EngineFactory = Callable[..., object]
 # monitor_factory(device, torch_threads) -> an object with .poll(), .gpu_unavailable_reason, .close()
 MonitorFactory = Callable[..., object]
@@ -63,16 +67,28 @@ _SWITCH_GROUP = Binding.Group("Next/prev arch", compact=True)
 _HISTORY_GROUP = Binding.Group("History", compact=True)
 
 
-def _default_engine_factory(config: TrainConfig, emit, **kwargs):
-    # In its own process the engine never waits for the UI thread's GIL (see training/process.py),
-    # which needs POSIX pipes; elsewhere it trains in the worker thread itself.
-    if os.name != "posix":
-        from tui_gan.training.engine import Engine
+def job_engine_factory(run_dir: str | None = None, attach=None) -> EngineFactory:
+    """Engines for a user's dashboard: a new background job (resumed in `run_dir` if given), or
+    `attach` (a live job's JobInfo, or a finished run's folder to replay). A job in its own
+    process also never waits for this process's GIL. Without Unix sockets, the engine trains in
+    the worker thread itself and ends with the dashboard."""
 
-        return Engine(config, emit, **kwargs)
-    from tui_gan.training.process import EngineProcess
+    def factory(config: TrainConfig, emit, *, resume: str | None = None, **kwargs):
+        if os.name != "posix":
+            from tui_gan.training.engine import Engine
 
-    return EngineProcess(config, emit, **kwargs)
+            return Engine(config, emit, resume=resume, **kwargs)
+        from tui_gan.jobs.client import JobClient, RunReplay
+
+        if isinstance(attach, Path):
+            return RunReplay(attach, emit)
+        if attach is not None:
+            return JobClient(emit, info=attach)
+        from tui_gan.jobs.launch import start_job
+
+        return JobClient(emit, start=lambda: start_job(config, resume=resume, run_dir=run_dir, linger=True))
+
+    return factory
 
 
 def _default_monitor_factory(device: str, torch_threads: int | None):
@@ -102,6 +118,7 @@ class TuiGanApp(App[None]):
         Binding("s", "save_grid", "Save PNG", tooltip="Save the sample grid as PNG", id="save_grid"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", tooltip="Stop, write final checkpoints, exit", id="quit"),
+        Binding("d", "detach", "Detach", tooltip="Close the dashboard, keep training", id="detach"),
         # After quit: on 80 columns the footer cuts these off first (help and palette list them).
         Binding("e", "evaluate", "Evaluate", tooltip="Measure sample quality now", id="evaluate"),
         Binding("left", "scrub(-1)", "Earlier samples", key_display="←", group=_HISTORY_GROUP, id="scrub_back"),
@@ -124,7 +141,7 @@ class TuiGanApp(App[None]):
         super().__init__()
         self.config = config
         self.resume = resume
-        self.engine_factory = engine_factory or _default_engine_factory
+        self.engine_factory = engine_factory or job_engine_factory()
         self.monitor_factory = monitor_factory or _default_monitor_factory
         self.system_interval = system_interval
         if "TEXTUAL_ANIMATIONS" not in os.environ:
@@ -147,6 +164,10 @@ class TuiGanApp(App[None]):
         self.show_interpolation = False
         self.quitting = False
         self.forced_exit = False
+        self.detached = False  # left with `d`: training goes on
+        self.viewers = 1  # dashboards attached to the job, this one included
+        self.read_only = False  # a finished run's replay
+        self._replaying = False
         self.failed = False
         self._monitor_started = False
         self._stop_polling = threading.Event()
@@ -185,11 +206,16 @@ class TuiGanApp(App[None]):
         self.footer.show_command_palette = width >= 90
 
     def on_unmount(self) -> None:
-        # However we leave (force quit, a crash, a test harness's exit), the engine thread must
-        # end too: asyncio waits for executor threads, and this engine never stops on its own.
+        # However we leave (force quit, a crash, a closed terminal, a test harness's exit), the
+        # worker thread must end: asyncio waits for executor threads. A job goes on training
+        # (we only detach; after q it is already stopping); an in-thread engine must stop,
+        # keeping the training done so far unless the user forced the exit (second q).
         self._stop_polling.set()
-        if self.engine is not None and self.engine_running:
-            # Keep the training done so far unless the user forced the exit (second q).
+        if self.engine is None or not self.engine_running:
+            return
+        if getattr(self.engine, "detachable", False):
+            self.engine.detach()
+        else:
             self.engine.send(cmd.Stop(checkpoint=not self.forced_exit))
 
     # --- the engine ------------------------------------------------------------------------
@@ -288,6 +314,32 @@ class TuiGanApp(App[None]):
         history = self.samples.get(self.arch)
         return history[-1].step if history else 0
 
+    def _on_Replay(self, e) -> None:
+        """Attached to a job (or a finished run): the run so far, before the live events."""
+        self.read_only = e.read_only
+        self.viewers = e.viewers
+        for arch, points in e.histories.items():
+            self.histories[arch].extend(points)
+        for arch, grids in e.samples.items():
+            for grid in grids:
+                self.samples[arch].add(Snapshot(grid.step, grid.images, grid.interpolation))
+        for arch, qualities in e.qualities.items():
+            for quality in qualities:
+                self.qualities[arch].add(quality)
+        self._replaying = True  # the job's recent event-log lines, without their toasts again
+        try:
+            for event in e.log:
+                self.on_engine_event(EngineEvent(event, self.generation))
+        finally:
+            self._replaying = False
+        if e.viewers > 1:
+            self._log(f"attached: {e.viewers - 1} other dashboard{'s' if e.viewers > 2 else ''} watching too")
+
+    def _on_Viewers(self, e) -> None:
+        if e.count != self.viewers:
+            self._log(f"{e.count} dashboard{'s' if e.count != 1 else ''} attached")
+        self.viewers = e.count
+
     def _on_Started(self, e: ev.Started) -> None:
         first = self.run_dir is None
         self.arch = self.target_arch = e.arch
@@ -302,7 +354,7 @@ class TuiGanApp(App[None]):
         self.scrub_step = None
         self._show_samples()
         self.quality_panel.show(self.qualities.get(e.arch), e.arch, self.quality_note)
-        if first:
+        if first and not self.read_only:
             self._log(
                 f"training {e.arch} on {e.dataset} ({e.device}), {e.steps_per_epoch:,} steps/epoch, "
                 f"G {e.params_g:,} / D {e.params_d:,} params; run folder {e.run_dir or '(none)'}"
@@ -348,7 +400,7 @@ class TuiGanApp(App[None]):
             self.quality_panel.show(history, e.arch)
 
     def _on_StateChanged(self, e: ev.StateChanged) -> None:
-        if e.state == "finished" and self.state != "finished":
+        if e.state == "finished" and self.state != "finished" and not self.read_only:
             self._log(f"{e.arch} finished its {self.status_bar.info.epochs} epochs at step {e.step:,}", "success")
             self.notify(f"{e.arch} finished training; switch architecture or quit", title="Finished")
         self.failed = self.failed or e.state == "error"
@@ -514,9 +566,30 @@ class TuiGanApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.key_help()))
 
+    def action_detach(self) -> None:
+        """Leave training running and close the dashboard (`tui-gan attach` comes back)."""
+        if self.engine is None or not getattr(self.engine, "detachable", False):
+            self.notify("training runs inside this dashboard: q stops it, nothing to detach from",
+                        severity="warning")
+            return
+        self.detached = True
+        self.exit(return_code=0)  # on_unmount detaches the client
+
     def action_quit(self) -> None:
         """Stop at the next step, let the engine write final checkpoints, then exit.
-        Pressed again while stopping: leave now."""
+        Pressed again while stopping: leave now. With other dashboards watching, ask first."""
+        if self.viewers > 1 and not self.quitting and self.engine_running and not self.read_only:
+            self.push_screen(ConfirmStopScreen(self.viewers - 1), self._confirmed_stop)
+            return
+        self._stop_and_exit()
+
+    def _confirmed_stop(self, choice: str | None) -> None:
+        if choice == "stop":
+            self._stop_and_exit()
+        elif choice == "detach":
+            self.action_detach()
+
+    def _stop_and_exit(self) -> None:
         if self.quitting or self.engine is None or not self.engine_running:
             if self.quitting:
                 self.forced_exit = True
@@ -529,6 +602,10 @@ class TuiGanApp(App[None]):
         self.engine.send(cmd.Stop(checkpoint=True))
 
     # --- helpers ---------------------------------------------------------------------------
+    def notify(self, *args, **kwargs) -> None:
+        if not self._replaying:  # log lines replayed on attach were toasts once already
+            super().notify(*args, **kwargs)
+
     def _set_state(self, state: str) -> None:
         if self.quitting and state not in ("stopping...", "stopped", "error"):
             return  # the engine may still report "paused" etc. on its way out
@@ -547,7 +624,9 @@ class TuiGanApp(App[None]):
             (f"1-{len(ARCH_KEYS)}", f"train a given architecture: {archs}"),
             ("s", "save the sample grid shown as PNG in the run folder (samples/<arch>/step_N.png)"),
             ("?", "this help"),
-            ("q, ctrl+c", "quit: stop, write final checkpoints, exit (press again to force)"),
+            ("q, ctrl+c", "quit: stop training, write final checkpoints, exit (press again to leave at once)"),
+            ("d", "detach: close the dashboard, training goes on (tui-gan attach comes back; so does a "
+                  "closed terminal or a dropped SSH link)"),
             ("ctrl+p", "command palette: every action, every architecture, themes"),
             ("e", "measure sample quality now (the quality panel; otherwise every ~30 s of training)"),
             ("← / →", "scrub back / forward through the sample history (the title shows the step); "
@@ -577,11 +656,15 @@ class TuiGanApp(App[None]):
         yield SystemCommand("Toggle interpolation row", "i: digits along a line between two latents",
                             self.action_toggle_interpolation)
         yield SystemCommand("Export sample history GIF", "g: every kept grid as an animated GIF", self.action_export_gif)
+        yield SystemCommand("Detach", "d: close the dashboard, keep training (tui-gan attach)", self.action_detach)
         yield SystemCommand("Help", "?: keys and what the panels mean", self.action_help)
 
 
-def run_dashboard(config: TrainConfig, resume: str | None = None) -> int:
-    """Run the dashboard until the user quits; returns the process exit code."""
-    app = TuiGanApp(config, resume=resume)
+def run_dashboard(config: TrainConfig, resume: str | None = None, run_dir: str | None = None, attach=None) -> int:
+    """Run the dashboard until the user quits or detaches; returns the process exit code.
+    attach: a live job's JobInfo, or a finished run's folder (read-only)."""
+    app = TuiGanApp(config, resume=resume, engine_factory=job_engine_factory(run_dir, attach))
     app.run()
+    if app.detached and app.run_dir and not app.read_only:
+        print(f"detached: training goes on in {app.run_dir}\n  watch it again: tui-gan attach {app.run_dir}")
     return app.return_code or 0

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from tui_gan.ui.history import LossHistory, Tracked
+from tui_gan.history import LossHistory, Tracked
 from tui_gan.ui.widgets.spark import BarSparkline
 from tui_gan.ui.widgets.status import progress_bar
 

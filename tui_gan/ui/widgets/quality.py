@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widget import Widget
 
-from tui_gan.ui.history import QualityHistory
+from tui_gan.history import QualityHistory
 from tui_gan.ui.widgets.spark import LEVELS, bar_rows
 from tui_gan.ui.widgets.status import fit_line
 

@@ -12,7 +12,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from tui_gan.render import DIGIT_CELLS, DIGIT_LINES, fit_grid, grid_to_segments
-from tui_gan.ui.history import Snapshot
+from tui_gan.history import Snapshot
 
 HALF_CELLS, HALF_LINES = DIGIT_CELLS // 2, DIGIT_LINES // 2
 PLAIN = Style()

@@ -1,5 +1,5 @@
-"""What the dashboard remembers of a run: loss series, quality evaluations and sample grids,
-all in bounded memory however long the run.
+"""What the dashboard (and a training job, for viewers that attach later) remembers of a run:
+loss series, quality evaluations and sample grids, all in bounded memory however long the run.
 
 Each loss series keeps at most `capacity` values; when full it halves its resolution by
 averaging neighbouring pairs, so a week-long run costs the same memory as a minute-long one and
@@ -29,8 +29,9 @@ class DownsampledSeries:
         self._sum = 0.0
         self._count = 0
 
-    def add(self, value: float) -> None:
-        if not math.isfinite(value):  # one inf would flatten the sparkline's scale for good
+    def add(self, value) -> None:
+        """value: a float, or a numpy vector (the job keeps whole loss points this way)."""
+        if not _finite(value):  # one inf would flatten the sparkline's scale for good
             return
         self._sum += value
         self._count += 1
@@ -51,6 +52,12 @@ class DownsampledSeries:
 
     def __len__(self) -> int:
         return len(self._values) + (1 if self._count else 0)
+
+
+def _finite(value) -> bool:
+    if isinstance(value, np.ndarray):
+        return bool(np.isfinite(value).all())
+    return math.isfinite(value)
 
 
 @dataclass

@@ -1,0 +1,170 @@
+"""Reading a run folder back: the loss and quality history and the kept sample grids, so a
+viewer that attaches late, a resumed run and a replay of a finished run all start with the run
+so far. Torch-free: the replay viewer's process reads these too."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from tui_gan.fileio import atomic_write, atomic_write_bytes
+from tui_gan.history import DownsampledSeries, SampleHistory, Snapshot
+from tui_gan.quality.report import QualityReport
+from tui_gan.training import events as ev
+from tui_gan.training.rundir import METRIC_COLUMNS, QUALITY_COLUMNS
+
+LOSS_POINTS = 2048  # loss points per architecture a viewer gets on attach (the run's shape, downsampled)
+QUALITY_EVENTS = 512  # quality evaluations per architecture kept for attach
+_SNAPSHOT_FILE = re.compile(r"step_(\d+)\.npz$")
+
+
+class LossPoints:
+    """One architecture's loss points, downsampled by pair-averaging once `capacity` are kept."""
+
+    def __init__(self, capacity: int = LOSS_POINTS) -> None:
+        self.series = DownsampledSeries(capacity)
+        self.last: ev.StepPoint | None = None
+        self.images_per_s = 0.0  # as of the last metrics row read (a replay's status line)
+        self.time_s = 0.0
+
+    def extend(self, rows: Iterable) -> None:
+        """rows: StepPoints or (step, epoch, d_loss, g_loss, d_real, d_fake) sequences."""
+        for row in rows:
+            vector = np.array([row.step, row.epoch, row.d_loss, row.g_loss, row.d_real, row.d_fake]
+                              if isinstance(row, ev.StepPoint) else row, dtype=np.float64)
+            self.series.add(vector)
+            self.last = ev.StepPoint(int(vector[0]), int(vector[1]), *map(float, vector[2:]))
+
+    def points(self) -> tuple[ev.StepPoint, ...]:
+        return tuple(ev.StepPoint(int(round(v[0])), int(v[1]), *map(float, v[2:])) for v in self.series.values())
+
+
+def read_metrics(run_dir: Path, capacity: int = LOSS_POINTS) -> dict[str, LossPoints]:
+    """metrics.csv, per architecture, downsampled as it is read (bounded memory for any length)."""
+    out: dict[str, LossPoints] = defaultdict(lambda: LossPoints(capacity))
+    for row in _csv_rows(run_dir / "metrics.csv", METRIC_COLUMNS):
+        try:
+            values = [float(row[c]) for c in ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake")]
+            rate, seconds = float(row["images_per_s"]), float(row["time_s"])
+        except (TypeError, ValueError):
+            continue  # a line cut short by a kill: skip it
+        points = out[row["arch"]]
+        points.extend([values])
+        points.images_per_s, points.time_s = rate, seconds
+    return dict(out)
+
+
+def read_quality(run_dir: Path) -> dict[str, list[ev.Quality]]:
+    """quality.csv as Quality events per architecture (what the panel needs; costs are not kept)."""
+    out: dict[str, list[ev.Quality]] = defaultdict(list)
+    for row in _csv_rows(run_dir / "quality.csv", QUALITY_COLUMNS):
+        try:
+            report = QualityReport(
+                n=int(row["n"]), histogram=tuple(float(row[f"share_{d}"]) for d in range(10)),
+                classes_covered=int(row["classes_covered"]), kl_to_uniform=float(row["kl_to_uniform"]),
+                mean_confidence=float(row["mean_confidence"]), classifier_score=float(row["classifier_score"]),
+                frechet_distance=float(row["frechet_distance"]),
+            )
+            event = ev.Quality(row["arch"], int(row["step"]), int(row["epoch"]), report, float(row["real_floor"]),
+                               float("nan"), 0.0)
+        except (TypeError, ValueError):
+            continue
+        out[row["arch"]].append(event)
+    return {arch: events[-QUALITY_EVENTS:] for arch, events in out.items()}
+
+
+def _csv_rows(path: Path, columns: tuple[str, ...]):
+    try:
+        f = open(path, newline="", encoding="utf-8")
+    except OSError:
+        return
+    with f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ()) != columns:
+            return
+        yield from reader
+
+
+def truncate_after(run_dir: Path, arch: str, step: int) -> None:
+    """Drop `arch`'s metrics and quality rows after `step`: a run resumed in place from a checkpoint
+    at `step` redoes those steps, and its files must not hold them twice."""
+    for name in ("metrics.csv", "quality.csv"):
+        path = run_dir / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        lines = text.splitlines(keepends=True)
+        kept = [lines[0]] if lines else []
+        for line in lines[1:]:
+            fields = next(csv.reader([line]), [])
+            try:
+                later = fields[0] == arch and int(fields[1]) > step
+            except (IndexError, ValueError):
+                later = True  # a torn last line
+            if not later:
+                kept.append(line)
+        if len(kept) != len(lines):
+            atomic_write_bytes(path, "".join(kept).encode())
+
+
+class SampleStore:
+    """The sample-history scrubber's grids, kept in the run folder so they outlive the job:
+    samples/<arch>/history/step_N.npz, one per kept grid. Thinned exactly as SampleHistory
+    thins (files it drops are deleted), so the folder stays bounded too."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.histories: dict[str, SampleHistory] = {}
+
+    def folder(self, arch: str) -> Path:
+        return self.run_dir / "samples" / arch / "history"
+
+    def history(self, arch: str) -> SampleHistory:
+        if arch not in self.histories:
+            self.histories[arch] = self.load(self.run_dir, arch)
+        return self.histories[arch]
+
+    @classmethod
+    def load(cls, run_dir: Path, arch: str) -> SampleHistory:
+        history = SampleHistory()
+        folder = run_dir / "samples" / arch / "history"
+        files = sorted((int(m.group(1)), p) for p in folder.glob("step_*.npz") if (m := _SNAPSHOT_FILE.search(p.name)))
+        for step, path in files:
+            try:
+                with np.load(path) as data:
+                    interp = data["interpolation"] if "interpolation" in data.files else None
+                    history.add(Snapshot(step, data["images"], interp))
+            except (OSError, ValueError, KeyError):
+                continue  # a file cut short by a kill: the others still load
+        return history
+
+    def add(self, event: ev.Samples) -> None:
+        history = self.history(event.arch)
+        before = {s.step for s in history.snapshots}
+        history.add(Snapshot(event.step, event.images, event.interpolation))
+        after = {s.step for s in history.snapshots}
+        folder = self.folder(event.arch)
+        for step in before - after:
+            (folder / f"step_{step:07d}.npz").unlink(missing_ok=True)
+        buf = io.BytesIO()
+        arrays = {"images": event.images}
+        if event.interpolation is not None:
+            arrays["interpolation"] = event.interpolation
+        np.savez(buf, **arrays)
+        # Written atomically but without waiting for the disk: a lost grid costs nothing, a
+        # once-a-second fsync would cost training time.
+        atomic_write(folder / f"step_{event.step:07d}.npz", lambda f: f.write(buf.getvalue()), durable=False)
+
+    def drop_after(self, arch: str, step: int) -> None:
+        """Forget grids after `step` (a resume from an earlier checkpoint starts another timeline)."""
+        history = self.history(arch)
+        for snap in [s for s in history.snapshots if s.step > step]:
+            (self.folder(arch) / f"step_{snap.step:07d}.npz").unlink(missing_ok=True)
+        history.snapshots = [s for s in history.snapshots if s.step <= step]
