@@ -105,6 +105,7 @@ class Job:
         self.viewers: set[Viewer] = set()
         self._viewer_numbers = 0
         self.signal: int | None = None
+        self._outcome: str | None = None  # how a lingering job's training ended, once it stops for that
         # what a viewer attaching now needs (only the loop thread touches these)
         self.losses: defaultdict[str, LossPoints] = defaultdict(LossPoints)
         self.samples: SampleStore | None = None
@@ -186,6 +187,7 @@ class Job:
                 loop.remove_signal_handler(sig)
             self.socket_path.unlink(missing_ok=True)
             registry.unregister(self._entry)
+        reason = self._outcome or reason
         code = 128 + self.signal if self.signal else (1 if reason == "error" else 0)
         step = self.engine.current.step if self.engine.current else 0
         ended = signal.Signals(self.signal).name if self.signal else reason
@@ -250,6 +252,7 @@ class Job:
         """A lingering job with nobody watching ends once its training has ended."""
         state = self.last_state
         if self.linger and not self.viewers and state is not None and state.state in ("finished", "error"):
+            self._outcome = "completed" if state.state == "finished" else "error"  # not "stopped" by anyone
             self.engine.send(cmd.Stop(checkpoint=True))
 
     def replay(self) -> list[ev.Event]:

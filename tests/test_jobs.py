@@ -1,0 +1,524 @@
+"""Training jobs that outlive their viewers (tui_gan/jobs): real job processes, real sockets.
+
+Each job is a fresh Python that imports torch, so each costs a few seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tui_gan.config import TrainConfig
+from tui_gan.errors import DataUnavailable
+from tui_gan.jobs import protocol as proto
+from tui_gan.jobs import registry
+from tui_gan.jobs.client import JobClient, connect, query_status
+from tui_gan.jobs.launch import start_job
+from tui_gan.training import commands as cmd
+from tui_gan.training import events as ev
+from tui_gan.training.checkpoint import load_checkpoint
+
+from pilot import SIZE, log_text, press, run, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def private_runtime(tmp_path, monkeypatch):
+    """Each test's jobs register in a runtime folder of its own (children inherit the variable)."""
+    folder = tmp_path / "rt"
+    monkeypatch.setenv("TUI_GAN_RUNTIME_DIR", str(folder))
+    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
+    return folder
+
+
+def job_config(tmp_path: Path, **changes) -> TrainConfig:
+    base = dict(arch="simple", dataset="synthetic", synthetic_size=512, batch_size=32, epochs=1000,
+                eval_every=0.0, checkpoint_every=0, runs_dir=str(tmp_path / "runs"), sample_count=16)
+    return TrainConfig(**{**base, **changes}).validate()
+
+
+@pytest.fixture
+def jobs():
+    """Starts background jobs; any still alive at the end is killed."""
+    started: list[registry.JobInfo] = []
+
+    def start(config: TrainConfig, **kwargs) -> registry.JobInfo:
+        info = start_job(config, **kwargs)
+        started.append(info)
+        return info
+
+    yield start
+    for info in started:
+        if registry.pid_alive(info.pid):
+            os.kill(info.pid, signal.SIGKILL)
+            wait_gone(info.pid)
+
+
+def wait_gone(pid: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} did not end"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs. Our own child is reaped here (a zombie shows "Z" a moment before
+    it can be reaped); someone else's zombie counts as gone."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def status_step(info: registry.JobInfo) -> int:
+    status = query_status(info)
+    assert status is not None, "the job does not answer"
+    return status["step"]
+
+
+def wait_step(info: registry.JobInfo, at_least: int, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while (step := status_step(info)) < at_least:
+        assert time.monotonic() < deadline, f"the job stayed at step {step}"
+        time.sleep(0.1)
+    return step
+
+
+class Recorder:
+    """A JobClient viewer in a thread, recording its events."""
+
+    def __init__(self, info: registry.JobInfo) -> None:
+        self.events: list[ev.Event] = []
+        self.client = JobClient(self.events.append, info=info)
+        self.client.setup()
+        self.result: dict = {}
+        self.thread = threading.Thread(target=lambda: self.result.update(reason=self.client.run()), daemon=True)
+        self.thread.start()
+
+    def wait(self, test, what: str, timeout: float = 60.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in list(self.events):
+                if test(event):
+                    return event
+            time.sleep(0.02)
+        raise AssertionError(f"timed out waiting for {what}; got {[type(e).__name__ for e in self.events][-10:]}")
+
+    def close(self) -> str:
+        self.client.detach()
+        self.thread.join(10)
+        return self.result.get("reason")
+
+
+# --- the protocol ------------------------------------------------------------------------------
+def test_every_event_survives_the_wire():
+    import numpy as np
+
+    from tui_gan.quality.report import QualityReport
+
+    report = QualityReport(100, tuple([0.1] * 10), 10, 0.01, 0.9, 8.5, 23.0)
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    quality = ev.Quality("mlp", 5, 0, report, 19.0, 0.98, 0.1)
+    events = [
+        ev.Started("mlp", "MNIST", "cpu", "/r", 468, 100, 5, 0, 10, 20, "note", 2),
+        ev.Stats("mlp", (ev.StepPoint(1, 0, 0.5, 0.7, 0.6, 0.4), ev.StepPoint(2, 0, 0.4, 0.8, 0.6, 0.3)), 2, 0, 0.1, 900.0, 1.5),
+        ev.Samples("mlp", 2, images, images[:1]),
+        quality,
+        ev.StateChanged("mlp", "paused", 2), ev.CheckpointSaved("mlp", "/r/x.pt", 2), ev.ArchSwitched("dcgan", "mlp", 0),
+        ev.Notice("mlp", "hi", "warning", "quality"), ev.Failed("mlp", "boom", None), ev.Finished("mlp", "stopped", 2, "/r"),
+        proto.Viewers("mlp", 3),
+        proto.Replay("mlp", {"mlp": (ev.StepPoint(1, 0, 0.5, 0.7, 0.6, 0.4),)}, {"mlp": (ev.Samples("mlp", 2, images),)},
+                     {"mlp": (quality,)}, (ev.Notice("mlp", "old"),), 2, False),
+    ]
+    for event in events:
+        frame = proto.pack({"op": "event", "event": proto.encode_event(event)})
+        back = proto.decode_event(proto.unpack(frame[4:])["event"])
+        assert type(back) is type(event)
+        if isinstance(event, ev.Samples):
+            assert (back.images == event.images).all() and (back.interpolation == event.interpolation).all()
+        elif isinstance(event, proto.Replay):
+            assert back.histories == event.histories and back.qualities == event.qualities and back.log == event.log
+            assert (back.samples["mlp"][0].images == images).all()
+        else:
+            assert back == event
+
+
+def test_commands_are_checked_before_they_reach_the_engine():
+    for command in (cmd.Pause(), cmd.TogglePause(), cmd.SwitchArch("dcgan"), cmd.Stop(checkpoint=False), cmd.EvaluateNow()):
+        assert proto.decode_command(proto.encode_command(command)) == command
+    for bad in ({"type": "RunShell"}, {"type": "SwitchArch", "name": 7}, {"type": "Stop", "checkpoint": "yes"},
+                {"type": "SwitchArch", "name": "x" * 1000}, "Pause", None):
+        with pytest.raises(proto.ProtocolError):
+            proto.decode_command(bad)
+    with pytest.raises(proto.ProtocolError):
+        proto.frame_length(struct.pack(">I", proto.MAX_VIEWER_FRAME + 1), proto.MAX_VIEWER_FRAME)
+    with pytest.raises(proto.ProtocolError):
+        proto.unpack(b"\xc1\xff\x00garbage")
+
+
+def test_a_viewer_of_another_user_is_refused(monkeypatch):
+    from tui_gan.jobs import server
+
+    a, b = socket.socketpair(socket.AF_UNIX)
+    with a, b:
+        assert server._same_user(a)  # SO_PEERCRED: the peer is us
+        monkeypatch.setattr(server.os, "getuid", lambda: 12345)
+        assert not server._same_user(a)
+
+
+# --- jobs and viewers ----------------------------------------------------------------------------
+def test_setup_errors_reach_the_starter_as_themselves(tmp_path):
+    config = job_config(tmp_path, dataset="mnist", data_dir=str(tmp_path / "no-mnist-here"))
+    with pytest.raises(DataUnavailable):  # the dashboard offers synthetic digits for exactly this
+        start_job(config, engine_kwargs={"download": False})
+    assert not list((tmp_path / "runs").glob("*/job.json"))
+
+
+def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_monitor):
+    """A job trains with nobody watching; a dashboard attaches, sees it train, detaches with d;
+    training goes on; a second dashboard starts with the loss history so far."""
+    from tui_gan.ui.app import TuiGanApp, job_engine_factory
+
+    info = jobs(job_config(tmp_path))
+    wait_step(info, 20)
+
+    def dashboard():
+        return TuiGanApp(job_config(tmp_path), engine_factory=job_engine_factory(attach=info),
+                         monitor_factory=cpu_monitor, system_interval=0.2)
+
+    first = dashboard()
+
+    async def watch_then_detach():
+        async with first.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: first.status_bar.info.step >= 20 and first.images_step > 0, "the job's state")
+            assert first.histories["simple"].steps_seen > 0  # the replay, before any live point
+            seen = first.status_bar.info.step
+            await wait_for(pilot, lambda: first.status_bar.info.step > seen, "the step to advance")
+            assert first.samples_panel.snapshot is not None
+            await press(pilot, "d")
+            await wait_for(pilot, lambda: first._exit, "the dashboard to exit")
+            return first.status_bar.info.step
+
+    left_at = run(watch_then_detach())
+    assert first.detached and first.return_code == 0
+    assert wait_step(info, left_at + 20) > left_at  # training went on without a viewer
+
+    second = dashboard()
+
+    async def reattach():
+        async with second.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: second.status_bar.info.step > left_at, "the job's state")
+            history = second.histories["simple"]
+            assert history.steps_seen > 0 and len(history.d_loss.series) > 0
+            assert "training simple" in log_text(second)  # the job's event log came along
+            await press(pilot, "d")
+            await wait_for(pilot, lambda: second._exit, "the dashboard to exit")
+
+    run(reattach())
+    assert registry.pid_alive(info.pid) and status_step(info) > left_at
+
+
+def test_two_viewers_see_the_same_state(tmp_path, jobs, cpu_monitor):
+    from tui_gan.ui.app import TuiGanApp, job_engine_factory
+
+    info = jobs(job_config(tmp_path))
+    other = Recorder(info)
+    app = TuiGanApp(job_config(tmp_path), engine_factory=job_engine_factory(attach=info), monitor_factory=cpu_monitor,
+                    system_interval=0.2)
+
+    async def body():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.state == "running" and app.viewers == 2, "both viewers")
+            await press(pilot, "space")  # pause from the dashboard ...
+            await wait_for(pilot, lambda: app.state == "paused", "paused here")
+            other.wait(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused", "paused there")
+            other.client.send(cmd.Resume())  # ... resume from the other viewer
+            await wait_for(pilot, lambda: app.state == "running", "running again here")
+            await press(pilot, "q")  # another viewer is watching: ask first
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmStopScreen", "the question")
+            await press(pilot, "n")
+            await wait_for(pilot, lambda: type(app.screen).__name__ != "ConfirmStopScreen", "the question to close")
+            assert not app.quitting
+            await press(pilot, "q", "y")
+            await wait_for(pilot, lambda: app._exit, "the app to exit", 60)
+
+    run(body())
+    assert other.wait(lambda e: isinstance(e, ev.Finished), "the job's end").reason == "stopped"
+    other.thread.join(10)
+    wait_gone(info.pid)
+    job = registry.read_job(info.run_dir)
+    assert job.state == "stopped" and job.exit_code == 0
+    assert load_checkpoint(info.run_dir / "checkpoints" / "simple" / "latest.pt")["step"] == job.step
+
+
+def test_the_dashboard_starts_a_job_by_default_and_q_stops_it(tmp_path, cpu_monitor):
+    """The real `tui-gan` path: no engine_factory, so the App starts a job and attaches to it."""
+    from tui_gan.jobs.client import JobClient
+    from tui_gan.ui.app import TuiGanApp
+
+    config = job_config(tmp_path)
+    app = TuiGanApp(config, monitor_factory=cpu_monitor, system_interval=0.2)
+
+    async def body():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.state == "running" and app.status_bar.info.step >= 5, "training", 60)
+            assert isinstance(app.engine, JobClient)
+            await wait_for(pilot, lambda: app.images_step > 0, "the first samples")
+            await press(pilot, "space")
+            await wait_for(pilot, lambda: app.state == "paused", "paused")
+            paused_at = app.status_bar.info.step
+            await press(pilot, "q")
+            await wait_for(pilot, lambda: app._exit, "the app to exit", 60)
+            return paused_at
+
+    paused_at = run(body())
+    assert app.return_code == 0
+    wait_gone(app.engine.info.pid)
+    (final,) = Path(config.runs_dir).glob("*/checkpoints/simple/latest.pt")
+    assert load_checkpoint(final)["step"] == paused_at
+
+
+def test_a_closed_dashboard_leaves_its_job_training(tmp_path):
+    """kill -9 of the dashboard's process (or a dropped SSH link): its job goes on training, and
+    once training ends with nobody watching it writes its final checkpoint and exits."""
+    script = textwrap.dedent(f"""
+        import asyncio, sys, time
+        from tui_gan.config import TrainConfig
+        from tui_gan.ui.app import TuiGanApp
+        assert "torch" not in sys.modules, "imported by the UI's modules"
+        config = TrainConfig(arch="simple", dataset="synthetic", synthetic_size=512, batch_size=32, epochs=30,
+                             eval_every=0, runs_dir={str(tmp_path / "runs")!r}).validate()
+        app = TuiGanApp(config, system_interval=0.2)
+
+        async def body():
+            async with app.run_test(size=(120, 40)) as pilot:
+                deadline = time.monotonic() + 60
+                while not (app.status_bar.info.step >= 3 and app.images_step > 0 and app.system_panel.status):
+                    assert time.monotonic() < deadline, "no training"
+                    await pilot.pause(0.05)
+                assert "torch" not in sys.modules
+                print(app.engine.info.pid, app.system_panel.status.torch_threads, flush=True)
+                time.sleep(600)
+
+        asyncio.run(body())
+    """)
+    dashboard = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = dashboard.stdout.readline()
+        assert line, dashboard.stderr.read()[-2000:]
+        pid, threads = map(int, line.split())
+        assert threads >= 1  # the job reports its own torch threads
+        dashboard.kill()
+        dashboard.wait()
+        wait_gone(pid, timeout=120)  # 30 epochs of 16 steps, then the job ends on its own
+    finally:
+        dashboard.kill()
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    job = registry.read_job(run_dir)
+    assert (job.state, job.exit_code, job.step) == ("completed", 0, 30 * 16)
+    assert load_checkpoint(run_dir / "checkpoints" / "simple" / "latest.pt")["step"] == 30 * 16
+
+
+# --- signals, kills and resume -------------------------------------------------------------------
+def cli(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tui_gan", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, cwd=kwargs.get("cwd"))
+
+
+TRAIN = ("train", "--headless", "--dataset", "synthetic", "--synthetic-size", "512", "--arch", "simple",
+         "--batch-size", "32", "--eval-every", "0", "--checkpoint-every", "0")
+
+
+def metrics(run_dir: Path) -> dict[int, tuple[str, str]]:
+    rows = (line.split(",") for line in (run_dir / "metrics.csv").read_text().splitlines()[1:])
+    return {int(r[1]): (r[3], r[4]) for r in rows}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_stops_with_a_final_checkpoint_and_resume_continues_exactly(tmp_path, sig):
+    runs = tmp_path / "runs"
+    proc = cli(*TRAIN, "--epochs", "1000", "--runs-dir", str(runs))
+    try:
+        deadline = time.monotonic() + 60
+        while not list(runs.glob("*/metrics.csv")) or len(metrics(next(runs.iterdir()))) < 20:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() else "slow"
+            time.sleep(0.1)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + sig, err
+    (run_dir,) = runs.iterdir()
+    stopped = load_checkpoint(run_dir / "checkpoints" / "simple" / "latest.pt")["step"]
+    assert stopped >= 20 and max(metrics(run_dir)) == stopped  # nothing trained went unsaved
+    job = registry.read_job(run_dir)
+    assert (job.state, job.exit_code, job.step) == (signal.Signals(sig).name, 128 + sig, stopped)
+
+    resumed = cli(*TRAIN, "--resume", str(run_dir), "--max-steps", "10")
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert list(runs.iterdir()) == [run_dir]  # the same folder, not a new one
+
+    reference_runs = tmp_path / "reference"
+    ref = cli(*TRAIN, "--epochs", "1000", "--max-steps", str(stopped + 10), "--runs-dir", str(reference_runs))
+    assert ref.communicate(timeout=120) and ref.returncode == 0
+    (ref_dir,) = reference_runs.iterdir()
+    assert metrics(run_dir) == metrics(ref_dir)  # every step, before and after the stop, identical
+    assert sorted(metrics(run_dir)) == list(range(1, stopped + 11))
+
+
+def test_kill_9_during_checkpoint_writes_never_damages_the_previous_one(tmp_path, jobs):
+    """A checkpoint every 2 steps of mlp (~20 MB each): killed at random moments, mostly inside a
+    write. The latest.pt on disk always loads."""
+    rng = random.Random(0)
+    for trial in range(4):
+        config = job_config(tmp_path / f"t{trial}", arch="mlp", synthetic_size=64, checkpoint_every=1)
+        info = jobs(config)
+        latest = info.run_dir / "checkpoints" / "mlp" / "latest.pt"
+        deadline = time.monotonic() + 60
+        while not latest.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.2, 1.5))
+        os.kill(info.pid, signal.SIGKILL)
+        wait_gone(info.pid)
+        data = load_checkpoint(latest)
+        assert data["step"] >= 2 and data["step"] % 2 == 0
+
+
+def test_garbage_from_a_client_does_not_disturb_training(tmp_path, jobs):
+    info = jobs(job_config(tmp_path))
+    before = wait_step(info, 5)
+    attempts = [
+        os.urandom(4096),  # random bytes
+        struct.pack(">I", 2**31) + b"x" * 100,  # a huge length prefix
+        proto.pack({"op": "hello", "v": 1, "role": "viewer"})[:7],  # half a message, then gone
+        proto.pack({"op": "hello", "v": 1, "role": "viewer"}) + proto.pack({"op": "command", "command": {"type": "Nope"}}),
+        proto.pack({"op": "hello", "v": 1, "role": "viewer"}) + struct.pack(">I", 10) + b"\xc1" * 10,
+    ]
+    for payload in attempts:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(info.socket))
+            sock.sendall(payload)
+    with socket.socket(socket.AF_UNIX) as sock:  # one that says nothing at all, and stays
+        sock.connect(str(info.socket))
+        assert wait_step(info, before + 30) > before
+    viewer = Recorder(info)  # a proper viewer is still served
+    viewer.wait(lambda e: isinstance(e, ev.Stats) and e.points, "live stats")
+    assert viewer.close() == "detached"
+    log = (info.run_dir / "job.log").read_text()
+    assert log.count("dropped a viewer connection") >= 3
+    assert "Traceback" not in log
+
+
+def test_ls_and_attach_errors(tmp_path, jobs, capsys):
+    from tui_gan.cli import main
+
+    runs = tmp_path / "runs"
+    assert main(["ls", "--runs-dir", str(runs)]) == 0
+    assert "no live training jobs" in capsys.readouterr().out
+    first = jobs(job_config(tmp_path))
+    wait_step(first, 3)
+    assert main(["ls", "--runs-dir", str(runs)]) == 0
+    out = capsys.readouterr().out
+    assert str(first.run_dir) in out and str(first.pid) in out and "running" in out
+    second = jobs(job_config(tmp_path, arch="mlp"))
+    wait_step(second, 1)
+    main(["ls", "--runs-dir", str(runs)])
+    live = capsys.readouterr().out.split("recent runs")[0]
+    assert live.index(str(second.run_dir)) < live.index(str(first.run_dir))  # newest first
+    assert " mlp " in live and " simple " in live
+
+    os.kill(second.pid, signal.SIGKILL)  # dies without cleaning up: its socket and job.json stay
+    wait_gone(second.pid)
+    code = main(["attach", str(second.run_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "is gone" in err[0] and "--resume" in err[0]
+    main(["ls", "--runs-dir", str(runs)])
+    out = capsys.readouterr().out
+    assert str(first.run_dir) in out.split("recent runs")[0] and str(second.run_dir) not in out.split("recent runs")[0]
+
+    assert main(["attach", str(tmp_path)]) == 2
+    assert "not a tui-gan run folder" in capsys.readouterr().err
+    line = main(["train", "--headless", "--resume", str(first.run_dir)])
+    assert line == 2 and "in use by a live job" in capsys.readouterr().err
+
+
+def test_detach_option_prints_how_to_attach(tmp_path):
+    proc = cli("train", "--detach", *TRAIN[2:], "--epochs", "2", "--runs-dir", str(tmp_path / "runs"))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert f"tui-gan attach {run_dir}" in out and "kill" in out
+    pid = registry.read_job(run_dir).pid
+    wait_gone(pid)
+    job = registry.read_job(run_dir)
+    assert job.state == "completed" and job.step == 32
+    assert "completed: simple at step 32" in (run_dir / "job.log").read_text()
+
+
+# --- a finished run, read-only; resume in place -------------------------------------------------
+def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor):
+    from tui_gan.cli import main
+    from tui_gan.ui.app import TuiGanApp, job_engine_factory
+
+    assert main(["train", "--headless", "--dataset", "synthetic", "--synthetic-size", "512", "--arch", "simple",
+                 "--batch-size", "32", "--epochs", "3", "--eval-every", "0", "--runs-dir", str(tmp_path / "runs")]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert list((run_dir / "samples" / "simple" / "history").glob("step_*.npz"))  # the scrubber's grids, kept
+    app = TuiGanApp(job_config(tmp_path), engine_factory=job_engine_factory(attach=run_dir), monitor_factory=cpu_monitor)
+
+    async def body():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.status_bar.info.step == 48 and app.images_step == 48, "the run's end")
+            assert app.read_only and app.state == "finished"
+            assert app.histories["simple"].steps_seen == 48
+            await press(pilot, "left")  # the sample history scrubs as in a live run
+            assert app.scrub_step is not None and app.scrub_step < 48
+            await press(pilot, "space")
+            await wait_for(pilot, lambda: "read-only" in log_text(app), "a read-only note")
+            await press(pilot, "q")
+            await wait_for(pilot, lambda: app._exit, "the app to exit")
+
+    run(body())
+    assert app.return_code == 0
+
+
+def test_resume_in_place_keeps_one_history(tmp_path):
+    """A run killed after its last checkpoint redoes those steps on resume: its files hold each
+    step once, and the panels start from the checkpoint's history."""
+    from tui_gan.cli import main
+    from tui_gan.jobs.runfiles import SampleStore, read_metrics
+
+    args = ["train", "--headless", "--dataset", "synthetic", "--synthetic-size", "512", "--arch", "simple",
+            "--batch-size", "32", "--eval-every", "0", "--runs-dir", str(tmp_path / "runs")]
+    assert main([*args, "--epochs", "2"]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    ckpt = run_dir / "checkpoints" / "simple" / "latest.pt"
+    early = ckpt.read_bytes()
+    assert main([*args, "--resume", str(run_dir), "--epochs", "3"]) == 0  # steps 33..48
+    ckpt.write_bytes(early)  # as if killed -9 after step 32's checkpoint
+    grids = {s.step for s in SampleStore.load(run_dir, "simple").snapshots}
+    assert max(grids) == 48
+    assert main([*args, "--resume", str(ckpt), "--epochs", "4"]) == 0  # redoes 33..64
+    assert sorted(metrics(run_dir)) == list(range(1, 65))
+    assert read_metrics(run_dir)["simple"].last.step == 64
+    assert json.loads((run_dir / "job.json").read_text())["step"] == 64
