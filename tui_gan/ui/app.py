@@ -63,7 +63,7 @@ MonitorFactory = Callable[..., object]
 # core at 4 batches a second, 0.058 at 2 and 0.043 at 1, of which 0.03 is the digits' redraw.
 STATS_INTERVAL = 0.5
 ARCH_KEYS = [str(i + 1) for i in range(min(len(ARCH_NAMES), 9))]
-_SWITCH_GROUP = Binding.Group("Next/prev arch", compact=True)
+_SWITCH_GROUP = Binding.Group("Switch arch", compact=True)
 _HISTORY_GROUP = Binding.Group("History", compact=True)
 
 
@@ -115,11 +115,11 @@ class TuiGanApp(App[None]):
                     key_display=f"1-{len(ARCH_KEYS)}" if i == 0 else None, show=i == 0, id=f"arch_{i + 1}")
             for i, key in enumerate(ARCH_KEYS)
         ],
-        Binding("s", "save_grid", "Save PNG", tooltip="Save the sample grid as PNG", id="save_grid"),
+        Binding("s", "save_grid", "PNG", tooltip="Save the sample grid as PNG", id="save_grid"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", tooltip="Stop, write final checkpoints, exit", id="quit"),
         Binding("d", "detach", "Detach", tooltip="Close the dashboard, keep training", id="detach"),
-        # After quit: on 80 columns the footer cuts these off first (help and palette list them).
+        # After detach: on 80 columns the footer cuts these off first (help and palette list them).
         Binding("e", "evaluate", "Evaluate", tooltip="Measure sample quality now", id="evaluate"),
         Binding("left", "scrub(-1)", "Earlier samples", key_display="←", group=_HISTORY_GROUP, id="scrub_back"),
         Binding("right", "scrub(1)", "Later samples", key_display="→", group=_HISTORY_GROUP, id="scrub_forward"),
@@ -168,6 +168,7 @@ class TuiGanApp(App[None]):
         self.viewers = 1  # dashboards attached to the job, this one included
         self.read_only = False  # a finished run's replay
         self._replaying = False
+        self._attach_note = ""
         self.failed = False
         self._monitor_started = False
         self._stop_polling = threading.Event()
@@ -332,8 +333,8 @@ class TuiGanApp(App[None]):
                 self.on_engine_event(EngineEvent(event, self.generation))
         finally:
             self._replaying = False
-        if e.viewers > 1:
-            self._log(f"attached: {e.viewers - 1} other dashboard{'s' if e.viewers > 2 else ''} watching too")
+        if e.viewers > 1:  # logged after the run's first line (on Started)
+            self._attach_note = f"attached: {e.viewers - 1} other dashboard{'s' if e.viewers > 2 else ''} watching too"
 
     def _on_Viewers(self, e) -> None:
         if e.count != self.viewers:
@@ -359,6 +360,9 @@ class TuiGanApp(App[None]):
                 f"training {e.arch} on {e.dataset} ({e.device}), {e.steps_per_epoch:,} steps/epoch, "
                 f"G {e.params_g:,} / D {e.params_d:,} params; run folder {e.run_dir or '(none)'}"
             )
+        if self._attach_note:
+            self._log(self._attach_note)
+            self._attach_note = ""
         if not self._monitor_started:
             self._monitor_started = True
             self._poll_system(e.device, e.torch_threads)
