@@ -118,6 +118,7 @@ class Job:
     # --- setup -----------------------------------------------------------------------------
     def setup(self) -> None:
         """Load data and weights, claim the run folder and its socket. Raises TuiGanError."""
+        registry.runtime_dir()  # an unsafe runtime folder fails here, before anything trains
         if self._run_dir_arg:  # resuming in place: never under a job that still runs there
             other = registry.read_job(Path(self._run_dir_arg))
             if other is not None and other.live:
