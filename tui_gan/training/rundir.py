@@ -38,7 +38,7 @@ class RunDir:
 
     @classmethod
     def create(cls, runs_root: str | os.PathLike, arch: str) -> "RunDir":
-        root = Path(runs_root)
+        root = Path(runs_root).absolute()  # viewers attach from other folders: paths they can use
         stamp = time.strftime("%Y%m%d-%H%M%S")
         for n in range(1000):
             path = root / (f"{stamp}-{arch}" if n == 0 else f"{stamp}-{arch}-{n}")
@@ -54,7 +54,7 @@ class RunDir:
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "RunDir":
-        path = Path(path)
+        path = Path(path).absolute()
         try:
             path.mkdir(parents=True, exist_ok=True)
             probe = path / ".write-test"
