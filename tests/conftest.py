@@ -5,6 +5,20 @@ from __future__ import annotations
 import pytest
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `cuda` run only where PyTorch sees a GPU."""
+    marked = [item for item in items if item.get_closest_marker("cuda")]
+    if not marked:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU; PyTorch sees none here")
+    for item in marked:
+        item.add_marker(skip)
+
+
 def cpu_status():
     from tui_gan.system import CPUStatus
 
@@ -43,7 +57,7 @@ class FakeMonitor:
 def _monitor_factory(make_status):
     made = []
 
-    def factory(device, torch_threads=None):
+    def factory(device, torch_threads=None, **ids):
         made.append(FakeMonitor(make_status()))
         return made[-1]
 

@@ -102,6 +102,8 @@ def test_archs_lists_names_and_sizes(capsys):
         (["--beta1", "1.5"], "beta1 must be in [0, 1)"),
         (["--batch-size", "100000"], "larger than the dataset"),
         (["--device", "tpu"], "unknown device"),
+        (["--device", "cuda:x"], "unknown device"),
+        (["--device", "cuda:-1"], "unknown device"),
     ],
 )
 def test_impossible_numbers(tmp_path, idx_dir, capsys, extra, message):

@@ -1,3 +1,4 @@
+import os
 import sys
 import types
 from types import SimpleNamespace
@@ -19,6 +20,10 @@ class FakeNVML:
         self.calls = {"init": 0, "shutdown": 0}
         self.fail = {}  # function name -> exception to raise
         self.name_type = name_type
+        self.processes = [SimpleNamespace(pid=os.getpid(), usedGpuMemory=512 * 2**20),
+                          SimpleNamespace(pid=1, usedGpuMemory=4 * GiB)]  # someone else's job on a shared GPU
+        self.bus_ids = {"00000000:65:00.0": 3}  # PCI bus id -> NVML index
+        self.mig = {}  # MIG UUID -> parent index
         for attr in (
             "nvmlInit",
             "nvmlShutdown",
@@ -31,6 +36,10 @@ class FakeNVML:
             "nvmlDeviceGetTemperature",
             "nvmlDeviceGetPowerUsage",
             "nvmlDeviceGetEnforcedPowerLimit",
+            "nvmlDeviceGetComputeRunningProcesses",
+            "nvmlDeviceGetHandleByPciBusId",
+            "nvmlDeviceIsMigDeviceHandle",
+            "nvmlDeviceGetDeviceHandleFromMigDeviceHandle",
         ):
             monkeypatch.setattr(pynvml, attr, self._wrap(attr, getattr(self, attr[4:])))
 
@@ -52,8 +61,22 @@ class FakeNVML:
         return ("handle", index)
 
     def DeviceGetHandleByUUID(self, uuid):
+        if uuid in self.mig:
+            return ("mig", self.mig[uuid])
         assert uuid == "GPU-5f3e"
         return ("handle", 6)
+
+    def DeviceGetHandleByPciBusId(self, bus_id):
+        return ("handle", self.bus_ids[bus_id])
+
+    def DeviceIsMigDeviceHandle(self, handle):
+        return handle[0] == "mig"
+
+    def DeviceGetDeviceHandleFromMigDeviceHandle(self, handle):
+        return ("handle", handle[1])
+
+    def DeviceGetComputeRunningProcesses(self, handle):
+        return self.processes
 
     def DeviceGetIndex(self, handle):
         return handle[1]
@@ -63,20 +86,31 @@ class FakeNVML:
         return name.encode() if self.name_type is bytes else name
 
     def DeviceGetUtilizationRates(self, handle):
+        self._no_mig(handle)
         return SimpleNamespace(gpu=40 + handle[1], memory=5)
 
     def DeviceGetMemoryInfo(self, handle):
+        if handle[0] == "mig":
+            return SimpleNamespace(total=10 * GiB, used=2 * GiB, free=0)  # the slice's own
         return SimpleNamespace(total=16 * GiB, used=(handle[1] + 1) * GiB, free=0)
 
     def DeviceGetTemperature(self, handle, sensor):
+        self._no_mig(handle)
         assert sensor == pynvml.NVML_TEMPERATURE_GPU
         return 61
 
     def DeviceGetPowerUsage(self, handle):
+        self._no_mig(handle)
         return 123456  # mW
 
     def DeviceGetEnforcedPowerLimit(self, handle):
+        self._no_mig(handle)
         return 300000  # mW
+
+    @staticmethod
+    def _no_mig(handle):
+        if handle[0] == "mig":  # what a real A100/H100 MIG slice answers for these
+            raise pynvml.NVMLError_NotSupported(pynvml.NVML_ERROR_NOT_SUPPORTED)
 
 
 @pytest.fixture
@@ -125,6 +159,7 @@ def test_working_gpu(nvml):
         temperature_c=61.0,
         power_w=pytest.approx(123.456),
         power_limit_w=300.0,
+        process_mem_bytes=512 * 2**20,  # ours only, not the other job's 4 GiB
     )
     assert monitor.poll() == first
     assert nvml.calls["init"] == 1  # initialised lazily, once
@@ -280,5 +315,69 @@ def test_process_memory_counts_child_processes():
         while monitor.poll().process_rss_bytes < alone + 150 * 2**20:
             assert time.monotonic() < deadline, "the child's 200 MB never showed"
             time.sleep(0.1)
+    finally:
+        child.communicate(b"")
+
+
+def test_every_field_degrades_on_its_own(nvml):
+    """NOT_SUPPORTED for utilisation (MIG slices, some data-centre GPUs) used to cost the whole
+    panel: now only that figure is n/a."""
+    nvml.fail["nvmlDeviceGetUtilizationRates"] = pynvml.NVMLError_NotSupported(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    monitor = SystemMonitor("cuda")
+    status = monitor.poll()
+    assert isinstance(status, GPUStatus) and monitor.gpu_unavailable_reason is None
+    assert status.util_percent is None and status.mem_used_bytes == GiB and status.temperature_c == 61.0
+    nvml.fail["nvmlDeviceGetMemoryInfo"] = pynvml.NVMLError_NoPermission(pynvml.NVML_ERROR_NO_PERMISSION)
+    nvml.fail["nvmlDeviceGetComputeRunningProcesses"] = pynvml.NVMLError_NotSupported(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    status = monitor.poll()
+    assert (status.util_percent, status.mem_used_bytes, status.mem_total_bytes, status.process_mem_bytes) == (None,) * 4
+    assert status.power_w == pytest.approx(123.456)
+    for name in ("nvmlDeviceGetTemperature", "nvmlDeviceGetPowerUsage"):
+        nvml.fail[name] = pynvml.NVMLError_NotSupported(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    assert isinstance(monitor.poll(), CPUStatus)  # nothing left to show: say so and show the CPU
+    assert "none of its figures" in monitor.gpu_unavailable_reason
+
+
+def test_mig_slice(nvml, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-aaaa-bbbb")
+    nvml.mig["MIG-aaaa-bbbb"] = 2
+    status = SystemMonitor("cuda").poll()
+    assert isinstance(status, GPUStatus) and status.mig
+    assert (status.index, status.name) == (2, "Fake GPU 2")  # the parent GPU's number
+    assert (status.mem_used_bytes, status.mem_total_bytes) == (2 * GiB, 10 * GiB)  # the slice's memory
+    assert (status.util_percent, status.temperature_c, status.power_w) == (None, None, None)
+
+
+def test_the_engines_pci_bus_id_beats_index_order(nvml):
+    """CUDA numbers GPUs fastest-first unless CUDA_DEVICE_ORDER=PCI_BUS_ID; NVML by bus. The
+    engine reports its device's bus id, and the panel probes that GPU, not NVML's index 0."""
+    from tui_gan.system import DeviceIds
+
+    status = SystemMonitor("cuda:0", device_ids=DeviceIds(pci_bus_id="00000000:65:00.0", uuid="GPU-x")).poll()
+    assert (status.index, status.name) == (3, "Fake GPU 3")
+    nvml.mig["MIG-cccc"] = 1  # torch named a MIG slice: its UUID wins over the parent's bus id
+    status = SystemMonitor("cuda:0", device_ids=DeviceIds(pci_bus_id="00000000:65:00.0", uuid="MIG-cccc")).poll()
+    assert status.mig and status.index == 1
+
+
+def test_engine_process_memory_counts(nvml):
+    """An attached dashboard is not the job's parent: the job's pid is passed in."""
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        nvml.processes.append(SimpleNamespace(pid=child.pid, usedGpuMemory=GiB))
+        detached = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
+                                    start_new_session=True)
+        try:
+            nvml.processes.append(SimpleNamespace(pid=detached.pid, usedGpuMemory=2 * GiB))
+            assert SystemMonitor("cuda").poll().process_mem_bytes == 512 * 2**20 + GiB + 2 * GiB  # children count
+            nvml.processes[:] = [SimpleNamespace(pid=1, usedGpuMemory=GiB)]
+            assert SystemMonitor("cuda").poll().process_mem_bytes is None  # not ours ...
+            assert SystemMonitor("cuda", engine_pid=1).poll().process_mem_bytes == GiB  # ... unless it is the job
+            nvml.processes[:] = [SimpleNamespace(pid=99999999, usedGpuMemory=GiB)]  # another PID namespace
+            assert SystemMonitor("cuda").poll().process_mem_bytes is None
+        finally:
+            detached.communicate(b"")
     finally:
         child.communicate(b"")

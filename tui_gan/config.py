@@ -48,8 +48,10 @@ class TrainConfig:
         get_arch(self.arch)
         if self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
-        if self.device not in DEVICES and not self.device.startswith("cuda:"):
-            raise ConfigError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)} or cuda:N")
+        kind, colon, index = str(self.device).partition(":")
+        if self.device not in DEVICES and not (kind == "cuda" and colon and index.isdigit()):
+            raise ConfigError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)} or cuda:N "
+                              "(N a GPU number: 0, 1, ...)")
         _positive_int("epochs", self.epochs)
         _positive_int("batch size", self.batch_size)
         _positive_int("z-dim", self.z_dim)

@@ -1,8 +1,10 @@
 """Status probes for the dashboard's System panel: one GPU through NVML, or the CPU.
 
-Neither torch nor textual is imported: the training device arrives as a string and the
-torch thread count as a number, so this module stays importable (and testable) anywhere.
-Polling never raises; a GPU that cannot be probed degrades to CPU figures plus a reason.
+Neither torch nor textual is imported: the training device arrives as a string (with, from
+the engine, its PCI bus id and UUID) and the torch thread count as a number, so this module
+stays importable (and testable) anywhere. Polling never raises. Each GPU figure a GPU does not
+report (a MIG slice has no utilisation, some data-centre GPUs no power reading) is None on its
+own ("n/a" on screen); a GPU that cannot be probed at all degrades to CPU figures plus a reason.
 """
 
 from __future__ import annotations
@@ -20,14 +22,33 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class GPUStatus:
+    """None: not reported by this GPU (NVML said NOT_SUPPORTED or similar)."""
+
     name: str
-    index: int  # NVML (physical, nvidia-smi) index, after CUDA_VISIBLE_DEVICES mapping
-    util_percent: float
-    mem_used_bytes: int
-    mem_total_bytes: int
+    index: int  # NVML (physical, nvidia-smi) index of the GPU (for a MIG slice: its parent's)
+    util_percent: float | None
+    mem_used_bytes: int | None
+    mem_total_bytes: int | None
     temperature_c: float | None
     power_w: float | None
     power_limit_w: float | None
+    process_mem_bytes: int | None = None  # what this run's processes hold (the GPU may be shared)
+    mig: bool = False  # a MIG slice: memory is the slice's, most other figures are the parent's or n/a
+
+
+@dataclass(frozen=True)
+class DeviceIds:
+    """How the engine's torch names its CUDA device, so NVML finds the same one whatever the
+    index order (CUDA's default order differs from NVML's on mixed machines)."""
+
+    pci_bus_id: str | None = None  # "00000000:65:00.0", as NVML writes it
+    uuid: str | None = None  # "GPU-..." or "MIG-..."
+
+
+# NVML's answers for a figure a device does not report; anything else (GPU lost, driver gone)
+# means the GPU cannot be probed at all.
+_FIELD_ERRORS = ("NVML_ERROR_NOT_SUPPORTED", "NVML_ERROR_NO_PERMISSION", "NVML_ERROR_NOT_FOUND",
+                 "NVML_ERROR_NO_DATA", "NVML_ERROR_FUNCTION_NOT_FOUND", "NVML_ERROR_INVALID_ARGUMENT")
 
 
 @dataclass(frozen=True)
@@ -49,10 +70,14 @@ class SystemMonitor:
     failure the monitor reports CPUStatus for good and says why in `gpu_unavailable_reason`.
     """
 
-    def __init__(self, device: str = "cpu", torch_threads: int | None = None) -> None:
+    def __init__(self, device: str = "cpu", torch_threads: int | None = None, *,
+                 device_ids: DeviceIds | None = None, engine_pid: int | None = None) -> None:
         self.device = str(device)
         self.gpu_unavailable_reason: str | None = None
         self._torch_threads = torch_threads
+        self._ids = device_ids or DeviceIds()
+        self._engine_pid = engine_pid  # the training job (maybe not our child): its GPU memory counts
+        self._mig = False
         self._process: psutil.Process | None = _safe(psutil.Process, None)
         self._cpu_name: str | None = None
         self._nvml: Any = None  # the pynvml module once nvmlInit succeeded
@@ -106,23 +131,48 @@ class SystemMonitor:
         """GPUStatus, or None after recording why the GPU cannot be probed."""
         if self._handle is None and not self._open_gpu():
             return None
-        nvml, handle = self._nvml, self._handle
-        util = nvml.nvmlDeviceGetUtilizationRates(handle)
-        mem = nvml.nvmlDeviceGetMemoryInfo(handle)
-        # Fields some GPUs do not report (NOT_SUPPORTED) are None rather than fatal.
-        temp = _optional(lambda: nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU))
-        power_mw = _optional(lambda: nvml.nvmlDeviceGetPowerUsage(handle))
-        limit_mw = _optional(lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(handle))
+        nvml, handle, field = self._nvml, self._handle, self._field
+        util = field(lambda: float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu))
+        mem = field(lambda: nvml.nvmlDeviceGetMemoryInfo(handle))
+        temp = field(lambda: float(nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU)))
+        power_mw = field(lambda: nvml.nvmlDeviceGetPowerUsage(handle))
+        limit_mw = field(lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(handle))
+        if all(v is None for v in (util, mem, temp, power_mw)):
+            raise RuntimeError("this GPU reports none of its figures")
         return GPUStatus(
             name=self._gpu_name or "GPU",
             index=self._nvml_index if self._nvml_index is not None else -1,
-            util_percent=float(util.gpu),
-            mem_used_bytes=int(mem.used),
-            mem_total_bytes=int(mem.total),
-            temperature_c=None if temp is None else float(temp),
+            util_percent=util,
+            mem_used_bytes=None if mem is None else int(mem.used),
+            mem_total_bytes=None if mem is None else int(mem.total),
+            temperature_c=temp,
             power_w=None if power_mw is None else power_mw / 1000.0,
             power_limit_w=None if limit_mw is None else limit_mw / 1000.0,
+            process_mem_bytes=field(self._process_gpu_memory),
+            mig=self._mig,
         )
+
+    def _field(self, read: Callable[[], T]) -> T | None:
+        """read(), or None when NVML says this device does not report it."""
+        try:
+            return read()
+        except self._nvml.NVMLError as exc:
+            codes = {getattr(self._nvml, name, None) for name in _FIELD_ERRORS}
+            if getattr(exc, "value", None) in codes:
+                return None
+            raise
+
+    def _process_gpu_memory(self) -> int | None:
+        """GPU memory held by this process, the engine's and their children; None when NVML
+        lists none of them (another PID namespace, as in many containers) or hides the sizes."""
+        nvml = self._nvml
+        ours = {p.pid for p in _process_tree(os.getpid())}
+        if self._engine_pid:
+            ours |= {p.pid for p in _process_tree(self._engine_pid)}
+        used = [p.usedGpuMemory for p in nvml.nvmlDeviceGetComputeRunningProcesses(self._handle) if p.pid in ours]
+        if not used or any(u is None for u in used):
+            return None
+        return int(sum(used))
 
     def _open_gpu(self) -> bool:
         try:
@@ -144,16 +194,31 @@ class SystemMonitor:
                 f"GPU unavailable: cuda:{self._cuda_index} is not in CUDA_VISIBLE_DEVICES"
             )
             return False
-        if isinstance(target, int):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(target)
+        handle = self._find_handle(pynvml, target)
+        self._mig = bool(_optional(lambda: pynvml.nvmlDeviceIsMigDeviceHandle(handle)))
+        parent = _optional(lambda: pynvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(handle)) if self._mig else handle
+        self._nvml_index = _optional(lambda: int(pynvml.nvmlDeviceGetIndex(parent)))
+        if self._nvml_index is None and isinstance(target, int):
             self._nvml_index = target
-        else:  # a GPU-/MIG- UUID
-            handle = pynvml.nvmlDeviceGetHandleByUUID(target)
-            self._nvml_index = _optional(lambda: int(pynvml.nvmlDeviceGetIndex(handle)))
         name = pynvml.nvmlDeviceGetName(handle)
         self._gpu_name = name.decode(errors="replace") if isinstance(name, bytes) else str(name)
         self._handle = handle
         return True
+
+    def _find_handle(self, pynvml: Any, target: int | str) -> Any:
+        """The NVML handle of the device torch trains on. A MIG slice is named by its UUID (the
+        PCI bus id would give the whole GPU); otherwise the engine's PCI bus id, which is right
+        whatever order CUDA numbers devices in; without it, CUDA_VISIBLE_DEVICES's entry."""
+        uuid = self._ids.uuid or ""
+        if isinstance(target, str) and target.upper().startswith("MIG-"):
+            return pynvml.nvmlDeviceGetHandleByUUID(target)
+        if uuid.upper().startswith("MIG-"):
+            return pynvml.nvmlDeviceGetHandleByUUID(uuid)
+        if self._ids.pci_bus_id:
+            return pynvml.nvmlDeviceGetHandleByPciBusId(self._ids.pci_bus_id)
+        if isinstance(target, str):
+            return pynvml.nvmlDeviceGetHandleByUUID(target)
+        return pynvml.nvmlDeviceGetHandleByIndex(target)
 
     def _give_up_gpu(self, reason: str) -> None:
         self._gpu_failed = True
@@ -186,9 +251,13 @@ class SystemMonitor:
         )
 
     def _tree_rss(self) -> int:
-        """This process and its children: the dashboard trains in a child process."""
+        """This process, the training job's (an attached dashboard's job is not our child) and
+        their children."""
+        procs = {p.pid: p for p in [self._process, *self._process.children(recursive=True)]}
+        if self._engine_pid:
+            procs.update((p.pid, p) for p in _process_tree(self._engine_pid))
         total = 0
-        for proc in [self._process, *self._process.children(recursive=True)]:
+        for proc in procs.values():
             try:
                 total += proc.memory_info().rss
             except psutil.Error:
@@ -227,6 +296,14 @@ def _cuda_to_nvml(cuda_index: int, visible: str | None) -> int | str | None:
             break
         entries.append(number)
     return entries[cuda_index] if cuda_index < len(entries) else None
+
+
+def _process_tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def _cpu_name() -> str:

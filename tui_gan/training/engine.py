@@ -7,6 +7,7 @@ imports Textual. See ../shared/DESIGN.md for the threading pattern.
 from __future__ import annotations
 
 import math
+import os
 import queue
 import threading
 import time
@@ -42,9 +43,28 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        raise ConfigError(f"device {name!r} asked for, but PyTorch sees {count} GPU{'s' if count != 1 else ''} "
+                          f"(cuda:0{f'..cuda:{count - 1}' if count > 1 else ''})"
+                          + (f" with CUDA_VISIBLE_DEVICES={visible}" if visible is not None else ""))
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError("device 'mps' asked for, but MPS is not available here; use --device cpu or auto")
     return torch.device(name)
+
+
+def cuda_ids(device: torch.device) -> tuple[str | None, str | None]:
+    """(PCI bus id as NVML writes it, UUID) of a CUDA device; (None, None) for others."""
+    if device.type != "cuda":
+        return None, None
+    try:
+        props = torch.cuda.get_device_properties(device)
+        bus = f"{props.pci_domain_id:08X}:{props.pci_bus_id:02X}:{props.pci_device_id:02X}.0"
+        uuid = str(props.uuid)
+    except Exception:  # an older torch without these fields: the panel falls back to the index
+        return None, None
+    return bus, (uuid if uuid.upper().startswith(("GPU-", "MIG-")) else f"GPU-{uuid}")
 
 
 def make_adam(params, config: TrainConfig, device: torch.device) -> torch.optim.Adam:
@@ -449,6 +469,7 @@ class Engine:
                 s.name, pretty_name(self.dataset.name), str(self.device),
                 str(self.run_dir.path) if self.run_dir else None, self.steps_per_epoch, self.config.epochs,
                 s.step, s.epoch, count_params(s.G), count_params(s.D), self.dataset.note, torch.get_num_threads(),
+                os.getpid(), *cuda_ids(self.device),
             )
         )
         if self.dataset.note:

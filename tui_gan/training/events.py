@@ -40,6 +40,9 @@ class Started(Event):
     params_d: int
     note: str = ""  # e.g. "only the test split was found: training on it"
     torch_threads: int | None = None  # intra-op threads where the engine runs (maybe another process)
+    pid: int | None = None  # the engine's process: the system panel counts its memory
+    device_pci_bus_id: str | None = None  # a CUDA device as NVML names it, so the panel probes that one
+    device_uuid: str | None = None
 
 
 @dataclass(frozen=True)

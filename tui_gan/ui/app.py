@@ -55,7 +55,8 @@ from tui_gan.ui.widgets.system import SystemPanel
 # engine_factory(config, emit, *, resume, exit_when_done, stats_interval) -> an Engine-like object:
 # setup(), run() -> reason, send(command); with `detachable` and detach() when training outlives us
 EngineFactory = Callable[..., object]
-# monitor_factory(device, torch_threads) -> an object with .poll(), .gpu_unavailable_reason, .close()
+# monitor_factory(device, torch_threads, *, device_ids, engine_pid) -> an object with .poll(),
+# .gpu_unavailable_reason, .close()
 MonitorFactory = Callable[..., object]
 
 # Loss points arrive in batches twice a second (none is dropped): live enough to watch. Each
@@ -91,10 +92,10 @@ def job_engine_factory(run_dir: str | None = None, attach=None) -> EngineFactory
     return factory
 
 
-def _default_monitor_factory(device: str, torch_threads: int | None):
+def _default_monitor_factory(device: str, torch_threads: int | None, **kwargs):
     from tui_gan.system import SystemMonitor
 
-    return SystemMonitor(device, torch_threads)
+    return SystemMonitor(device, torch_threads, **kwargs)
 
 
 class TuiGanApp(App[None]):
@@ -365,7 +366,7 @@ class TuiGanApp(App[None]):
             self._attach_note = ""
         if not self._monitor_started:
             self._monitor_started = True
-            self._poll_system(e.device, e.torch_threads)
+            self._poll_system(e)
 
     def _on_Stats(self, e: ev.Stats) -> None:
         history = self.histories[e.arch]
@@ -439,11 +440,14 @@ class TuiGanApp(App[None]):
 
     # --- system status ---------------------------------------------------------------------
     @work(thread=True, exit_on_error=False, group="system", name="system monitor")
-    def _poll_system(self, device: str, torch_threads: int | None) -> None:
+    def _poll_system(self, started: ev.Started) -> None:
+        from tui_gan.system import DeviceIds
+
         worker = get_current_worker()
         monitor = None
         try:
-            monitor = self.monitor_factory(device, torch_threads)
+            monitor = self.monitor_factory(started.device, started.torch_threads, engine_pid=started.pid,
+                                           device_ids=DeviceIds(started.device_pci_bus_id, started.device_uuid))
             note = getattr(monitor, "gpu_unavailable_reason", None) or ""
             while not (self._stop_polling.is_set() or worker.is_cancelled):
                 self.post_message(SystemPolled(monitor.poll(), note))

@@ -10,8 +10,11 @@ from tui_gan.ui.widgets.spark import LEVELS
 from tui_gan.ui.widgets.status import fit_line, progress_bar
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:3.0f}%"
+NA = "n/a"  # a figure this GPU does not report
+
+
+def _pct(value: float | None, missing: str = "-") -> str:
+    return missing if value is None else f"{value:3.0f}%"
 
 
 def _bar(fraction: float | None, width: int, style: str = "$primary") -> Content:
@@ -22,31 +25,33 @@ def _bar(fraction: float | None, width: int, style: str = "$primary") -> Content
     return Content.styled(f"▕{progress_bar(f, width)}▏", style)
 
 
-def _used(used: int | None, total: int | None, sep: str = " / ") -> str:
+def _used(used: int | None, total: int | None, sep: str = " / ", missing: str = "-") -> str:
     if used is None or not total:
-        return "-"
+        return missing
     return f"{format_bytes(used)}{sep}{format_bytes(total)}"
 
 
 def _gpu_lines(s: GPUStatus, width: int, height: int) -> list[Content]:
     mem = s.mem_used_bytes / s.mem_total_bytes if s.mem_used_bytes is not None and s.mem_total_bytes else None
     util = None if s.util_percent is None else s.util_percent / 100
-    temp = "-" if s.temperature_c is None else f"{s.temperature_c:.0f} °C"
+    temp = NA if s.temperature_c is None else f"{s.temperature_c:.0f} °C"
     if s.power_w is None:
-        power = "-"
+        power = NA
     elif s.power_limit_w:
         power = f"{s.power_w:.0f} / {s.power_limit_w:.0f} W"
     else:
         power = f"{s.power_w:.0f} W"
+    name = Content.assemble((f"GPU {s.index} ", "bold"), s.name, " (MIG slice)" if s.mig else "")
+    run = "" if s.process_mem_bytes is None else f" · run {format_bytes(s.process_mem_bytes)}"
     if height < 3:
-        line = fit_line(width, Content.assemble(("GPU", "bold"), _pct(s.util_percent)),
-                    f"mem {_used(s.mem_used_bytes, s.mem_total_bytes, '/')}", temp, power)
-        return [line] if height < 2 else [Content.assemble((f"GPU {s.index} ", "bold"), s.name), line]
+        line = fit_line(width, Content.assemble(("GPU", "bold"), _pct(s.util_percent, f" {NA}")),
+                    f"mem {_used(s.mem_used_bytes, s.mem_total_bytes, '/', NA)}{run}", temp, power)
+        return [line] if height < 2 else [name, line]
     bar = max(0, min(20, width - 34))
     return [
-        Content.assemble((f"GPU {s.index} ", "bold"), s.name),
-        Content.assemble(("util  ", "bold"), _bar(util, bar), " ", _pct(s.util_percent)),
-        Content.assemble(("mem   ", "bold"), _bar(mem, bar), " ", _used(s.mem_used_bytes, s.mem_total_bytes)),
+        name,
+        Content.assemble(("util  ", "bold"), _bar(util, bar), " ", _pct(s.util_percent, NA)),
+        Content.assemble(("mem   ", "bold"), _bar(mem, bar), " ", _used(s.mem_used_bytes, s.mem_total_bytes, missing=NA), run),
         Content.assemble(("temp  ", "bold"), temp, ("   power ", "bold"), power),
     ]
 
