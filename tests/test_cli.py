@@ -56,6 +56,7 @@ def test_headless_train_then_resume_then_sample(tmp_path, idx_dir, capsys):
                  "checkpoints/simple/latest.pt", "loss_simple.png", "progress_simple.gif"):
         assert (run / name).exists(), name
     assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 16
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
 
     ckpt = run / "checkpoints" / "simple" / "latest.pt"
     assert main(["train", "--headless", "--data-dir", str(idx_dir), "--runs-dir", str(tmp_path / "runs"),
@@ -74,7 +75,9 @@ def test_headless_train_then_resume_then_sample(tmp_path, idx_dir, capsys):
 def test_eval_prints_quality_as_json(tmp_path, idx_dir, capsys):
     import json
 
-    assert main(train_args(tmp_path, idx_dir, "--max-steps", "3", "--eval-every", "0")) == 0
+    assert main(train_args(tmp_path, idx_dir, "--max-steps", "3", "--eval-every", "0", "--no-tensorboard")) == 0
+    (run,) = run_dirs(tmp_path)
+    assert not (run / "tensorboard").exists()
     capsys.readouterr()
     (ckpt,) = (tmp_path / "runs").glob("*/checkpoints/simple/latest.pt")
     assert main(["eval", str(ckpt), "--samples", "100"]) == 0

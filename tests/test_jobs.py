@@ -521,4 +521,9 @@ def test_resume_in_place_keeps_one_history(tmp_path):
     assert main([*args, "--resume", str(ckpt), "--epochs", "4"]) == 0  # redoes 33..64
     assert sorted(metrics(run_dir)) == list(range(1, 65))
     assert read_metrics(run_dir)["simple"].last.step == 64
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()  # older event files' steps after a resume's checkpoint are purged, as in metrics.csv
+    assert [s.step for s in events.Scalars("simple/loss/D")] == list(range(1, 65))
     assert json.loads((run_dir / "job.json").read_text())["step"] == 64

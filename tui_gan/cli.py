@@ -19,6 +19,7 @@ TRAIN_OPTIONS = {
     "lr": "lr", "beta1": "beta1", "beta2": "beta2", "z_dim": "z_dim", "seed": "seed", "device": "device",
     "runs_dir": "runs_dir", "max_steps": "max_steps", "checkpoint_every": "checkpoint_every",
     "synthetic_size": "synthetic_size", "eval_every": "eval_every", "eval_samples": "eval_samples",
+    "tensorboard": "tensorboard",
 }
 
 
@@ -57,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--synthetic-size", type=int, metavar="N", help="images in the synthetic set (default 60000)")
     train.add_argument("--eval-every", type=float, metavar="S", help="seconds of training between quality evaluations (default 30, 0 off)")
     train.add_argument("--eval-samples", type=int, metavar="N", help="digits generated per quality evaluation (default 1000)")
+    train.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=None,
+                       help="no TensorBoard event files in the run folder")
     train.add_argument("--log-every", type=float, default=10.0, metavar="S", help="headless: seconds between log lines")
 
     ls = sub.add_parser("ls", help="list live training jobs and recent runs")

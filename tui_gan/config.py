@@ -41,6 +41,7 @@ class TrainConfig:
     checkpoint_every: int = 1  # epochs between automatic checkpoints (0: only at the end)
     eval_every: float = 30.0  # seconds of training between quality evaluations (0: off)
     eval_samples: int = 1000  # generated digits per quality evaluation
+    tensorboard: bool = True  # event files in RUN_DIR/tensorboard
 
     def validate(self) -> "TrainConfig":
         from tui_gan.models import get_arch
@@ -69,6 +70,8 @@ class TrainConfig:
         for name, beta in (("beta1", self.beta1), ("beta2", self.beta2)):
             if not _finite(beta) or not 0 <= beta < 1:
                 raise ConfigError(f"{name} must be in [0, 1), got {beta!r}")
+        if not isinstance(self.tensorboard, bool):
+            raise ConfigError(f"tensorboard must be true or false, got {self.tensorboard!r}")
         if not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         return self

@@ -163,6 +163,9 @@ class Engine:
         self._eval_requested = False
         self._quality_told = False  # "quality metrics are off" said once
         self._quality_error = ""  # why the background classifier failed, if it did
+        self.tensorboard = None  # TensorBoardLog, when the run has a folder and --no-tensorboard is not given
+        self._system = None  # SystemMonitor for the GPU/CPU figures TensorBoard gets
+        self._setup_notes: list[str] = []  # warnings from setup, said once training is announced
 
     # --- public driving API ----------------------------------------------------------------
     def send(self, command: cmd.Command) -> None:
@@ -206,7 +209,23 @@ class Engine:
                     "torch": torch.__version__,
                 }
             )
+        self._open_tensorboard(resume["step"] if resume else None)
         self._ready = True
+
+    def _open_tensorboard(self, resumed_step: int | None) -> None:
+        """Event files beside metrics.csv, plus a probe for the GPU figures they log."""
+        if self.run_dir is None or not self.config.tensorboard:
+            return
+        try:
+            from tui_gan.training.tensorboard import TensorBoardLog
+
+            self.tensorboard = TensorBoardLog(self.run_dir.path, None if resumed_step is None else resumed_step + 1)
+        except Exception as exc:  # e.g. the tensorboard package missing: the run goes on without it
+            self._setup_notes.append(f"TensorBoard logging is off: {type(exc).__name__}: {exc}")
+            return
+        from tui_gan.system import DeviceIds, SystemMonitor
+
+        self._system = SystemMonitor(str(self.device), torch.get_num_threads(), device_ids=DeviceIds(*cuda_ids(self.device)))
 
     @property
     def steps_per_epoch(self) -> int:
@@ -230,6 +249,9 @@ class Engine:
             self._finish_files()
             if self.run_dir is not None:
                 self.run_dir.close()
+            if self.tensorboard is not None:
+                self.tensorboard.close()
+                self._system.close()
         state = self.current
         self.emit(ev.Finished(state.name, reason, state.step, str(self.run_dir.path) if self.run_dir else None))
         return reason
@@ -409,7 +431,10 @@ class Engine:
         if s.diverged:
             return
         if self.run_dir is not None:
-            self.run_dir.save_samples(s.name, s.epoch, self.sample_images(s))
+            grid = self.sample_images(s)
+            self.run_dir.save_samples(s.name, s.epoch, grid)
+            if self.tensorboard is not None:
+                self.tensorboard.samples(s.name, s.step, grid, force=True)
             if self.config.checkpoint_every and s.epoch % self.config.checkpoint_every == 0:
                 self._checkpoint(s, "latest")
 
@@ -433,6 +458,9 @@ class Engine:
         points, self._pending = tuple(self._pending), []
         if self.run_dir is not None and points:
             self.run_dir.append_metrics(s.name, points, self._images_per_s, s.train_time)
+            if self.tensorboard is not None:
+                self.tensorboard.steps(s.name, points, self._images_per_s)
+                self.tensorboard.system(s.step, self._system.poll)
         self.emit(
             ev.Stats(
                 s.name, points, s.step, s.epoch, s.pos / self.steps_per_epoch, self._images_per_s,
@@ -460,6 +488,8 @@ class Engine:
         n = len(s.fixed_noise)
         self._last_samples = time.perf_counter()
         s.sample_cost = self._last_samples - start
+        if self.tensorboard is not None:
+            self.tensorboard.samples(s.name, s.step, out[:n])
         self.emit(ev.Samples(s.name, s.step, out[:n], out[n:]))
 
     def _announce(self) -> None:
@@ -474,6 +504,9 @@ class Engine:
         )
         if self.dataset.note:
             self.emit(ev.Notice(s.name, self.dataset.note, "warning"))
+        for note in self._setup_notes:
+            self.emit(ev.Notice(s.name, note, "warning"))
+        self._setup_notes.clear()
         if self._classifier_thread is None and not self._quality_told:
             self._quality_told = True
             self.emit(ev.Notice(s.name, self._quality_off_reason(), topic="quality"))
@@ -608,6 +641,8 @@ class Engine:
         self._reset_window()
         if self.run_dir is not None:
             self.run_dir.append_quality(s.name, s.step, s.epoch, report, self.real_floor)
+        if self.tensorboard is not None:
+            self.tensorboard.quality(s.name, s.step, report, self.real_floor)
         self.emit(ev.Quality(s.name, s.step, s.epoch, report, self.real_floor, self.classifier.val_accuracy, s.eval_cost))
         warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
         if warning:
