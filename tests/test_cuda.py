@@ -56,3 +56,19 @@ def test_the_system_panel_probes_the_training_gpu(tmp_path):
     assert status.name == torch.cuda.get_device_name(0)
     assert status.mem_total_bytes and status.mem_total_bytes > 0
     assert status.process_mem_bytes is None or status.process_mem_bytes > 0
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision, compile", [("bf16", "off"), ("fp16", "off"), ("fp32", "default"),
+                                                ("fp32", "reduce-overhead")])
+def test_gpu_speed_paths_train_and_checkpoint(tmp_path, precision, compile):
+    events = []
+    config = tiny_config(tmp_path, device="cuda", max_steps=40, precision=precision, compile=compile)
+    engine = Engine(config, events.append, dataset=blob_digits(512), run_dir=tmp_path / "run")
+    assert engine.run() == "max_steps"
+    points = [p for e in events if isinstance(e, ev.Stats) for p in e.points]
+    assert len(points) == 40 and all(torch.isfinite(torch.tensor([p.d_loss, p.g_loss])).all() for p in points)
+    data = load_checkpoint(tmp_path / "run" / "checkpoints" / "simple" / "latest.pt")
+    assert (data["scaler"] is not None) == (precision == "fp16")
+    if precision == "fp32":
+        assert torch.backends.cuda.matmul.allow_tf32  # TF32 matmuls on

@@ -221,3 +221,45 @@ def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path, arch):
     expected = [(p.d_loss, p.g_loss) for p in straight.points()[k:]]
     assert [(p.d_loss, p.g_loss) for p in resumed.points()] == expected
     assert len(engine.current.history) == 2 * k  # the history travels with the checkpoint
+
+
+def test_bf16_autocast_trains_and_resumes_exactly(tmp_path):
+    """bf16 on a CPU (this one has avx512_bf16): finite, moving losses, and the same exact resume."""
+    k = 5
+    straight = Recorder()
+    make_engine(tmp_path, straight, arch="mlp", max_steps=2 * k, precision="bf16").run()
+    points = straight.points()
+    assert all(math.isfinite(p.d_loss) and math.isfinite(p.g_loss) for p in points)
+    assert len({round(p.g_loss, 4) for p in points}) > 1
+    fp32 = Recorder()
+    make_engine(tmp_path, fp32, arch="mlp", max_steps=2).run()
+    assert fp32.points()[1].d_loss != points[1].d_loss  # the forward really ran in bf16
+
+    first = Recorder()
+    make_engine(tmp_path, first, arch="mlp", run_dir=tmp_path / "a", max_steps=k, checkpoint_every=0,
+                precision="bf16").run()
+    ckpt = [e.path for e in first.of(ev.CheckpointSaved)][-1]
+    resumed = Recorder()
+    Engine(tiny_config(tmp_path, arch="mlp", max_steps=k, precision="bf16"), resumed, dataset=blob_digits(256),
+           resume=ckpt, run_dir=False).run()
+    assert [(p.d_loss, p.g_loss) for p in resumed.points()] == [(p.d_loss, p.g_loss) for p in points[k:]]
+
+
+def test_fp16_needs_a_gpu(tmp_path):
+    from tui_gan.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fp16 needs a GPU"):
+        make_engine(tmp_path, Recorder(), precision="fp16", device="cpu").setup()
+    with pytest.raises(ConfigError, match="unknown precision"):
+        tiny_config(tmp_path, precision="fp8")
+
+
+def test_compiled_models_train_and_checkpoint_plain_weights(tmp_path):
+    """torch.compile (inductor, here on the CPU: ~20 s of compiling) for G and D."""
+    rec = Recorder()
+    engine = make_engine(tmp_path, rec, arch="simple", max_steps=4, compile="default", run_dir=tmp_path / "run")
+    assert engine.run() == "max_steps"
+    assert engine.current.G_run is not engine.current.G  # the step ran the compiled modules
+    assert all(math.isfinite(p.d_loss) for p in rec.points()) and len(rec.points()) == 4
+    data = load_checkpoint(tmp_path / "run" / "checkpoints" / "simple" / "latest.pt")
+    assert not any("_orig_mod" in key for key in data["generator"])  # loads into a plain model

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tui_gan import __version__
-from tui_gan.config import DATASETS, TrainConfig, load_config_file
+from tui_gan.config import COMPILE_MODES, DATASETS, PRECISIONS, TrainConfig, load_config_file
 from tui_gan.errors import CheckpointError, ConfigError, TuiGanError
 
 SUBCOMMANDS = ("train", "ls", "attach", "archs", "sample", "eval")
@@ -19,7 +19,7 @@ TRAIN_OPTIONS = {
     "lr": "lr", "beta1": "beta1", "beta2": "beta2", "z_dim": "z_dim", "seed": "seed", "device": "device",
     "runs_dir": "runs_dir", "max_steps": "max_steps", "checkpoint_every": "checkpoint_every",
     "synthetic_size": "synthetic_size", "eval_every": "eval_every", "eval_samples": "eval_samples",
-    "tensorboard": "tensorboard",
+    "tensorboard": "tensorboard", "precision": "precision", "compile": "compile",
 }
 
 
@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--synthetic-size", type=int, metavar="N", help="images in the synthetic set (default 60000)")
     train.add_argument("--eval-every", type=float, metavar="S", help="seconds of training between quality evaluations (default 30, 0 off)")
     train.add_argument("--eval-samples", type=int, metavar="N", help="digits generated per quality evaluation (default 1000)")
+    train.add_argument("--precision", choices=PRECISIONS, help="fp32 (default; TF32 matmuls on Ampere+ GPUs), "
+                       "bf16 or fp16 (GPU) autocast")
+    train.add_argument("--compile", nargs="?", const="default", choices=COMPILE_MODES, metavar="MODE",
+                       help="torch.compile G and D (MODE: default, reduce-overhead for CUDA graphs, max-autotune)")
     train.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=None,
                        help="no TensorBoard event files in the run folder")
     train.add_argument("--log-every", type=float, default=10.0, metavar="S", help="headless: seconds between log lines")

@@ -13,6 +13,8 @@ from tui_gan.errors import ConfigError
 
 DATASETS = ("mnist", "fashion-mnist", "synthetic")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16")
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 _PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic digits"}
 
 
@@ -42,6 +44,8 @@ class TrainConfig:
     eval_every: float = 30.0  # seconds of training between quality evaluations (0: off)
     eval_samples: int = 1000  # generated digits per quality evaluation
     tensorboard: bool = True  # event files in RUN_DIR/tensorboard
+    precision: str = "fp32"  # bf16/fp16: the forward passes under autocast
+    compile: str = "off"  # torch.compile mode for G and D ("reduce-overhead" captures CUDA graphs)
 
     def validate(self) -> "TrainConfig":
         from tui_gan.models import get_arch
@@ -70,6 +74,10 @@ class TrainConfig:
         for name, beta in (("beta1", self.beta1), ("beta2", self.beta2)):
             if not _finite(beta) or not 0 <= beta < 1:
                 raise ConfigError(f"{name} must be in [0, 1), got {beta!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if self.compile not in COMPILE_MODES:
+            raise ConfigError(f"unknown compile mode {self.compile!r}; choose one of: {', '.join(COMPILE_MODES)}")
         if not isinstance(self.tensorboard, bool):
             raise ConfigError(f"tensorboard must be true or false, got {self.tensorboard!r}")
         if not isinstance(self.seed, int):

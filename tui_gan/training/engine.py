@@ -6,6 +6,7 @@ imports Textual. See ../shared/DESIGN.md for the threading pattern.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import queue
@@ -54,6 +55,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
+    if scaler is None:
+        loss.backward()
+        opt.step()
+    else:  # fp16: scaled so small gradients survive; the step is skipped if any overflowed
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+
+
 def cuda_ids(device: torch.device) -> tuple[str | None, str | None]:
     """(PCI bus id as NVML writes it, UUID) of a CUDA device; (None, None) for others."""
     if device.type != "cuda":
@@ -65,6 +75,21 @@ def cuda_ids(device: torch.device) -> tuple[str | None, str | None]:
     except Exception:  # an older torch without these fields: the panel falls back to the index
         return None, None
     return bus, (uuid if uuid.upper().startswith(("GPU-", "MIG-")) else f"GPU-{uuid}")
+
+
+def precision_context(precision: str, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
+    """What the step's forward passes run under: autocast for bf16/fp16 (weights, optimizer
+    state and the losses stay fp32), nothing for fp32. TF32 matmuls are on for fp32 on Ampere+
+    GPUs (PyTorch leaves them off)."""
+    if precision == "fp16" and device.type == "cpu":
+        raise ConfigError("--precision fp16 needs a GPU (its loss scaling is for GPUs); use bf16 on a CPU")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if precision == "fp32":
+        return contextlib.nullcontext
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return lambda: torch.autocast(device.type, dtype=dtype)
 
 
 def make_adam(params, config: TrainConfig, device: torch.device) -> torch.optim.Adam:
@@ -103,6 +128,9 @@ class ArchState:
     last_eval_time: float = 0.0  # train_time at the last quality evaluation
     eval_cost: float = 0.0  # seconds the last evaluation took (0: none yet)
     sample_cost: float = 0.0  # seconds the last sample grid took
+    G_run: torch.nn.Module | None = None  # what the step calls: G, or torch.compile(G)
+    D_run: torch.nn.Module | None = None
+    scaler: torch.amp.GradScaler | None = None  # fp16 only
     d_wins: DiscriminatorWins = field(default_factory=DiscriminatorWins)
     collapse: ModeCollapse = field(default_factory=ModeCollapse)
 
@@ -178,6 +206,7 @@ class Engine:
         # cli.config_from_args); the engine only insists on the architecture.
         resume = load_checkpoint(self.resume_path, expected_arch=config.arch) if self.resume_path else None
         self.device = resolve_device(config.device)
+        self._autocast = precision_context(config.precision, self.device)
         torch.manual_seed(config.seed)  # dropout draws from the global generator
         if self.dataset is None:
             self.dataset = load_dataset(
@@ -346,32 +375,33 @@ class Engine:
         idx = s.perm[s.pos * B : (s.pos + 1) * B]
         real = self.images[idx].unsqueeze(1).float().mul_(2 / 255).sub_(1)  # = ToTensor + Normalize(0.5, 0.5)
         z = torch.randn(B, self.config.z_dim, generator=s.noise, device=self.device)
-        fake = s.G(z)
-
-        if s.d_concat:  # one forward for both halves: same maths when D has no batch statistics
-            logits = s.D(torch.cat([real, fake.detach()]))
-            real_logits, fake_logits = logits[:B], logits[B:]
-        else:
-            real_logits, fake_logits = s.D(real), s.D(fake.detach())
-        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
-            F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        G, D = s.G_run, s.D_run  # compiled with --compile, else the modules themselves
+        with self._autocast():
+            fake = G(z)
+            if s.d_concat:  # one forward for both halves: same maths when D has no batch statistics
+                logits = D(torch.cat([real, fake.detach()]))
+                real_logits, fake_logits = logits[:B], logits[B:]
+            else:
+                real_logits, fake_logits = D(real), D(fake.detach())
+            d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
+                F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
         s.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        s.opt_d.step()
+        _backward_and_step(d_loss, s.opt_d, s.scaler)
 
         # D's weights get no gradient in the G step: skipping them saves a third of its backward.
         s.D.requires_grad_(False)
-        g_logits = s.D(fake)
-        g_loss = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
+        with self._autocast():
+            g_logits = D(fake)
+            g_loss = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
         s.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        s.opt_g.step()
+        _backward_and_step(g_loss, s.opt_g, s.scaler)
         s.D.requires_grad_(True)
+        if s.scaler is not None:
+            s.scaler.update()
 
         with torch.no_grad():
-            stats = torch.stack(
-                [d_loss.detach(), g_loss.detach(), torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]
-            )
+            stats = torch.stack([d_loss.detach().float(), g_loss.detach().float(),
+                                 torch.sigmoid(real_logits.float()).mean(), torch.sigmoid(fake_logits.float()).mean()])
         s.step += 1
         s.pos += 1
         self.steps_this_run += 1
@@ -531,9 +561,15 @@ class Engine:
         D.to(device, memory_format=torch.channels_last).train()
         noise = torch.Generator(device=device)
         noise.manual_seed(config.seed + 1)
+        G_run, D_run = G, D
+        if config.compile != "off":  # the weights stay G's and D's: checkpoints and sampling use those
+            mode = None if config.compile == "default" else config.compile
+            G_run, D_run = torch.compile(G, mode=mode), torch.compile(D, mode=mode)
         return ArchState(
             spec, G, D, make_adam(G.parameters(), config, device), make_adam(D.parameters(), config, device),
             noise, fixed_noise.to(device), interp_noise.to(device), d_concat=not has_batchnorm(D),
+            G_run=G_run, D_run=D_run,
+            scaler=torch.amp.GradScaler(device.type) if config.precision == "fp16" else None,
         )
 
     def _switch(self, name: str) -> None:
@@ -671,6 +707,7 @@ class Engine:
             },
             "history": torch.tensor(s.history, dtype=torch.float64).reshape(-1, len(HISTORY_COLUMNS)),
             "train_time": s.train_time,
+            "scaler": s.scaler.state_dict() if s.scaler is not None else None,
             "device_type": self.device.type,
             "dataset": {"name": self.dataset.name, "size": len(self.dataset), "split": self.dataset.split},
         }
@@ -735,6 +772,8 @@ class Engine:
         s.perm = perm.to(self.device) if perm is not None else None
         s.history = [tuple(row) for row in data["history"].tolist()] if data.get("history") is not None else []
         s.train_time = float(data.get("train_time", 0.0))
+        if s.scaler is not None and data.get("scaler"):
+            s.scaler.load_state_dict(data["scaler"])
         s.last_checkpoint = str(self.resume_path)
         s.checkpoint_step = s.step
 
