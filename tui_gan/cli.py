@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", metavar="FILE", help="JSON or TOML file of settings; options given here win")
     train.add_argument("--resume", metavar="RUN_DIR|CKPT",
                        help="continue a run in its own folder (a run folder, or a checkpoint in one)")
+    train.add_argument("--run-dir", metavar="DIR", help="write the run into DIR instead of a new folder under --runs-dir")
+    train.add_argument("--nproc", type=int, metavar="N",
+                       help="train on N processes with DistributedDataParallel (one per GPU; gloo on CPUs), "
+                            "started with torchrun; the global batch is kept and split over them")
     train.add_argument("--arch", "-a", choices=ARCH_NAMES, metavar="NAME", help=f"architecture: {', '.join(ARCH_NAMES)} (default mlp)")
     train.add_argument("--dataset", "-d", choices=DATASETS, metavar="NAME", help=f"dataset: {', '.join(DATASETS)} (default mnist)")
     train.add_argument("--data-dir", metavar="DIR", help="folder with the IDX files (flat or torchvision layout)")
@@ -106,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_ls(Path(args.runs_dir))
         if args.command == "attach":
             return cmd_attach(args.target, Path(args.runs_dir))
-        return cmd_train(args)
+        return cmd_train(args, argv)
     except TuiGanError as exc:
         print(f"tui-gan: error: {exc}", file=sys.stderr)
         return 2
@@ -159,13 +163,26 @@ def resolve_resume(target: str, arch: str | None) -> tuple[str, str | None]:
     return target, (str(run) if inside_run else None)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    run_dir = None
+def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
+    from tui_gan.training.distributed import world_size
+
+    run_dir = args.run_dir
     if args.resume:
-        args.resume, run_dir = resolve_resume(args.resume, args.arch)
+        args.resume, resumed_in = resolve_resume(args.resume, args.arch)
+        run_dir = run_dir or resumed_in
+    elif run_dir and (Path(run_dir) / "config.json").exists():
+        raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}")
     config = config_from_args(args)
     if args.log_every <= 0:
         raise ConfigError("--log-every must be a positive number of seconds")
+    if args.nproc is not None and args.nproc < 1:
+        raise ConfigError(f"--nproc must be at least 1, got {args.nproc}")
+    if world_size() > 1:  # one of torchrun's processes
+        if os.environ.get("RANK", "0") != "0":
+            return run_rank(config, args.resume)
+        args.headless, args.detach = True, False  # rank 0: the job, in torchrun's foreground
+    elif args.nproc and args.nproc > 1:
+        return launch_ranks(args, argv, config, run_dir)
     if args.detach:
         from tui_gan.jobs.launch import start_job
 
@@ -185,6 +202,67 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tui_gan.ui.app import run_dashboard
 
     return run_dashboard(config, resume=args.resume, run_dir=run_dir)
+
+
+def run_rank(config: TrainConfig, resume: str | None) -> int:
+    """A torchrun process other than rank 0: trains its slice, writes nothing, says nothing."""
+    from tui_gan.training.engine import Engine
+
+    engine = Engine(config, resume=resume, run_dir=False, exit_when_done=True)
+    engine.setup()
+    return 1 if engine.run() == "error" else 0
+
+
+def launch_ranks(args: argparse.Namespace, argv: list[str], config: TrainConfig, run_dir: str | None) -> int:
+    """`--nproc N`: the same command under torchrun's elastic agent, N processes on this machine.
+    Headless, torchrun takes this process's place; detached or with the dashboard, it starts in
+    the background with its run folder fixed in advance, and its rank 0 is the job to attach to."""
+    if config.batch_size % args.nproc:
+        raise ConfigError(f"batch size {config.batch_size} does not split evenly over {args.nproc} processes")
+    worker_argv = _without_options(argv, {"--nproc": 1, "--detach": 0, "--headless": 0, "--run-dir": 1})
+    worker_argv.append("--headless")
+    if args.headless or not (args.detach or (sys.stdout.isatty() and sys.stdin.isatty())):
+        if run_dir:
+            worker_argv += ["--run-dir", run_dir]
+        os.execv(sys.executable, torchrun_command(args.nproc, worker_argv))
+    from tui_gan.jobs.launch import start_torchrun
+    from tui_gan.training.rundir import RunDir
+
+    folder = str(RunDir.open(run_dir).path if run_dir else RunDir.create(config.runs_dir, config.arch).path)
+    worker_argv += ["--run-dir", folder]
+
+    def start():
+        return start_torchrun(torchrun_command(args.nproc, worker_argv), Path(folder))
+
+    if args.detach:
+        info = start()
+        print(f"training {config.arch} on {args.nproc} processes in the background (rank 0: pid {info.pid}); "
+              f"run folder {info.run_dir}\n  watch it:  tui-gan attach {info.run_dir}\n"
+              f"  its log:   {info.run_dir / 'job.log'}\n  stop it:   kill {info.pid}   (a final checkpoint is written)")
+        return 0
+    from tui_gan.ui.app import run_dashboard
+
+    return run_dashboard(config, resume=args.resume, start=start)
+
+
+def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+            "-m", "tui_gan", *argv]
+
+
+def _without_options(argv: list[str], options: dict[str, int]) -> list[str]:
+    """argv less the named options (each with its number of values, also as --opt=value)."""
+    out, skip = [], 0
+    for token in argv:
+        if skip:
+            skip -= 1
+            continue
+        name = token.split("=", 1)[0]
+        if name in options:
+            skip = options[name] if "=" not in token else 0
+            continue
+        out.append(token)
+    return out
 
 
 def cmd_ls(runs_root: Path) -> int:

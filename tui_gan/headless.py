@@ -56,8 +56,10 @@ class ConsoleReporter:
                                      description=f"{event.arch} epoch {event.epoch + 1}/{self.epochs}")
             if self.latest is not None and time.monotonic() - self.last_log >= self.log_every:
                 self.last_log = time.monotonic()
+                ranks = (f" (ranks: {', '.join(f'{r:,.0f}' for r in event.rank_images_per_s)})"
+                         if event.rank_images_per_s else "")
                 self.log(f"epoch {event.epoch + 1} step {event.step}  {describe(self.latest)}  "
-                         f"{event.images_per_s:,.0f} img/s")
+                         f"{event.images_per_s:,.0f} img/s{ranks}")
         elif isinstance(event, ev.Quality):
             r = event.report
             self.log(f"quality at step {event.step}: {r.classes_covered}/10 classes, confidence {r.mean_confidence:.2f}, "

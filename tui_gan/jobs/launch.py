@@ -73,6 +73,27 @@ def start_job(config: TrainConfig, *, resume: str | None = None, run_dir: str | 
     return registry.JobInfo(Path(result["run_dir"]), proc.pid, Path(result["socket"]), "running", config.arch)
 
 
+def start_torchrun(command: list[str], run_dir: Path) -> registry.JobInfo:
+    """Start torchrun (`command`) in the background with its output in RUN_DIR/job.log; returns
+    once its rank 0 serves viewers from run_dir (a job that runs there), or raises why not."""
+    import time
+
+    log = run_dir / "job.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    while True:
+        job = registry.read_job(run_dir)
+        if job is not None and job.state == "running" and job.socket.exists():
+            return job
+        if proc.poll() is not None:
+            lines = log.read_text(errors="replace").strip().splitlines()
+            said = [line for line in lines if line.startswith("tui-gan: error:")]
+            last = (said or lines or ["no output"])[-1].removeprefix("tui-gan: error: ")[:300]
+            raise JobStartFailed(f"the training processes ended while starting (exit code {proc.returncode}): {last}")
+        time.sleep(0.1)
+
+
 def child_main(answer_fd: int) -> None:
     from tui_gan.jobs.server import Job, setup_logging
 

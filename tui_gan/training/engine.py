@@ -24,8 +24,9 @@ import torch.nn.functional as F
 from tui_gan.config import TrainConfig, pretty_name
 from tui_gan.data import Dataset, load_dataset
 from tui_gan.errors import CheckpointError, ConfigError
-from tui_gan.models import ArchSpec, count_params, get_arch, has_batchnorm
+from tui_gan.models import ARCH_NAMES, ArchSpec, count_params, get_arch, has_batchnorm
 from tui_gan.training import commands as cmd
+from tui_gan.training import distributed
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint, save_checkpoint
 from tui_gan.training.health import DiscriminatorWins, ModeCollapse
@@ -55,13 +56,25 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
+def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def _backward(loss: torch.Tensor, scaler) -> None:
+    # fp16: scaled so small gradients survive (the step is skipped if any overflowed)
+    (loss if scaler is None else scaler.scale(loss)).backward()
+
+
+def _step(opt: torch.optim.Optimizer, scaler) -> None:
     if scaler is None:
-        loss.backward()
         opt.step()
-    else:  # fp16: scaled so small gradients survive; the step is skipped if any overflowed
-        scaler.scale(loss).backward()
+    else:
         scaler.step(opt)
+
+
+def _no_sync(module: torch.nn.Module):
+    """DDP's gradient accumulation without a sync; nothing for a plain module."""
+    return module.no_sync() if hasattr(module, "no_sync") else contextlib.nullcontext()
 
 
 def cuda_ids(device: torch.device) -> tuple[str | None, str | None]:
@@ -130,6 +143,7 @@ class ArchState:
     sample_cost: float = 0.0  # seconds the last sample grid took
     G_run: torch.nn.Module | None = None  # what the step calls: G, or torch.compile(G)
     D_run: torch.nn.Module | None = None
+    D_g: torch.nn.Module | None = None  # D in the G step: compiled maybe, never DDP-wrapped
     scaler: torch.amp.GradScaler | None = None  # fp16 only
     d_wins: DiscriminatorWins = field(default_factory=DiscriminatorWins)
     collapse: ModeCollapse = field(default_factory=ModeCollapse)
@@ -191,6 +205,10 @@ class Engine:
         self._eval_requested = False
         self._quality_told = False  # "quality metrics are off" said once
         self._quality_error = ""  # why the background classifier failed, if it did
+        self.ranks: distributed.Ranks | None = None  # under torchrun with more than one process
+        self.local_batch: int | None = None  # this rank's slice of each batch
+        self._pending_switch: str | None = None
+        self.rank_rates: tuple[float, ...] = ()  # each rank's img/s, gathered every RATES_EVERY steps
         self.tensorboard = None  # TensorBoardLog, when the run has a folder and --no-tensorboard is not given
         self._system = None  # SystemMonitor for the GPU/CPU figures TensorBoard gets
         self._setup_notes: list[str] = []  # warnings from setup, said once training is announced
@@ -207,6 +225,13 @@ class Engine:
         resume = load_checkpoint(self.resume_path, expected_arch=config.arch) if self.resume_path else None
         self.device = resolve_device(config.device)
         self._autocast = precision_context(config.precision, self.device)
+        if distributed.world_size() > 1:
+            self.ranks = distributed.init(self.device)
+            self.device = distributed.local_device(self.device, self.ranks)
+            self.local_batch = distributed.local_batch(config.batch_size, self.ranks)
+            if not self.ranks.main:  # rank 0 alone writes files and judges quality
+                self._run_dir_arg = False
+                config = config.replace(eval_every=0.0, tensorboard=False)
         torch.manual_seed(config.seed)  # dropout draws from the global generator
         if self.dataset is None:
             self.dataset = load_dataset(
@@ -257,6 +282,11 @@ class Engine:
         self._system = SystemMonitor(str(self.device), torch.get_num_threads(), device_ids=DeviceIds(*cuda_ids(self.device)))
 
     @property
+    def _judges(self) -> bool:
+        """Rank 0 (or the only process): the one that decides divergence and draws samples."""
+        return self.ranks is None or self.ranks.main
+
+    @property
     def steps_per_epoch(self) -> int:
         return len(self.dataset) // self.config.batch_size
 
@@ -281,6 +311,8 @@ class Engine:
             if self.tensorboard is not None:
                 self.tensorboard.close()
                 self._system.close()
+            if self.ranks is not None:
+                distributed.close(self.ranks)
         state = self.current
         self.emit(ev.Finished(state.name, reason, state.step, str(self.run_dir.path) if self.run_dir else None))
         return reason
@@ -290,6 +322,8 @@ class Engine:
         while True:
             self._drain_commands()
             self._take_classifier()
+            if self.ranks is not None:
+                self._follow_main()
             if self.stopping:
                 self._flush_stats(force=True)
                 if self.stop_checkpoint:
@@ -307,6 +341,21 @@ class Engine:
                 continue
             self.train_step()
             self._after_step()
+
+    def _follow_main(self) -> None:
+        """Every rank adopts rank 0's pause, stop, architecture and divergence (see distributed.py)."""
+        s = self.current
+        stop = 0 if not self.stopping else (1 if self.stop_checkpoint else 2)
+        paused, stop, arch, diverged = distributed.follow(
+            self.ranks, self.paused, stop, self._pending_switch or s.name, bool(s.diverged))
+        self._pending_switch = None
+        if arch != s.name:
+            self._switch(arch)
+        self.paused = paused
+        if stop:
+            self.stopping, self.stop_checkpoint = True, stop == 1
+        if diverged and not self.current.diverged:
+            self.current.diverged = "rank 0 saw a non-finite loss"
 
     def _done(self, state: ArchState) -> bool:
         return state.epoch >= self.config.epochs or self._hit_max_steps()
@@ -349,7 +398,12 @@ class Engine:
             self._flush_stats(force=True)
             self._checkpoint(state, f"step_{state.step:07d}")
         elif isinstance(command, cmd.SwitchArch):
-            self._switch(command.name)
+            if self.ranks is None:
+                self._switch(command.name)
+            elif command.name in ARCH_NAMES:  # after this iteration's broadcast, on every rank at once
+                self._pending_switch = command.name
+            else:
+                self.emit(ev.Notice(state.name, f"unknown architecture {command.name!r}", "error"))
         elif isinstance(command, cmd.RefreshSamples):
             self._emit_samples()
         elif isinstance(command, cmd.EvaluateNow):
@@ -372,29 +426,45 @@ class Engine:
         B = self.config.batch_size
         if s.perm is None:
             s.perm = torch.randperm(len(self.images), generator=s.noise, device=self.device)
-        idx = s.perm[s.pos * B : (s.pos + 1) * B]
+        # This rank's slice of the batch (all of it in one process): every rank draws the same
+        # shuffle and latents, so N ranks together train on exactly what one process would.
+        b = self.local_batch or B
+        lo = (self.ranks.rank if self.ranks else 0) * b
+        idx = s.perm[s.pos * B + lo : s.pos * B + lo + b]
         real = self.images[idx].unsqueeze(1).float().mul_(2 / 255).sub_(1)  # = ToTensor + Normalize(0.5, 0.5)
-        z = torch.randn(B, self.config.z_dim, generator=s.noise, device=self.device)
-        G, D = s.G_run, s.D_run  # compiled with --compile, else the modules themselves
+        z = torch.randn(B, self.config.z_dim, generator=s.noise, device=self.device)[lo : lo + b]
+        G, D = s.G_run, s.D_run  # compiled (--compile) and/or DDP-wrapped; else the modules themselves
         with self._autocast():
             fake = G(z)
-            if s.d_concat:  # one forward for both halves: same maths when D has no batch statistics
-                logits = D(torch.cat([real, fake.detach()]))
-                real_logits, fake_logits = logits[:B], logits[B:]
-            else:
-                real_logits, fake_logits = D(real), D(fake.detach())
-            d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
-                F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
         s.opt_d.zero_grad(set_to_none=True)
-        _backward_and_step(d_loss, s.opt_d, s.scaler)
+        if s.d_concat:  # one forward for both halves: same maths when D has no batch statistics
+            with self._autocast():
+                logits = D(torch.cat([real, fake.detach()]))
+                real_logits, fake_logits = logits[:b], logits[b:]
+                d_loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
+            _backward(d_loss, s.scaler)
+        else:  # two backward passes: DDP accepts one forward per backward (gradients sync on the second)
+            with _no_sync(D):
+                with self._autocast():
+                    real_logits = D(real)
+                    loss_real = _bce(real_logits, 1.0)
+                _backward(loss_real, s.scaler)
+            with self._autocast():
+                fake_logits = D(fake.detach())
+                loss_fake = _bce(fake_logits, 0.0)
+            _backward(loss_fake, s.scaler)
+            d_loss = loss_real.detach() + loss_fake.detach()
+        _step(s.opt_d, s.scaler)
 
         # D's weights get no gradient in the G step: skipping them saves a third of its backward.
+        # (The plain D, not its DDP wrapper: there is nothing of D's to synchronise.)
         s.D.requires_grad_(False)
         with self._autocast():
-            g_logits = D(fake)
-            g_loss = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
+            g_logits = s.D_g(fake)
+            g_loss = _bce(g_logits, 1.0)
         s.opt_g.zero_grad(set_to_none=True)
-        _backward_and_step(g_loss, s.opt_g, s.scaler)
+        _backward(g_loss, s.scaler)
+        _step(s.opt_g, s.scaler)
         s.D.requires_grad_(True)
         if s.scaler is not None:
             s.scaler.update()
@@ -422,7 +492,7 @@ class Engine:
             warning = s.d_wins.update(d_fake)
             if warning:
                 self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))
-            if not s.diverged and not (math.isfinite(d_loss) and math.isfinite(g_loss)):
+            if self._judges and not s.diverged and not (math.isfinite(d_loss) and math.isfinite(g_loss)):
                 s.diverged = (
                     f"{s.name}: non-finite loss at step {point.step} (D {d_loss:.4g}, G {g_loss:.4g}); training stopped. "
                     + (f"Resume from the last good checkpoint: tui-gan train --resume {s.last_checkpoint}"
@@ -436,9 +506,11 @@ class Engine:
         now = time.perf_counter()
         if now - self._last_stats >= self.stats_interval:
             self._flush_stats()
+        if self.ranks is not None and s.step % distributed.RATES_EVERY == 0:
+            self.rank_rates = distributed.gather_rates(self.ranks, self._images_per_s / self.ranks.world)
         # Samples are due every samples_interval, but never cost more than ~5% of training time
         # (a dcgan grid on a CPU takes a quarter of a second).
-        if now - self._last_samples >= max(self.samples_interval, 20 * s.sample_cost):
+        if self._judges and now - self._last_samples >= max(self.samples_interval, 20 * s.sample_cost):
             self._emit_samples()
         self._maybe_evaluate(s)
         if s.diverged:
@@ -494,7 +566,7 @@ class Engine:
         self.emit(
             ev.Stats(
                 s.name, points, s.step, s.epoch, s.pos / self.steps_per_epoch, self._images_per_s,
-                s.train_time + (now - self._window_start if self._window_steps else 0.0),
+                s.train_time + (now - self._window_start if self._window_steps else 0.0), self.rank_rates,
             )
         )
 
@@ -562,13 +634,19 @@ class Engine:
         noise = torch.Generator(device=device)
         noise.manual_seed(config.seed + 1)
         G_run, D_run = G, D
+        if self.ranks is not None:  # the wrapped modules (SyncBatchNorm on GPUs) are G and D from now on
+            G_run, D_run = distributed.wrap(G, device), distributed.wrap(D, device)
+            G, D = G_run.module, D_run.module
+        D_g = D
         if config.compile != "off":  # the weights stay G's and D's: checkpoints and sampling use those
             mode = None if config.compile == "default" else config.compile
-            G_run, D_run = torch.compile(G, mode=mode), torch.compile(D, mode=mode)
+            G_run, D_run, D_g = (torch.compile(m, mode=mode) for m in (G_run, D_run, D))
+            if self.ranks is None:
+                D_g = D_run
         return ArchState(
             spec, G, D, make_adam(G.parameters(), config, device), make_adam(D.parameters(), config, device),
             noise, fixed_noise.to(device), interp_noise.to(device), d_concat=not has_batchnorm(D),
-            G_run=G_run, D_run=D_run,
+            G_run=G_run, D_run=D_run, D_g=D_g,
             scaler=torch.amp.GradScaler(device.type) if config.precision == "fp16" else None,
         )
 

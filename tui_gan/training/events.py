@@ -55,6 +55,7 @@ class Stats(Event):
     epoch_progress: float  # 0..1 through the current epoch
     images_per_s: float
     elapsed_s: float  # training time of this architecture, pauses excluded
+    rank_images_per_s: tuple[float, ...] = ()  # with several processes (torchrun): each rank's img/s
 
 
 @dataclass(frozen=True)

@@ -68,11 +68,12 @@ _SWITCH_GROUP = Binding.Group("Switch arch", compact=True)
 _HISTORY_GROUP = Binding.Group("History", compact=True)
 
 
-def job_engine_factory(run_dir: str | None = None, attach=None) -> EngineFactory:
-    """Engines for a user's dashboard: a new background job (resumed in `run_dir` if given), or
-    `attach` (a live job's JobInfo, or a finished run's folder to replay). A job in its own
-    process also never waits for this process's GIL. Without Unix sockets, the engine trains in
-    the worker thread itself and ends with the dashboard."""
+def job_engine_factory(run_dir: str | None = None, attach=None, start: Callable | None = None) -> EngineFactory:
+    """Engines for a user's dashboard: a new background job (resumed in `run_dir` if given, or
+    started by `start()` -> JobInfo, as with --nproc), or `attach` (a live job's JobInfo, or a
+    finished run's folder to replay). A job in its own process also never waits for this
+    process's GIL. Without Unix sockets, the engine trains in the worker thread itself and ends
+    with the dashboard."""
 
     def factory(config: TrainConfig, emit, *, resume: str | None = None, **kwargs):
         if os.name != "posix":
@@ -85,6 +86,8 @@ def job_engine_factory(run_dir: str | None = None, attach=None) -> EngineFactory
             return RunReplay(attach, emit)
         if attach is not None:
             return JobClient(emit, info=attach)
+        if start is not None:
+            return JobClient(emit, start=start)
         from tui_gan.jobs.launch import start_job
 
         return JobClient(emit, start=lambda: start_job(config, resume=resume, run_dir=run_dir, linger=True))
@@ -668,10 +671,11 @@ class TuiGanApp(App[None]):
         yield SystemCommand("Help", "?: keys and what the panels mean", self.action_help)
 
 
-def run_dashboard(config: TrainConfig, resume: str | None = None, run_dir: str | None = None, attach=None) -> int:
+def run_dashboard(config: TrainConfig, resume: str | None = None, run_dir: str | None = None, attach=None,
+                  start: Callable | None = None) -> int:
     """Run the dashboard until the user quits or detaches; returns the process exit code.
-    attach: a live job's JobInfo, or a finished run's folder (read-only)."""
-    app = TuiGanApp(config, resume=resume, engine_factory=job_engine_factory(run_dir, attach))
+    attach: a live job's JobInfo, or a finished run's folder (read-only); start: see job_engine_factory."""
+    app = TuiGanApp(config, resume=resume, engine_factory=job_engine_factory(run_dir, attach, start))
     app.run()
     if app.detached and app.run_dir and not app.read_only:
         print(f"detached: training goes on in {app.run_dir}\n  watch it again: tui-gan attach {app.run_dir}")
