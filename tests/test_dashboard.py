@@ -378,3 +378,13 @@ def test_loss_history_tracks_last_and_ema():
     assert h.steps_seen == 200 and h.last_step == 200 and h.version == 1
     assert h.d_loss.last == 0.0 and 0.0 < h.d_loss.ema < 0.2  # smoothed toward the new level
     assert h.g_loss.ema == pytest.approx(2.0) and len(h.d_loss.series) <= 8
+
+
+def test_status_line_shows_each_ranks_rate():
+    from tui_gan.ui.widgets.status import StatusBar, StatusInfo
+
+    bar = StatusBar()
+    bar.info = StatusInfo(arch="mlp", run_dir="/r", rank_rates=(640.4, 655.0))
+    assert "2 ranks: 640, 655 img/s" in bar.render_info(160).plain
+    bar.info = StatusInfo(arch="mlp", run_dir="/r")
+    assert "ranks" not in bar.render_info(160).plain

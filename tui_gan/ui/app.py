@@ -379,7 +379,7 @@ class TuiGanApp(App[None]):
             return
         self.status_bar.set_info(
             step=e.step, epoch=e.epoch, epoch_progress=e.epoch_progress,
-            images_per_s=e.images_per_s, elapsed_s=e.elapsed_s,
+            images_per_s=e.images_per_s, elapsed_s=e.elapsed_s, rank_rates=e.rank_images_per_s,
         )
         self.loss_panel.show(history, e.arch)
 

@@ -34,6 +34,7 @@ class StatusInfo:
     images_per_s: float = 0.0
     elapsed_s: float = 0.0  # from the engine's Stats: no wall clock in the UI
     run_dir: str | None = None
+    rank_rates: tuple[float, ...] = ()  # img/s of each process of a multi-process (torchrun) run
 
 
 def format_duration(seconds: float) -> str:
@@ -90,6 +91,9 @@ class StatusBar(Widget):
         state = (f" {i.state} ", STATE_STYLES.get(i.state, "bold") + " reverse")
         where = Content.assemble(i.dataset, " · ", i.device)
         run = Content.assemble(("run ", "$text-muted"), (i.run_dir or "-", "$text-muted"))
+        if i.rank_rates:
+            run = Content.assemble(run, (f"  ·  {len(i.rank_rates)} ranks: "
+                                         + ", ".join(f"{r:,.0f}" for r in i.rank_rates) + " img/s", "$text-muted"))
 
         def line(bar: int, epoch_word: str, with_where: bool) -> Content:
             return Content.assemble(
