@@ -102,8 +102,11 @@ def child_main(answer_fd: int) -> None:
     sys.path[:] = spec["sys_path"]
 
     def answer(result: dict) -> None:
-        os.write(answer_fd, (json.dumps(result) + "\n").encode())
-        os.close(answer_fd)
+        try:
+            os.write(answer_fd, (json.dumps(result) + "\n").encode())
+            os.close(answer_fd)
+        except OSError:
+            pass  # the starter is gone (its terminal closed): train on, attachable
 
     try:
         config = TrainConfig.from_dict(spec["config"]).validate()
