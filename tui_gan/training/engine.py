@@ -637,12 +637,11 @@ class Engine:
         if self.ranks is not None:  # the wrapped modules (SyncBatchNorm on GPUs) are G and D from now on
             G_run, D_run = distributed.wrap(G, device), distributed.wrap(D, device)
             G, D = G_run.module, D_run.module
-        D_g = D
+        D_g = D_run if self.ranks is None else D
         if config.compile != "off":  # the weights stay G's and D's: checkpoints and sampling use those
             mode = None if config.compile == "default" else config.compile
-            G_run, D_run, D_g = (torch.compile(m, mode=mode) for m in (G_run, D_run, D))
-            if self.ranks is None:
-                D_g = D_run
+            G_run, D_run = torch.compile(G_run, mode=mode), torch.compile(D_run, mode=mode)
+            D_g = D_run if self.ranks is None else torch.compile(D, mode=mode)
         return ArchState(
             spec, G, D, make_adam(G.parameters(), config, device), make_adam(D.parameters(), config, device),
             noise, fixed_noise.to(device), interp_noise.to(device), d_concat=not has_batchnorm(D),
