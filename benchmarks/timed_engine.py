@@ -1,9 +1,11 @@
 """The instrumented Engine that benchmarks/dashboard.py times. A module of its own because the
-dashboard runs its engine in a child process (tui_gan/training/process.py), which imports the
-engine class by name: a class defined in a script's __main__ could not be found there."""
+benchmark trains in a job (tui_gan/jobs: `start_job(engine_class="timed_engine:TimedEngine")`),
+a process of its own that imports the engine class by name: a class defined in a script's
+__main__ could not be found there."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
@@ -11,7 +13,10 @@ import time
 from pathlib import Path
 
 from bench_data import load_images
+from tui_gan.training import events as ev
 from tui_gan.training.engine import Engine
+
+GATE_TIMEOUT_S = 120.0
 
 
 def thread_cpu() -> dict[str, float]:
@@ -31,20 +36,51 @@ def thread_cpu() -> dict[str, float]:
 
 
 class TimedEngine(Engine):
-    """The real engine, plus a timestamp per step and this process's per-thread CPU at the end of
-    step `warmup` + 1 and of the last step (config.max_steps); written as JSON to `timing_path` when run() returns.
+    """The real engine, plus a timestamp per step, when it emitted each StateChanged (and any
+    Failed), this process's per-thread CPU at the end of step `warmup` + 1 and of the last step
+    (config.max_steps), and when its full garbage collections ran and for how long; written as
+    JSON to `timing_path` when run() returns.
 
-    Loads its data in setup() (from `data`, as load_images takes it), so that in the dashboard
-    the data loads in the engine's process, as it does for a user."""
+    Loads its data in setup() (from `data`, as load_images takes it), so that the data loads in
+    the job's process, as it does for a user. `start_gate`: a file whose appearance starts
+    training (run() waits for it), so viewers can attach before the first step."""
 
     def __init__(self, config, emit=None, *, data: str = "auto", warmup: int = 10, timing_path: str | None = None,
-                 torch_threads: int | None = None, switch_interval_ms: float | None = None, **kwargs):
+                 torch_threads: int | None = None, switch_interval_ms: float | None = None,
+                 start_gate: str | None = None, **kwargs):
         super().__init__(config, emit, **kwargs)
         self.data_choice, self.warmup, self.timing_path = data, warmup, timing_path
         self.torch_threads, self.switch_interval_ms = torch_threads, switch_interval_ms
+        self.start_gate = start_gate
         self.step_times: list[float] = []
         self.cpu_marks: list[tuple[float, dict]] = []
         self.engine_thread = ""
+        self.states: list[tuple[float, str, int]] = []  # (when emitted, state, step)
+        self.failures: list[str] = []
+        self.gate_opened: float | None = None
+        self.gc_pauses: list[tuple[float, float]] = []  # (start, seconds) of this process's full collections
+        self._gc_start: float | None = None
+        gc.callbacks.append(self._on_gc)
+        inner = self.emit
+
+        def emit(event) -> None:  # the engine thread: note the moment, then hand it on
+            if isinstance(event, ev.StateChanged):
+                self.states.append((time.monotonic(), event.state, event.step))
+            elif isinstance(event, ev.Failed):
+                self.failures.append(event.message)
+            inner(event)
+
+        self.emit = emit
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        """Full (generation 2) collections stop every thread of the process: note when and how long."""
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._gc_start = time.monotonic()
+        elif self._gc_start is not None:
+            self.gc_pauses.append((self._gc_start, time.monotonic() - self._gc_start))
+            self._gc_start = None
 
     def setup(self) -> None:
         if self.torch_threads:
@@ -69,10 +105,20 @@ class TimedEngine(Engine):
 
     def run(self) -> str:
         try:
+            if self.start_gate:
+                gate, end = Path(self.start_gate), time.monotonic() + GATE_TIMEOUT_S
+                while not gate.exists():
+                    if time.monotonic() > end:
+                        self.failures.append(f"the start gate {gate} did not open in {GATE_TIMEOUT_S:.0f} s")
+                        return "error"
+                    time.sleep(0.005)
+                self.gate_opened = time.monotonic()
             return super().run()
         finally:
             if self.timing_path:
                 Path(self.timing_path).write_text(json.dumps(self.timing()))
 
     def timing(self) -> dict:
-        return {"step_times": self.step_times, "cpu": self.cpu_marks, "engine_thread": self.engine_thread}
+        return {"step_times": self.step_times, "cpu": self.cpu_marks, "engine_thread": self.engine_thread,
+                "engine_states": self.states, "engine_failures": self.failures, "gate_opened": self.gate_opened,
+                "gc_pauses": self.gc_pauses}

@@ -527,3 +527,35 @@ def test_resume_in_place_keeps_one_history(tmp_path):
     events.Reload()  # older event files' steps after a resume's checkpoint are purged, as in metrics.csv
     assert [s.step for s in events.Scalars("simple/loss/D")] == list(range(1, 65))
     assert json.loads((run_dir / "job.json").read_text())["step"] == 64
+
+
+def test_closing_the_dashboard_while_its_job_loads(tmp_path, cpu_monitor):
+    """q then q again (or d) before the job has loaded its data: the dashboard leaves at once;
+    after q the starting job is stopped, after d it trains on unwatched."""
+    from tui_gan.ui.app import TuiGanApp
+
+    for keys, survives in ((("q", "q"), False), (("d",), True)):
+        runs = tmp_path / keys[0] / "runs"
+        app = TuiGanApp(job_config(tmp_path, runs_dir=str(runs), synthetic_size=60000), monitor_factory=cpu_monitor)
+
+        async def body():
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: app.state == "loading data", "the job to be starting")
+                await press(pilot, *keys)
+                await wait_for(pilot, lambda: app._exit, "the dashboard to leave", timeout=10)
+
+        started = time.monotonic()
+        run(body())
+        assert time.monotonic() - started < 15  # never waited for the job's setup
+        deadline = time.monotonic() + 60
+        while survives and not registry.live_jobs():
+            assert time.monotonic() < deadline, "the detached job never came up"
+            time.sleep(0.1)
+        if not survives:
+            time.sleep(8)  # time enough to have loaded its data, had it lived
+            assert not list(runs.glob("*/job.json"))
+        jobs_now = registry.live_jobs()
+        assert bool(jobs_now) == survives
+        for job in jobs_now:
+            os.kill(job.pid, signal.SIGKILL)
+            wait_gone(job.pid)

@@ -231,8 +231,8 @@ def launch_ranks(args: argparse.Namespace, argv: list[str], config: TrainConfig,
     folder = str(RunDir.open(run_dir).path if run_dir else RunDir.create(config.runs_dir, config.arch).path)
     worker_argv += ["--run-dir", folder]
 
-    def start():
-        return start_torchrun(torchrun_command(args.nproc, worker_argv), Path(folder))
+    def start(cancel=None):
+        return start_torchrun(torchrun_command(args.nproc, worker_argv), Path(folder), cancel)
 
     if args.detach:
         info = start()

@@ -57,7 +57,8 @@ def query_status(info: registry.JobInfo) -> dict | None:
 
 
 class JobClient:
-    """A viewer of a live job. `start` (optional) launches the job first and returns its JobInfo."""
+    """A viewer of a live job. `start(cancel)` (optional) launches the job first and returns its
+    JobInfo; it gives up when the threading.Event `cancel` is set (see detach)."""
 
     detachable = True
 
@@ -69,6 +70,7 @@ class JobClient:
         self.sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._detached = False
+        self._cancel = threading.Event()
         self._early: list[cmd.Command] = []
 
     @property
@@ -77,7 +79,14 @@ class JobClient:
 
     def setup(self) -> None:
         if self._start is not None:
-            self.info = self._start()
+            from tui_gan.jobs.launch import JobStartCancelled
+
+            try:
+                self.info = self._start(self._cancel)
+            except JobStartCancelled as exc:
+                if any(isinstance(c, cmd.Stop) for c in self._early):
+                    exc.process.terminate()  # q while it loaded: nothing trained yet, nothing to keep
+                raise
         sock = connect(self.info.socket, run_dir=self.info.run_dir)
         try:
             welcome = proto.read_frame(sock)
@@ -132,8 +141,10 @@ class JobClient:
                 pass  # the job is gone: run() reports how
 
     def detach(self) -> None:
-        """Leave the job running; run() returns "detached"."""
+        """Leave the job running; run() returns "detached" (setup() stops waiting for a job
+        still starting, which then trains on unwatched)."""
         self._detached = True
+        self._cancel.set()
         with self._lock:
             if self.sock is None:
                 return

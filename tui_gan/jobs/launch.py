@@ -13,9 +13,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from tui_gan import errors
@@ -36,9 +38,19 @@ class JobStartFailed(errors.TuiGanError):
     """The job process died before it was ready."""
 
 
+class JobStartCancelled(errors.TuiGanError):
+    """The starter stopped waiting (the dashboard closed while its job was loading)."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        super().__init__("stopped waiting for the training job to start")
+        self.process = process
+
+
 def start_job(config: TrainConfig, *, resume: str | None = None, run_dir: str | None = None, linger: bool = False,
-              engine_class: str | None = None, engine_kwargs: dict | None = None) -> registry.JobInfo:
-    """Start a job in the background; returns once it serves viewers. Raises what its setup raised.
+              engine_class: str | None = None, engine_kwargs: dict | None = None,
+              cancel: threading.Event | None = None) -> registry.JobInfo:
+    """Start a job in the background; returns once it serves viewers. Raises what its setup raised,
+    or JobStartCancelled when `cancel` is set first (the job itself goes on starting).
 
     engine_class: "module:Name" of an Engine subclass (benchmarks time steps with one)."""
     spec = {"config": config.to_dict(), "resume": resume, "run_dir": run_dir, "linger": linger,
@@ -59,6 +71,9 @@ def start_job(config: TrainConfig, *, resume: str | None = None, run_dir: str | 
         except OSError:
             pass  # it died at once: the answer below says so
         with os.fdopen(read_fd, "rb") as answer:
+            while cancel is not None and not select.select([answer], [], [], 0.2)[0]:
+                if cancel.is_set():
+                    raise JobStartCancelled(proc)
             line = answer.readline()
         try:
             result = json.loads(line)
@@ -73,9 +88,10 @@ def start_job(config: TrainConfig, *, resume: str | None = None, run_dir: str | 
     return registry.JobInfo(Path(result["run_dir"]), proc.pid, Path(result["socket"]), "running", config.arch)
 
 
-def start_torchrun(command: list[str], run_dir: Path) -> registry.JobInfo:
+def start_torchrun(command: list[str], run_dir: Path, cancel: threading.Event | None = None) -> registry.JobInfo:
     """Start torchrun (`command`) in the background with its output in RUN_DIR/job.log; returns
-    once its rank 0 serves viewers from run_dir (a job that runs there), or raises why not."""
+    once its rank 0 serves viewers from run_dir (a job that runs there), or raises why not (or
+    JobStartCancelled once `cancel` is set)."""
     import time
 
     log = run_dir / "job.log"
@@ -91,6 +107,8 @@ def start_torchrun(command: list[str], run_dir: Path) -> registry.JobInfo:
             said = [line for line in lines if line.startswith("tui-gan: error:")]
             last = (said or lines or ["no output"])[-1].removeprefix("tui-gan: error: ")[:300]
             raise JobStartFailed(f"the training processes ended while starting (exit code {proc.returncode}): {last}")
+        if cancel is not None and cancel.is_set():
+            raise JobStartCancelled(proc)
         time.sleep(0.1)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -51,7 +52,6 @@ class Viewer:
         self.queue: deque[bytes] = deque(maxlen=VIEWER_QUEUE)
         self.samples: dict[str, bytes] = {}  # the newest grid per architecture
         self.wake = asyncio.Event()
-        self.sent = 0  # bytes written, for the benchmark's bytes/s
 
     def push(self, event: ev.Event, frame: bytes) -> None:
         if isinstance(event, ev.Samples):
@@ -68,7 +68,6 @@ class Viewer:
                 while self.queue or self.samples:
                     frame = self.queue.popleft() if self.queue else self.samples.pop(next(iter(self.samples)))
                     self.writer.write(frame)
-                    self.sent += len(frame)
                     await self.writer.drain()  # only this viewer waits for its socket
         except (ConnectionError, OSError):
             self.queue.clear()  # gone: the reading side notices and says goodbye
@@ -152,6 +151,9 @@ class Job:
         return asyncio.run(self._main(ready))
 
     async def _main(self, ready: Callable[[], None] | None) -> int:
+        # Everything set up so far (torch, the data, the models) lives as long as the job: out of
+        # the collector's sight, a full collection costs milliseconds instead of ~200 ms pauses.
+        gc.freeze()
         loop = self._loop = asyncio.get_running_loop()
         sock = self._bind()
         server = await asyncio.start_unix_server(self._client, sock=sock)

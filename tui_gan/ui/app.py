@@ -70,7 +70,7 @@ _HISTORY_GROUP = Binding.Group("History", compact=True)
 
 def job_engine_factory(run_dir: str | None = None, attach=None, start: Callable | None = None) -> EngineFactory:
     """Engines for a user's dashboard: a new background job (resumed in `run_dir` if given, or
-    started by `start()` -> JobInfo, as with --nproc), or `attach` (a live job's JobInfo, or a
+    started by `start(cancel)` -> JobInfo, as with --nproc), or `attach` (a live job's JobInfo, or a
     finished run's folder to replay). A job in its own process also never waits for this
     process's GIL. Without Unix sockets, the engine trains in the worker thread itself and ends
     with the dashboard."""
@@ -90,7 +90,8 @@ def job_engine_factory(run_dir: str | None = None, attach=None, start: Callable 
             return JobClient(emit, start=start)
         from tui_gan.jobs.launch import start_job
 
-        return JobClient(emit, start=lambda: start_job(config, resume=resume, run_dir=run_dir, linger=True))
+        return JobClient(emit, start=lambda cancel: start_job(config, resume=resume, run_dir=run_dir, linger=True,
+                                                              cancel=cancel))
 
     return factory
 
