@@ -66,10 +66,11 @@ def test_c_writes_a_checkpoint_that_loads(harness):
             await press(pilot, "c")
             await wait_for(pilot, lambda: "checkpoint written" in log_text(app), "the checkpoint event")
             line = next(t for _, t in app.event_log.entries if "checkpoint written" in t)
-            path = line.split("checkpoint written: ", 1)[1]
-            assert Path(path).parent == harness.run_dir / "checkpoints" / "simple"
+            shown = line.split("checkpoint written: ", 1)[1]  # inside the run folder the status line names
+            path = str(harness.run_dir / shown)
+            assert Path(shown).parent == Path("checkpoints") / "simple"
             assert Path(path).name.startswith("step_")
-            assert any(path in n for n in notes(app))
+            assert any(path in n for n in notes(app))  # the toast has the whole path, to copy
             data = load_checkpoint(path, expected_arch="simple")
             assert data["step"] > 0 and data["arch"] == "simple"
 

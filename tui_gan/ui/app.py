@@ -416,7 +416,10 @@ class TuiGanApp(App[None]):
         self._set_state(e.state)
 
     def _on_CheckpointSaved(self, e: ev.CheckpointSaved) -> None:
-        self._log(f"checkpoint written: {e.path}", "success", where=f"{e.arch} @{e.step:,}")
+        path = Path(e.path)  # inside the run folder the status line names: the short path is enough
+        if self.run_dir and path.is_relative_to(self.run_dir):
+            path = path.relative_to(self.run_dir)
+        self._log(f"checkpoint written: {path}", "success", where=f"{e.arch} @{e.step:,}")
         if Path(e.path).stem.startswith("step_"):  # asked for with `c`; per-epoch "latest" ones only get logged
             self.notify(e.path, title=f"Checkpoint ({e.arch}, step {e.step:,})", markup=False)
 
