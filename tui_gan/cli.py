@@ -186,11 +186,7 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     if args.detach:
         from tui_gan.jobs.launch import start_job
 
-        info = start_job(config, resume=args.resume, run_dir=run_dir)
-        print(f"training {config.arch} in the background (pid {info.pid}); run folder {info.run_dir}\n"
-              f"  watch it:  tui-gan attach {info.run_dir}\n  its log:   {info.run_dir / 'job.log'}\n"
-              f"  stop it:   kill {info.pid}   (a final checkpoint is written)")
-        return 0
+        return detached(start_job(config, resume=args.resume, run_dir=run_dir), f"training {config.arch}")
     headless = args.headless
     if not headless and not (sys.stdout.isatty() and sys.stdin.isatty()):
         print("tui-gan: not a terminal (output is piped or captured): training headless instead of the dashboard", file=sys.stderr)
@@ -202,6 +198,14 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     from tui_gan.ui.app import run_dashboard
 
     return run_dashboard(config, resume=args.resume, run_dir=run_dir)
+
+
+def detached(info, what: str) -> int:
+    """What `--detach` prints: where the job is and how to watch and stop it."""
+    print(f"{what} in the background (pid {info.pid}); run folder {info.run_dir}\n"
+          f"  watch it:  tui-gan attach {info.run_dir}\n  its log:   {info.run_dir / 'job.log'}\n"
+          f"  stop it:   kill {info.pid}   (a final checkpoint is written)")
+    return 0
 
 
 def run_rank(config: TrainConfig, resume: str | None) -> int:
@@ -235,11 +239,7 @@ def launch_ranks(args: argparse.Namespace, argv: list[str], config: TrainConfig,
         return start_torchrun(torchrun_command(args.nproc, worker_argv), Path(folder), cancel)
 
     if args.detach:
-        info = start()
-        print(f"training {config.arch} on {args.nproc} processes in the background (rank 0: pid {info.pid}); "
-              f"run folder {info.run_dir}\n  watch it:  tui-gan attach {info.run_dir}\n"
-              f"  its log:   {info.run_dir / 'job.log'}\n  stop it:   kill {info.pid}   (a final checkpoint is written)")
-        return 0
+        return detached(start(), f"training {config.arch} on {args.nproc} processes (rank 0 below)")
     from tui_gan.ui.app import run_dashboard
 
     return run_dashboard(config, resume=args.resume, start=start)
