@@ -23,7 +23,7 @@ from tui_gan.config import TrainConfig
 from tui_gan.errors import DataUnavailable
 from tui_gan.jobs import protocol as proto
 from tui_gan.jobs import registry
-from tui_gan.jobs.client import JobClient, connect, query_status
+from tui_gan.jobs.client import JobClient, query_status
 from tui_gan.jobs.launch import start_job
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev

@@ -141,15 +141,14 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def resolve_resume(target: str, arch: str | None) -> tuple[str, str | None]:
     """--resume's argument -> (checkpoint, run folder to continue in, or None for a new one).
     A run folder resumes its newest architecture's latest.pt (or --arch's)."""
-    from tui_gan.jobs.registry import JobError, read_job
+    from tui_gan.jobs.registry import ensure_free, read_job
 
     path = Path(target).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise CheckpointError(f"{target} is neither a checkpoint nor a run folder (no config.json there)")
+        ensure_free(path)  # before looking for its checkpoint, which a live job may not have written yet
         job = read_job(path)
-        if job is not None and job.live:
-            raise JobError(f"{target} is in use by a live job (pid {job.pid}); attach to it: tui-gan attach {target}")
         if arch is None:
             arch = job.arch if job and job.arch else None
         candidates = ([path / "checkpoints" / arch / "latest.pt"] if arch else

@@ -109,6 +109,13 @@ def write_job(info: JobInfo) -> None:
     atomic_write_bytes(info.run_dir / JOB_FILE, (json.dumps(info.to_dict(), indent=2) + "\n").encode())
 
 
+def ensure_free(run_dir: str | Path) -> None:
+    """A run folder a new job may continue in: no live job there."""
+    other = read_job(Path(run_dir))
+    if other is not None and other.live:
+        raise JobError(f"{run_dir} is in use by a live job (pid {other.pid}); attach to it: tui-gan attach {run_dir}")
+
+
 def register(info: JobInfo) -> Path:
     entry = runtime_dir() / "jobs" / f"{info.pid}.json"
     atomic_write_bytes(entry, json.dumps(info.to_dict()).encode())

@@ -119,10 +119,7 @@ class Job:
         """Load data and weights, claim the run folder and its socket. Raises TuiGanError."""
         registry.runtime_dir()  # an unsafe runtime folder fails here, before anything trains
         if self._run_dir_arg:  # resuming in place: never under a job that still runs there
-            other = registry.read_job(Path(self._run_dir_arg))
-            if other is not None and other.live:
-                raise registry.JobError(f"{self._run_dir_arg} is in use by a live job (pid {other.pid}); "
-                                        f"attach to it: tui-gan attach {self._run_dir_arg}")
+            registry.ensure_free(self._run_dir_arg)
         self.engine.setup()
         self.run_dir = Path(self.engine.run_dir.path).resolve()
         self.samples = SampleStore(self.run_dir)
