@@ -389,3 +389,30 @@ def test_status_line_shows_each_ranks_rate():
     assert "2 ranks: 640, 655 img/s" in bar.render_info(160).plain
     bar.info = StatusInfo(arch="mlp", run_dir="/r")
     assert "ranks" not in bar.render_info(160).plain
+
+
+def test_system_panel_shows_every_ranks_gpu():
+    """A multi-GPU run's panel: a line per rank's GPU."""
+    import dataclasses
+
+    from conftest import gpu_status
+    from textual.app import App
+
+    from tui_gan.ui.widgets.system import SystemPanel
+
+    class One(App):
+        def compose(self):
+            yield SystemPanel()
+
+    app = One()
+
+    async def body():
+        async with app.run_test(size=(70, 8)) as pilot:
+            panel = app.query_one(SystemPanel)
+            first = gpu_status()
+            panel.show((first, dataclasses.replace(first, index=1, util_percent=12.0, mig=True)))
+            await pilot.pause()
+            return panel.render().plain.splitlines()
+
+    lines = run(body())
+    assert lines[0].startswith("#0 GPU 87%") and lines[1].startswith("#1 GPU 12%")

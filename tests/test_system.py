@@ -381,3 +381,16 @@ def test_engine_process_memory_counts(nvml):
             detached.communicate(b"")
     finally:
         child.communicate(b"")
+
+
+def test_every_ranks_gpu(nvml):
+    """A multi-GPU run: one monitor per rank's GPU, found by the bus ids the ranks reported."""
+    from tui_gan.system import DeviceIds, GPUsMonitor
+
+    nvml.bus_ids.update({"00000000:17:00.0": 0, "00000000:65:00.0": 3})
+    monitor = GPUsMonitor([SystemMonitor(f"cuda:{i}", device_ids=DeviceIds(bus, None))
+                           for i, bus in enumerate(["00000000:17:00.0", "00000000:65:00.0"])])
+    first, second = monitor.poll()
+    assert (first.index, second.index) == (0, 3) and (first.util_percent, second.util_percent) == (40.0, 43.0)
+    monitor.close()
+    assert nvml.calls["shutdown"] == 2

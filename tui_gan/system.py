@@ -298,6 +298,24 @@ def _cuda_to_nvml(cuda_index: int, visible: str | None) -> int | str | None:
     return entries[cuda_index] if cuda_index < len(entries) else None
 
 
+class GPUsMonitor:
+    """Several GPUs (a multi-process run's, one per rank): poll() gives a status per GPU."""
+
+    def __init__(self, monitors: list[SystemMonitor]) -> None:
+        self.monitors = monitors
+        self.gpu_unavailable_reason = next((m.gpu_unavailable_reason for m in monitors if m.gpu_unavailable_reason), None)
+
+    def poll(self) -> tuple[GPUStatus | CPUStatus, ...]:
+        statuses = tuple(m.poll() for m in self.monitors)
+        self.gpu_unavailable_reason = next((m.gpu_unavailable_reason for m in self.monitors
+                                            if m.gpu_unavailable_reason), None)
+        return statuses
+
+    def close(self) -> None:
+        for monitor in self.monitors:
+            monitor.close()
+
+
 def _process_tree(pid: int) -> list[psutil.Process]:
     try:
         root = psutil.Process(pid)

@@ -106,6 +106,13 @@ def gather_rates(ranks: Ranks, rate: float) -> tuple[float, ...]:
     return tuple(float(r) for r in rates)
 
 
+def gather_devices(ranks: Ranks, ids: tuple[str | None, str | None]) -> tuple[tuple[str | None, str | None], ...]:
+    """Every rank's GPU as (PCI bus id, UUID), in rank order, so rank 0's dashboard shows them all."""
+    out: list = [None] * ranks.world
+    dist.all_gather_object(out, ids, group=ranks.control)  # our own ranks: pickle between them is fine
+    return tuple(tuple(pair) for pair in out)
+
+
 def close(ranks: Ranks) -> None:
     """Leave together: a rank that tears its connections down while another still writes files
     (rank 0's plots) can make gloo abort the other process."""

@@ -208,6 +208,7 @@ class Engine:
         self.ranks: distributed.Ranks | None = None  # under torchrun with more than one process
         self.local_batch: int | None = None  # this rank's slice of each batch
         self._pending_switch: str | None = None
+        self._devices: tuple = ()  # every rank's GPU (PCI bus id, UUID)
         self.rank_rates: tuple[float, ...] = ()  # each rank's img/s, gathered every RATES_EVERY steps
         self.tensorboard = None  # TensorBoardLog, when the run has a folder and --no-tensorboard is not given
         self._system = None  # SystemMonitor for the GPU/CPU figures TensorBoard gets
@@ -229,6 +230,8 @@ class Engine:
             self.ranks = distributed.init(self.device)
             self.device = distributed.local_device(self.device, self.ranks)
             self.local_batch = distributed.local_batch(config.batch_size, self.ranks)
+            if self.device.type == "cuda":
+                self._devices = distributed.gather_devices(self.ranks, cuda_ids(self.device))
             if not self.ranks.main:  # rank 0 alone writes files and judges quality
                 self._run_dir_arg = False
                 config = config.replace(eval_every=0.0, tensorboard=False)
@@ -601,7 +604,7 @@ class Engine:
                 s.name, pretty_name(self.dataset.name), str(self.device),
                 str(self.run_dir.path) if self.run_dir else None, self.steps_per_epoch, self.config.epochs,
                 s.step, s.epoch, count_params(s.G), count_params(s.D), self.dataset.note, torch.get_num_threads(),
-                os.getpid(), *cuda_ids(self.device),
+                os.getpid(), *cuda_ids(self.device), self._devices,
             )
         )
         if self.dataset.note:

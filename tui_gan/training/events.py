@@ -43,6 +43,7 @@ class Started(Event):
     pid: int | None = None  # the engine's process: the system panel counts its memory
     device_pci_bus_id: str | None = None  # a CUDA device as NVML names it, so the panel probes that one
     device_uuid: str | None = None
+    devices: tuple = ()  # a multi-GPU run: every rank's GPU as (PCI bus id, UUID), for the system panel
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,8 @@ from tui_gan.ui.widgets.system import SystemPanel
 # engine_factory(config, emit, *, resume, exit_when_done, stats_interval) -> an Engine-like object:
 # setup(), run() -> reason, send(command); with `detachable` and detach() when training outlives us
 EngineFactory = Callable[..., object]
-# monitor_factory(device, torch_threads, *, device_ids, engine_pid) -> an object with .poll(),
-# .gpu_unavailable_reason, .close()
+# monitor_factory(device, torch_threads, *, device_ids, engine_pid, devices) -> an object with .poll()
+# (a status, or one per GPU), .gpu_unavailable_reason, .close()
 MonitorFactory = Callable[..., object]
 
 # Loss points arrive in batches twice a second (none is dropped): live enough to watch. Each
@@ -96,9 +96,13 @@ def job_engine_factory(run_dir: str | None = None, attach=None, start: Callable 
     return factory
 
 
-def _default_monitor_factory(device: str, torch_threads: int | None, **kwargs):
-    from tui_gan.system import SystemMonitor
+def _default_monitor_factory(device: str, torch_threads: int | None, *, devices=(), **kwargs):
+    """One device's monitor, or with `devices` (every rank's GPU of a multi-GPU run) one per GPU."""
+    from tui_gan.system import DeviceIds, GPUsMonitor, SystemMonitor
 
+    if len(devices) > 1:
+        return GPUsMonitor([SystemMonitor(f"cuda:{i}", torch_threads, engine_pid=kwargs.get("engine_pid"),
+                                          device_ids=DeviceIds(*ids)) for i, ids in enumerate(devices)])
     return SystemMonitor(device, torch_threads, **kwargs)
 
 
@@ -454,7 +458,8 @@ class TuiGanApp(App[None]):
         monitor = None
         try:
             monitor = self.monitor_factory(started.device, started.torch_threads, engine_pid=started.pid,
-                                           device_ids=DeviceIds(started.device_pci_bus_id, started.device_uuid))
+                                           device_ids=DeviceIds(started.device_pci_bus_id, started.device_uuid),
+                                           devices=started.devices)
             note = getattr(monitor, "gpu_unavailable_reason", None) or ""
             while not (self._stop_polling.is_set() or worker.is_cancelled):
                 self.post_message(SystemPolled(monitor.poll(), note))

@@ -82,6 +82,10 @@ def _cpu_lines(s: CPUStatus, width: int, height: int) -> list[Content]:
     return lines
 
 
+def _device_lines(s: GPUStatus | CPUStatus, width: int, height: int) -> list[Content]:
+    return _gpu_lines(s, width, height) if isinstance(s, GPUStatus) else _cpu_lines(s, width, height)
+
+
 class SystemPanel(Widget):
     """Drawn for the size it has when painted: four lines with bars, two, or one."""
 
@@ -93,7 +97,8 @@ class SystemPanel(Widget):
     def on_mount(self) -> None:
         self.border_title = "system"
 
-    def show(self, status: GPUStatus | CPUStatus | None, note: str = "") -> None:
+    def show(self, status: GPUStatus | CPUStatus | tuple | None, note: str = "") -> None:
+        """status: one device's, or a tuple of them (every rank's GPU of a multi-GPU run)."""
         if (status, note) != (self.status, self.note):  # an idle machine reads the same every second
             self.status, self.note = status, note
             self.refresh()
@@ -104,7 +109,11 @@ class SystemPanel(Widget):
         if s is None:
             return Content(self.note or "reading...")
         room = max(1, height - (1 if self.note and height >= 5 else 0))
-        lines = _gpu_lines(s, width, room) if isinstance(s, GPUStatus) else _cpu_lines(s, width, room)
+        if isinstance(s, tuple):  # a line per rank's GPU
+            lines = [Content.assemble((f"#{rank} ", "bold"), _device_lines(one, width - 3, 1)[0])
+                     for rank, one in enumerate(s)]
+        else:
+            lines = _device_lines(s, width, room)
         if self.note and height >= 5:
             lines.append(Content.styled(self.note, "$text-muted"))
         return Content("\n").join(lines[: max(height, 1)])
