@@ -63,7 +63,7 @@ class JobClient:
     detachable = True
 
     def __init__(self, emit: Callable[[ev.Event], None], *, info: registry.JobInfo | None = None,
-                 start: Callable[[], registry.JobInfo] | None = None) -> None:
+                 start: Callable[[threading.Event], registry.JobInfo] | None = None) -> None:
         self.emit = emit
         self.info = info
         self._start = start
@@ -163,6 +163,7 @@ class RunReplay:
     def __init__(self, run_dir: Path, emit: Callable[[ev.Event], None]) -> None:
         self.run_dir = run_dir
         self.emit = emit
+        self.arch = ""  # the architecture shown (the run's last), once setup() has read the folder
         self._closed = threading.Event()
         self._events: list[ev.Event] = []
 
@@ -175,7 +176,7 @@ class RunReplay:
         losses = read_metrics(self.run_dir)
         qualities = read_quality(self.run_dir)
         archs = list(dict.fromkeys([*losses, *qualities]))
-        arch = job.arch if job and job.arch else (archs[-1] if archs else config.get("arch", "mlp"))
+        arch = self.arch = job.arch if job and job.arch else (archs[-1] if archs else config.get("arch", "mlp"))
         samples = {a: tuple(ev.Samples(a, s.step, s.images, s.interpolation) for s in SampleStore.load(self.run_dir, a).snapshots)
                    for a in dict.fromkeys([*archs, arch])}
         last = losses[arch].last if arch in losses else None
@@ -205,8 +206,7 @@ class RunReplay:
         if isinstance(command, cmd.Stop):
             self._closed.set()
             return
-        self.emit(ev.Notice(self._events[1].arch if self._events else "",
-                            "this run has ended: the dashboard shows it read-only", "warning"))
+        self.emit(ev.Notice(self.arch, "this run has ended: the dashboard shows it read-only", "warning"))
 
     def detach(self) -> None:
         self._closed.set()

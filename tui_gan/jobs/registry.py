@@ -9,6 +9,7 @@ This module imports no torch."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -86,9 +87,7 @@ class JobInfo:
         return self.state == "running" and pid_alive(self.pid)
 
     def to_dict(self) -> dict:
-        return {"run_dir": str(self.run_dir), "pid": self.pid, "socket": str(self.socket), "state": self.state,
-                "arch": self.arch, "started": self.started, "ended": self.ended, "step": self.step,
-                "exit_code": self.exit_code}
+        return {**dataclasses.asdict(self), "run_dir": str(self.run_dir), "socket": str(self.socket)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "JobInfo":
