@@ -10,7 +10,8 @@ import torch
 from tui_gan.errors import ConfigError
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
-from tui_gan.training.engine import Engine, resolve_device
+from tui_gan.training.device import resolve_device
+from tui_gan.training.engine import Engine
 
 from factories import blob_digits, tiny_config
 
@@ -46,7 +47,7 @@ def test_trains_on_the_gpu_and_resumes_on_the_cpu(tmp_path):
 @pytest.mark.cuda
 def test_the_system_panel_probes_the_training_gpu(tmp_path):
     from tui_gan.system import DeviceIds, GPUStatus, SystemMonitor
-    from tui_gan.training.engine import cuda_ids
+    from tui_gan.training.device import cuda_ids
 
     torch.zeros(1, device="cuda")  # this process holds GPU memory now
     bus, uuid = cuda_ids(torch.device("cuda:0"))

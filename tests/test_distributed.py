@@ -15,6 +15,8 @@ from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
 
+from waiting import wait_until
+
 TESTS = Path(__file__).resolve().parent
 
 
@@ -43,7 +45,7 @@ def test_two_ranks_train_identical_weights(tmp_path, arch):
         engine = Engine(tiny_config(Path({str(tmp_path)!r}), arch={arch!r}, max_steps=5, epochs=10), dataset=blob_digits(512),
                         run_dir=Path({str(tmp_path / "run")!r}), emit=lambda e: steps.append(getattr(e, "step", None)))
         assert engine.run() == "max_steps"
-        assert engine.local_batch == 16 and engine.current.step == 5
+        assert engine.batches.local == 16 and engine.current.step == 5
         # parameters: BatchNorm's running statistics are each rank's own on CPUs (no SyncBatchNorm)
         weights = {{name: p.detach() for name, p in engine.current.G.named_parameters()}}
         torch.save(weights, {str(tmp_path)!r} + f"/rank{{os.environ['RANK']}}.pt")
@@ -110,10 +112,7 @@ def test_commands_reach_every_rank(tmp_path):
     assert finished.reason == "stopped"
     assert load_checkpoint(run_dir / "checkpoints" / "simple" / "latest.pt")["step"] == paused.step
     assert load_checkpoint(run_dir / "checkpoints" / "mlp" / "latest.pt")["step"] >= 5
-    deadline = time.monotonic() + 60
-    while registry.read_job(run_dir).state == "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(lambda: registry.read_job(run_dir).state != "running", "the job to record its end", 60, interval=0.1)
     assert registry.read_job(run_dir).exit_code == 0
 
 

@@ -11,6 +11,7 @@ from tui_gan.training.checkpoint import load_checkpoint
 from tui_gan.training.engine import Engine
 
 from factories import blob_digits, tiny_config
+from waiting import wait_until
 
 
 class Recorder:
@@ -47,7 +48,7 @@ def test_every_step_is_reported_once(tmp_path):
 def test_samples_carry_the_interpolation_row_from_a_straight_latent_line(tmp_path):
     import torch
 
-    from tui_gan.training.engine import INTERPOLATION_POINTS
+    from tui_gan.training.state import INTERPOLATION_POINTS
 
     rec = Recorder()
     engine = make_engine(tmp_path, rec, epochs=2)
@@ -108,44 +109,36 @@ def run_in_thread(engine):
     return thread, result
 
 
-def wait_for(predicate, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def test_pause_resume_checkpoint_switch_stop(tmp_path):
     rec = Recorder()
     engine = make_engine(tmp_path, rec, run_dir=tmp_path / "run", epochs=1000, checkpoint_every=0)
     engine.setup()
     thread, result = run_in_thread(engine)
-    assert wait_for(lambda: engine.current.step > 5)
+    wait_until(lambda: engine.current.step > 5, "step 5", 20, interval=0.01)
 
     engine.send(cmd.Pause())
-    assert wait_for(lambda: any(e.state == "paused" for e in rec.of(ev.StateChanged)))
+    wait_until(lambda: any(e.state == "paused" for e in rec.of(ev.StateChanged)), "the paused state", 20, interval=0.01)
     paused_at = engine.current.step
     time.sleep(0.3)
     assert engine.current.step == paused_at  # nothing trains while paused
 
     engine.send(cmd.SaveCheckpoint())
-    assert wait_for(lambda: rec.of(ev.CheckpointSaved))
+    wait_until(lambda: rec.of(ev.CheckpointSaved), "the checkpoint", 20, interval=0.01)
     saved = rec.of(ev.CheckpointSaved)[0]
     assert load_checkpoint(saved.path)["step"] == paused_at
 
     engine.send(cmd.Resume())
-    assert wait_for(lambda: engine.current.step > paused_at + 3)
+    wait_until(lambda: engine.current.step > paused_at + 3, "training to resume", 20, interval=0.01)
 
     engine.send(cmd.SwitchArch("mlp"))
-    assert wait_for(lambda: engine.current.name == "mlp" and engine.current.step > 2)
+    wait_until(lambda: engine.current.name == "mlp" and engine.current.step > 2, "mlp to train", 20, interval=0.01)
     simple_step = engine.archs["simple"].step
     time.sleep(0.2)
     assert engine.archs["simple"].step == simple_step  # only the current architecture trains
 
     engine.send(cmd.SwitchArch("simple"))
-    assert wait_for(lambda: engine.current.name == "simple" and engine.current.step > simple_step)
+    wait_until(lambda: engine.current.name == "simple" and engine.current.step > simple_step, "simple to continue", 20,
+               interval=0.01)
     switched = rec.of(ev.ArchSwitched)
     assert [(e.previous, e.arch) for e in switched] == [("simple", "mlp"), ("mlp", "simple")]
     assert switched[-1].step == simple_step  # it continued where it was

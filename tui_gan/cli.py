@@ -391,10 +391,9 @@ def load_generator(checkpoint: str):
 def cmd_eval(checkpoint: str, samples: int | None, data_dir: str | None) -> int:
     import json
 
-    import torch
-
     from tui_gan.data import load_dataset
     from tui_gan.quality import evaluate, load_or_train, real_floor
+    from tui_gan.training.quality_judge import eval_images
 
     data, G, z_dim = load_generator(checkpoint)
     config = data["config"]
@@ -405,9 +404,7 @@ def cmd_eval(checkpoint: str, samples: int | None, data_dir: str | None) -> int:
                            synthetic_size=int(config.get("synthetic_size", 60000)), seed=int(config.get("seed", 0)))
     print(f"judging {n} digits from {data['arch']} at step {data['step']} against {dataset.source}...", file=sys.stderr)
     classifier = load_or_train(dataset)
-    gen = torch.Generator().manual_seed(int(config.get("seed", 0)) + 7919)  # the engine's evaluation noise
-    with torch.no_grad():
-        images = torch.cat([G(chunk) for chunk in torch.randn(n, z_dim, generator=gen).split(500)])
+    images = eval_images(G, int(config.get("seed", 0)), n, z_dim)  # the digits the engine judges
     report = evaluate(classifier, images)
     result = {
         "checkpoint": str(checkpoint), "arch": data["arch"], "step": data["step"], "epoch": data["epoch"],

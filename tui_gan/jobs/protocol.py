@@ -151,7 +151,7 @@ def _encode_value(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return {"__nd__": [value.dtype.str, list(value.shape), value.tobytes()]}
     if isinstance(value, ev.StepPoint):
-        return [value.step, value.epoch, value.d_loss, value.g_loss, value.d_real, value.d_fake]
+        return list(value.row())
     if isinstance(value, QualityReport):
         return {"__quality__": value.to_dict()}
     if isinstance(value, ev.Event):
@@ -210,5 +210,6 @@ def _decode_value(value: Any) -> Any:
 
 
 def _point(row: Any) -> ev.StepPoint:
-    step, epoch, d_loss, g_loss, d_real, d_fake = row
-    return ev.StepPoint(int(step), int(epoch), float(d_loss), float(g_loss), float(d_real), float(d_fake))
+    if len(row) != len(ev.STEP_FIELDS):
+        raise ValueError(f"a step point has {len(ev.STEP_FIELDS)} values, not {len(row)}")
+    return ev.StepPoint.from_row(row)

@@ -34,15 +34,14 @@ class LossPoints:
         self.time_s = 0.0
 
     def extend(self, rows: Iterable) -> None:
-        """rows: StepPoints or (step, epoch, d_loss, g_loss, d_real, d_fake) sequences."""
+        """rows: StepPoints or STEP_FIELDS sequences."""
         for row in rows:
-            vector = np.array([row.step, row.epoch, row.d_loss, row.g_loss, row.d_real, row.d_fake]
-                              if isinstance(row, ev.StepPoint) else row, dtype=np.float64)
+            vector = np.array(row.row() if isinstance(row, ev.StepPoint) else row, dtype=np.float64)
             self.series.add(vector)
-            self.last = ev.StepPoint(int(vector[0]), int(vector[1]), *map(float, vector[2:]))
+            self.last = ev.StepPoint.from_row(vector)
 
     def points(self) -> tuple[ev.StepPoint, ...]:
-        return tuple(ev.StepPoint(int(round(v[0])), int(v[1]), *map(float, v[2:])) for v in self.series.values())
+        return tuple(ev.StepPoint.from_row(v) for v in self.series.values())
 
 
 def read_metrics(run_dir: Path, capacity: int = LOSS_POINTS) -> dict[str, LossPoints]:
@@ -50,7 +49,7 @@ def read_metrics(run_dir: Path, capacity: int = LOSS_POINTS) -> dict[str, LossPo
     out: dict[str, LossPoints] = defaultdict(lambda: LossPoints(capacity))
     for row in _csv_rows(run_dir / "metrics.csv", METRIC_COLUMNS):
         try:
-            values = [float(row[c]) for c in ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake")]
+            values = [float(row[c]) for c in ev.STEP_FIELDS]
             rate, seconds = float(row["images_per_s"]), float(row["time_s"])
         except (TypeError, ValueError):
             continue  # a line cut short by a kill: skip it

@@ -12,9 +12,7 @@ import math
 import torch
 
 from tui_gan.quality.classifier import NUM_CLASSES, Classifier, FeatureStats, _forward, feature_stats, stats_from_features
-from tui_gan.quality.report import QualityReport
-
-COVERED_SHARE = 0.02  # a class counts as covered when at least this share of samples is predicted as it
+from tui_gan.quality.report import COVERED_SHARE, QualityReport
 
 
 def _sqrt_psd(m: torch.Tensor) -> torch.Tensor:

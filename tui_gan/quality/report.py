@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+# Shared by the engine, the collapse detector and the panels.
+COVERED_SHARE = 0.02  # a class counts as covered when at least this share of samples is predicted as it
+MIN_CLASSES = 7  # fewer classes covered than this is a mode-collapse warning
+EVAL_SEED_OFFSET = 7919  # evaluation latents come from seed + this: the same digits every time, so numbers compare
+
 
 @dataclass(frozen=True)
 class QualityReport:
@@ -12,7 +17,7 @@ class QualityReport:
 
     n: int
     histogram: tuple[float, ...]  # share of samples predicted as each class 0..9; sums to 1
-    classes_covered: int  # classes with share >= 2%
+    classes_covered: int  # classes with share >= COVERED_SHARE
     kl_to_uniform: float  # KL(histogram || uniform): 0 = balanced, log(10) ~ 2.30 = one class
     mean_confidence: float  # mean max-softmax: low means the samples look like no digit
     classifier_score: float  # exp(E_x KL(p(y|x) || p(y))): 1 (one class / unsure) .. 10

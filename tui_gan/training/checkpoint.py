@@ -1,4 +1,5 @@
-"""Checkpoint files: everything needed to resume one architecture exactly.
+"""Checkpoint files: everything needed to resume one architecture exactly, the payload built
+from and restored into an ArchState.
 
 Written atomically, read with `weights_only=True` so a checkpoint can never run code."""
 
@@ -9,8 +10,12 @@ from typing import Any
 
 import torch
 
+from tui_gan.config import TrainConfig
+from tui_gan.data import Dataset
 from tui_gan.errors import CheckpointError
 from tui_gan.fileio import atomic_write
+from tui_gan.training.events import STEP_FIELDS
+from tui_gan.training.state import ArchState
 
 FORMAT = "tui-gan-checkpoint"
 VERSION = 1
@@ -42,3 +47,76 @@ def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> dict[
     if expected_arch is not None and data["arch"] != expected_arch:
         raise CheckpointError(f"{path} is a checkpoint for architecture {data['arch']!r}, not {expected_arch!r}")
     return data
+
+
+def build_payload(s: ArchState, config: TrainConfig, device: torch.device, dataset: Dataset) -> dict[str, Any]:
+    return {
+        "arch": s.name,
+        "config": config.replace(arch=s.name).to_dict(),
+        "step": s.step,
+        "epoch": s.epoch,
+        "pos": s.pos,
+        "perm": s.perm.cpu() if s.perm is not None else None,
+        "generator": s.G.state_dict(),
+        "discriminator": s.D.state_dict(),
+        "opt_g": s.opt_g.state_dict(),
+        "opt_d": s.opt_d.state_dict(),
+        "fixed_noise": s.fixed_noise.cpu(),
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+            "noise": s.noise.get_state(),
+        },
+        "history": torch.tensor(s.history, dtype=torch.float64).reshape(-1, len(STEP_FIELDS)),
+        "train_time": s.train_time,
+        "scaler": s.scaler.state_dict() if s.scaler is not None else None,
+        "device_type": device.type,
+        "dataset": {"name": dataset.name, "size": len(dataset), "split": dataset.split},
+    }
+
+
+def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torch.device, dataset: Dataset,
+                  seed: int) -> str | None:
+    """Load a checkpoint read from `source` into `s`. Returns a warning for the user, if any;
+    raises CheckpointError when it does not fit."""
+    info = data.get("dataset") or {}
+    if info.get("size") not in (None, len(dataset)):
+        raise CheckpointError(
+            f"{source} was trained on {info.get('size')} images of {info.get('name')}, "
+            f"but the dataset found now has {len(dataset)}; pass the same --data-dir"
+        )
+    warning = None
+    try:
+        s.G.load_state_dict(data["generator"])
+        s.D.load_state_dict(data["discriminator"])
+        s.opt_g.load_state_dict(data["opt_g"])
+        s.opt_d.load_state_dict(data["opt_d"])
+        fused = {id(o): o.defaults.get("fused") for o in (s.opt_g, s.opt_d)}
+        for o in (s.opt_g, s.opt_d):  # keep the kernel choice made for *this* device
+            for group in o.param_groups:
+                group["fused"] = fused[id(o)]
+        s.fixed_noise = data["fixed_noise"].to(device)
+        rng = data.get("rng") or {}
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if rng.get("cuda") and device.type == "cuda":
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        if data.get("device_type", "cpu") == device.type:
+            s.noise.set_state(rng["noise"])
+        else:  # a CUDA generator's state does not fit a CPU one: continue on a fresh stream
+            s.noise.manual_seed(seed + int(data["step"]))
+            warning = ("checkpoint from another device type: the noise stream restarts, "
+                       "so this run will not match an uninterrupted one exactly")
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:150]
+        raise CheckpointError(f"{source} does not fit architecture {s.name!r}: {first}") from None
+    s.step, s.epoch, s.pos = int(data["step"]), int(data["epoch"]), int(data.get("pos", 0))
+    perm = data.get("perm")
+    s.perm = perm.to(device) if perm is not None else None
+    s.history = [tuple(row) for row in data["history"].tolist()] if data.get("history") is not None else []
+    s.train_time = float(data.get("train_time", 0.0))
+    if s.scaler is not None and data.get("scaler"):
+        s.scaler.load_state_dict(data["scaler"])
+    s.last_checkpoint = str(source)
+    s.checkpoint_step = s.step
+    return warning

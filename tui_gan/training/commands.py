@@ -36,11 +36,6 @@ class SwitchArch(Command):
 
 
 @dataclass(frozen=True)
-class RefreshSamples(Command):
-    """Send a Samples event now (e.g. the panel was resized)."""
-
-
-@dataclass(frozen=True)
 class EvaluateNow(Command):
     """Run a quality evaluation at the next step boundary (when the classifier is ready)."""
 

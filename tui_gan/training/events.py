@@ -3,14 +3,17 @@ must never touch a tensor."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, fields
+from typing import Iterable
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class StepPoint:
-    """One training step's numbers."""
+    """One training step's numbers: the one definition of a step's record. The engine's history
+    rows and its per-step stats tensor, metrics.csv's columns and the wire format all follow
+    STEP_FIELDS (see row / from_row)."""
 
     step: int
     epoch: int
@@ -18,6 +21,18 @@ class StepPoint:
     g_loss: float
     d_real: float  # mean D(x): probability D gives real images
     d_fake: float  # mean D(G(z)) in the D step
+
+    def row(self) -> tuple:
+        return astuple(self)
+
+    @classmethod
+    def from_row(cls, row: Iterable[float]) -> "StepPoint":
+        """From STEP_FIELDS values (floats from a tensor or a CSV; a downsampled step is an average)."""
+        step, epoch, *values = row
+        return cls(int(round(step)), int(epoch), *map(float, values))
+
+
+STEP_FIELDS = tuple(f.name for f in fields(StepPoint))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from tui_gan.quality.report import MIN_CLASSES
+
 
 @dataclass
 class Episode:
@@ -53,7 +55,7 @@ class DiscriminatorWins:
 class ModeCollapse:
     """The generator covers few classes, or its class histogram drifts far from uniform."""
 
-    def __init__(self, min_classes: int = 7, max_kl: float = 0.5, recover_classes: int = 8, recover_kl: float = 0.3):
+    def __init__(self, min_classes: int = MIN_CLASSES, max_kl: float = 0.5, recover_classes: int = 8, recover_kl: float = 0.3):
         self.min_classes, self.max_kl = min_classes, max_kl
         self.recover_classes, self.recover_kl = recover_classes, recover_kl
         self.episode = Episode()

@@ -21,13 +21,13 @@ import numpy as np
 
 from tui_gan.errors import RunDirError
 from tui_gan.fileio import atomic_write_bytes
-from tui_gan.training.events import StepPoint
+from tui_gan.training.events import STEP_FIELDS, StepPoint
 
 QUALITY_COLUMNS = (
     "arch", "step", "epoch", "n", "classes_covered", "kl_to_uniform", "mean_confidence", "classifier_score",
     "frechet_distance", "real_floor", *(f"share_{d}" for d in range(10)),
 )
-METRIC_COLUMNS = ("arch", "step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "time_s")
+METRIC_COLUMNS = ("arch", *STEP_FIELDS, "images_per_s", "time_s")
 
 
 class RunDir:
@@ -80,10 +80,8 @@ class RunDir:
             if new:
                 self._writer.writerow(METRIC_COLUMNS)
         for p in points:
-            self._writer.writerow(
-                (arch, p.step, p.epoch, f"{p.d_loss:.6g}", f"{p.g_loss:.6g}", f"{p.d_real:.6g}", f"{p.d_fake:.6g}",
-                 f"{images_per_s:.1f}", f"{time_s:.3f}")
-            )
+            step, epoch, *values = p.row()
+            self._writer.writerow((arch, step, epoch, *(f"{v:.6g}" for v in values), f"{images_per_s:.1f}", f"{time_s:.3f}"))
         self._metrics.flush()
 
     def append_quality(self, arch: str, step: int, epoch: int, report, real_floor: float) -> None:
@@ -106,7 +104,7 @@ class RunDir:
         return save_grid_png(images, self.path / "samples" / arch / f"epoch_{epoch:03d}.png")
 
     def write_loss_plot(self, arch: str, history: Sequence[Sequence[float]]) -> Path | None:
-        """history rows are (step, epoch, d_loss, g_loss, d_real, d_fake)."""
+        """history rows are StepPoint rows (STEP_FIELDS)."""
         if not len(history):
             return None
         import matplotlib
@@ -117,13 +115,14 @@ class RunDir:
         h = np.asarray(history, dtype=np.float64)
         fig = Figure(figsize=(8, 5), dpi=100)
         ax, ax2 = fig.subplots(2, 1, sharex=True)
-        for col, label in ((2, "D loss"), (3, "G loss")):
+        col_of = STEP_FIELDS.index
+        for col, label in ((col_of("d_loss"), "D loss"), (col_of("g_loss"), "G loss")):
             ax.plot(h[:, 0], h[:, col], lw=0.5, alpha=0.35)
             ax.plot(h[:, 0], _smooth(h[:, col]), lw=1.5, label=label, color=ax.lines[-1].get_color())
         ax.set_ylabel("loss")
         ax.legend()
         ax.set_title(f"{arch}: {int(h[-1, 0])} steps")
-        for col, label in ((4, "D(x)"), (5, "D(G(z))")):
+        for col, label in ((col_of("d_real"), "D(x)"), (col_of("d_fake"), "D(G(z))")):
             ax2.plot(h[:, 0], _smooth(h[:, col]), lw=1.2, label=label)
         ax2.set_ylim(0, 1)
         ax2.set_xlabel("step")

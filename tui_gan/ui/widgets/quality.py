@@ -7,13 +7,12 @@ from textual.content import Content
 from textual.widget import Widget
 
 from tui_gan.history import QualityHistory
+from tui_gan.quality.report import COVERED_SHARE, MIN_CLASSES
 from tui_gan.ui.widgets.spark import LEVELS, bar_rows
 from tui_gan.ui.widgets.status import fit_line
 
 BAR_LINES = 2
 HIST_WIDTH = 20  # ten classes, a bar and a gap each
-COVERED = 0.02  # as in tui_gan.quality: a class counts when >= 2% of samples are predicted as it
-MIN_COVERED = 7  # the engine's collapse threshold: fewer classes than this is a warning
 
 
 def histogram_lines(shares: tuple[float, ...] | list[float]) -> list[Content]:
@@ -24,12 +23,12 @@ def histogram_lines(shares: tuple[float, ...] | list[float]) -> list[Content]:
     rows: list[list[tuple[str, str]]] = [[] for _ in range(BAR_LINES)]
     labels: list[tuple[str, str]] = []
     for cls, share in enumerate(shares):
-        style = "$success" if share >= COVERED else "$error"
+        style = "$success" if share >= COVERED_SHARE else "$error"
         eighths = round(share / top * 8 * BAR_LINES)
         for line in range(BAR_LINES):  # line 0 is the top
             base = (BAR_LINES - 1 - line) * 8
             rows[line] += [(LEVELS[min(8, max(0, eighths - base))], style), (" ", "")]
-        labels += [(str(cls % 10), "$text-muted" if share >= COVERED else "$error bold"), (" ", "")]
+        labels += [(str(cls % 10), "$text-muted" if share >= COVERED_SHARE else "$error bold"), (" ", "")]
     return [Content.assemble(*row) for row in rows] + [Content.assemble(*labels)]
 
 
@@ -70,7 +69,7 @@ class QualityPanel(Widget):
         if q is None:
             return Content.styled(self.note, "$text-muted")
         r = q.report
-        covered_style = "$error bold" if r.classes_covered < MIN_COVERED else "bold"
+        covered_style = "$error bold" if r.classes_covered < MIN_CLASSES else "bold"
         fd_style = "bold" if r.frechet_distance <= 3 * max(q.real_floor, 1e-9) else "$warning bold"
         hist = histogram_lines(r.histogram)
         room = width - HIST_WIDTH - 1

@@ -1,0 +1,33 @@
+"""Which digits and latents each step trains on: the epoch's shuffle of the dataset (kept on
+the device) and, under torchrun, this rank's slice of every batch."""
+
+from __future__ import annotations
+
+import torch
+
+from tui_gan.training import distributed
+from tui_gan.training.state import ArchState
+
+
+class Batches:
+    def __init__(self, images: torch.Tensor, batch_size: int, z_dim: int,
+                 ranks: distributed.Ranks | None = None) -> None:
+        self.images = images  # uint8 (n, 28, 28) on the training device
+        self.batch_size, self.z_dim = batch_size, z_dim
+        # Every rank draws the same shuffle and latents and takes its slice, so N ranks together
+        # train on exactly what one process would.
+        self.local = distributed.local_batch(batch_size, ranks) if ranks is not None else batch_size
+        self.offset = (ranks.rank if ranks is not None else 0) * self.local
+
+    @property
+    def per_epoch(self) -> int:
+        return len(self.images) // self.batch_size
+
+    def next(self, s: ArchState) -> tuple[torch.Tensor, torch.Tensor]:
+        """(real digits in [-1, 1] as (b, 1, 28, 28), latents (b, z_dim)) for s's next step."""
+        if s.perm is None:
+            s.perm = torch.randperm(len(self.images), generator=s.noise, device=self.images.device)
+        start = s.pos * self.batch_size + self.offset
+        real = self.images[s.perm[start : start + self.local]].unsqueeze(1).float().mul_(2 / 255).sub_(1)  # = ToTensor + Normalize(0.5, 0.5)
+        z = torch.randn(self.batch_size, self.z_dim, generator=s.noise, device=self.images.device)
+        return real, z[self.offset : self.offset + self.local]

@@ -1,0 +1,86 @@
+"""Everything a run writes as it trains, in one place: its folder (tui_gan/training/rundir.py)
+and the TensorBoard event files beside it. A run without a folder writes nothing."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+from tui_gan.config import TrainConfig
+from tui_gan.training.device import cuda_ids
+from tui_gan.training.events import StepPoint
+from tui_gan.training.rundir import RunDir
+
+
+class RunOutputs:
+    def __init__(self, run_dir: RunDir | None) -> None:
+        self.run_dir = run_dir
+        self.tensorboard = None  # TensorBoardLog
+        self._system = None  # SystemMonitor for the GPU/CPU figures TensorBoard gets
+
+    def open_tensorboard(self, config: TrainConfig, device: torch.device, resumed_step: int | None) -> str | None:
+        """Event files beside metrics.csv, plus a probe for the GPU figures they log. Returns why
+        they are off when they cannot be written."""
+        if self.run_dir is None or not config.tensorboard:
+            return None
+        try:
+            from tui_gan.training.tensorboard import TensorBoardLog
+
+            self.tensorboard = TensorBoardLog(self.run_dir.path, None if resumed_step is None else resumed_step + 1)
+        except Exception as exc:  # e.g. the tensorboard package missing: the run goes on without it
+            return f"TensorBoard logging is off: {type(exc).__name__}: {exc}"
+        from tui_gan.system import DeviceIds, SystemMonitor
+
+        self._system = SystemMonitor(str(device), torch.get_num_threads(), device_ids=DeviceIds(*cuda_ids(device)))
+        return None
+
+    def steps(self, arch: str, step: int, points: Iterable[StepPoint], images_per_s: float, train_time: float) -> None:
+        if self.run_dir is None or not points:
+            return
+        self.run_dir.append_metrics(arch, points, images_per_s, train_time)
+        if self.tensorboard is not None:
+            self.tensorboard.steps(arch, points, images_per_s)
+            self.tensorboard.system(step, self._system.poll)
+
+    def quality(self, arch: str, step: int, epoch: int, report, real_floor: float) -> None:
+        if self.run_dir is not None:
+            self.run_dir.append_quality(arch, step, epoch, report, real_floor)
+        if self.tensorboard is not None:
+            self.tensorboard.quality(arch, step, report, real_floor)
+
+    def samples(self, arch: str, step: int, grid: np.ndarray) -> None:
+        """A live sample refresh: TensorBoard keeps one every so often."""
+        if self.tensorboard is not None:
+            self.tensorboard.samples(arch, step, grid)
+
+    def epoch_samples(self, arch: str, epoch: int, step: int, grid: np.ndarray) -> None:
+        if self.run_dir is None:
+            return
+        self.run_dir.save_samples(arch, epoch, grid)
+        if self.tensorboard is not None:
+            self.tensorboard.samples(arch, step, grid, force=True)
+
+    def crash(self, text: str) -> str | None:
+        """The traceback in error.log; its path, if written."""
+        if self.run_dir is None:
+            return None
+        try:
+            return str(self.run_dir.write_error(text))
+        except OSError:
+            return None
+
+    def finish(self, arch: str, history: list[tuple], final_grid: Callable[[], np.ndarray | None]) -> None:
+        """The loss plot and progress GIF of one architecture."""
+        if self.run_dir is None or not history:
+            return
+        self.run_dir.write_loss_plot(arch, history)
+        self.run_dir.write_progress_gif(arch, final_grid())
+
+    def close(self) -> None:
+        if self.run_dir is not None:
+            self.run_dir.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self._system.close()

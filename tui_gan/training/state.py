@@ -1,0 +1,87 @@
+"""One architecture's training state, and how it is built: weights, optimizers, noise streams
+and the wrapped modules the step calls (torch.compile, DDP)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from tui_gan.config import TrainConfig
+from tui_gan.models import ArchSpec, has_batchnorm
+from tui_gan.training import distributed
+from tui_gan.training.device import make_adam
+from tui_gan.training.health import DiscriminatorWins, ModeCollapse
+
+INTERPOLATION_POINTS = 16  # digits along the straight latent path sent with every Samples event
+
+
+@dataclass
+class ArchState:
+    """Everything one architecture needs to continue where it was: switching away and back
+    (or a checkpoint) resumes exactly."""
+
+    spec: ArchSpec
+    G: torch.nn.Module
+    D: torch.nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    noise: torch.Generator  # z for training steps and the epoch shuffles
+    fixed_noise: torch.Tensor
+    interp_noise: torch.Tensor  # INTERPOLATION_POINTS latents on a straight line between two fixed ones
+    perm: torch.Tensor | None = None  # this epoch's shuffle
+    step: int = 0
+    epoch: int = 0  # completed epochs
+    pos: int = 0  # batches done in the current epoch
+    train_time: float = 0.0
+    history: list[tuple] = field(default_factory=list)  # StepPoint rows, one per step
+    last_checkpoint: str | None = None
+    checkpoint_step: int = -1
+    diverged: str | None = None  # why stepping stopped (non-finite loss)
+    d_concat: bool = True  # D has no BatchNorm: real and fake can share one forward pass
+    last_eval_time: float = 0.0  # train_time at the last quality evaluation
+    eval_cost: float = 0.0  # seconds the last evaluation took (0: none yet)
+    sample_cost: float = 0.0  # seconds the last sample grid took
+    G_run: torch.nn.Module | None = None  # what the step calls: G, or torch.compile(G)
+    D_run: torch.nn.Module | None = None
+    D_g: torch.nn.Module | None = None  # D in the G step: compiled maybe, never DDP-wrapped
+    scaler: torch.amp.GradScaler | None = None  # fp16 only
+    d_wins: DiscriminatorWins = field(default_factory=DiscriminatorWins)
+    collapse: ModeCollapse = field(default_factory=ModeCollapse)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def build_state(spec: ArchSpec, config: TrainConfig, device: torch.device,
+                ranks: distributed.Ranks | None = None) -> ArchState:
+    """A fresh architecture: the same initial weights and noise for a seed, whatever ran before."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        G, D = spec.build(config.z_dim)
+        fixed_noise = torch.randn(config.sample_count, config.z_dim)
+        ends = torch.randn(2, config.z_dim)
+    t = torch.linspace(0, 1, INTERPOLATION_POINTS).unsqueeze(1)
+    interp_noise = (1 - t) * ends[0] + t * ends[1]
+    # Convolutions run faster in channels-last layout (oneDNN on CPUs, cuDNN on GPUs);
+    # MLPs are unaffected, so this is a no-op for them.
+    G.to(device, memory_format=torch.channels_last).train()
+    D.to(device, memory_format=torch.channels_last).train()
+    noise = torch.Generator(device=device)
+    noise.manual_seed(config.seed + 1)
+    G_run, D_run = G, D
+    if ranks is not None:  # the wrapped modules (SyncBatchNorm on GPUs) are G and D from now on
+        G_run, D_run = distributed.wrap(G, device), distributed.wrap(D, device)
+        G, D = G_run.module, D_run.module
+    D_g = D_run if ranks is None else D
+    if config.compile != "off":  # the weights stay G's and D's: checkpoints and sampling use those
+        mode = None if config.compile == "default" else config.compile
+        G_run, D_run = torch.compile(G_run, mode=mode), torch.compile(D_run, mode=mode)
+        D_g = D_run if ranks is None else torch.compile(D, mode=mode)
+    return ArchState(
+        spec, G, D, make_adam(G.parameters(), config, device), make_adam(D.parameters(), config, device),
+        noise, fixed_noise.to(device), interp_noise.to(device), d_concat=not has_batchnorm(D),
+        G_run=G_run, D_run=D_run, D_g=D_g,
+        scaler=torch.amp.GradScaler(device.type) if config.precision == "fp16" else None,
+    )
