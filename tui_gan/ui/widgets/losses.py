@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from tui_gan.history import LossHistory, Tracked
 from tui_gan.ui.widgets.spark import BarSparkline
-from tui_gan.ui.widgets.status import progress_bar
+from tui_gan.ui.widgets.formatting import progress_bar
 
 
 def _num(value: float, digits: int = 3) -> str:

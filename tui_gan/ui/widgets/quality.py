@@ -9,7 +9,7 @@ from textual.widget import Widget
 from tui_gan.history import QualityHistory
 from tui_gan.quality.report import COVERED_SHARE, MIN_CLASSES
 from tui_gan.ui.widgets.spark import LEVELS, bar_rows
-from tui_gan.ui.widgets.status import fit_line
+from tui_gan.ui.widgets.formatting import fit_line
 
 BAR_LINES = 2
 HIST_WIDTH = 20  # ten classes, a bar and a gap each

@@ -6,7 +6,10 @@ import dataclasses
 from dataclasses import dataclass
 
 from textual.content import Content
+from textual.reactive import reactive
 from textual.widget import Widget
+
+from tui_gan.ui.widgets.formatting import format_duration, progress_bar
 
 STATE_STYLES = {
     "starting": "$text-muted",
@@ -37,32 +40,6 @@ class StatusInfo:
     rank_rates: tuple[float, ...] = ()  # img/s of each process of a multi-process (torchrun) run
 
 
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
-
-
-def progress_bar(fraction: float, width: int) -> str:
-    """A bar in eighth blocks: finer than the cell grid, plain characters for any terminal."""
-    fraction = min(max(fraction, 0.0), 1.0)
-    eighths = round(fraction * width * 8)
-    full, part = divmod(eighths, 8)
-    bar = "█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")
-    return bar.ljust(width)
-
-
-def fit_line(width: int, first: Content, *parts: Content | str) -> Content:
-    """One line: `first`, then as many of `parts` (most important first) as fit in `width` cells."""
-    line = first
-    for part in parts:
-        longer = Content.assemble(line, " · ", part)
-        if longer.cell_length > width:
-            break
-        line = longer
-    return line
-
-
 class StatusBar(Widget):
     """Two lines, laid out for the width it has when painted (never wraps to a third)."""
 
@@ -70,15 +47,10 @@ class StatusBar(Widget):
     StatusBar { height: 2; padding: 0 1; }
     """
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.info = StatusInfo()
+    info: reactive[StatusInfo] = reactive(StatusInfo)  # repaints when a field changes (a paused engine changes nothing)
 
     def set_info(self, **changes) -> None:
-        info = dataclasses.replace(self.info, **changes)
-        if info != self.info:  # most Stats change something, but a paused engine changes nothing
-            self.info = info
-            self.refresh()
+        self.info = dataclasses.replace(self.info, **changes)
 
     def render(self) -> Content:
         return self.render_info(self.size.width)

@@ -7,7 +7,7 @@ from textual.widget import Widget
 
 from tui_gan.system import CPUStatus, GPUStatus, format_bytes
 from tui_gan.ui.widgets.spark import LEVELS
-from tui_gan.ui.widgets.status import fit_line, progress_bar
+from tui_gan.ui.widgets.formatting import fit_line, progress_bar
 
 
 NA = "n/a"  # a figure this GPU does not report
