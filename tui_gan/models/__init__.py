@@ -5,7 +5,7 @@ lists and describes architectures but trains none (its engine runs in a child pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from tui_gan.errors import ConfigError
@@ -18,10 +18,9 @@ if TYPE_CHECKING:
 class ArchSpec:
     name: str
     description: str
-    origin: str  # which reference GAN (../shared/seeds) it grew from
+    origin: str  # the reference GAN write-up it grew from (one of the five the project began with)
     make_generator: Callable[[int], nn.Module]
     make_discriminator: Callable[[], nn.Module]
-    defaults: dict = field(default_factory=dict)  # per-architecture config overrides
 
     def build(self, z_dim: int) -> tuple[nn.Module, nn.Module]:
         return self.make_generator(z_dim), self.make_discriminator()

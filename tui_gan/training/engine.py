@@ -23,7 +23,6 @@ from tui_gan.config import TrainConfig, pretty_name
 from tui_gan.data import Dataset, load_dataset
 from tui_gan.errors import ConfigError
 from tui_gan.models import ARCH_NAMES, count_params, get_arch
-from tui_gan.render import to_uint8
 from tui_gan.training import commands as cmd
 from tui_gan.training import distributed
 from tui_gan.training import events as ev
@@ -33,7 +32,7 @@ from tui_gan.training.device import cuda_ids, precision_context, resolve_device
 from tui_gan.training.outputs import RunOutputs
 from tui_gan.training.quality_judge import QualityJudge
 from tui_gan.training.rundir import RunDir
-from tui_gan.training.state import ArchState, build_state
+from tui_gan.training.state import ArchState, build_state, sample_digits
 from tui_gan.training.stats import StepStats
 from tui_gan.training.step import gan_step
 
@@ -119,7 +118,8 @@ class Engine:
             self.run_dir = RunDir.open(self._run_dir_arg)
         self.config = config
         self.stats = StepStats(self.device, config.batch_size)
-        self.quality = QualityJudge(config, self.dataset)
+        self.outputs = RunOutputs(self.run_dir)
+        self.quality = QualityJudge(config, self.dataset, self.emit, self.outputs)
         self.quality.start()
         state = build_state(get_arch(config.arch), config, self.device, self.ranks)
         if resume is not None:
@@ -128,19 +128,7 @@ class Engine:
                 self._setup_notes.append(warning)
         self.archs[state.name] = state
         self.current = state
-        if self.run_dir is not None:
-            self.run_dir.write_config(
-                {
-                    **config.to_dict(),
-                    "dataset_source": self.dataset.source,
-                    "dataset_split": self.dataset.split,
-                    "dataset_size": len(self.dataset),
-                    "device_resolved": str(self.device),
-                    "resumed_from": str(self.resume_path) if self.resume_path else None,
-                    "torch": torch.__version__,
-                }
-            )
-        self.outputs = RunOutputs(self.run_dir)
+        self.outputs.write_config(config, self.dataset, self.device, self.resume_path)
         note = self.outputs.open_tensorboard(config, self.device, resume["step"] if resume else None)
         if note:
             self._setup_notes.append(note)
@@ -266,7 +254,8 @@ class Engine:
             else:
                 self.emit(ev.Notice(state.name, f"unknown architecture {command.name!r}", "error"))
         elif isinstance(command, cmd.EvaluateNow):
-            self._request_evaluation()
+            if self.quality.request(state.name):
+                self.evaluate_quality()
         elif isinstance(command, cmd.Stop):
             self.stopping = True
             self.stop_checkpoint = command.checkpoint
@@ -362,15 +351,9 @@ class Engine:
         )
 
     def sample_images(self, s: ArchState | None = None, z: torch.Tensor | None = None) -> np.ndarray:
-        """The generator on z (default: the fixed noise), as (n, 28, 28) uint8; eval mode so
-        BatchNorm uses its running statistics and sampling never disturbs training."""
+        """The generator's digits for z (default: the fixed noise), as (n, 28, 28) uint8."""
         s = s or self.current
-        was_training = s.G.training
-        s.G.eval()
-        with torch.no_grad():
-            out = s.G(s.fixed_noise if z is None else z)
-        s.G.train(was_training)
-        return to_uint8(out.float().cpu().numpy())
+        return sample_digits(s.G, s.fixed_noise if z is None else z)
 
     def _emit_samples(self) -> None:
         s = self.current
@@ -399,9 +382,7 @@ class Engine:
         for note in self._setup_notes:
             self.emit(ev.Notice(s.name, note, "warning"))
         self._setup_notes.clear()
-        if not self.quality.coming and not self.quality.told_off:
-            self.quality.told_off = True
-            self.emit(ev.Notice(s.name, self.quality.off_reason(), topic="quality"))
+        self.quality.announce(s.name)
         self.emit(ev.StateChanged(s.name, self._state_word(s), s.step))
         self._emit_samples()
         self.stats.reset_window()
@@ -428,37 +409,15 @@ class Engine:
 
     # --- quality ---------------------------------------------------------------------------
     def _take_classifier(self) -> None:
-        """Hand a finished background classifier to the engine thread (which alone emits)."""
-        taken = self.quality.take()
-        if taken is None:
-            return
-        level, message = taken
-        self.emit(ev.Notice(self.current.name, message, level, topic="quality"))
-        if self.quality.classifier is not None and self.quality.requested:
-            self.quality.requested = False
+        """A classifier finished in the background is handed to this thread (which alone emits)."""
+        if self.quality.take(self.current.name):
             self.evaluate_quality()
-
-    def _request_evaluation(self) -> None:
-        if self.quality.classifier is not None:
-            self.evaluate_quality()
-        elif not self.quality.coming:
-            self.emit(ev.Notice(self.current.name, self.quality.off_reason(), "warning", topic="quality"))
-        else:
-            self.quality.requested = True
-            self.emit(ev.Notice(self.current.name, "the quality classifier is still training: evaluating when it is ready"))
 
     def evaluate_quality(self, s: ArchState | None = None):
-        """Judge the generator now and report it everywhere (files, TensorBoard, viewers)."""
         s = s or self.current
         self._flush_stats(force=True)  # evaluation time must not count as training time
         report = self.quality.judge(s, self.device)
         self.stats.reset_window()
-        judge = self.quality
-        self.outputs.quality(s.name, s.step, s.epoch, report, judge.real_floor)
-        self.emit(ev.Quality(s.name, s.step, s.epoch, report, judge.real_floor, judge.classifier.val_accuracy, s.eval_cost))
-        warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
-        if warning:
-            self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))
         return report
 
     # --- checkpoints -----------------------------------------------------------------------

@@ -36,6 +36,20 @@ class RunOutputs:
         self._system = SystemMonitor(str(device), torch.get_num_threads(), device_ids=DeviceIds(*cuda_ids(device)))
         return None
 
+    def write_config(self, config: TrainConfig, dataset, device: torch.device, resumed_from) -> None:
+        """config.json: the settings, and what they resolved to here."""
+        if self.run_dir is None:
+            return
+        self.run_dir.write_config({
+            **config.to_dict(),
+            "dataset_source": dataset.source,
+            "dataset_split": dataset.split,
+            "dataset_size": len(dataset),
+            "device_resolved": str(device),
+            "resumed_from": str(resumed_from) if resumed_from else None,
+            "torch": torch.__version__,
+        })
+
     def steps(self, arch: str, step: int, points: Iterable[StepPoint], images_per_s: float, train_time: float) -> None:
         if self.run_dir is None or not points:
             return

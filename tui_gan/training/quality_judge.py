@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 import torch
 
 from tui_gan.config import TrainConfig, pretty_name
 from tui_gan.data import Dataset
 from tui_gan.quality.report import EVAL_SEED_OFFSET, QualityReport
-from tui_gan.training.state import ArchState
+from tui_gan.training import events as ev
+from tui_gan.training.outputs import RunOutputs
+from tui_gan.training.state import ArchState, evaluating
 
 BUDGET = 0.05  # the share of training time evaluations may take
 
@@ -24,21 +27,21 @@ def eval_images(G: torch.nn.Module, seed: int, n: int, z_dim: int, device: torch
     so BatchNorm uses its running statistics; on the CPU."""
     gen = torch.Generator().manual_seed(seed + EVAL_SEED_OFFSET)
     z = torch.randn(n, z_dim, generator=gen).to(device)
-    was_training = G.training
-    G.eval()
-    with torch.no_grad():
-        images = torch.cat([G(chunk).cpu() for chunk in z.split(500)])
-    G.train(was_training)
-    return images
+    with evaluating(G):
+        return torch.cat([G(chunk).cpu() for chunk in z.split(500)])
 
 
 class QualityJudge:
-    def __init__(self, config: TrainConfig, dataset: Dataset) -> None:
+    """Says what it finds (emit) and records it (outputs), like the engine it works for."""
+
+    def __init__(self, config: TrainConfig, dataset: Dataset, emit: Callable[[ev.Event], None],
+                 outputs: RunOutputs) -> None:
         self.config, self.dataset = config, dataset
+        self.emit, self.outputs = emit, outputs
         self.classifier = None
         self.real_floor = 0.0
-        self.requested = False  # `e` pressed before the classifier was ready
-        self.told_off = False  # "quality metrics are off" said once
+        self._requested = False  # `e` pressed before the classifier was ready
+        self._told_off = False  # "quality metrics are off" said once
         self._result: dict = {}
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
@@ -65,23 +68,39 @@ class QualityJudge:
     def close(self) -> None:
         self._closing.set()  # a classifier still training in the background gives up
 
-    @property
-    def coming(self) -> bool:
-        """A classifier is ready or being made."""
-        return self._thread is not None
+    def announce(self, arch: str) -> None:
+        """When training starts: say once if there will be no quality figures, and why."""
+        if self._thread is None and not self._told_off:
+            self._told_off = True
+            self.emit(ev.Notice(arch, self.off_reason(), topic="quality"))
 
-    def take(self) -> tuple[str, str] | None:
-        """In the engine thread: adopt a finished classifier. Returns the (level, message) to log, if any."""
+    def take(self, arch: str) -> bool:
+        """In the engine thread: adopt a finished classifier. True when an evaluation asked for
+        meanwhile is now due."""
         if self.classifier is not None or not self._result:
-            return None
+            return False
         if "error" in self._result:
             self._error = f"quality metrics are off: {self._result.pop('error')}"
             self._thread = None  # so `e` says why instead of waiting for it forever
-            self.told_off = True
-            return "warning", self._error
+            self._told_off = True
+            self.emit(ev.Notice(arch, self._error, "warning", topic="quality"))
+            return False
         self.classifier, self.real_floor = self._result.pop("value")
-        return "info", (f"quality classifier ready ({self.classifier.val_accuracy:.1%} on held-out digits); "
-                        f"real-vs-real Frechet distance {self.real_floor:.2f}")
+        self.emit(ev.Notice(arch, f"quality classifier ready ({self.classifier.val_accuracy:.1%} on held-out digits); "
+                                  f"real-vs-real Frechet distance {self.real_floor:.2f}", topic="quality"))
+        requested, self._requested = self._requested, False
+        return requested
+
+    def request(self, arch: str) -> bool:
+        """`e`: True to evaluate now; otherwise says why not, or waits for the classifier."""
+        if self.classifier is not None:
+            return True
+        if self._thread is None:
+            self.emit(ev.Notice(arch, self.off_reason(), "warning", topic="quality"))
+        else:
+            self._requested = True
+            self.emit(ev.Notice(arch, "the quality classifier is still training: evaluating when it is ready"))
+        return False
 
     def off_reason(self) -> str:
         if self._error:
@@ -100,7 +119,8 @@ class QualityJudge:
         return train_time - s.last_eval_time >= max(self.config.eval_every, cost / BUDGET)
 
     def judge(self, s: ArchState, device: torch.device) -> QualityReport:
-        """Evaluate eval_samples digits of s.G; records the cost and time on `s`."""
+        """Evaluate eval_samples digits of s.G, record and report it (a mode-collapse warning
+        too); the cost and time go on `s`."""
         from tui_gan.quality import evaluate
 
         start = time.perf_counter()
@@ -108,4 +128,9 @@ class QualityJudge:
         report = evaluate(self.classifier, images)
         s.eval_cost = time.perf_counter() - start
         s.last_eval_time = s.train_time
+        self.outputs.quality(s.name, s.step, s.epoch, report, self.real_floor)
+        self.emit(ev.Quality(s.name, s.step, s.epoch, report, self.real_floor, self.classifier.val_accuracy, s.eval_cost))
+        warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
+        if warning:
+            self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))
         return report

@@ -3,12 +3,15 @@ and the wrapped modules the step calls (torch.compile, DDP)."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from tui_gan.config import TrainConfig
 from tui_gan.models import ArchSpec, has_batchnorm
+from tui_gan.render import to_uint8
 from tui_gan.training import distributed
 from tui_gan.training.device import make_adam
 from tui_gan.training.health import DiscriminatorWins, ModeCollapse
@@ -85,3 +88,21 @@ def build_state(spec: ArchSpec, config: TrainConfig, device: torch.device,
         G_run=G_run, D_run=D_run, D_g=D_g,
         scaler=torch.amp.GradScaler(device.type) if config.precision == "fp16" else None,
     )
+
+
+@contextlib.contextmanager
+def evaluating(G: torch.nn.Module):
+    """Sampling mode: BatchNorm uses its running statistics and nothing disturbs training."""
+    was_training = G.training
+    G.eval()
+    try:
+        with torch.no_grad():
+            yield G
+    finally:
+        G.train(was_training)
+
+
+def sample_digits(G: torch.nn.Module, z: torch.Tensor) -> np.ndarray:
+    """G on z as (n, 28, 28) uint8."""
+    with evaluating(G):
+        return to_uint8(G(z).float().cpu().numpy())
