@@ -1,36 +1,70 @@
 """Helpers for driving the dashboard with Pilot against the real engine on tiny data.
 
-No async test plugin is installed, so each test runs its coroutine with `run` (asyncio.run also
-waits for the engine's worker thread to end: a test that leaves the engine running hangs)."""
+Pilot tests are `async def` tests (pytest-asyncio, asyncio_mode = "auto") that run their app with
+`async with running(app, size) as pilot:`; conftest bounds each one at 90 s."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-import time
+import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from rich.console import Console
+from textual.notifications import Notification, Notify
 
 from tui_gan.training.engine import Engine
 from tui_gan.ui.app import TuiGanApp
 
 from factories import blob_digits, tiny_config
+from waiting import wait_for
 
 SIZE = (120, 40)
 DIGITS = blob_digits(512, seed=3)  # 16 steps per epoch at batch 32
 
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, timeout=90))
+_notifications: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # app -> every Notification it raised
 
 
-async def wait_for(pilot, predicate, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
+@asynccontextmanager
+async def running(app, size: tuple[int, int] = SIZE):
+    """`app.run_test(size=size)`, and once the block is left the app's worker threads (the engine's
+    among them) have ended too, so what follows sees all they did and a next app starts afresh.
+    Textual runs thread workers in the event loop's default executor: each app gets its own here,
+    and leaving waits for it. The app's notifications are recorded for `notes`."""
+    loop = asyncio.get_running_loop()
+    workers = ThreadPoolExecutor(thread_name_prefix="app-worker")
+    loop.set_default_executor(workers)
+    raised = _notifications[app] = []
+
+    def record(message) -> None:  # run_test's message hook sees every message any widget handles
+        if isinstance(message, Notify):
+            raised.append(message.notification)
+
+    async with app.run_test(size=size, message_hook=record) as pilot:
+        yield pilot
+    await _shut_down(workers)
+    loop.set_default_executor(ThreadPoolExecutor())  # for whatever runs in this loop next
+
+
+async def _shut_down(executor: ThreadPoolExecutor) -> None:
+    """executor.shutdown(wait=True) without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def shut_down() -> None:
+        executor.shutdown(wait=True)
+        loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+
+    threading.Thread(target=shut_down, name="app-worker-shutdown", daemon=True).start()
+    await done
+
+
+def exited(app) -> bool:
+    """App.exit has been called: the return code is None until then."""
+    return app.return_code is not None
 
 
 async def press(pilot, *keys: str) -> None:
@@ -53,21 +87,24 @@ def log_text(app) -> str:
 
 
 def screen_text(app) -> str:
-    """What the terminal shows now, as plain text."""
+    """What the terminal shows now, as plain text: composed the way App.export_screenshot composes
+    its SVG. Textual has no public API for the composed screen as text, hence its compositor here."""
     console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
 
 def widget_text(widget) -> str:
-    """A widget's content area (inside the border) as plain text."""
-    region = widget.content_region
-    lines = screen_text(widget.app).splitlines()
-    return "\n".join(line[region.x : region.right] for line in lines[region.y : region.bottom])
+    """A widget's content area (inside border and padding) as it renders itself, as plain text
+    (what a toast or dialog above it covers does not matter)."""
+    content = widget.content_region.translate(-widget.region.offset)
+    return "\n".join(strip.text for strip in widget.render_lines(content))
 
 
 def notes(app) -> list[str]:
-    return [f"{n.title} {n.message}" for n in app._notifications]
+    """Every notification the app has raised, "title message", including ones that have expired."""
+    notifications: list[Notification] = _notifications[app]
+    return [f"{n.title} {n.message}" for n in notifications]
 
 
 class Harness:

@@ -3,81 +3,71 @@ pilot.py): the keys, panels and failure paths of the dashboard issue."""
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from tui_gan.models import ARCH_NAMES
-from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
 from tui_gan.training.engine import Engine
-from tui_gan.history import DownsampledSeries, LossHistory
 from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
 from tui_gan.ui.screens.help import HelpScreen
 
-
 from pilot import (
-    DIGITS, SIZE, Harness, log_text, notes, pause_with_samples, press, run, screen_text, until_training, wait_for,
+    DIGITS, Harness, exited, log_text, notes, pause_with_samples, press, running, screen_text, until_training,
     widget_text,
 )
+from waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- keys --------------------------------------------------------------------------------------
 
-def test_space_pauses_and_resumes_the_engine(harness):
+async def test_space_pauses_and_resumes_the_engine(harness):
     app = harness.app()
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await until_training(pilot, app)
-            await press(pilot, "space")
-            await wait_for(pilot, lambda: app.state == "paused", "the paused state")
-            engine = app.engine
-            paused_at = engine.current.step
-            await pilot.pause(0.6)
-            assert engine.current.step == paused_at  # stopped within a step
-            assert app.status_bar.info.state == "paused" and app.status_bar.info.step == paused_at
-            # the UI stays responsive while paused
-            await press(pilot, "question_mark")
-            assert isinstance(app.screen, HelpScreen)
-            await press(pilot, "escape")
-            assert not isinstance(app.screen, HelpScreen)
-            # samples are refreshed on pause
-            await wait_for(pilot, lambda: app.images_step == paused_at, "samples of the paused step")
-            await press(pilot, "space")
-            await wait_for(pilot, lambda: engine.current.step > paused_at + 5, "training to resume")
-            assert app.state == "running"
-
-    run(body())
+    async with running(app) as pilot:
+        await until_training(pilot, app)
+        await press(pilot, "space")
+        await wait_for(pilot, lambda: app.state == "paused", "the paused state")
+        engine = app.engine
+        paused_at = engine.current.step
+        await pilot.pause(0.6)
+        assert engine.current.step == paused_at  # stopped within a step
+        assert app.status_bar.info.state == "paused" and app.status_bar.info.step == paused_at
+        # the UI stays responsive while paused
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, HelpScreen)
+        # samples are refreshed on pause
+        await wait_for(pilot, lambda: app.images_step == paused_at, "samples of the paused step")
+        await press(pilot, "space")
+        await wait_for(pilot, lambda: engine.current.step > paused_at + 5, "training to resume")
+        assert app.state == "running"
 
 
-def test_c_writes_a_checkpoint_that_loads(harness):
+async def test_c_writes_a_checkpoint_that_loads(harness):
     app = harness.app()
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await until_training(pilot, app)
-            await press(pilot, "c")
-            await wait_for(pilot, lambda: "checkpoint written" in log_text(app), "the checkpoint event")
-            line = next(t for _, t in app.event_log.entries if "checkpoint written" in t)
-            shown = line.split("checkpoint written: ", 1)[1]  # inside the run folder the status line names
-            path = str(harness.run_dir / shown)
-            assert Path(shown).parent == Path("checkpoints") / "simple"
-            assert Path(path).name.startswith("step_")
-            assert any(path in n for n in notes(app))  # the toast has the whole path, to copy
-            data = load_checkpoint(path, expected_arch="simple")
-            assert data["step"] > 0 and data["arch"] == "simple"
-
-    run(body())
+    async with running(app) as pilot:
+        await until_training(pilot, app)
+        await press(pilot, "c")
+        await wait_for(pilot, lambda: "checkpoint written" in log_text(app), "the checkpoint event")
+        line = next(t for _, t in app.event_log.entries if "checkpoint written" in t)
+        shown = line.split("checkpoint written: ", 1)[1]  # inside the run folder the status line names
+        path = str(harness.run_dir / shown)
+        assert Path(shown).parent == Path("checkpoints") / "simple"
+        assert Path(path).name.startswith("step_")
+        assert any(path in n for n in notes(app))  # the toast has the whole path, to copy
+        data = load_checkpoint(path, expected_arch="simple")
+        assert data["step"] > 0 and data["arch"] == "simple"
 
 
-def test_arch_keys_switch_what_trains_and_switching_back_continues(harness):
+async def test_arch_keys_switch_what_trains_and_switching_back_continues(harness):
     app = harness.app()
     order = ARCH_NAMES
 
@@ -86,85 +76,74 @@ def test_arch_keys_switch_what_trains_and_switching_back_continues(harness):
         await wait_for(pilot, lambda: app.engine.current.name == name and app.arch == name, f"switch to {name}")
         await wait_for(pilot, lambda: app.engine.current.step >= 2, f"{name} to train")
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await until_training(pilot, app, steps=20)
-            start = order.index("simple")
-            await press(pilot, "space")  # freeze simple's state to compare it later
-            await wait_for(pilot, lambda: app.state == "paused", "pause")
-            before_step = app.engine.current.step
-            before_seen = app.histories["simple"].steps_seen
-            assert before_seen == before_step  # every step's losses reached the UI
-            await press(pilot, "space")
+    async with running(app) as pilot:
+        await until_training(pilot, app, steps=20)
+        start = order.index("simple")
+        await press(pilot, "space")  # freeze simple's state to compare it later
+        await wait_for(pilot, lambda: app.state == "paused", "pause")
+        before_step = app.engine.current.step
+        before_seen = app.histories["simple"].steps_seen
+        assert before_seen == before_step  # every step's losses reached the UI
+        await press(pilot, "space")
 
-            await switch(pilot, "a", order[(start + 1) % len(order)])
-            assert app.histories["simple"].steps_seen >= before_seen
-            assert app.loss_panel.history is app.histories[order[(start + 1) % len(order)]]
+        await switch(pilot, "a", order[(start + 1) % len(order)])
+        assert app.histories["simple"].steps_seen >= before_seen
+        assert app.loss_panel.history is app.histories[order[(start + 1) % len(order)]]
 
-            await switch(pilot, "A", "simple")  # shift+a: back to where we were
-            assert app.engine.current.step >= before_step
-            panel = app.loss_panel
-            assert panel.history is app.histories["simple"] and panel.history.steps_seen >= before_seen
-            assert app.status_bar.info.arch == "simple"
+        await switch(pilot, "A", "simple")  # shift+a: back to where we were
+        assert app.engine.current.step >= before_step
+        panel = app.loss_panel
+        assert panel.history is app.histories["simple"] and panel.history.steps_seen >= before_seen
+        assert app.status_bar.info.arch == "simple"
 
-            await switch(pilot, "A", order[(start - 1) % len(order)])  # previous from simple
-            for number, name in enumerate(order, 1):
-                if name != app.arch:
-                    await switch(pilot, str(number), name)
-            assert set(app.engine.archs) == set(order)
-
-    run(body())
+        await switch(pilot, "A", order[(start - 1) % len(order)])  # previous from simple
+        for number, name in enumerate(order, 1):
+            if name != app.arch:
+                await switch(pilot, str(number), name)
+        assert set(app.engine.archs) == set(order)
 
 
-def test_s_saves_the_sample_grid_as_png(harness):
+async def test_s_saves_the_sample_grid_as_png(harness):
     app = harness.app()
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await until_training(pilot, app)
-            await pause_with_samples(pilot, app)  # a fixed step makes the file name predictable
-            step = app.images_step
-            await press(pilot, "s")
-            await wait_for(pilot, lambda: "sample grid saved" in log_text(app), "the saved grid")
-            path = harness.run_dir / "samples" / "simple" / f"step_{step:07d}.png"
-            assert path.is_file()
-            assert any(str(path) in n for n in notes(app))
-            image = Image.open(path)
-            assert image.mode == "L" and image.size == (2 * (4 * 30 + 2), 2 * (4 * 30 + 2))  # 16 digits, 4x4, scale 2
-
-    run(body())
+    async with running(app) as pilot:
+        await until_training(pilot, app)
+        await pause_with_samples(pilot, app)  # a fixed step makes the file name predictable
+        step = app.images_step
+        await press(pilot, "s")
+        await wait_for(pilot, lambda: "sample grid saved" in log_text(app), "the saved grid")
+        path = harness.run_dir / "samples" / "simple" / f"step_{step:07d}.png"
+        assert path.is_file()
+        assert any(str(path) in n for n in notes(app))
+        image = Image.open(path)
+        assert image.mode == "L" and image.size == (2 * (4 * 30 + 2), 2 * (4 * 30 + 2))  # 16 digits, 4x4, scale 2
 
 
-def test_question_mark_opens_help_and_escape_closes_it(harness):
+async def test_question_mark_opens_help_and_escape_closes_it(harness):
     app = harness.app()
 
-    async def body():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await press(pilot, "question_mark")
-            assert isinstance(app.screen, HelpScreen)
-            await pilot.pause(0.2)  # its first layout and paint
-            text = screen_text(app)
-            for key in ("space", "c", "a / A", "1-5", "s", "q, ctrl+c", "ctrl+p"):
-                assert key in text
-            await press(pilot, "escape")
-            assert not isinstance(app.screen, HelpScreen)
-
-    run(body())
+    async with running(app, (80, 24)) as pilot:
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.pause(0.2)  # its first layout and paint
+        text = screen_text(app)
+        for key in ("space", "c", "a / A", "1-5", "s", "q, ctrl+c", "ctrl+p"):
+            assert key in text
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, HelpScreen)
 
 
 @pytest.mark.parametrize("key", ["q", "ctrl+c"])
-def test_quit_stops_the_engine_and_writes_the_final_checkpoint(harness, key):
+async def test_quit_stops_the_engine_and_writes_the_final_checkpoint(harness, key):
     app = harness.app()
     seen_states = []
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await until_training(pilot, app)
-            await press(pilot, key)
-            seen_states.append(app.status_bar.info.state)
-            await wait_for(pilot, lambda: app._exit, "the app to exit")
+    async with running(app) as pilot:
+        await until_training(pilot, app)
+        await press(pilot, key)
+        seen_states.append(app.status_bar.info.state)
+        await wait_for(pilot, lambda: exited(app), "the app to exit")
 
-    run(body())
     assert seen_states[0] in ("stopping...", "stopped")  # the engine may already have stopped
     assert "stopping: writing final checkpoints" in log_text(app)
     engine = harness.engines[-1]
@@ -179,46 +158,41 @@ class SlowFinalCheckpoint(Engine):
         super()._checkpoint_all_dirty()
 
 
-def test_second_quit_forces_exit(harness):
+async def test_second_quit_forces_exit(harness):
     app = harness.app(engine_cls=SlowFinalCheckpoint)
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await until_training(pilot, app)
-            await press(pilot, "q")
-            await pilot.pause(0.2)
-            assert app.state == "stopping..." and not app._exit
-            await press(pilot, "q")
-            assert app._exit and app.engine_running  # left without waiting for the engine
-            assert "forced exit" in log_text(app)
-
-    run(body())  # returns once the engine thread has ended too
+    async with running(app) as pilot:
+        await until_training(pilot, app)
+        await press(pilot, "q")
+        await pilot.pause(0.2)
+        assert app.state == "stopping..." and not exited(app)
+        await press(pilot, "q")
+        assert exited(app) and app.engine_running  # left without waiting for the engine
+        assert "forced exit" in log_text(app)
+    # leaving `running` waited for the engine thread (and its slow final checkpoint) to end
 
 
 # --- command palette -------------------------------------------------------------------------
 
-def test_command_palette_lists_every_action_and_architecture_and_runs_them(harness):
+async def test_command_palette_lists_every_action_and_architecture_and_runs_them(harness):
     app = harness.app()
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await until_training(pilot, app)
-            titles = [c.title for c in app.get_system_commands(app.screen)]
-            for name in ARCH_NAMES:
-                assert any(t.startswith(f"Switch to {name} - ") for t in titles)
-            for title in ("Pause / resume training", "Write checkpoint", "Next architecture",
-                          "Previous architecture", "Save sample grid", "Help", "Quit", "Theme"):
-                assert title in titles
-            await press(pilot, "space")  # Pilot.press waits for the process to idle: let it
-            await wait_for(pilot, lambda: app.state == "paused", "pause")
-            await pilot.press("ctrl+p")
-            await pilot.pause(0.2)
-            await pilot.press(*"dcgan")  # typing needs real characters: Pilot.press
-            await pilot.pause(0.5)
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: app.engine.current.name == "dcgan", "the palette's switch")
-
-    run(body())
+    async with running(app) as pilot:
+        await until_training(pilot, app)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for name in ARCH_NAMES:
+            assert any(t.startswith(f"Switch to {name} - ") for t in titles)
+        for title in ("Pause / resume training", "Write checkpoint", "Next architecture",
+                      "Previous architecture", "Save sample grid", "Help", "Quit", "Theme"):
+            assert title in titles
+        await press(pilot, "space")  # Pilot.press waits for the process to idle: let it
+        await wait_for(pilot, lambda: app.state == "paused", "pause")
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"dcgan")  # typing needs real characters: Pilot.press
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.engine.current.name == "dcgan", "the palette's switch")
 
 
 # --- data and failures -----------------------------------------------------------------------
@@ -235,26 +209,24 @@ class OfflineEngine(Engine):
 
 
 @pytest.mark.parametrize("choice", ["s", "enter", "q"])
-def test_missing_mnist_offers_synthetic_digits_or_quit(harness, tmp_path, choice):
+async def test_missing_mnist_offers_synthetic_digits_or_quit(harness, tmp_path, choice):
     (tmp_path / "empty").mkdir()
     app = harness.app(engine_cls=OfflineEngine, data=_mnist_missing, dataset="mnist", data_dir=str(tmp_path / "empty"))
 
-    async def body():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: isinstance(app.screen, DataUnavailableScreen), "the dialog")
-            await pilot.pause(0.1)
-            message = " ".join(widget_text(app.screen.query_one("#dialog-message")).split())
-            assert "--dataset synthetic" in message and "MNIST" in message
-            await press(pilot, choice)
-            if choice == "q":
-                await wait_for(pilot, lambda: app._exit, "exit")
-                return
+    async with running(app, (80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DataUnavailableScreen), "the dialog")
+        await pilot.pause(0.1)
+        message = " ".join(widget_text(app.screen.query_one("#dialog-message")).split())
+        assert "--dataset synthetic" in message and "MNIST" in message
+        await press(pilot, choice)
+        if choice == "q":
+            await wait_for(pilot, lambda: exited(app), "exit")
+        else:
             await until_training(pilot, app)
             assert app.status_bar.info.dataset != "MNIST"
             assert [c.dataset for c in harness.configs] == ["mnist", "synthetic"]
             assert app.effective_config.dataset == "synthetic"  # remembered for later engines
 
-    run(body())
     if choice == "q":
         assert app.return_code == 1 and len(harness.engines) == 1
 
@@ -266,120 +238,86 @@ class CrashingEngine(Engine):
         super().train_step(state)
 
 
-def test_an_engine_exception_shows_error_and_the_app_survives(harness):
+async def test_an_engine_exception_shows_error_and_the_app_survives(harness):
     app = harness.app(engine_cls=CrashingEngine)
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.state == "error" and not app.engine_running, "the error state")
-            text = log_text(app)
-            assert "RuntimeError: simulated CUDA error" in text
-            assert str(harness.run_dir / "error.log") in text
-            assert (harness.run_dir / "error.log").read_text().count("simulated CUDA error") >= 1
-            assert app.status_bar.info.state == "error"
-            await press(pilot, "space")  # keys still work and say why nothing happens
-            assert any("not running" in n for n in notes(app))
-            await press(pilot, "question_mark")
-            assert isinstance(app.screen, HelpScreen)
-            await press(pilot, "escape")
-            await press(pilot, "q")  # nothing to stop: exits at once
-            await wait_for(pilot, lambda: app._exit, "exit")
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: app.state == "error" and not app.engine_running, "the error state")
+        text = log_text(app)
+        assert "RuntimeError: simulated CUDA error" in text
+        assert str(harness.run_dir / "error.log") in text
+        assert (harness.run_dir / "error.log").read_text().count("simulated CUDA error") >= 1
+        assert app.status_bar.info.state == "error"
+        await press(pilot, "space")  # keys still work and say why nothing happens
+        assert any("not running" in n for n in notes(app))
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await press(pilot, "escape")
+        await press(pilot, "q")  # nothing to stop: exits at once
+        await wait_for(pilot, lambda: exited(app), "exit")
 
-    run(body())
     assert app.return_code == 1
 
 
-def test_a_setup_error_is_shown_not_raised(harness):
+async def test_a_setup_error_is_shown_not_raised(harness):
     app = harness.app(batch_size=1024)  # more than the 512 images: ConfigError in setup
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.state == "error", "the error state")
-            assert "could not start: batch size 1024 is larger than the dataset" in log_text(app)
-            assert any("batch size 1024" in n for n in notes(app))
-            assert not isinstance(app.screen, DataUnavailableScreen)
-
-    run(body())
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: app.state == "error", "the error state")
+        assert "could not start: batch size 1024 is larger than the dataset" in log_text(app)
+        assert any("batch size 1024" in n for n in notes(app))
+        assert not isinstance(app.screen, DataUnavailableScreen)
 
 
 # --- panels ----------------------------------------------------------------------------------
 
-def test_resize_rerenders_samples_from_the_last_images(harness):
+async def test_resize_rerenders_samples_from_the_last_images(harness):
     app = harness.app(sample_count=64)
 
-    async def body():
-        async with app.run_test(size=(200, 60)) as pilot:
-            await until_training(pilot, app)
-            await press(pilot, "space")
-            await wait_for(pilot, lambda: app.state == "paused" and app.images is not None, "paused samples")
-            await pilot.pause(0.3)
-            panel = app.samples_panel
-            images = panel.images
-            big = panel.layout_used
-            sent = app.engine.commands.qsize()
-            await pilot.resize_terminal(80, 24)
-            await pilot.pause(0.3)
-            small = panel.layout_used
-            assert panel.images is images and app.engine.commands.qsize() == sent  # nothing asked of the engine
-            assert small[0] * small[1] < big[0] * big[1]
-            assert small[0] * small[1] >= 1
-            await press(pilot, "space")
-
-    run(body())
+    async with running(app, (200, 60)) as pilot:
+        await until_training(pilot, app)
+        await press(pilot, "space")
+        await wait_for(pilot, lambda: app.state == "paused" and app.images is not None, "paused samples")
+        await pilot.pause(0.3)
+        panel = app.samples_panel
+        images = panel.images
+        big = panel.layout_used
+        sent = app.engine.commands.qsize()
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.3)
+        small = panel.layout_used
+        assert panel.images is images and app.engine.commands.qsize() == sent  # nothing asked of the engine
+        assert small[0] * small[1] < big[0] * big[1]
+        assert small[0] * small[1] >= 1
+        await press(pilot, "space")
 
 
-def test_no_color_draws_digits_with_characters(harness, monkeypatch):
+async def test_no_color_draws_digits_with_characters(harness, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = harness.app()
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.images is not None, "samples")
-            await pilot.pause(0.1)
-            content = widget_text(app.samples_panel)
-            assert "▀" not in content and set(content) - set(" \n")  # ramp characters, not half blocks
-            await press(pilot, "q")
-            await wait_for(pilot, lambda: app._exit, "exit")
-
-    run(body())
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: app.images is not None, "samples")
+        await pilot.pause(0.1)
+        content = widget_text(app.samples_panel)
+        assert "▀" not in content and set(content) - set(" \n")  # ramp characters, not half blocks
+        await press(pilot, "q")
+        await wait_for(pilot, lambda: exited(app), "exit")
 
 
-def test_system_panel_shows_gpu_readings(tmp_path, gpu_monitor):
+async def test_system_panel_shows_gpu_readings(tmp_path, gpu_monitor):
     app = Harness(tmp_path, gpu_monitor).app()
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.system_panel.status is not None, "a reading")
-            text = widget_text(app.system_panel)
-            assert "NVIDIA H100 80GB HBM3" in text and "87%" in text and "61 °C" in text and "412 / 700 W" in text
-            assert gpu_monitor.made[0].polls >= 1
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: app.system_panel.status is not None, "a reading")
+        text = widget_text(app.system_panel)
+        assert "NVIDIA H100 80GB HBM3" in text and "87%" in text and "61 °C" in text and "412 / 700 W" in text
+        assert gpu_monitor.made[0].polls >= 1
 
-    run(body())
     assert gpu_monitor.made[0].closed  # the poller closes its monitor when the app ends
 
 
-# --- the loss history ------------------------------------------------------------------------
-
-def test_downsampled_series_is_bounded_and_keeps_the_mean():
-    series = DownsampledSeries(capacity=64)
-    values = np.sin(np.arange(100_000) / 500.0) + 2.0
-    for v in values:
-        series.add(float(v))
-    stored = series.values()
-    assert len(stored) <= 64 and series.stride >= 100_000 // 64
-    assert math.isclose(np.mean(stored), values.mean(), rel_tol=0.02)
-    series.add(float("inf"))  # a diverged loss does not wreck the scale
-    assert all(math.isfinite(v) for v in series.values())
-
-
-def test_loss_history_tracks_last_and_ema():
-    h = LossHistory(capacity=8)
-    pts = [ev.StepPoint(i, 0, 1.0 if i < 100 else 0.0, 2.0, 0.9, 0.1) for i in range(1, 201)]
-    h.extend(pts)
-    assert h.steps_seen == 200 and h.last_step == 200 and h.version == 1
-    assert h.d_loss.last == 0.0 and 0.0 < h.d_loss.ema < 0.2  # smoothed toward the new level
-    assert h.g_loss.ema == pytest.approx(2.0) and len(h.d_loss.series) <= 8
-
+# --- widgets on their own ------------------------------------------------------------------
 
 def test_status_line_shows_each_ranks_rate():
     from tui_gan.ui.widgets.status import StatusBar, StatusInfo
@@ -391,7 +329,7 @@ def test_status_line_shows_each_ranks_rate():
     assert "ranks" not in bar.render_info(160).plain
 
 
-def test_system_panel_shows_every_ranks_gpu():
+async def test_system_panel_shows_every_ranks_gpu():
     """A multi-GPU run's panel: a line per rank's GPU."""
     import dataclasses
 
@@ -406,13 +344,11 @@ def test_system_panel_shows_every_ranks_gpu():
 
     app = One()
 
-    async def body():
-        async with app.run_test(size=(70, 8)) as pilot:
-            panel = app.query_one(SystemPanel)
-            first = gpu_status()
-            panel.show((first, dataclasses.replace(first, index=1, util_percent=12.0, mig=True)))
-            await pilot.pause()
-            return panel.render().plain.splitlines()
+    async with running(app, (70, 8)) as pilot:
+        panel = app.query_one(SystemPanel)
+        first = gpu_status()
+        panel.show((first, dataclasses.replace(first, index=1, util_percent=12.0, mig=True)))
+        await pilot.pause()
+        lines = panel.render().plain.splitlines()
 
-    lines = run(body())
     assert lines[0].startswith("#0 GPU 87%") and lines[1].startswith("#1 GPU 12%")

@@ -1,18 +1,16 @@
 """The dashboard's GAN-health features (the quality issue) against the real engine: the quality
 panel and `e`, sample-history scrubbing with left/right, `g` GIF export, the `i` interpolation
-row; plus the bounded histories behind them."""
+row; plus the quality panel's drawing. The histories behind them: test_history.py."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from tui_gan.training import events as ev
-from tui_gan.history import QualityHistory, SampleHistory, Snapshot
 from tui_gan.ui.widgets.quality import histogram_lines, sparkline
 
-from pilot import SIZE, log_text, notes, pause_with_samples, press, run, until_training, wait_for, widget_text
+from pilot import log_text, notes, pause_with_samples, press, running, until_training, widget_text
+from waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -22,151 +20,104 @@ def classifier_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
 
 
-def test_e_evaluates_now_and_the_quality_panel_shows_the_figures(harness, classifier_cache):
+async def test_e_evaluates_now_and_the_quality_panel_shows_the_figures(harness, classifier_cache):
     app = harness.app(eval_every=3600, eval_samples=200)  # only `e` triggers an evaluation
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await until_training(pilot, app)
-            assert "quality" in app.quality_panel.border_title and not app.qualities
-            await wait_for(pilot, lambda: app.engine.classifier is not None, "the classifier", timeout=60)
-            await wait_for(pilot, lambda: "classifier ready" in widget_text(app.quality_panel), "the ready note")
-            await press(pilot, "e")
-            await wait_for(pilot, lambda: app.qualities.get("simple"), "an evaluation")
-            q = app.qualities["simple"].latest
-            await pilot.pause(0.1)
-            text = widget_text(app.quality_panel)
-            assert "0 1 2 3 4 5 6 7 8 9" in text  # the per-class bars' labels
-            assert f"{q.report.classes_covered}/10 classes" in text
-            fd = q.report.frechet_distance
-            assert f"FD {fd:.1f}" in text if fd < 1000 else f"FD {fd:.0f}" in text
-            assert f"real {q.real_floor:.1f}" in text
-            assert f"step {q.step:,}" in app.quality_panel.border_title
-            await press(pilot, "e")
-            await wait_for(pilot, lambda: app.qualities["simple"].count == 2, "a second evaluation")
-            assert len(app.qualities["simple"].frechet.values()) == 2  # the FD sparkline's points
-
-    run(body())
+    async with running(app) as pilot:
+        await until_training(pilot, app)
+        assert "quality" in app.quality_panel.border_title and not app.qualities
+        await wait_for(pilot, lambda: app.engine.classifier is not None, "the classifier", timeout=60)
+        await wait_for(pilot, lambda: "classifier ready" in widget_text(app.quality_panel), "the ready note")
+        await press(pilot, "e")
+        await wait_for(pilot, lambda: app.qualities.get("simple"), "an evaluation")
+        q = app.qualities["simple"].latest
+        await pilot.pause(0.1)
+        text = widget_text(app.quality_panel)
+        assert "0 1 2 3 4 5 6 7 8 9" in text  # the per-class bars' labels
+        assert f"{q.report.classes_covered}/10 classes" in text
+        fd = q.report.frechet_distance
+        assert f"FD {fd:.1f}" in text if fd < 1000 else f"FD {fd:.0f}" in text
+        assert f"real {q.real_floor:.1f}" in text
+        assert f"step {q.step:,}" in app.quality_panel.border_title
+        await press(pilot, "e")
+        await wait_for(pilot, lambda: app.qualities["simple"].count == 2, "a second evaluation")
+        assert len(app.qualities["simple"].frechet.values()) == 2  # the FD sparkline's points
 
 
-def test_quality_panel_says_when_metrics_are_off(harness):
+async def test_quality_panel_says_when_metrics_are_off(harness):
     app = harness.app()  # tiny_config: eval_every=0
 
-    async def body():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await until_training(pilot, app)
-            await wait_for(pilot, lambda: "--eval-every 0" in widget_text(app.quality_panel), "the off note")
-            await press(pilot, "e")
-            await wait_for(pilot, lambda: any("quality metrics are off" in n for n in notes(app)), "a warning")
-
-    run(body())
+    async with running(app, (80, 24)) as pilot:
+        await until_training(pilot, app)
+        await wait_for(pilot, lambda: "--eval-every 0" in widget_text(app.quality_panel), "the off note")
+        await press(pilot, "e")
+        await wait_for(pilot, lambda: any("quality metrics are off" in n for n in notes(app)), "a warning")
 
 
-def test_left_right_scrub_through_the_sample_history(harness):
+async def test_left_right_scrub_through_the_sample_history(harness):
     app = harness.app()
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await until_training(pilot, app)
-            await wait_for(pilot, lambda: len(app.samples.get("simple", ())) >= 4, "four sample refreshes")
-            history = app.samples["simple"]
-            panel = app.samples_panel
-            await pause_with_samples(pilot, app)  # no new samples while we count
-            await press(pilot, "left", "left")
-            count = len(history)
-            target = history[count - 3]
-            assert panel.snapshot is target and panel.position == (count - 3, count)
-            assert f"step {target.step:,}" in panel.border_title and "history" in panel.border_title
-            # training goes on, but the panel stays where the user scrubbed to
-            await press(pilot, "space")
-            await wait_for(pilot, lambda: len(history) > count, "another refresh")
-            assert panel.snapshot is target
-            await press(pilot, "left")
-            assert panel.snapshot is history[count - 4]
-            for _ in range(len(history)):
-                await press(pilot, "right")
-            assert panel.position is None and app.scrub_step is None  # live again
-            await wait_for(pilot, lambda: panel.snapshot is history[-1] and len(history) > count + 1, "live updates")
-            await press(pilot, *["left"] * (len(history) + 5))  # stops at the oldest
-            assert panel.snapshot is history[0] and panel.position[0] == 0
-
-    run(body())
+    async with running(app) as pilot:
+        await until_training(pilot, app)
+        await wait_for(pilot, lambda: len(app.samples.get("simple", ())) >= 4, "four sample refreshes")
+        history = app.samples["simple"]
+        panel = app.samples_panel
+        await pause_with_samples(pilot, app)  # no new samples while we count
+        await press(pilot, "left", "left")
+        count = len(history)
+        target = history[count - 3]
+        assert panel.snapshot is target and panel.position == (count - 3, count)
+        assert f"step {target.step:,}" in panel.border_title and "history" in panel.border_title
+        # training goes on, but the panel stays where the user scrubbed to
+        await press(pilot, "space")
+        await wait_for(pilot, lambda: len(history) > count, "another refresh")
+        assert panel.snapshot is target
+        await press(pilot, "left")
+        assert panel.snapshot is history[count - 4]
+        for _ in range(len(history)):
+            await press(pilot, "right")
+        assert panel.position is None and app.scrub_step is None  # live again
+        await wait_for(pilot, lambda: panel.snapshot is history[-1] and len(history) > count + 1, "live updates")
+        await press(pilot, *["left"] * (len(history) + 5))  # stops at the oldest
+        assert panel.snapshot is history[0] and panel.position[0] == 0
 
 
-def test_g_exports_the_sample_history_as_gif(harness):
+async def test_g_exports_the_sample_history_as_gif(harness):
     app = harness.app()
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await until_training(pilot, app)
-            await wait_for(pilot, lambda: len(app.samples.get("simple", ())) >= 3, "three sample refreshes")
-            await press(pilot, "g")
-            await wait_for(pilot, lambda: "history GIF" in log_text(app), "the GIF")
-            line = next(t for _, t in app.event_log.entries if "history GIF" in t)
-            path = line.split("saved: ", 1)[1]
-            assert any(path in n for n in notes(app))
-            gif = Image.open(path)
-            assert gif.format == "GIF" and gif.n_frames >= 3
-            assert gif.size == (2 * (8 * 30 + 2), 2 * (2 * 30 + 2) + 14)  # 16 digits 8 across, caption strip
-
-    run(body())
+    async with running(app) as pilot:
+        await until_training(pilot, app)
+        await wait_for(pilot, lambda: len(app.samples.get("simple", ())) >= 3, "three sample refreshes")
+        await press(pilot, "g")
+        await wait_for(pilot, lambda: "history GIF" in log_text(app), "the GIF")
+        line = next(t for _, t in app.event_log.entries if "history GIF" in t)
+        path = line.split("saved: ", 1)[1]
+        assert any(path in n for n in notes(app))
+        gif = Image.open(path)
+        assert gif.format == "GIF" and gif.n_frames >= 3
+        assert gif.size == (2 * (8 * 30 + 2), 2 * (2 * 30 + 2) + 14)  # 16 digits 8 across, caption strip
 
 
-def test_i_toggles_the_interpolation_row(harness):
+async def test_i_toggles_the_interpolation_row(harness):
     app = harness.app()
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await until_training(pilot, app)
-            await wait_for(pilot, lambda: app.images is not None, "samples")
-            panel = app.samples_panel
-            assert panel.interp_shown == 0 and "interpolation" not in widget_text(panel)
-            await press(pilot, "i")
-            snap = panel.snapshot
-            assert snap.interpolation is not None and snap.interpolation.shape[1:] == (28, 28)
-            assert panel.interp_shown >= 2 and "interpolation z₀ → z₁" in widget_text(panel)
-            await press(pilot, "i")
-            assert panel.interp_shown == 0 and "interpolation" not in widget_text(panel)
-
-    run(body())
+    async with running(app) as pilot:
+        await until_training(pilot, app)
+        await wait_for(pilot, lambda: app.images is not None, "samples")
+        panel = app.samples_panel
+        assert panel.interp_shown == 0 and "interpolation" not in widget_text(panel)
+        await press(pilot, "i")
+        snap = panel.snapshot
+        assert snap.interpolation is not None and snap.interpolation.shape[1:] == (28, 28)
+        assert panel.interp_shown >= 2 and "interpolation z₀ → z₁" in widget_text(panel)
+        await press(pilot, "i")
+        assert panel.interp_shown == 0 and "interpolation" not in widget_text(panel)
 
 
-# --- the bounded histories and the quality panel's drawing -------------------------------------
+# --- the quality panel's drawing ----------------------------------------------------------------
 
-def _snap(step: int) -> Snapshot:
-    return Snapshot(step, np.full((2, 28, 28), step % 256, np.uint8))
-
-
-def test_sample_history_is_bounded_keeps_both_ends_and_thins_old_ones():
-    h = SampleHistory(capacity=20)
-    for step in range(1, 1001):
-        h.add(_snap(step))
-    steps = [s.step for s in h.snapshots]
-    assert len(h) <= 20 and steps[0] == 1 and steps[-1] == 1000
-    assert steps == sorted(steps)
-    gaps = np.diff(steps)
-    assert gaps[-1] == 1 and gaps[0] > gaps[-1]  # recent ones dense, old ones thinned
-    assert h.index_near(steps[3] + 0) == 3 and h.index_near(steps[3] + 1) in (3, 4) and h.index_near(0) == 0
-
-
-def test_sample_history_replaces_a_repeated_step():
-    h = SampleHistory(capacity=8)
-    h.add(_snap(5))
-    h.add(_snap(9))
-    again = _snap(9)
-    h.add(again)  # the pause refresh of the same step
-    assert [s.step for s in h.snapshots] == [5, 9] and h[-1] is again
-
-
-def test_quality_history_and_panel_drawing():
-    from tui_gan.quality import QualityReport
-
-    h = QualityHistory()
-    for fd in (90.0, 40.0, 20.0):
-        report = QualityReport(100, (0.1,) * 10, 10, 0.0, 0.9, 8.0, fd)
-        h.add(ev.Quality("simple", 1, 0, report, 9.0, 0.98, 0.02))
-    assert h.count == 3 and h.latest.report.frechet_distance == 20.0 and h.frechet.values() == [90.0, 40.0, 20.0]
-    line = sparkline(h.frechet.values(), 10)
+def test_quality_panel_drawing():
+    line = sparkline([90.0, 40.0, 20.0], 10)
     assert len(line) == 3 and line[0] == "█" and line[-1] == "▁"  # falling distance, falling line
     assert len(sparkline(list(range(100)), 10)) == 10  # squeezed into the width
     collapsed = histogram_lines((0.0,) * 3 + (1.0,) + (0.0,) * 6)

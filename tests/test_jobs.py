@@ -4,6 +4,7 @@ Each job is a fresh Python that imports torch, so each costs a few seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -29,9 +30,10 @@ from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
 
-from pilot import SIZE, log_text, press, run, wait_for
+from pilot import exited, log_text, press, running
+from waiting import wait_for, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(autouse=True)
@@ -67,10 +69,7 @@ def jobs():
 
 
 def wait_gone(pid: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        assert time.monotonic() < deadline, f"process {pid} did not end"
-        time.sleep(0.05)
+    wait_until(lambda: not _alive(pid), f"process {pid} to end", timeout)
 
 
 def _alive(pid: int) -> bool:
@@ -95,11 +94,14 @@ def status_step(info: registry.JobInfo) -> int:
 
 
 def wait_step(info: registry.JobInfo, at_least: int, timeout: float = 60.0) -> int:
-    deadline = time.monotonic() + timeout
-    while (step := status_step(info)) < at_least:
-        assert time.monotonic() < deadline, f"the job stayed at step {step}"
-        time.sleep(0.1)
-    return step
+    steps = []
+
+    def reached() -> bool:
+        steps.append(status_step(info))
+        return steps[-1] >= at_least
+
+    wait_until(reached, lambda: f"step {at_least}; the job stayed at step {steps[-1]}", timeout, interval=0.1)
+    return steps[-1]
 
 
 class Recorder:
@@ -114,13 +116,9 @@ class Recorder:
         self.thread.start()
 
     def wait(self, test, what: str, timeout: float = 60.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event in list(self.events):
-                if test(event):
-                    return event
-            time.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}; got {[type(e).__name__ for e in self.events][-10:]}")
+        """The first event that passes `test`, once there is one."""
+        return wait_until(lambda: next((e for e in list(self.events) if test(e)), None),
+                          lambda: f"{what}; got {[type(e).__name__ for e in self.events][-10:]}", timeout, interval=0.02)
 
     def close(self) -> str:
         self.client.detach()
@@ -192,7 +190,7 @@ def test_setup_errors_reach_the_starter_as_themselves(tmp_path):
     assert not list((tmp_path / "runs").glob("*/job.json"))
 
 
-def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_monitor):
+async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_monitor):
     """A job trains with nobody watching; a dashboard attaches, sees it train, detaches with d;
     training goes on; a second dashboard starts with the loss history so far."""
     from tui_gan.ui.app import TuiGanApp, job_engine_factory
@@ -206,37 +204,33 @@ def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_monitor):
 
     first = dashboard()
 
-    async def watch_then_detach():
-        async with first.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: first.status_bar.info.step >= 20 and first.images_step > 0, "the job's state")
-            assert first.histories["simple"].steps_seen > 0  # the replay, before any live point
-            seen = first.status_bar.info.step
-            await wait_for(pilot, lambda: first.status_bar.info.step > seen, "the step to advance")
-            assert first.samples_panel.snapshot is not None
-            await press(pilot, "d")
-            await wait_for(pilot, lambda: first._exit, "the dashboard to exit")
-            return first.status_bar.info.step
+    async with running(first) as pilot:
+        await wait_for(pilot, lambda: first.status_bar.info.step >= 20 and first.images_step > 0, "the job's state")
+        assert first.histories["simple"].steps_seen > 0  # the replay, before any live point
+        seen = first.status_bar.info.step
+        await wait_for(pilot, lambda: first.status_bar.info.step > seen, "the step to advance")
+        assert first.samples_panel.snapshot is not None
+        await press(pilot, "d")
+        await wait_for(pilot, lambda: exited(first), "the dashboard to exit")
+        left_at = first.status_bar.info.step
 
-    left_at = run(watch_then_detach())
     assert first.detached and first.return_code == 0
     assert wait_step(info, left_at + 20) > left_at  # training went on without a viewer
 
     second = dashboard()
 
-    async def reattach():
-        async with second.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: second.status_bar.info.step > left_at, "the job's state")
-            history = second.histories["simple"]
-            assert history.steps_seen > 0 and len(history.d_loss.series) > 0
-            assert "training simple" in log_text(second)  # the job's event log came along
-            await press(pilot, "d")
-            await wait_for(pilot, lambda: second._exit, "the dashboard to exit")
+    async with running(second) as pilot:
+        await wait_for(pilot, lambda: second.status_bar.info.step > left_at, "the job's state")
+        history = second.histories["simple"]
+        assert history.steps_seen > 0 and len(history.d_loss.series) > 0
+        assert "training simple" in log_text(second)  # the job's event log came along
+        await press(pilot, "d")
+        await wait_for(pilot, lambda: exited(second), "the dashboard to exit")
 
-    run(reattach())
     assert registry.pid_alive(info.pid) and status_step(info) > left_at
 
 
-def test_two_viewers_see_the_same_state(tmp_path, jobs, cpu_monitor):
+async def test_two_viewers_see_the_same_state(tmp_path, jobs, cpu_monitor):
     from tui_gan.ui.app import TuiGanApp, job_engine_factory
 
     info = jobs(job_config(tmp_path))
@@ -244,23 +238,21 @@ def test_two_viewers_see_the_same_state(tmp_path, jobs, cpu_monitor):
     app = TuiGanApp(job_config(tmp_path), engine_factory=job_engine_factory(attach=info), monitor_factory=cpu_monitor,
                     system_interval=0.2)
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.state == "running" and app.viewers == 2, "both viewers")
-            await press(pilot, "space")  # pause from the dashboard ...
-            await wait_for(pilot, lambda: app.state == "paused", "paused here")
-            other.wait(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused", "paused there")
-            other.client.send(cmd.Resume())  # ... resume from the other viewer
-            await wait_for(pilot, lambda: app.state == "running", "running again here")
-            await press(pilot, "q")  # another viewer is watching: ask first
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmStopScreen", "the question")
-            await press(pilot, "n")
-            await wait_for(pilot, lambda: type(app.screen).__name__ != "ConfirmStopScreen", "the question to close")
-            assert not app.quitting
-            await press(pilot, "q", "y")
-            await wait_for(pilot, lambda: app._exit, "the app to exit", 60)
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: app.state == "running" and app.viewers == 2, "both viewers")
+        await press(pilot, "space")  # pause from the dashboard ...
+        await wait_for(pilot, lambda: app.state == "paused", "paused here")
+        other.wait(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused", "paused there")
+        other.client.send(cmd.Resume())  # ... resume from the other viewer
+        await wait_for(pilot, lambda: app.state == "running", "running again here")
+        await press(pilot, "q")  # another viewer is watching: ask first
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmStopScreen", "the question")
+        await press(pilot, "n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ != "ConfirmStopScreen", "the question to close")
+        assert not app.quitting
+        await press(pilot, "q", "y")
+        await wait_for(pilot, lambda: exited(app), "the app to exit", 60)
 
-    run(body())
     assert other.wait(lambda e: isinstance(e, ev.Finished), "the job's end").reason == "stopped"
     other.thread.join(10)
     wait_gone(info.pid)
@@ -269,7 +261,7 @@ def test_two_viewers_see_the_same_state(tmp_path, jobs, cpu_monitor):
     assert load_checkpoint(info.run_dir / "checkpoints" / "simple" / "latest.pt")["step"] == job.step
 
 
-def test_the_dashboard_starts_a_job_by_default_and_q_stops_it(tmp_path, cpu_monitor):
+async def test_the_dashboard_starts_a_job_by_default_and_q_stops_it(tmp_path, cpu_monitor):
     """The real `tui-gan` path: no engine_factory, so the App starts a job and attaches to it."""
     from tui_gan.jobs.client import JobClient
     from tui_gan.ui.app import TuiGanApp
@@ -277,19 +269,16 @@ def test_the_dashboard_starts_a_job_by_default_and_q_stops_it(tmp_path, cpu_moni
     config = job_config(tmp_path)
     app = TuiGanApp(config, monitor_factory=cpu_monitor, system_interval=0.2)
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.state == "running" and app.status_bar.info.step >= 5, "training", 60)
-            assert isinstance(app.engine, JobClient)
-            await wait_for(pilot, lambda: app.images_step > 0, "the first samples")
-            await press(pilot, "space")
-            await wait_for(pilot, lambda: app.state == "paused", "paused")
-            paused_at = app.status_bar.info.step
-            await press(pilot, "q")
-            await wait_for(pilot, lambda: app._exit, "the app to exit", 60)
-            return paused_at
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: app.state == "running" and app.status_bar.info.step >= 5, "training", 60)
+        assert isinstance(app.engine, JobClient)
+        await wait_for(pilot, lambda: app.images_step > 0, "the first samples")
+        await press(pilot, "space")
+        await wait_for(pilot, lambda: app.state == "paused", "paused")
+        paused_at = app.status_bar.info.step
+        await press(pilot, "q")
+        await wait_for(pilot, lambda: exited(app), "the app to exit", 60)
 
-    paused_at = run(body())
     assert app.return_code == 0
     wait_gone(app.engine.info.pid)
     (final,) = Path(config.runs_dir).glob("*/checkpoints/simple/latest.pt")
@@ -301,6 +290,8 @@ def test_a_closed_dashboard_leaves_its_job_training(tmp_path):
     once training ends with nobody watching it writes its final checkpoint and exits."""
     script = textwrap.dedent(f"""
         import asyncio, sys, time
+        sys.path.insert(0, {str(TESTS)!r})
+        from waiting import wait_for
         from tui_gan.config import TrainConfig
         from tui_gan.ui.app import TuiGanApp
         assert "torch" not in sys.modules, "imported by the UI's modules"
@@ -310,10 +301,8 @@ def test_a_closed_dashboard_leaves_its_job_training(tmp_path):
 
         async def body():
             async with app.run_test(size=(120, 40)) as pilot:
-                deadline = time.monotonic() + 60
-                while not (app.status_bar.info.step >= 3 and app.images_step > 0 and app.system_panel.status):
-                    assert time.monotonic() < deadline, "no training"
-                    await pilot.pause(0.05)
+                await wait_for(pilot, lambda: app.status_bar.info.step >= 3 and app.images_step > 0
+                               and app.system_panel.status, "training", 60)
                 assert "torch" not in sys.modules
                 print(app.engine.info.pid, app.system_panel.status.torch_threads, flush=True)
                 time.sleep(600)
@@ -356,11 +345,13 @@ def metrics(run_dir: Path) -> dict[int, tuple[str, str]]:
 def test_a_signal_stops_with_a_final_checkpoint_and_resume_continues_exactly(tmp_path, sig):
     runs = tmp_path / "runs"
     proc = cli(*TRAIN, "--epochs", "1000", "--runs-dir", str(runs))
+
+    def twenty_steps() -> bool:
+        assert proc.poll() is None, proc.stderr.read()
+        return bool(list(runs.glob("*/metrics.csv"))) and len(metrics(next(runs.iterdir()))) >= 20
+
     try:
-        deadline = time.monotonic() + 60
-        while not list(runs.glob("*/metrics.csv")) or len(metrics(next(runs.iterdir()))) < 20:
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() else "slow"
-            time.sleep(0.1)
+        wait_until(twenty_steps, "20 steps in metrics.csv", 60, interval=0.1)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -379,7 +370,8 @@ def test_a_signal_stops_with_a_final_checkpoint_and_resume_continues_exactly(tmp
 
     reference_runs = tmp_path / "reference"
     ref = cli(*TRAIN, "--epochs", "1000", "--max-steps", str(stopped + 10), "--runs-dir", str(reference_runs))
-    assert ref.communicate(timeout=120) and ref.returncode == 0
+    out, err = ref.communicate(timeout=120)
+    assert ref.returncode == 0, err
     (ref_dir,) = reference_runs.iterdir()
     assert metrics(run_dir) == metrics(ref_dir)  # every step, before and after the stop, identical
     assert sorted(metrics(run_dir)) == list(range(1, stopped + 11))
@@ -393,10 +385,7 @@ def test_kill_9_during_checkpoint_writes_never_damages_the_previous_one(tmp_path
         config = job_config(tmp_path / f"t{trial}", arch="mlp", synthetic_size=64, checkpoint_every=1)
         info = jobs(config)
         latest = info.run_dir / "checkpoints" / "mlp" / "latest.pt"
-        deadline = time.monotonic() + 60
-        while not latest.exists():
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until(latest.exists, "the first checkpoint", 60, interval=0.02)
         time.sleep(rng.uniform(0.2, 1.5))
         os.kill(info.pid, signal.SIGKILL)
         wait_gone(info.pid)
@@ -476,29 +465,36 @@ def test_detach_option_prints_how_to_attach(tmp_path):
 
 
 # --- a finished run, read-only; resume in place -------------------------------------------------
-def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor):
+@pytest.fixture
+def finished_run(tmp_path) -> Path:
+    """A headless run of 3 epochs (48 steps), trained to its end. A fixture: the CLI runs its own
+    event loop, which it cannot do inside an async test's."""
     from tui_gan.cli import main
-    from tui_gan.ui.app import TuiGanApp, job_engine_factory
 
     assert main(["train", "--headless", "--dataset", "synthetic", "--synthetic-size", "512", "--arch", "simple",
                  "--batch-size", "32", "--epochs", "3", "--eval-every", "0", "--runs-dir", str(tmp_path / "runs")]) == 0
     (run_dir,) = (tmp_path / "runs").iterdir()
+    return run_dir
+
+
+async def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor, finished_run):
+    from tui_gan.ui.app import TuiGanApp, job_engine_factory
+
+    run_dir = finished_run
     assert list((run_dir / "samples" / "simple" / "history").glob("step_*.npz"))  # the scrubber's grids, kept
     app = TuiGanApp(job_config(tmp_path), engine_factory=job_engine_factory(attach=run_dir), monitor_factory=cpu_monitor)
 
-    async def body():
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.status_bar.info.step == 48 and app.images_step == 48, "the run's end")
-            assert app.read_only and app.state == "finished"
-            assert app.histories["simple"].steps_seen == 48
-            await press(pilot, "left")  # the sample history scrubs as in a live run
-            assert app.scrub_step is not None and app.scrub_step < 48
-            await press(pilot, "space")
-            await wait_for(pilot, lambda: "read-only" in log_text(app), "a read-only note")
-            await press(pilot, "q")
-            await wait_for(pilot, lambda: app._exit, "the app to exit")
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: app.status_bar.info.step == 48 and app.images_step == 48, "the run's end")
+        assert app.read_only and app.state == "finished"
+        assert app.histories["simple"].steps_seen == 48
+        await press(pilot, "left")  # the sample history scrubs as in a live run
+        assert app.scrub_step is not None and app.scrub_step < 48
+        await press(pilot, "space")
+        await wait_for(pilot, lambda: "read-only" in log_text(app), "a read-only note")
+        await press(pilot, "q")
+        await wait_for(pilot, lambda: exited(app), "the app to exit")
 
-    run(body())
     assert app.return_code == 0
 
 
@@ -529,7 +525,7 @@ def test_resume_in_place_keeps_one_history(tmp_path):
     assert json.loads((run_dir / "job.json").read_text())["step"] == 64
 
 
-def test_closing_the_dashboard_while_its_job_loads(tmp_path, cpu_monitor):
+async def test_closing_the_dashboard_while_its_job_loads(tmp_path, cpu_monitor):
     """q then q again (or d) before the job has loaded its data: the dashboard leaves at once;
     after q the starting job is stopped, after d it trains on unwatched."""
     from tui_gan.ui.app import TuiGanApp
@@ -538,21 +534,16 @@ def test_closing_the_dashboard_while_its_job_loads(tmp_path, cpu_monitor):
         runs = tmp_path / keys[0] / "runs"
         app = TuiGanApp(job_config(tmp_path, runs_dir=str(runs), synthetic_size=60000), monitor_factory=cpu_monitor)
 
-        async def body():
-            async with app.run_test(size=SIZE) as pilot:
-                await wait_for(pilot, lambda: app.state == "loading data", "the job to be starting")
-                await press(pilot, *keys)
-                await wait_for(pilot, lambda: app._exit, "the dashboard to leave", timeout=10)
-
         started = time.monotonic()
-        run(body())
-        assert time.monotonic() - started < 15  # never waited for the job's setup
-        deadline = time.monotonic() + 60
-        while survives and not registry.live_jobs():
-            assert time.monotonic() < deadline, "the detached job never came up"
-            time.sleep(0.1)
-        if not survives:
-            time.sleep(8)  # time enough to have loaded its data, had it lived
+        async with running(app) as pilot:
+            await wait_for(pilot, lambda: app.state == "loading data", "the job to be starting")
+            await press(pilot, *keys)
+            await wait_for(pilot, lambda: exited(app), "the dashboard to leave", timeout=10)
+        assert time.monotonic() - started < 15  # never waited for the job's setup (its worker thread included)
+        if survives:
+            wait_until(registry.live_jobs, "the detached job to come up", 60, interval=0.1)
+        else:
+            await asyncio.sleep(8)  # time enough to have loaded its data, had it lived
             assert not list(runs.glob("*/job.json"))
         jobs_now = registry.live_jobs()
         assert bool(jobs_now) == survives

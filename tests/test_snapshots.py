@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -21,6 +20,7 @@ from tui_gan.training import events as ev
 from tui_gan.ui.app import TuiGanApp
 
 from factories import blob_digits
+from waiting import wait_for
 
 RUN = "runs/20260101-120000-mlp"
 STEPS = 1200
@@ -113,18 +113,20 @@ def make_app(monitor_factory, device="cpu", **config) -> TuiGanApp:
 async def settled(pilot) -> None:
     """Wait until the whole script and a system reading are on screen."""
     app = pilot.app
-    deadline = time.monotonic() + 20
-    while not (
-        app.engine.scripted.is_set()
-        and app.samples_panel.step == STEPS
-        and app.system_panel.status is not None
-        and app.histories.get("mlp") is not None
-        and app.histories["mlp"].steps_seen == STEPS
-        # the event log scrolls to its end after a refresh: under load the shot could beat it
-        and app.event_log.scroll_offset.y == app.event_log.max_scroll_y
-    ):
-        assert time.monotonic() < deadline, "the scripted events never all arrived"
-        await pilot.pause(0.05)
+    await wait_for(
+        pilot,
+        lambda: (
+            app.engine.scripted.is_set()
+            and app.samples_panel.step == STEPS
+            and app.system_panel.status is not None
+            and app.histories.get("mlp") is not None
+            and app.histories["mlp"].steps_seen == STEPS
+            # the event log scrolls to its end after a refresh: under load the shot could beat it
+            and app.event_log.scroll_offset.y == app.event_log.max_scroll_y
+        ),
+        "the scripted events to all arrive",
+        timeout=20,
+    )
     await pilot.pause()
 
 
@@ -140,10 +142,7 @@ def test_paused_with_interpolation_120x40(snap_compare, cpu_monitor):
     async def pause(pilot):
         await settled(pilot)
         await pilot.press("space", "i")
-        deadline = time.monotonic() + 10
-        while pilot.app.state != "paused":
-            assert time.monotonic() < deadline
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: pilot.app.state == "paused", "the paused state", timeout=10)
         await pilot.pause()
 
     assert snap_compare(make_app(cpu_monitor), terminal_size=(120, 40), run_before=pause)
@@ -160,10 +159,7 @@ def test_help_80x24(snap_compare, cpu_monitor):
 
 def test_missing_data_dialog_80x24(snap_compare, cpu_monitor):
     async def dialog(pilot):
-        deadline = time.monotonic() + 10
-        while not pilot.app.screen.query("#dialog-buttons"):
-            assert time.monotonic() < deadline
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: pilot.app.screen.query("#dialog-buttons"), "the dialog's buttons", timeout=10)
         await pilot.pause()
 
     app = make_app(cpu_monitor, dataset="mnist", data_dir="/offline")
