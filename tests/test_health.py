@@ -12,7 +12,8 @@ from tui_gan.training.engine import Engine
 from tui_gan.training.health import DiscriminatorWins, ModeCollapse
 
 from factories import blob_digits, tiny_config
-from test_engine import Recorder, wait_for
+from test_engine import Recorder
+from waiting import wait_until
 
 
 def test_discriminator_wins_warns_once_per_episode():
@@ -43,13 +44,15 @@ def classifier_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
 
 
-def run_until(engine, predicate, timeout=60):
+def run_until(engine, predicate, what: str, timeout=60):
+    """Runs the engine in a thread until `predicate` holds (or fails after `timeout`), then stops it."""
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
-    ok = wait_for(predicate, timeout)
-    engine.send(cmd.Stop(checkpoint=False))
-    thread.join(30)
-    return ok
+    try:
+        wait_until(predicate, what, timeout, interval=0.01)
+    finally:
+        engine.send(cmd.Stop(checkpoint=False))
+        thread.join(30)
 
 
 def test_engine_evaluates_quality_and_flags_a_one_digit_generator(tmp_path, classifier_cache):
@@ -69,7 +72,7 @@ def test_engine_evaluates_quality_and_flags_a_one_digit_generator(tmp_path, clas
             return self.inner(z) * 0 + one_digit.expand(z.shape[0], 1, 28, 28)
 
     engine.current.G = OneDigit(engine.current.G)
-    assert run_until(engine, lambda: len(rec.of(ev.Quality)) >= 2)
+    run_until(engine, lambda: len(rec.of(ev.Quality)) >= 2, "two evaluations")
     report = rec.of(ev.Quality)[0].report
     assert report.n == 200 and report.classes_covered == 1 and report.kl_to_uniform > 2.0
     assert report.frechet_distance > 5 * rec.of(ev.Quality)[0].real_floor
@@ -85,7 +88,7 @@ def test_evaluate_now_command(tmp_path, classifier_cache):
     engine = Engine(tiny_config(tmp_path, eval_every=3600, eval_samples=100, epochs=1000), rec, dataset=blob_digits(512),
                     run_dir=False, exit_when_done=False)
     engine.send(cmd.EvaluateNow())  # before the classifier is ready: done as soon as it is
-    assert run_until(engine, lambda: rec.of(ev.Quality))
+    run_until(engine, lambda: rec.of(ev.Quality), "an evaluation")
     assert any("still training" in n.message for n in rec.of(ev.Notice))
 
 
@@ -96,10 +99,10 @@ def test_non_finite_loss_pauses_the_dashboard_engine(tmp_path):
     engine.setup()
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
-    assert wait_for(lambda: rec.of(ev.CheckpointSaved))  # epoch 1 checkpoint: something to resume from
+    wait_until(lambda: rec.of(ev.CheckpointSaved), "the epoch 1 checkpoint", 20, interval=0.01)  # to resume from
     with torch.no_grad():
         engine.current.G.net[0].weight.fill_(float("inf"))
-    assert wait_for(lambda: rec.of(ev.Failed))
+    wait_until(lambda: rec.of(ev.Failed), "the failure", 20, interval=0.01)
     step = engine.current.step
     time.sleep(0.3)
     assert engine.current.step == step and engine.paused  # stopped, but the engine (and UI) stay alive

@@ -10,6 +10,8 @@ pynvml = pytest.importorskip("pynvml")
 
 from tui_gan.system import CPUStatus, GPUStatus, SystemMonitor, format_bytes  # noqa: E402
 
+from waiting import wait_until  # noqa: E402
+
 GiB = 1024**3
 
 
@@ -304,17 +306,14 @@ def test_format_bytes(n, text):
 def test_process_memory_counts_child_processes():
     """The dashboard trains in a child process: its memory is the run's memory too."""
     import subprocess
-    import time
 
     monitor = SystemMonitor("cpu")
     alone = monitor.poll().process_rss_bytes
     child = subprocess.Popen([sys.executable, "-c", "import sys; b = b\"x\" * (200 * 2**20); sys.stdin.read()"],
                              stdin=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 20
-        while monitor.poll().process_rss_bytes < alone + 150 * 2**20:
-            assert time.monotonic() < deadline, "the child's 200 MB never showed"
-            time.sleep(0.1)
+        wait_until(lambda: monitor.poll().process_rss_bytes >= alone + 150 * 2**20, "the child's 200 MB to show", 20,
+                   interval=0.1)
     finally:
         child.communicate(b"")
 
