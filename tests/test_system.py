@@ -4,13 +4,12 @@ import types
 from types import SimpleNamespace
 
 import psutil
+import pynvml  # nvidia-ml-py: a dependency of tui-gan, not optional
 import pytest
 
-pynvml = pytest.importorskip("pynvml")
+from tui_gan.system import CPUStatus, GPUStatus, SystemMonitor, format_bytes
 
-from tui_gan.system import CPUStatus, GPUStatus, SystemMonitor, format_bytes  # noqa: E402
-
-from waiting import wait_until  # noqa: E402
+from waiting import wait_until
 
 GiB = 1024**3
 

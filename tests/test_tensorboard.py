@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tensorboard.backend.event_processing import event_accumulator  # tensorboard: a dependency, not optional
 
 from tui_gan.training.engine import Engine
 
 from factories import blob_digits, tiny_config
-
-event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 
 
 def read_events(run_dir: Path):
