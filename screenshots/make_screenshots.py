@@ -29,6 +29,11 @@ async def wait_until(pilot, predicate, what: str, timeout: float = 120.0) -> Non
         await pilot.pause(0.1)
 
 
+def newest_step(app: TuiGanApp) -> int | None:
+    samples = app.dashboard.view(app.dashboard.arch).samples
+    return samples[-1].step if samples else None
+
+
 async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out: Path) -> list[Path]:
     app = TuiGanApp(config)
     written = []
@@ -39,10 +44,10 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
     async with app.run_test(size=size) as pilot:
         await wait_until(pilot, lambda: app.state == "running", "training to start")
         await pilot.pause(seconds)
-        await wait_until(pilot, lambda: app.images_step > 0, "the first trained samples")
+        await wait_until(pilot, lambda: newest_step(app) is not None, "the first trained samples")
         # The engine trains in its own process: ask for an evaluation until the classifier is ready.
         deadline = time.monotonic() + 120.0
-        while not app.qualities.get(app.arch):
+        while not app.dashboard.view(app.dashboard.arch).qualities.count:
             if time.monotonic() > deadline:
                 raise SystemExit("gave up waiting for a quality evaluation")
             app.action_evaluate()
@@ -51,7 +56,7 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
         await pilot.pause(1.5)
         save("main")
         await pilot.press("space", "i")
-        await wait_until(pilot, lambda: app.state == "paused" and app.images_step == app.status_bar.info.step,
+        await wait_until(pilot, lambda: app.state == "paused" and newest_step(app) == app.dashboard.status_bar.info.step,
                          "the paused samples")
         await pilot.pause(0.3)
         save("paused")
@@ -60,7 +65,7 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
         await pilot.pause(0.3)
         save("help")
         await pilot.press("escape", "q")
-        await wait_until(pilot, lambda: app._exit, "the app to stop")
+        await wait_until(pilot, lambda: app.return_code is not None, "the app to stop")
     return written
 
 

@@ -78,12 +78,12 @@ async def press(pilot, *keys: str) -> None:
 async def pause_with_samples(pilot, app) -> None:
     """space, then wait until the engine is paused and the samples of the paused step are in."""
     await press(pilot, "space")
-    await wait_for(pilot, lambda: app.state == "paused" and app.images_step == app.engine.current.step,
+    await wait_for(pilot, lambda: app.state == "paused" and samples_step(app) == app.engine.current.step,
                    "the paused samples")
 
 
 def log_text(app) -> str:
-    return "\n".join(text for _, text in app.event_log.entries)
+    return "\n".join(text for _, text in app.dashboard.event_log.entries)
 
 
 def screen_text(app) -> str:
@@ -134,3 +134,9 @@ class Harness:
 async def until_training(pilot, app, steps: int = 5) -> None:
     await wait_for(pilot, lambda: app.engine.current is not None and app.engine.current.step >= steps
                    and app.state == "running", "training to start")
+
+
+def samples_step(app) -> int | None:
+    """The step of the newest sample grid of the architecture the dashboard shows (None: none yet)."""
+    view = app.dashboard.views.get(app.dashboard.arch)
+    return view.samples[-1].step if view is not None and view.samples else None

@@ -16,10 +16,16 @@ from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
 from tui_gan.ui.screens.help import HelpScreen
 
 from pilot import (
-    DIGITS, Harness, exited, log_text, notes, pause_with_samples, press, running, screen_text, until_training,
+    DIGITS, Harness, exited, log_text, notes, pause_with_samples, press, running, samples_step, screen_text,
+    until_training,
     widget_text,
 )
 from waiting import wait_for
+
+
+def digits_shown(panel) -> int:
+    """From the samples panel's subtitle: "24 of 64" (· half size)."""
+    return int(panel.border_subtitle.split(" of ")[0])
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -37,14 +43,14 @@ async def test_space_pauses_and_resumes_the_engine(harness):
         paused_at = engine.current.step
         await pilot.pause(0.6)
         assert engine.current.step == paused_at  # stopped within a step
-        assert app.status_bar.info.state == "paused" and app.status_bar.info.step == paused_at
+        assert app.dashboard.status_bar.info.state == "paused" and app.dashboard.status_bar.info.step == paused_at
         # the UI stays responsive while paused
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         await press(pilot, "escape")
         assert not isinstance(app.screen, HelpScreen)
         # samples are refreshed on pause
-        await wait_for(pilot, lambda: app.images_step == paused_at, "samples of the paused step")
+        await wait_for(pilot, lambda: samples_step(app) == paused_at, "samples of the paused step")
         await press(pilot, "space")
         await wait_for(pilot, lambda: engine.current.step > paused_at + 5, "training to resume")
         assert app.state == "running"
@@ -57,7 +63,7 @@ async def test_c_writes_a_checkpoint_that_loads(harness):
         await until_training(pilot, app)
         await press(pilot, "c")
         await wait_for(pilot, lambda: "checkpoint written" in log_text(app), "the checkpoint event")
-        line = next(t for _, t in app.event_log.entries if "checkpoint written" in t)
+        line = next(t for _, t in app.dashboard.event_log.entries if "checkpoint written" in t)
         shown = line.split("checkpoint written: ", 1)[1]  # inside the run folder the status line names
         path = str(harness.run_dir / shown)
         assert Path(shown).parent == Path("checkpoints") / "simple"
@@ -73,7 +79,7 @@ async def test_arch_keys_switch_what_trains_and_switching_back_continues(harness
 
     async def switch(pilot, key: str, name: str) -> None:
         await press(pilot, key)
-        await wait_for(pilot, lambda: app.engine.current.name == name and app.arch == name, f"switch to {name}")
+        await wait_for(pilot, lambda: app.engine.current.name == name and app.dashboard.arch == name, f"switch to {name}")
         await wait_for(pilot, lambda: app.engine.current.step >= 2, f"{name} to train")
 
     async with running(app) as pilot:
@@ -82,23 +88,23 @@ async def test_arch_keys_switch_what_trains_and_switching_back_continues(harness
         await press(pilot, "space")  # freeze simple's state to compare it later
         await wait_for(pilot, lambda: app.state == "paused", "pause")
         before_step = app.engine.current.step
-        before_seen = app.histories["simple"].steps_seen
+        before_seen = app.dashboard.views["simple"].losses.steps_seen
         assert before_seen == before_step  # every step's losses reached the UI
         await press(pilot, "space")
 
         await switch(pilot, "a", order[(start + 1) % len(order)])
-        assert app.histories["simple"].steps_seen >= before_seen
-        assert app.loss_panel.history is app.histories[order[(start + 1) % len(order)]]
+        assert app.dashboard.views["simple"].losses.steps_seen >= before_seen
+        assert app.dashboard.loss_panel.history is app.dashboard.views[order[(start + 1) % len(order)]].losses
 
         await switch(pilot, "A", "simple")  # shift+a: back to where we were
         assert app.engine.current.step >= before_step
-        panel = app.loss_panel
-        assert panel.history is app.histories["simple"] and panel.history.steps_seen >= before_seen
-        assert app.status_bar.info.arch == "simple"
+        panel = app.dashboard.loss_panel
+        assert panel.history is app.dashboard.views["simple"].losses and panel.history.steps_seen >= before_seen
+        assert app.dashboard.status_bar.info.arch == "simple"
 
         await switch(pilot, "A", order[(start - 1) % len(order)])  # previous from simple
         for number, name in enumerate(order, 1):
-            if name != app.arch:
+            if name != app.dashboard.arch:
                 await switch(pilot, str(number), name)
         assert set(app.engine.archs) == set(order)
 
@@ -109,7 +115,7 @@ async def test_s_saves_the_sample_grid_as_png(harness):
     async with running(app) as pilot:
         await until_training(pilot, app)
         await pause_with_samples(pilot, app)  # a fixed step makes the file name predictable
-        step = app.images_step
+        step = samples_step(app)
         await press(pilot, "s")
         await wait_for(pilot, lambda: "sample grid saved" in log_text(app), "the saved grid")
         path = harness.run_dir / "samples" / "simple" / f"step_{step:07d}.png"
@@ -141,7 +147,7 @@ async def test_quit_stops_the_engine_and_writes_the_final_checkpoint(harness, ke
     async with running(app) as pilot:
         await until_training(pilot, app)
         await press(pilot, key)
-        seen_states.append(app.status_bar.info.state)
+        seen_states.append(app.dashboard.status_bar.info.state)
         await wait_for(pilot, lambda: exited(app), "the app to exit")
 
     assert seen_states[0] in ("stopping...", "stopped")  # the engine may already have stopped
@@ -223,7 +229,7 @@ async def test_missing_mnist_offers_synthetic_digits_or_quit(harness, tmp_path, 
             await wait_for(pilot, lambda: exited(app), "exit")
         else:
             await until_training(pilot, app)
-            assert app.status_bar.info.dataset != "MNIST"
+            assert app.dashboard.status_bar.info.dataset != "MNIST"
             assert [c.dataset for c in harness.configs] == ["mnist", "synthetic"]
             assert app.effective_config.dataset == "synthetic"  # remembered for later engines
 
@@ -247,7 +253,7 @@ async def test_an_engine_exception_shows_error_and_the_app_survives(harness):
         assert "RuntimeError: simulated CUDA error" in text
         assert str(harness.run_dir / "error.log") in text
         assert (harness.run_dir / "error.log").read_text().count("simulated CUDA error") >= 1
-        assert app.status_bar.info.state == "error"
+        assert app.dashboard.status_bar.info.state == "error"
         await press(pilot, "space")  # keys still work and say why nothing happens
         assert any("not running" in n for n in notes(app))
         await press(pilot, "question_mark")
@@ -277,18 +283,17 @@ async def test_resize_rerenders_samples_from_the_last_images(harness):
     async with running(app, (200, 60)) as pilot:
         await until_training(pilot, app)
         await press(pilot, "space")
-        await wait_for(pilot, lambda: app.state == "paused" and app.images is not None, "paused samples")
+        await wait_for(pilot, lambda: app.state == "paused" and samples_step(app) is not None, "paused samples")
         await pilot.pause(0.3)
-        panel = app.samples_panel
-        images = panel.images
-        big = panel.layout_used
+        panel = app.dashboard.samples_panel
+        snapshot = panel.snapshot
+        big = digits_shown(panel)
         sent = app.engine.commands.qsize()
         await pilot.resize_terminal(80, 24)
         await pilot.pause(0.3)
-        small = panel.layout_used
-        assert panel.images is images and app.engine.commands.qsize() == sent  # nothing asked of the engine
-        assert small[0] * small[1] < big[0] * big[1]
-        assert small[0] * small[1] >= 1
+        small = digits_shown(panel)
+        assert panel.snapshot is snapshot and app.engine.commands.qsize() == sent  # nothing asked of the engine
+        assert 1 <= small < big
         await press(pilot, "space")
 
 
@@ -297,9 +302,9 @@ async def test_no_color_draws_digits_with_characters(harness, monkeypatch):
     app = harness.app()
 
     async with running(app) as pilot:
-        await wait_for(pilot, lambda: app.images is not None, "samples")
+        await wait_for(pilot, lambda: samples_step(app) is not None, "samples")
         await pilot.pause(0.1)
-        content = widget_text(app.samples_panel)
+        content = widget_text(app.dashboard.samples_panel)
         assert "▀" not in content and set(content) - set(" \n")  # ramp characters, not half blocks
         await press(pilot, "q")
         await wait_for(pilot, lambda: exited(app), "exit")
@@ -309,8 +314,8 @@ async def test_system_panel_shows_gpu_readings(tmp_path, gpu_monitor):
     app = Harness(tmp_path, gpu_monitor).app()
 
     async with running(app) as pilot:
-        await wait_for(pilot, lambda: app.system_panel.status is not None, "a reading")
-        text = widget_text(app.system_panel)
+        await wait_for(pilot, lambda: app.dashboard.system_panel.status is not None, "a reading")
+        text = widget_text(app.dashboard.system_panel)
         assert "NVIDIA H100 80GB HBM3" in text and "87%" in text and "61 °C" in text and "412 / 700 W" in text
         assert gpu_monitor.made[0].polls >= 1
 

@@ -4,12 +4,14 @@ row; plus the quality panel's drawing. The histories behind them: test_history.p
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from PIL import Image
 
 from tui_gan.ui.widgets.quality import histogram_lines, sparkline
 
-from pilot import log_text, notes, pause_with_samples, press, running, until_training, widget_text
+from pilot import log_text, notes, pause_with_samples, press, running, samples_step, until_training, widget_text
 from waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -25,23 +27,23 @@ async def test_e_evaluates_now_and_the_quality_panel_shows_the_figures(harness, 
 
     async with running(app) as pilot:
         await until_training(pilot, app)
-        assert "quality" in app.quality_panel.border_title and not app.qualities
+        assert "quality" in app.dashboard.quality_panel.border_title and not any(v.qualities.count for v in app.dashboard.views.values())
         # the engine announces its classifier once it has adopted it (training one takes a while)
-        await wait_for(pilot, lambda: "classifier ready" in widget_text(app.quality_panel), "the ready note", timeout=60)
+        await wait_for(pilot, lambda: "classifier ready" in widget_text(app.dashboard.quality_panel), "the ready note", timeout=60)
         await press(pilot, "e")
-        await wait_for(pilot, lambda: app.qualities.get("simple"), "an evaluation")
-        q = app.qualities["simple"].latest
+        await wait_for(pilot, lambda: "simple" in app.dashboard.views and app.dashboard.views["simple"].qualities.count, "an evaluation")
+        q = app.dashboard.views["simple"].qualities.latest
         await pilot.pause(0.1)
-        text = widget_text(app.quality_panel)
+        text = widget_text(app.dashboard.quality_panel)
         assert "0 1 2 3 4 5 6 7 8 9" in text  # the per-class bars' labels
         assert f"{q.report.classes_covered}/10 classes" in text
         fd = q.report.frechet_distance
         assert f"FD {fd:.1f}" in text if fd < 1000 else f"FD {fd:.0f}" in text
         assert f"real {q.real_floor:.1f}" in text
-        assert f"step {q.step:,}" in app.quality_panel.border_title
+        assert f"step {q.step:,}" in app.dashboard.quality_panel.border_title
         await press(pilot, "e")
-        await wait_for(pilot, lambda: app.qualities["simple"].count == 2, "a second evaluation")
-        assert len(app.qualities["simple"].frechet.values()) == 2  # the FD sparkline's points
+        await wait_for(pilot, lambda: app.dashboard.views["simple"].qualities.count == 2, "a second evaluation")
+        assert len(app.dashboard.views["simple"].qualities.frechet.values()) == 2  # the FD sparkline's points
 
 
 async def test_quality_panel_says_when_metrics_are_off(harness):
@@ -49,7 +51,7 @@ async def test_quality_panel_says_when_metrics_are_off(harness):
 
     async with running(app, (80, 24)) as pilot:
         await until_training(pilot, app)
-        await wait_for(pilot, lambda: "--eval-every 0" in widget_text(app.quality_panel), "the off note")
+        await wait_for(pilot, lambda: "--eval-every 0" in widget_text(app.dashboard.quality_panel), "the off note")
         await press(pilot, "e")
         await wait_for(pilot, lambda: any("quality metrics are off" in n for n in notes(app)), "a warning")
 
@@ -59,9 +61,9 @@ async def test_left_right_scrub_through_the_sample_history(harness):
 
     async with running(app) as pilot:
         await until_training(pilot, app)
-        await wait_for(pilot, lambda: len(app.samples.get("simple", ())) >= 4, "four sample refreshes")
-        history = app.samples["simple"]
-        panel = app.samples_panel
+        await wait_for(pilot, lambda: len(app.dashboard.view("simple").samples) >= 4, "four sample refreshes")
+        history = app.dashboard.views["simple"].samples
+        panel = app.dashboard.samples_panel
         await pause_with_samples(pilot, app)  # no new samples while we count
         await press(pilot, "left", "left")
         count = len(history)
@@ -76,7 +78,7 @@ async def test_left_right_scrub_through_the_sample_history(harness):
         assert panel.snapshot is history[count - 4]
         for _ in range(len(history)):
             await press(pilot, "right")
-        assert panel.position is None and app.scrub_step is None  # live again
+        assert panel.position is None and app.dashboard.scrub_step is None  # live again
         await wait_for(pilot, lambda: panel.snapshot is history[-1] and len(history) > count + 1, "live updates")
         await press(pilot, *["left"] * (len(history) + 5))  # stops at the oldest
         assert panel.snapshot is history[0] and panel.position[0] == 0
@@ -87,10 +89,10 @@ async def test_g_exports_the_sample_history_as_gif(harness):
 
     async with running(app) as pilot:
         await until_training(pilot, app)
-        await wait_for(pilot, lambda: len(app.samples.get("simple", ())) >= 3, "three sample refreshes")
+        await wait_for(pilot, lambda: len(app.dashboard.view("simple").samples) >= 3, "three sample refreshes")
         await press(pilot, "g")
         await wait_for(pilot, lambda: "history GIF" in log_text(app), "the GIF")
-        line = next(t for _, t in app.event_log.entries if "history GIF" in t)
+        line = next(t for _, t in app.dashboard.event_log.entries if "history GIF" in t)
         path = line.split("saved: ", 1)[1]
         assert any(path in n for n in notes(app))
         gif = Image.open(path)
@@ -103,15 +105,16 @@ async def test_i_toggles_the_interpolation_row(harness):
 
     async with running(app) as pilot:
         await until_training(pilot, app)
-        await wait_for(pilot, lambda: app.images is not None, "samples")
-        panel = app.samples_panel
-        assert panel.interp_shown == 0 and "interpolation" not in widget_text(panel)
+        await wait_for(pilot, lambda: samples_step(app) is not None, "samples")
+        panel = app.dashboard.samples_panel
+        assert "interpolation" not in widget_text(panel)
         await press(pilot, "i")
         snap = panel.snapshot
         assert snap.interpolation is not None and snap.interpolation.shape[1:] == (28, 28)
-        assert panel.interp_shown >= 2 and "interpolation z₀ → z₁" in widget_text(panel)
+        caption = re.search(r"interpolation z₀ → z₁ \((\d+) of 16 points\)", widget_text(panel))
+        assert caption and int(caption[1]) >= 2  # digits along the row
         await press(pilot, "i")
-        assert panel.interp_shown == 0 and "interpolation" not in widget_text(panel)
+        assert "interpolation" not in widget_text(panel)
 
 
 # --- the quality panel's drawing ----------------------------------------------------------------

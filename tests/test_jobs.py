@@ -30,7 +30,7 @@ from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
 
-from pilot import exited, log_text, press, running
+from pilot import exited, log_text, press, running, samples_step
 from waiting import wait_for, wait_until
 
 TESTS = Path(__file__).resolve().parent
@@ -193,7 +193,8 @@ def test_setup_errors_reach_the_starter_as_themselves(tmp_path):
 async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_monitor):
     """A job trains with nobody watching; a dashboard attaches, sees it train, detaches with d;
     training goes on; a second dashboard starts with the loss history so far."""
-    from tui_gan.ui.app import TuiGanApp, job_engine_factory
+    from tui_gan.ui.app import TuiGanApp
+    from tui_gan.ui.engine_link import job_engine_factory
 
     info = jobs(job_config(tmp_path))
     wait_step(info, 20)
@@ -205,14 +206,14 @@ async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_mon
     first = dashboard()
 
     async with running(first) as pilot:
-        await wait_for(pilot, lambda: first.status_bar.info.step >= 20 and first.images_step > 0, "the job's state")
-        assert first.histories["simple"].steps_seen > 0  # the replay, before any live point
-        seen = first.status_bar.info.step
-        await wait_for(pilot, lambda: first.status_bar.info.step > seen, "the step to advance")
-        assert first.samples_panel.snapshot is not None
+        await wait_for(pilot, lambda: first.dashboard.status_bar.info.step >= 20 and samples_step(first), "the job's state")
+        assert first.dashboard.views["simple"].losses.steps_seen > 0  # the replay, before any live point
+        seen = first.dashboard.status_bar.info.step
+        await wait_for(pilot, lambda: first.dashboard.status_bar.info.step > seen, "the step to advance")
+        assert first.dashboard.samples_panel.snapshot is not None
         await press(pilot, "d")
         await wait_for(pilot, lambda: exited(first), "the dashboard to exit")
-        left_at = first.status_bar.info.step
+        left_at = first.dashboard.status_bar.info.step
 
     assert first.detached and first.return_code == 0
     assert wait_step(info, left_at + 20) > left_at  # training went on without a viewer
@@ -220,8 +221,8 @@ async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_mon
     second = dashboard()
 
     async with running(second) as pilot:
-        await wait_for(pilot, lambda: second.status_bar.info.step > left_at, "the job's state")
-        history = second.histories["simple"]
+        await wait_for(pilot, lambda: second.dashboard.status_bar.info.step > left_at, "the job's state")
+        history = second.dashboard.views["simple"].losses
         assert history.steps_seen > 0 and len(history.d_loss.series) > 0
         assert "training simple" in log_text(second)  # the job's event log came along
         await press(pilot, "d")
@@ -231,7 +232,8 @@ async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_mon
 
 
 async def test_two_viewers_see_the_same_state(tmp_path, jobs, cpu_monitor):
-    from tui_gan.ui.app import TuiGanApp, job_engine_factory
+    from tui_gan.ui.app import TuiGanApp
+    from tui_gan.ui.engine_link import job_engine_factory
 
     info = jobs(job_config(tmp_path))
     other = Recorder(info)
@@ -270,12 +272,12 @@ async def test_the_dashboard_starts_a_job_by_default_and_q_stops_it(tmp_path, cp
     app = TuiGanApp(config, monitor_factory=cpu_monitor, system_interval=0.2)
 
     async with running(app) as pilot:
-        await wait_for(pilot, lambda: app.state == "running" and app.status_bar.info.step >= 5, "training", 60)
+        await wait_for(pilot, lambda: app.state == "running" and app.dashboard.status_bar.info.step >= 5, "training", 60)
         assert isinstance(app.engine, JobClient)
-        await wait_for(pilot, lambda: app.images_step > 0, "the first samples")
+        await wait_for(pilot, lambda: samples_step(app), "the first samples")
         await press(pilot, "space")
         await wait_for(pilot, lambda: app.state == "paused", "paused")
-        paused_at = app.status_bar.info.step
+        paused_at = app.dashboard.status_bar.info.step
         await press(pilot, "q")
         await wait_for(pilot, lambda: exited(app), "the app to exit", 60)
 
@@ -301,10 +303,10 @@ def test_a_closed_dashboard_leaves_its_job_training(tmp_path):
 
         async def body():
             async with app.run_test(size=(120, 40)) as pilot:
-                await wait_for(pilot, lambda: app.status_bar.info.step >= 3 and app.images_step > 0
-                               and app.system_panel.status, "training", 60)
+                await wait_for(pilot, lambda: app.dashboard.status_bar.info.step >= 3 and app.dashboard.samples_panel.snapshot
+                               and app.dashboard.system_panel.status, "training", 60)
                 assert "torch" not in sys.modules
-                print(app.engine.info.pid, app.system_panel.status.torch_threads, flush=True)
+                print(app.engine.info.pid, app.dashboard.system_panel.status.torch_threads, flush=True)
                 time.sleep(600)
 
         asyncio.run(body())
@@ -478,18 +480,19 @@ def finished_run(tmp_path) -> Path:
 
 
 async def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor, finished_run):
-    from tui_gan.ui.app import TuiGanApp, job_engine_factory
+    from tui_gan.ui.app import TuiGanApp
+    from tui_gan.ui.engine_link import job_engine_factory
 
     run_dir = finished_run
     assert list((run_dir / "samples" / "simple" / "history").glob("step_*.npz"))  # the scrubber's grids, kept
     app = TuiGanApp(job_config(tmp_path), engine_factory=job_engine_factory(attach=run_dir), monitor_factory=cpu_monitor)
 
     async with running(app) as pilot:
-        await wait_for(pilot, lambda: app.status_bar.info.step == 48 and app.images_step == 48, "the run's end")
+        await wait_for(pilot, lambda: app.dashboard.status_bar.info.step == 48 and samples_step(app) == 48, "the run's end")
         assert app.read_only and app.state == "finished"
-        assert app.histories["simple"].steps_seen == 48
+        assert app.dashboard.views["simple"].losses.steps_seen == 48
         await press(pilot, "left")  # the sample history scrubs as in a live run
-        assert app.scrub_step is not None and app.scrub_step < 48
+        assert app.dashboard.scrub_step is not None and app.dashboard.scrub_step < 48
         await press(pilot, "space")
         await wait_for(pilot, lambda: "read-only" in log_text(app), "a read-only note")
         await press(pilot, "q")

@@ -116,13 +116,13 @@ async def settled(pilot) -> None:
     await wait_for(
         pilot,
         lambda: (
-            app.engine.scripted.is_set()
-            and app.samples_panel.step == STEPS
-            and app.system_panel.status is not None
-            and app.histories.get("mlp") is not None
-            and app.histories["mlp"].steps_seen == STEPS
+            app.engine is not None and app.engine.scripted.is_set()
+            and app.dashboard.samples_panel.step == STEPS
+            and app.dashboard.system_panel.status is not None
+            and app.dashboard.views.get("mlp") is not None
+            and app.dashboard.views["mlp"].losses.steps_seen == STEPS
             # the event log scrolls to its end after a refresh: under load the shot could beat it
-            and app.event_log.scroll_offset.y == app.event_log.max_scroll_y
+            and app.dashboard.event_log.scroll_offset.y == app.dashboard.event_log.max_scroll_y
         ),
         "the scripted events to all arrive",
         timeout=20,

@@ -1,7 +1,7 @@
 """Greyscale digits -> terminal half-block text and PNG grids.
 
 Deliberately free of torch and textual: callers hand over numpy arrays (see `to_uint8`)
-and get back `rich.text.Text`, per-line rich Segments or PIL images, so this is testable
+and get back per-line rich Segments or PIL images, so this is testable
 without a terminal and cheap to import.
 """
 
@@ -20,7 +20,6 @@ from PIL import Image
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Span, Text
 
 from tui_gan.fileio import atomic_write
 
@@ -43,40 +42,18 @@ _EOL = -2
 _RAMP_CODES = np.array([ord(c) for c in ASCII_RAMP], dtype=np.uint32)
 
 
-def digit_to_text(img: np.ndarray, color: bool = True, levels: int = 256) -> Text:
-    """One (H, W) uint8 digit as ceil(H/2) lines of W cells (14 x 28 for MNIST)."""
-    img = np.asarray(img)
-    if img.ndim != 2:
-        raise ValueError(f"expected an (H, W) image, got shape {img.shape}")
-    return grid_to_text(img[None], 1, color=color, levels=levels)
-
-
-def grid_to_text(
-    images: np.ndarray, columns: int, gap: int = 1, color: bool = True, levels: int = 256
-) -> Text:
-    """(n, H, W) uint8 digits laid out `columns` per row, all n drawn (last row may be short).
-
-    `gap` blank cells separate digits and one blank line separates rows of digits. Lines of
-    a partial last row are not padded out to the full width.
-
-    The layout is computed with numpy and the Text is built from one plain string plus one
-    Span per run of identical cells, because per-cell `Text.append` calls are too slow for
-    ~60 digits redrawn every second. `levels` < 256 quantises the greys so that near-black
-    generator noise merges into long runs (fewer spans, cheaper to build and to paint).
-    color=False uses `ASCII_RAMP` (mean of the two pixels of a cell) so digits stay
-    readable where NO_COLOR collapses the greys.
-    """
-    flat = _layout(images, columns, gap, color, levels)
-    if flat is None:
-        return _new_text("", [])
-    plain = _plain(flat, color)
-    return _new_text(plain, _runs_to_spans(flat) if color else [])
-
-
 def grid_to_segments(
     images: np.ndarray, columns: int, gap: int = 1, color: bool = True, levels: int = 256
 ) -> list[list[Segment]]:
-    """The same picture as `grid_to_text`, as one list of rich Segments per line.
+    """(n, H, W) uint8 digits laid out `columns` per row (the last row may be short), as one
+    list of rich Segments per line: each cell a half block whose foreground is the top pixel
+    and background the bottom one.
+
+    `gap` blank cells separate digits and one blank line separates rows of digits. The layout
+    is computed with numpy, one Segment per run of identical cells: per-cell work is too slow
+    for ~60 digits redrawn every second. `levels` < 256 quantises the greys so near-black
+    generator noise merges into long runs. color=False uses `ASCII_RAMP` (mean of the two
+    pixels of a cell) so digits stay readable where NO_COLOR collapses the greys.
 
     For a Textual Line-API widget (`render_line` -> `Strip(segments)`): a Static holding a
     Text with tens of thousands of spans (noisy digits) costs seconds per repaint in Textual's
@@ -179,14 +156,6 @@ def _styles_for(keys: np.ndarray) -> tuple[Style, ...]:
     return itemgetter(*index)(_PAIR_STYLES)
 
 
-def _runs_to_spans(flat: np.ndarray) -> list[Span]:
-    """One Span per run of equal cells; gaps and newlines get none."""
-    starts, ends, keys = _runs(flat)
-    keep = keys >= 0
-    starts, ends, keys = starts[keep], ends[keep], keys[keep]
-    return _make(Span, starts.tolist(), ends.tolist(), _styles_for(keys))
-
-
 def _make(cls: type[T], *fields: Iterable[Any]) -> list[T]:
     """NamedTuple instances built by tuple.__new__ directly, which is what the generated
     __new__ does anyway, minus a Python-level call per item (~40% of a noisy frame)."""
@@ -198,11 +167,6 @@ def _quantiser(levels: int) -> np.ndarray:
     """256-entry lookup table snapping each grey to the nearest of `levels` even steps."""
     steps = np.rint(np.arange(256) * (levels - 1) / 255)
     return np.rint(steps * 255 / (levels - 1)).astype(np.uint8)
-
-
-def _new_text(plain: str, spans: list[Span]) -> Text:
-    # Wrapping would shear digits apart on a narrow panel; cropping keeps them intact.
-    return Text(plain, spans=spans, no_wrap=True, overflow="crop")
 
 
 def fit_grid(

@@ -50,14 +50,8 @@ class SamplesPanel(Widget):
         self.arch = ""
         self.position: tuple[int, int] | None = None  # (index, count) while scrubbing history; None = live
         self.interpolation = False
-        self.layout_used: tuple[int, int, bool] = (0, 0, True)  # columns, rows, full size
-        self.interp_shown = 0  # digits in the interpolation row
         self._drawn: tuple | None = None
         self._lines: list[Strip] = []
-
-    @property
-    def images(self) -> np.ndarray | None:
-        return self.snapshot.images if self.snapshot else None
 
     @property
     def step(self) -> int:
@@ -90,11 +84,9 @@ class SamplesPanel(Widget):
         color = not self.app.no_color
         interp = self.snapshot.interpolation if self.interpolation else None
         interp_lines: list[list[Segment]] = []
-        self.interp_shown = 0
         if interp is not None and len(interp) and height >= INTERP_LINES + HALF_LINES:
             k = fit_grid(width, HALF_LINES, len(interp), cells=HALF_CELLS, lines=HALF_LINES)[0]
             if k:
-                self.interp_shown = k
                 caption = f"─ interpolation z₀ → z₁ ({k} of {len(interp)} points) "
                 if len(caption) > width:
                     caption = "─ interpolation z₀ → z₁ "
@@ -108,7 +100,6 @@ class SamplesPanel(Widget):
         if not full:
             cols, rows = fit_grid(width, height, n, cells=HALF_CELLS, lines=HALF_LINES)
             images = halve(images)
-        self.layout_used = (cols, rows, full)
         if not cols:
             self.border_subtitle = ""
             self.update("too small for digits: make the terminal larger")
