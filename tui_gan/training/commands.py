@@ -7,31 +7,33 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Command:
-    pass
+    """Base of every command."""
 
 
 @dataclass(frozen=True)
 class Pause(Command):
-    pass
+    """Stop stepping; samples refresh so the paused state shows."""
 
 
 @dataclass(frozen=True)
 class Resume(Command):
-    pass
+    """Step again."""
 
 
 @dataclass(frozen=True)
 class TogglePause(Command):
-    pass
+    """Pause if running, resume if paused (the space key)."""
 
 
 @dataclass(frozen=True)
 class SaveCheckpoint(Command):
-    pass
+    """Write checkpoints/<arch>/step_N.pt of the architecture training now."""
 
 
 @dataclass(frozen=True)
 class SwitchArch(Command):
+    """Train another architecture; each keeps its own weights, step and history."""
+
     name: str
 
 
