@@ -11,6 +11,7 @@ from pathlib import Path
 from tui_gan import __version__
 from tui_gan.config import COMPILE_MODES, DATASETS, PRECISIONS, TrainConfig, load_config_file
 from tui_gan.errors import CheckpointError, ConfigError, TuiGanError
+from tui_gan.training.recipes import LOSSES, RECIPES, SCHEDULES
 
 SUBCOMMANDS = ("train", "ls", "attach", "archs", "sample", "eval")
 # option dest -> TrainConfig field; only options the user actually gave override a config file
@@ -20,6 +21,8 @@ TRAIN_OPTIONS = {
     "runs_dir": "runs_dir", "max_steps": "max_steps", "checkpoint_every": "checkpoint_every",
     "synthetic_size": "synthetic_size", "eval_every": "eval_every", "eval_samples": "eval_samples",
     "tensorboard": "tensorboard", "precision": "precision", "compile": "compile",
+    "recipe": "recipe", "loss": "loss", "lr_g": "lr_g", "lr_d": "lr_d", "lr_schedule": "lr_schedule",
+    "warmup": "warmup", "ema": "ema", "n_critic": "n_critic", "gp_weight": "gp_weight", "early_stop": "early_stop",
 }
 
 
@@ -50,7 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", metavar="DIR", help="folder with the IDX files (flat or torchvision layout)")
     train.add_argument("--epochs", type=int, metavar="N", help="epochs to train (default 100)")
     train.add_argument("--batch-size", type=int, metavar="N", help="batch size (default 128)")
-    train.add_argument("--lr", type=float, help="Adam learning rate (default 2e-4)")
+    recipe = train.add_argument_group("how it trains (each architecture's recipe; `tui-gan archs` lists them)")
+    recipe.add_argument("--recipe", choices=RECIPES, help="default: the per-architecture best found by "
+                        "benchmarks/quality.py; seed: the reference GANs' BCE + Adam 2e-4")
+    recipe.add_argument("--loss", choices=LOSSES, help="GAN loss (bce is the original non-saturating one)")
+    recipe.add_argument("--lr", type=float, help="Adam learning rate of both nets (the recipe's: 2e-4 for seed)")
+    recipe.add_argument("--lr-g", type=float, metavar="LR", help="the generator's learning rate")
+    recipe.add_argument("--lr-d", type=float, metavar="LR", help="the discriminator's learning rate (TTUR: higher than G's)")
+    recipe.add_argument("--lr-schedule", choices=SCHEDULES, help="decay over the run's epochs (or --max-steps)")
+    recipe.add_argument("--warmup", type=int, metavar="STEPS", help="linear learning-rate warm-up")
+    recipe.add_argument("--ema", type=float, metavar="DECAY", help="generator EMA, e.g. 0.999 (0 off): samples, "
+                        "evaluations and exports use it")
+    recipe.add_argument("--n-critic", type=int, metavar="N", help="D steps per G step (wgan-gp: 5)")
+    recipe.add_argument("--gp-weight", type=float, metavar="W", help="wgan-gp gradient-penalty weight (10)")
+    recipe.add_argument("--early-stop", type=int, metavar="PATIENCE", help="stop after PATIENCE quality "
+                        "evaluations without a better Frechet distance (best.pt keeps the best)")
     train.add_argument("--beta1", type=float, help="Adam beta1 (default 0.5)")
     train.add_argument("--beta2", type=float, help="Adam beta2 (default 0.999)")
     train.add_argument("--z-dim", type=int, metavar="N", help="latent size (default 100)")
@@ -130,6 +147,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         from tui_gan.training.checkpoint import load_checkpoint
 
         saved = load_checkpoint(args.resume, expected_arch=data.get("arch"))["config"]
+        saved.setdefault("recipe", "seed")  # checkpoints from before recipes trained the seed way
         try:
             base = TrainConfig.from_dict(saved, source=args.resume)
         except (TypeError, ConfigError) as exc:
@@ -381,8 +399,8 @@ def load_generator(checkpoint: str):
     spec = get_arch(data["arch"])
     z_dim = int(data["config"].get("z_dim", 100))
     G, _ = spec.build(z_dim)
-    try:
-        G.load_state_dict(data["generator"])
+    try:  # the EMA of G when the run kept one: what the run itself sampled and judged
+        G.load_state_dict(data.get("generator_ema") or data["generator"])
     except RuntimeError as exc:
         raise CheckpointError(f"{checkpoint}: generator weights do not fit {spec.name!r}: {str(exc).splitlines()[0]}") from None
     return data, G.eval(), z_dim

@@ -30,7 +30,18 @@ class TrainConfig:
     data_dir: str | None = None
     epochs: int = 100
     batch_size: int = 128
-    lr: float = 2e-4
+    # How it trains: `recipe` (tui_gan/training/recipes.py) per architecture; a value set here wins.
+    recipe: str = "default"  # or "seed": the reference GANs' own BCE + Adam 2e-4
+    loss: str | None = None  # bce, hinge, lsgan, wgan-gp
+    lr: float | None = None  # both nets (unless lr_g / lr_d)
+    lr_g: float | None = None
+    lr_d: float | None = None
+    lr_schedule: str | None = None  # none, linear, cosine
+    warmup: int | None = None  # steps of learning-rate warm-up
+    ema: float | None = None  # generator EMA decay, 0 off
+    n_critic: int | None = None  # D steps per G step
+    gp_weight: float | None = None  # wgan-gp gradient-penalty weight
+    early_stop: int | None = None  # stop after this many evaluations without a better Frechet distance
     beta1: float = 0.5
     beta2: float = 0.999
     z_dim: int = 100
@@ -69,8 +80,7 @@ class TrainConfig:
         _positive_int("eval samples", self.eval_samples)
         if not _finite(self.eval_every) or self.eval_every < 0:
             raise ConfigError(f"eval-every must be 0 (off) or a positive number of seconds, got {self.eval_every!r}")
-        if not _finite(self.lr) or self.lr <= 0:
-            raise ConfigError(f"learning rate must be a positive number, got {self.lr!r}")
+        self._validate_recipe()
         for name, beta in (("beta1", self.beta1), ("beta2", self.beta2)):
             if not _finite(beta) or not 0 <= beta < 1:
                 raise ConfigError(f"{name} must be in [0, 1), got {beta!r}")
@@ -83,6 +93,30 @@ class TrainConfig:
         if not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         return self
+
+    def _validate_recipe(self) -> None:
+        from tui_gan.training.recipes import LOSSES, RECIPES, SCHEDULES
+
+        for name, value, choices in (("recipe", self.recipe, RECIPES), ("loss", self.loss, LOSSES),
+                                     ("lr-schedule", self.lr_schedule, SCHEDULES)):
+            if value is not None and value not in choices:
+                raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+        for name, label in (("lr", "learning rate"), ("lr_g", "learning rate --lr-g"),
+                            ("lr_d", "learning rate --lr-d"), ("gp_weight", "gp-weight")):
+            value = getattr(self, name)
+            if value is not None and (not _finite(value) or value <= 0):
+                raise ConfigError(f"{label} must be a positive number, got {value!r}")
+        if self.ema is not None and (not _finite(self.ema) or not 0 <= self.ema < 1):
+            raise ConfigError(f"ema must be 0 (off) or a decay in (0, 1) such as 0.999, got {self.ema!r}")
+        if self.warmup is not None and (isinstance(self.warmup, bool) or not isinstance(self.warmup, int)
+                                        or self.warmup < 0):
+            raise ConfigError(f"warmup must be 0 or a whole number of steps, got {self.warmup!r}")
+        if self.n_critic is not None:
+            _positive_int("n-critic", self.n_critic)
+        if self.early_stop is not None:
+            _positive_int("early-stop patience (evaluations)", self.early_stop)
+            if not self.eval_every:
+                raise ConfigError("--early-stop needs quality evaluations: --eval-every must not be 0")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -75,6 +75,8 @@ COMMAND_FIELDS: dict[str, tuple[type, dict[str, type]]] = {
     "SaveCheckpoint": (cmd.SaveCheckpoint, {}),
     "SwitchArch": (cmd.SwitchArch, {"name": str}),
     "EvaluateNow": (cmd.EvaluateNow, {}),
+    "RollbackToBest": (cmd.RollbackToBest, {}),
+    "ToggleRawSamples": (cmd.ToggleRawSamples, {}),
     "Stop": (cmd.Stop, {"checkpoint": bool}),
 }
 

@@ -29,5 +29,9 @@ class Batches:
             s.perm = torch.randperm(len(self.images), generator=s.noise, device=self.images.device)
         start = s.pos * self.batch_size + self.offset
         real = self.images[s.perm[start : start + self.local]].unsqueeze(1).float().mul_(2 / 255).sub_(1)  # = ToTensor + Normalize(0.5, 0.5)
+        return real, self.latents(s)
+
+    def latents(self, s: ArchState) -> torch.Tensor:
+        """This rank's slice of a batch of latents from s's noise stream."""
         z = torch.randn(self.batch_size, self.z_dim, generator=s.noise, device=self.images.device)
-        return real, z[self.offset : self.offset + self.local]
+        return z[self.offset : self.offset + self.local]

@@ -5,6 +5,7 @@ Written atomically, read with `weights_only=True` so a checkpoint can never run 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from tui_gan.data import Dataset
 from tui_gan.errors import CheckpointError
 from tui_gan.fileio import atomic_write
 from tui_gan.training.events import STEP_FIELDS
+from tui_gan.training.recipes import RECIPE_FIELDS
 from tui_gan.training.state import ArchState
 
 FORMAT = "tui-gan-checkpoint"
@@ -52,12 +54,14 @@ def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> dict[
 def build_payload(s: ArchState, config: TrainConfig, device: torch.device, dataset: Dataset) -> dict[str, Any]:
     return {
         "arch": s.name,
-        "config": config.replace(arch=s.name).to_dict(),
+        # the recipe as resolved: a resume trains the same way whatever the defaults become
+        "config": config.replace(arch=s.name, **{k: getattr(s.recipe, k) for k in RECIPE_FIELDS}).to_dict(),
         "step": s.step,
         "epoch": s.epoch,
         "pos": s.pos,
         "perm": s.perm.cpu() if s.perm is not None else None,
         "generator": s.G.state_dict(),
+        "generator_ema": s.G_ema.state_dict() if s.G_ema is not None else None,  # what `sample` and `eval` use
         "discriminator": s.D.state_dict(),
         "opt_g": s.opt_g.state_dict(),
         "opt_d": s.opt_d.state_dict(),
@@ -72,6 +76,8 @@ def build_payload(s: ArchState, config: TrainConfig, device: torch.device, datas
         "scaler": s.scaler.state_dict() if s.scaler is not None else None,
         "device_type": device.type,
         "dataset": {"name": dataset.name, "size": len(dataset), "split": dataset.split},
+        "best": {"fd": s.best_fd, "step": s.best_step, "evals_since": s.evals_since_best},
+        "show_raw": s.show_raw,
     }
 
 
@@ -88,6 +94,8 @@ def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torc
     warning = None
     try:
         s.G.load_state_dict(data["generator"])
+        if s.G_ema is not None:  # an EMA this run adds starts from the weights
+            s.G_ema.load_state_dict(data.get("generator_ema") or data["generator"])
         s.D.load_state_dict(data["discriminator"])
         s.opt_g.load_state_dict(data["opt_g"])
         s.opt_d.load_state_dict(data["opt_d"])
@@ -115,6 +123,10 @@ def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torc
     s.perm = perm.to(device) if perm is not None else None
     s.history = [tuple(row) for row in data["history"].tolist()] if data.get("history") is not None else []
     s.train_time = float(data.get("train_time", 0.0))
+    best = data.get("best") or {}
+    s.best_fd, s.best_step = float(best.get("fd", math.inf)), int(best.get("step", -1))
+    s.evals_since_best = int(best.get("evals_since", 0))
+    s.show_raw = bool(data.get("show_raw", False))
     if s.scaler is not None and data.get("scaler"):
         s.scaler.load_state_dict(data["scaler"])
     s.last_checkpoint = str(source)

@@ -38,6 +38,16 @@ class SwitchArch(Command):
 
 
 @dataclass(frozen=True)
+class RollbackToBest(Command):
+    """Continue the current architecture from its best.pt (the lowest Frechet distance so far)."""
+
+
+@dataclass(frozen=True)
+class ToggleRawSamples(Command):
+    """Samples from the raw G instead of its EMA, or back."""
+
+
+@dataclass(frozen=True)
 class EvaluateNow(Command):
     """Run a quality evaluation at the next step boundary (when the classifier is ready)."""
 

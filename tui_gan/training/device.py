@@ -61,9 +61,9 @@ def precision_context(precision: str, device: torch.device) -> Callable[[], cont
     return lambda: torch.autocast(device.type, dtype=dtype)
 
 
-def make_adam(params, config: TrainConfig, device: torch.device) -> torch.optim.Adam:
+def make_adam(params, lr: float, config: TrainConfig) -> torch.optim.Adam:
     """Adam with the fused kernel where this PyTorch has one for the device (fewer passes over memory)."""
-    kwargs = dict(lr=config.lr, betas=(config.beta1, config.beta2))
+    kwargs = dict(lr=lr, betas=(config.beta1, config.beta2))
     params = list(params)
     try:
         return torch.optim.Adam(params, fused=True, **kwargs)

@@ -21,7 +21,7 @@ import torch
 
 from tui_gan.config import TrainConfig, pretty_name
 from tui_gan.data import Dataset, load_dataset
-from tui_gan.errors import ConfigError
+from tui_gan.errors import ConfigError, TuiGanError
 from tui_gan.models import ARCH_NAMES, count_params, get_arch
 from tui_gan.training import commands as cmd
 from tui_gan.training import distributed
@@ -31,6 +31,7 @@ from tui_gan.training.checkpoint import build_payload, load_checkpoint, restore_
 from tui_gan.training.device import cuda_ids, precision_context, resolve_device
 from tui_gan.training.outputs import RunOutputs
 from tui_gan.training.quality_judge import QualityJudge
+from tui_gan.training.recipes import lr_factor
 from tui_gan.training.rundir import RunDir
 from tui_gan.training.state import ArchState, build_state, sample_digits
 from tui_gan.training.stats import StepStats
@@ -195,6 +196,8 @@ class Engine:
         """Every rank adopts rank 0's pause, stop, architecture and divergence (see distributed.py)."""
         s = self.current
         stop = 0 if not self.stopping else (1 if self.stop_checkpoint else 2)
+        if s.stopped_early and not stop:  # rank 0 alone judges quality: its early stop ends the run
+            stop = 1
         paused, stop, arch, diverged = distributed.follow(
             self.ranks, self.paused, stop, self._pending_switch or s.name, bool(s.diverged))
         self._pending_switch = None
@@ -207,7 +210,7 @@ class Engine:
             self.current.diverged = "rank 0 saw a non-finite loss"
 
     def _done(self, state: ArchState) -> bool:
-        return state.epoch >= self.config.epochs or self._hit_max_steps()
+        return state.epoch >= self.config.epochs or self._hit_max_steps() or bool(state.stopped_early)
 
     def _hit_max_steps(self) -> bool:
         return self.config.max_steps is not None and self.steps_this_run >= self.config.max_steps
@@ -253,12 +256,28 @@ class Engine:
                 self._pending_switch = command.name
             else:
                 self.emit(ev.Notice(state.name, f"unknown architecture {command.name!r}", "error"))
+        elif isinstance(command, cmd.RollbackToBest):
+            if self.ranks is None:
+                self._rollback(state)
+            else:  # every rank would have to load it at the same step
+                self.emit(ev.Notice(state.name, "rolling back is for single-process runs: resume from best.pt "
+                                                "with tui-gan train --resume instead", "warning"))
+        elif isinstance(command, cmd.ToggleRawSamples):
+            self._toggle_raw(state)
         elif isinstance(command, cmd.EvaluateNow):
             if self.quality.request(state.name):
                 self.evaluate_quality()
         elif isinstance(command, cmd.Stop):
             self.stopping = True
             self.stop_checkpoint = command.checkpoint
+
+    def _toggle_raw(self, s: ArchState) -> None:
+        if s.G_ema is None:
+            self.emit(ev.Notice(s.name, f"{s.name} trains without an EMA generator (--ema): samples are G's"))
+            return
+        s.show_raw = not s.show_raw
+        self.emit(ev.Notice(s.name, f"samples now from {'the raw G' if s.show_raw else 'the EMA of G'}"))
+        self._emit_samples()
 
     def _state_word(self, state: ArchState) -> str:
         if state.diverged:
@@ -271,13 +290,23 @@ class Engine:
     def train_step(self, state: ArchState | None = None) -> None:
         """The next batch of the epoch's shuffle through gan_step, and its bookkeeping."""
         s = state or self.current
+        if s.recipe.lr_schedule != "none" or s.recipe.warmup:
+            self._schedule(s)
         real, z = self.batches.next(s)
-        values = gan_step(s, real, z, self._autocast)
+        values = gan_step(s, real, z, self._autocast, lambda: self.batches.latents(s))
         s.step += 1
         s.pos += 1
         self.steps_this_run += 1
         if self.stats.record(s.step, s.epoch, values):
             self._collect_stats(s)
+
+    def _schedule(self, s: ArchState) -> None:
+        """Set this step's learning rates (from the step alone, so a resumed run continues exactly)."""
+        horizon = self.config.max_steps or self.config.epochs * self.steps_per_epoch
+        factor = lr_factor(s.recipe, s.step, horizon)
+        for opt, lr in ((s.opt_g, s.recipe.lr_g), (s.opt_d, s.recipe.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
 
     def _collect_stats(self, s: ArchState) -> None:
         for point in self.stats.collect():
@@ -353,7 +382,7 @@ class Engine:
     def sample_images(self, s: ArchState | None = None, z: torch.Tensor | None = None) -> np.ndarray:
         """The generator's digits for z (default: the fixed noise), as (n, 28, 28) uint8."""
         s = s or self.current
-        return sample_digits(s.G, s.fixed_noise if z is None else z)
+        return sample_digits(s.sampler, s.fixed_noise if z is None else z)
 
     def _emit_samples(self) -> None:
         s = self.current
@@ -417,8 +446,44 @@ class Engine:
         s = s or self.current
         self._flush_stats(force=True)  # evaluation time must not count as training time
         report = self.quality.judge(s, self.device)
+        self._track_best(s, report.frechet_distance)
         self.stats.reset_window()
         return report
+
+    def _track_best(self, s: ArchState, fd: float) -> None:
+        """best.pt follows the Frechet distance; --early-stop ends a run that stopped improving."""
+        if fd < s.best_fd:
+            s.best_fd, s.best_step, s.evals_since_best = fd, s.step, 0
+            if self.run_dir is not None and self._checkpoint(s, "best"):
+                s.checkpoint_step = -1  # best.pt is not where a resume continues from: latest.pt still is
+            return
+        s.evals_since_best += 1
+        patience = self.config.early_stop
+        if patience and s.evals_since_best >= patience and not s.stopped_early:
+            s.stopped_early = (f"{s.name}: early stop, no better Frechet distance in {patience} evaluations "
+                               f"(best {s.best_fd:.1f} at step {s.best_step:,}"
+                               + (f", checkpoints/{s.name}/best.pt)" if self.run_dir else ")"))
+            self.emit(ev.Notice(s.name, s.stopped_early, "warning"))
+
+    def _rollback(self, s: ArchState) -> None:
+        """`b`: continue from best.pt (after a collapse, say); the run folder keeps everything."""
+        path = self.run_dir.checkpoint_path(s.name, "best") if self.run_dir else None
+        if path is None or not path.is_file():
+            self.emit(ev.Notice(s.name, f"{s.name} has no best.pt yet (written at the first quality evaluation)",
+                                "warning"))
+            return
+        self._flush_stats(force=True)
+        try:
+            restore_state(s, load_checkpoint(path, expected_arch=s.name), path, self.device, self.dataset,
+                          self.config.seed)
+        except TuiGanError as exc:
+            self.emit(ev.Notice(s.name, str(exc), "error"))
+            return
+        s.diverged = s.stopped_early = None
+        s.evals_since_best = 0
+        self.emit(ev.Notice(s.name, f"{s.name}: rolled back to best.pt (step {s.step:,}, FD {s.best_fd:.1f})", "success"))
+        self.emit(ev.StateChanged(s.name, self._state_word(s), s.step))
+        self._emit_samples()
 
     # --- checkpoints -----------------------------------------------------------------------
     def checkpoint_payload(self, s: ArchState) -> dict:

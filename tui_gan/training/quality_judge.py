@@ -119,12 +119,12 @@ class QualityJudge:
         return train_time - s.last_eval_time >= max(self.config.eval_every, cost / BUDGET)
 
     def judge(self, s: ArchState, device: torch.device) -> QualityReport:
-        """Evaluate eval_samples digits of s.G, record and report it (a mode-collapse warning
-        too); the cost and time go on `s`."""
+        """Evaluate eval_samples digits of the generator `s` samples with (its EMA when on), record
+        and report it (a mode-collapse warning too); the cost and time go on `s`."""
         from tui_gan.quality import evaluate
 
         start = time.perf_counter()
-        images = eval_images(s.G, self.config.seed, self.config.eval_samples, self.config.z_dim, device)
+        images = eval_images(s.sampler, self.config.seed, self.config.eval_samples, self.config.z_dim, device)
         report = evaluate(self.classifier, images)
         s.eval_cost = time.perf_counter() - start
         s.last_eval_time = s.train_time
@@ -132,5 +132,7 @@ class QualityJudge:
         self.emit(ev.Quality(s.name, s.step, s.epoch, report, self.real_floor, self.classifier.val_accuracy, s.eval_cost))
         warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
         if warning:
+            if s.best_step >= 0 and report.frechet_distance > s.best_fd:
+                warning += f"; b rolls back to best.pt (step {s.best_step:,}, FD {s.best_fd:.1f})"
             self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))
         return report

@@ -4,6 +4,8 @@ and the wrapped modules the step calls (torch.compile, DDP)."""
 from __future__ import annotations
 
 import contextlib
+import copy
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +17,7 @@ from tui_gan.render import to_uint8
 from tui_gan.training import distributed
 from tui_gan.training.device import make_adam
 from tui_gan.training.health import DiscriminatorWins, ModeCollapse
+from tui_gan.training.recipes import Recipe, resolve
 
 INTERPOLATION_POINTS = 16  # digits along the straight latent path sent with every Samples event
 
@@ -49,6 +52,13 @@ class ArchState:
     D_run: torch.nn.Module | None = None
     D_g: torch.nn.Module | None = None  # D in the G step: compiled maybe, never DDP-wrapped
     scaler: torch.amp.GradScaler | None = None  # fp16 only
+    recipe: Recipe = field(default_factory=Recipe)
+    G_ema: torch.nn.Module | None = None  # the generator's moving average (--ema), what samples come from
+    show_raw: bool = False  # samples from G even though there is an EMA (the dashboard's toggle)
+    best_fd: float = math.inf  # the lowest Frechet distance so far: checkpoints/<arch>/best.pt
+    best_step: int = -1
+    evals_since_best: int = 0
+    stopped_early: str | None = None  # why --early-stop ended training
     d_wins: DiscriminatorWins = field(default_factory=DiscriminatorWins)
     collapse: ModeCollapse = field(default_factory=ModeCollapse)
 
@@ -56,10 +66,16 @@ class ArchState:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def sampler(self) -> torch.nn.Module:
+        """The generator samples, evaluations and exports use: the EMA one when there is one."""
+        return self.G if self.G_ema is None or self.show_raw else self.G_ema
+
 
 def build_state(spec: ArchSpec, config: TrainConfig, device: torch.device,
                 ranks: distributed.Ranks | None = None) -> ArchState:
     """A fresh architecture: the same initial weights and noise for a seed, whatever ran before."""
+    recipe = resolve(config, spec.name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         G, D = spec.build(config.z_dim)
@@ -83,10 +99,12 @@ def build_state(spec: ArchSpec, config: TrainConfig, device: torch.device,
         G_run, D_run = torch.compile(G_run, mode=mode), torch.compile(D_run, mode=mode)
         D_g = D_run if ranks is None else torch.compile(D, mode=mode)
     return ArchState(
-        spec, G, D, make_adam(G.parameters(), config, device), make_adam(D.parameters(), config, device),
-        noise, fixed_noise.to(device), interp_noise.to(device), d_concat=not has_batchnorm(D),
+        spec, G, D, make_adam(G.parameters(), recipe.lr_g, config), make_adam(D.parameters(), recipe.lr_d, config),
+        noise, fixed_noise.to(device), interp_noise.to(device),
+        d_concat=not has_batchnorm(D),
         G_run=G_run, D_run=D_run, D_g=D_g,
         scaler=torch.amp.GradScaler(device.type) if config.precision == "fp16" else None,
+        recipe=recipe, G_ema=make_ema(G) if recipe.ema else None,
     )
 
 
@@ -106,3 +124,21 @@ def sample_digits(G: torch.nn.Module, z: torch.Tensor) -> np.ndarray:
     """G on z as (n, 28, 28) uint8."""
     with evaluating(G):
         return to_uint8(G(z).float().cpu().numpy())
+
+
+def make_ema(G: torch.nn.Module) -> torch.nn.Module:
+    """A frozen copy of G that update_ema moves toward G after every G step."""
+    ema = copy.deepcopy(G).eval()
+    ema.requires_grad_(False)
+    return ema
+
+
+@torch.no_grad()
+def update_ema(s: ArchState) -> None:
+    """EMA of G's weights (BatchNorm statistics copied). The decay ramps up from 0.1 over the first
+    steps, (1 + t) / (10 + t), so early samples are not stuck near the random initial weights."""
+    decay = min(s.recipe.ema, (1 + s.step) / (10 + s.step))
+    ema_params, params = list(s.G_ema.parameters()), list(s.G.parameters())
+    torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+    for ema_buffer, buffer in zip(s.G_ema.buffers(), s.G.buffers()):
+        ema_buffer.copy_(buffer)

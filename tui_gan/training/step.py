@@ -1,5 +1,11 @@
-"""The GAN step: one discriminator step on real and fake digits, then one non-saturating
-generator step (Goodfellow et al. 2014, as in pytorch/examples' dcgan)."""
+"""The GAN step: discriminator (critic) updates on real and fake digits, then one generator
+update, as in pytorch/examples' dcgan, with the recipe's loss (training/recipes.py):
+
+- bce: the original non-saturating GAN (Goodfellow et al. 2014): D classifies, G makes D say "real";
+- hinge: D pushes real scores above +1 and fake below -1, G raises its fakes' scores (SAGAN, BigGAN);
+- lsgan: least squares towards 1 (real) and 0 (fake) (Mao et al. 2017);
+- wgan-gp: a critic estimating the Wasserstein distance, kept 1-Lipschitz by a gradient penalty on
+  points between real and fake digits (Gulrajani et al. 2017), n_critic critic steps per G step."""
 
 from __future__ import annotations
 
@@ -9,54 +15,100 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from tui_gan.training.state import ArchState
+from tui_gan.training.state import ArchState, update_ema
 
 
 def gan_step(s: ArchState, real: torch.Tensor, z: torch.Tensor,
-             autocast: Callable[[], contextlib.AbstractContextManager]) -> torch.Tensor:
-    """Update D, then G, on one batch. Returns [d_loss, g_loss, D(x), D(G(z))] on the device
-    (reading it would cost a sync per step on a GPU; the caller batches that)."""
-    G, D = s.G_run, s.D_run  # compiled (--compile) and/or DDP-wrapped; else the modules themselves
-    b = len(real)
-    with autocast():
-        fake = G(z)
+             autocast: Callable[[], contextlib.AbstractContextManager],
+             noise: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
+    """Update D (n_critic times: fresh latents from `noise()` after the first, the same real
+    batch), then G, on one batch. Returns [d_loss, g_loss, D(x), D(G(z))] on the device (reading
+    it would cost a sync per step on a GPU; the caller batches that). D(x) and D(G(z)) are
+    sigmoid(D's score) averaged: D's probability of "real" under bce, a squashed score otherwise."""
+    loss = s.recipe.loss
+    for i in range(s.recipe.n_critic):
+        fake = _generate(s, z if i == 0 else noise(), autocast)
+        d_loss, real_out, fake_out = _d_step(s, real, fake, loss, autocast)
 
-    # D: real -> 1, fake -> 0
-    s.opt_d.zero_grad(set_to_none=True)
-    if s.d_concat:  # one forward for both halves: same maths when D has no batch statistics
-        with autocast():
-            logits = D(torch.cat([real, fake.detach()]))
-            real_logits, fake_logits = logits[:b], logits[b:]
-            d_loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
-        _backward(d_loss, s.scaler)
-    else:  # two backward passes: DDP accepts one forward per backward (gradients sync on the second)
-        with _no_sync(D):
-            with autocast():
-                real_logits = D(real)
-                loss_real = _bce(real_logits, 1.0)
-            _backward(loss_real, s.scaler)
-        with autocast():
-            fake_logits = D(fake.detach())
-            loss_fake = _bce(fake_logits, 0.0)
-        _backward(loss_fake, s.scaler)
-        d_loss = loss_real.detach() + loss_fake.detach()
-    _optimizer_step(s.opt_d, s.scaler)
-
-    # G: make D say 1 for fakes. D's weights get no gradient here: skipping them saves a third
-    # of its backward. (The plain D, not its DDP wrapper: there is nothing of D's to synchronise.)
+    # G: make D score the fakes as real. D's weights get no gradient here: skipping them saves a
+    # third of its backward. (The plain D, not its DDP wrapper: there is nothing of D's to sync.)
     s.D.requires_grad_(False)
     with autocast():
-        g_loss = _bce(s.D_g(fake), 1.0)
+        g_loss = _g_loss(s.D_g(fake), loss)
     s.opt_g.zero_grad(set_to_none=True)
     _backward(g_loss, s.scaler)
     _optimizer_step(s.opt_g, s.scaler)
     s.D.requires_grad_(True)
     if s.scaler is not None:
         s.scaler.update()
+    if s.G_ema is not None:
+        update_ema(s)
 
     with torch.no_grad():
         return torch.stack([d_loss.detach().float(), g_loss.detach().float(),
-                            torch.sigmoid(real_logits.float()).mean(), torch.sigmoid(fake_logits.float()).mean()])
+                            torch.sigmoid(real_out.float()).mean(), torch.sigmoid(fake_out.float()).mean()])
+
+
+def _generate(s: ArchState, z: torch.Tensor, autocast) -> torch.Tensor:
+    with autocast():
+        return s.G_run(z)
+
+
+def _d_step(s: ArchState, real: torch.Tensor, fake: torch.Tensor, loss: str, autocast):
+    """One D update; returns (loss, D's outputs on real, on fake), detached."""
+    D, b = s.D_run, len(real)
+    s.opt_d.zero_grad(set_to_none=True)
+    if s.d_concat:  # one forward for both halves: same maths when D has no batch statistics
+        with autocast():
+            out = D(torch.cat([real, fake.detach()]))
+            real_out, fake_out = out[:b], out[b:]
+            d_loss = _d_loss(real_out, fake_out, loss)
+        if loss == "wgan-gp":
+            d_loss = d_loss + s.recipe.gp_weight * gradient_penalty(s.D, real, fake.detach())
+        _backward(d_loss, s.scaler)
+    else:  # two backward passes: DDP accepts one forward per backward (gradients sync on the second)
+        with _no_sync(D):
+            with autocast():
+                real_out = D(real)
+                loss_real = _d_loss(real_out, None, loss)
+            _backward(loss_real, s.scaler)
+        with autocast():
+            fake_out = D(fake.detach())
+            loss_fake = _d_loss(None, fake_out, loss)
+        if loss == "wgan-gp":
+            loss_fake = loss_fake + s.recipe.gp_weight * gradient_penalty(s.D, real, fake.detach())
+        _backward(loss_fake, s.scaler)
+        d_loss = loss_real.detach() + loss_fake.detach()
+    _optimizer_step(s.opt_d, s.scaler)
+    return d_loss.detach(), real_out.detach(), fake_out.detach()
+
+
+def _d_loss(real_out: torch.Tensor | None, fake_out: torch.Tensor | None, loss: str) -> torch.Tensor:
+    """D's loss on real and fake outputs (either may be None: that half counts 0)."""
+    terms = []
+    if real_out is not None:
+        terms.append({"bce": lambda o: _bce(o, 1.0), "hinge": lambda o: F.relu(1 - o).mean(),
+                      "lsgan": lambda o: 0.5 * (o - 1).pow(2).mean(), "wgan-gp": lambda o: -o.mean()}[loss](real_out))
+    if fake_out is not None:
+        terms.append({"bce": lambda o: _bce(o, 0.0), "hinge": lambda o: F.relu(1 + o).mean(),
+                      "lsgan": lambda o: 0.5 * o.pow(2).mean(), "wgan-gp": lambda o: o.mean()}[loss](fake_out))
+    return sum(terms)
+
+
+def _g_loss(fake_out: torch.Tensor, loss: str) -> torch.Tensor:
+    if loss == "bce":
+        return _bce(fake_out, 1.0)
+    if loss == "lsgan":
+        return 0.5 * (fake_out - 1).pow(2).mean()
+    return -fake_out.mean()  # hinge and wgan-gp: raise the fakes' scores
+
+
+def gradient_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[(||grad_x D(x)|| - 1)^2] at random points x between real and fake digits, in fp32."""
+    eps = torch.rand(len(real), *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    x = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:

@@ -1,0 +1,69 @@
+"""How each architecture trains: loss, learning rates and schedule, generator EMA, critic steps.
+
+Two recipes: `seed`, what the five reference GANs did (BCE, Adam 2e-4 for both nets, nothing
+else), and `default`, chosen per architecture by benchmarks/quality.py (the best quality after
+180 s on a 2-core CPU) without touching the architectures themselves. Options the user gives
+(--loss, --lr-g, --ema, ...) override either. Torch-free: the dashboard's process validates
+settings too."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+LOSSES = ("bce", "hinge", "lsgan", "wgan-gp")
+SCHEDULES = ("none", "linear", "cosine")
+RECIPES = ("default", "seed")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    loss: str = "bce"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    lr_schedule: str = "none"  # decay to 0 over the run (epochs x steps per epoch, or --max-steps)
+    warmup: int = 0  # steps of linear warm-up from 0
+    ema: float = 0.0  # generator EMA decay (0: off)
+    n_critic: int = 1  # D updates per G update
+    gp_weight: float = 10.0  # wgan-gp's gradient-penalty weight
+
+
+RECIPE_FIELDS = tuple(f.name for f in fields(Recipe))
+SEED = Recipe()
+DEFAULTS: dict[str, Recipe] = {
+    "mlp": Recipe(ema=0.999),
+    "dcgan": Recipe(ema=0.999),
+    "simple": Recipe(ema=0.999),
+    "relu-mlp": Recipe(ema=0.999),
+    "mlp-bn-dropout": Recipe(ema=0.999),
+}
+
+
+def resolve(config, arch: str) -> Recipe:
+    """The recipe `arch` trains with under `config` (a TrainConfig): the named recipe, then
+    whatever the user set. --lr sets both nets' rates unless --lr-g/--lr-d say otherwise."""
+    base = SEED if config.recipe == "seed" else DEFAULTS.get(arch, SEED)
+    changes = {name: getattr(config, name) for name in RECIPE_FIELDS if name not in ("lr_g", "lr_d")
+               and getattr(config, name) is not None}
+    if config.lr is not None:
+        changes.setdefault("lr_g", config.lr)
+        changes.setdefault("lr_d", config.lr)
+    for name in ("lr_g", "lr_d"):
+        if getattr(config, name) is not None:
+            changes[name] = getattr(config, name)
+    if changes.get("loss") == "wgan-gp" and config.n_critic is None and base.loss != "wgan-gp":
+        changes["n_critic"] = 5  # the WGAN-GP paper's critic steps, unless asked otherwise
+    return replace(base, **changes)
+
+
+def lr_factor(recipe: Recipe, step: int, horizon: int) -> float:
+    """The learning rate at `step` (0-based) as a share of the recipe's: a linear warm-up, then
+    constant, or a linear or cosine decay that reaches 0 at `horizon` steps."""
+    if recipe.warmup and step < recipe.warmup:
+        return (step + 1) / recipe.warmup
+    if recipe.lr_schedule == "none":
+        return 1.0
+    done = min(max(step - recipe.warmup, 0) / max(horizon - recipe.warmup, 1), 1.0)
+    if recipe.lr_schedule == "linear":
+        return 1.0 - done
+    return 0.5 * (1.0 + math.cos(math.pi * done))
