@@ -1,0 +1,395 @@
+"""The quality benchmark: how good are the digits each architecture's training recipe makes in a
+fixed wall-clock budget?
+
+For each architecture (default: all five) and each recipe (default: `seed`, the reference GANs'
+own recipe - BCE, Adam lr 2e-4, betas 0.5/0.999, no schedule, no EMA - and `default`, the
+project's per-architecture defaults), the real Engine trains headless (no run folder, live
+evaluations off so they cost no budget) on the same data (the shared MNIST test split when
+present, else 10,000 synthetic digits) with batch 128 for --seconds of wall time after 2 warm-up
+steps. Runs are strictly sequential; per architecture the recipes run back to back, in an order
+that alternates between architectures (and repeats), so a slow patch of the machine does not
+always hit the same recipe. --repeats N trains each cell N times with seeds --seed, --seed+1, ...
+and reports the mean.
+
+Then the generator the engine samples with (its EMA copy when the recipe keeps one, else G)
+makes --samples digits from the engine's own evaluation latents (quality_judge.eval_images), and
+the LeNet quality classifier judges them (tui_gan.quality.evaluate):
+  FD       Frechet distance to the classifier's held-out real digits in its 84-d features (lower
+           is better); read it against the real-vs-real floor, the FD of held-out real digits
+           against the other held-out ones (quality.real_floor; with MNIST's 1,000 held-out
+           images it compares two halves of 500, so it sits well above what 2,000 samples get:
+           13.6 against 3.6 for real digits on the shared MNIST split)
+  classes  classes with at least 2% of the samples, out of 10
+  score    classifier score, exp(E KL(p(y|x) || p(y))): 1 .. 10, higher is better
+  conf     mean max-softmax: low means digits that look like no digit
+  steps    training steps in the run (warm-up included); img/s after the warm-up
+The table's last row, "real digits", judges --samples real digits from outside the held-out set
+the same way: what a perfect generator would score at this sample count (its FD is the fairer
+floor, if a little low: the classifier trained on those digits; the target uses real_floor, as
+the engine's quality panel does).
+
+    python benchmarks/quality.py [--arch mlp --arch dcgan] [--recipe seed --recipe default]
+                                 [--seconds 180] [--samples 2000] [--repeats 1] [--threads N]
+                                 [--json quality.json]
+
+Targets (judged on the runs made; a target whose runs are missing is "not judged"):
+  - every architecture covers 10/10 classes with the default recipe (every repeat);
+  - mlp, dcgan, simple and relu-mlp each at least halve their seed-recipe FD (default/seed <= 0.5);
+  - the best architecture's default-recipe FD is at most 2x the real-vs-real floor.
+
+On a 2-core CPU anything else running steals training steps: the benchmark prints the 1-minute
+load average at the start (a warning when it exceeds the cores), measures the CPU time other
+processes take during every run (/proc/stat less this process's own) and flags runs where they took
+over a tenth of a core. Oversubscription hurts torch's default of a thread per core badly: with one
+other busy process, 2 threads trained `simple` ~40x slower than 1 thread did (--threads 1).
+Errors are one line on stderr and exit 1 (130 when interrupted); unmet targets still exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench_data import load_images  # noqa: E402 - benchmarks/ is sys.path[0]
+from tui_gan.config import TrainConfig  # noqa: E402
+from tui_gan.errors import TuiGanError  # noqa: E402
+from tui_gan.models import ARCH_NAMES  # noqa: E402
+from tui_gan.quality import evaluate, load_or_train, real_floor  # noqa: E402
+from tui_gan.training import commands as cmd  # noqa: E402
+from tui_gan.training import events as ev  # noqa: E402
+from tui_gan.training.engine import Engine  # noqa: E402
+from tui_gan.training.quality_judge import eval_images  # noqa: E402
+
+BATCH = 128
+WARMUP_STEPS = 2  # one-off costs (allocator, kernel choice) land here; img/s leaves them out
+RECIPES = ("seed", "default")
+HALVERS = ("mlp", "dcgan", "simple", "relu-mlp")  # the architectures that must halve their seed FD
+HALVE_RATIO = 0.5
+FLOOR_FACTOR = 2.0
+BUSY_CORES = 0.1  # other processes' CPU use during a run (in cores) above which the run is flagged
+
+
+class BenchError(Exception):
+    pass
+
+
+class BudgetEngine(Engine):
+    """The real Engine; it asks itself to stop once `seconds` of wall time have passed since the
+    end of its warm-up steps, and keeps the time at which each of its steps ended."""
+
+    def __init__(self, config: TrainConfig, emit, *, seconds: float, **kwargs) -> None:
+        super().__init__(config, emit, **kwargs)
+        self.seconds = seconds
+        self.ends: list[float] = []
+
+    def train_step(self, state=None) -> None:
+        super().train_step(state)
+        self.ends.append(time.monotonic())
+        # The loop reads commands before its next step, so exactly one Stop is ever sent.
+        if len(self.ends) > WARMUP_STEPS and self.ends[-1] - self.ends[WARMUP_STEPS - 1] >= self.seconds:
+            self.send(cmd.Stop(checkpoint=False))
+
+
+def cpu_seconds() -> tuple[float, float] | None:
+    """(CPU seconds all processes have used, this process's), or None without /proc/stat."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    mine = os.times()
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK"), mine.user + mine.system
+
+
+def has_recipes() -> bool:
+    return "recipe" in {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def make_config(arch: str, recipe: str, seed: int, dataset_name: str, device: str, runs_dir: str) -> TrainConfig:
+    extra = {"recipe": recipe} if has_recipes() else {}
+    if not extra and recipe != "seed":
+        raise BenchError(f"recipe {recipe!r} needs TrainConfig.recipe, which this checkout does not have yet: "
+                         "only --recipe seed can run")
+    return TrainConfig(arch=arch, dataset=dataset_name, epochs=1_000_000, batch_size=BATCH, eval_every=0,
+                       seed=seed, device=device, runs_dir=runs_dir, **extra).validate()
+
+
+def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args) -> dict:
+    """One cell of the table: train for the budget, then judge the generator the engine samples with."""
+    problems: list[str] = []
+
+    def listen(event: ev.Event) -> None:
+        if isinstance(event, ev.Failed):
+            problems.append(event.message)
+
+    load, cpu_before, began = os.getloadavg()[0], cpu_seconds(), time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="tui-gan-quality-") as runs_dir:
+        config = make_config(arch, recipe, seed, dataset.name, args.device, runs_dir)
+        engine = BudgetEngine(config, listen, seconds=args.seconds, dataset=dataset, run_dir=False, exit_when_done=True)
+        reason = engine.run()
+    cpu_after, wall = cpu_seconds(), time.monotonic() - began
+    state, ends = engine.current, engine.ends
+    others = None  # CPU time other processes took while this one trained, in cores: the fairness check
+    if cpu_before and cpu_after:
+        others = max(0.0, (cpu_after[0] - cpu_before[0]) - (cpu_after[1] - cpu_before[1])) / wall
+    recipe_used = getattr(state, "recipe", None)  # what the engine resolved the recipe to, where it does
+    row = {"arch": arch, "recipe": recipe, "seed": seed, "load_at_start": round(load, 2), "steps": state.step,
+           "images_per_s": None, "diverged": state.diverged, "judged": None, "report": None, "others_cores": others,
+           "settings": dataclasses.asdict(recipe_used) if dataclasses.is_dataclass(recipe_used) else None}
+    if len(ends) > WARMUP_STEPS + 1:
+        row["images_per_s"] = (len(ends) - WARMUP_STEPS) * BATCH / (ends[-1] - ends[WARMUP_STEPS - 1])
+    if state.diverged:
+        return row  # a result, not an error: the recipe blew up within the budget
+    if reason != "stopped" or problems:
+        raise BenchError(f"{arch} / {recipe}: training ended ({reason}) after {state.step} steps"
+                         + (f": {problems[0]}" if problems else ""))
+    ema = getattr(state, "G_ema", None)
+    row["judged"] = "G" if ema is None else "G_ema"
+    images = eval_images(state.G if ema is None else ema, seed, args.samples, config.z_dim, engine.device)
+    row["report"] = evaluate(classifier, images).to_dict()
+    return row
+
+
+def real_digits(classifier, dataset, n: int, seed: int) -> dict:
+    """The judge on up to n real digits from outside its held-out set, as many as a run's samples:
+    what a perfect generator would score (an FD floor at the runs' own sample count)."""
+    held = {row.tobytes() for row in classifier.reference_images.flatten(1).numpy()}
+    pool = torch.tensor([i for i, row in enumerate(dataset.images.flatten(1).numpy()) if row.tobytes() not in held])
+    if len(pool) < 2:
+        raise BenchError("no real digits outside the classifier's held-out set to compare with")
+    pick = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
+    return evaluate(classifier, dataset.images[pick]).to_dict()
+
+
+def mean_of(rows: list[dict], key: str) -> float | None:
+    values = [r["report"][key] for r in rows if r["report"]]
+    return statistics.fmean(values) if len(values) == len(rows) else None
+
+
+def summarise(rows: list[dict]) -> dict:
+    """The mean of a cell's repeats; a figure is None when any repeat diverged."""
+    rates = [r["images_per_s"] for r in rows if r["images_per_s"]]
+    covered = [r["report"]["classes_covered"] for r in rows if r["report"]]
+    return {
+        "fd": mean_of(rows, "frechet_distance"),
+        "classes": mean_of(rows, "classes_covered"),
+        "min_classes": min(covered) if len(covered) == len(rows) else None,
+        "score": mean_of(rows, "classifier_score"),
+        "confidence": mean_of(rows, "mean_confidence"),
+        "steps": statistics.fmean(r["steps"] for r in rows),
+        "images_per_s": statistics.fmean(rates) if rates else None,
+        "judged": "/".join(sorted({r["judged"] for r in rows if r["judged"]})) or "-",
+        "diverged": sum(1 for r in rows if r["diverged"]),
+    }
+
+
+def fmt(value: float | None, spec: str) -> str:
+    """format(value, spec), or "-" (as wide) for a missing figure."""
+    width = re.match(r"\d*", spec).group()
+    return format(value, spec) if value is not None else "-".rjust(int(width or 0))
+
+
+def row_text(name: str, recipe: str, judged: str, fd, classes: str, score, conf, steps: str, rate) -> str:
+    return (f"{name:15} {recipe:8} {judged:6} {fmt(fd, '8.2f')} {classes:>8} {fmt(score, '6.2f')} "
+            f"{fmt(conf, '6.3f')} {steps:>7} {fmt(rate, '7,.0f')}")
+
+
+def table(archs: list[str], recipes: list[str], cells: dict, real: dict) -> list[str]:
+    lines = [f"{'arch':15} {'recipe':8} {'judged':6} {'FD':>8} {'classes':>8} {'score':>6} {'conf':>6} "
+             f"{'steps':>7} {'img/s':>7}"]
+    for arch in archs:
+        for i, recipe in enumerate(recipes):
+            c = cells[arch, recipe]
+            classes = "-" if c["classes"] is None else f"{c['classes']:.3g}/10"
+            note = f"  ({c['diverged']} diverged)" if c["diverged"] else ""
+            lines.append(row_text(arch if i == 0 else "", recipe, c["judged"], c["fd"], classes, c["score"],
+                                  c["confidence"], f"{c['steps']:.0f}", c["images_per_s"]) + note)
+    lines.append(row_text("real digits", "-", "-", real["frechet_distance"], f"{real['classes_covered']}/10",
+                          real["classifier_score"], real["mean_confidence"], "-", None))
+    return lines
+
+
+def judge_targets(archs: list[str], recipes: list[str], cells: dict, floor: float) -> tuple[dict, list[str]]:
+    """Ratios per architecture and the three targets: (for the JSON, the lines to print)."""
+    ratios, lines = {}, ["FD ratio default/seed (lower is better):"]
+    for arch in archs:
+        seed_fd = cells.get((arch, "seed"), {}).get("fd")
+        default_fd = cells.get((arch, "default"), {}).get("fd")
+        ratio = default_fd / seed_fd if seed_fd and default_fd is not None else None
+        ratios[arch] = ratio
+        goal = f" (target <= {HALVE_RATIO:g}: {'met' if ratio <= HALVE_RATIO else 'NOT met'})" \
+            if arch in HALVERS and ratio is not None else ""
+        lines.append(f"  {arch:15} {fmt(ratio, '.3f')}{goal}")
+
+    targets = {}
+    if "default" not in recipes:
+        targets["coverage"] = targets["floor"] = None
+    else:
+        lowest = {a: cells[a, "default"]["min_classes"] for a in archs}
+        short = [f"{a} diverged" if n is None else f"{a} {n}/10" for a, n in lowest.items() if n != 10]
+        targets["coverage"] = (not short, "; short: " + ", ".join(short) if short else "")
+        fds = [(cells[a, "default"]["fd"], a) for a in archs if cells[a, "default"]["fd"] is not None]
+        if fds:
+            best_fd, best = min(fds)
+            targets["floor"] = (best_fd <= FLOOR_FACTOR * floor,
+                                f" ({best} {best_fd:.2f} vs {FLOOR_FACTOR:g} x {floor:.2f} = {FLOOR_FACTOR * floor:.2f})")
+        else:
+            targets["floor"] = (False, " (every default run diverged)")
+    halvers = [a for a in HALVERS if a in archs]
+    if not halvers or not {"seed", "default"} <= set(recipes):
+        targets["halving"] = None
+    else:
+        missing = [a for a in halvers if ratios[a] is None]
+        failing = [f"{a} {ratios[a]:.2f}" for a in halvers if ratios[a] is not None and ratios[a] > HALVE_RATIO]
+        targets["halving"] = (not missing and not failing,
+                              "".join(f"; {label}: {', '.join(names)}" for label, names in
+                                      (("no ratio (diverged)", missing), (f"above {HALVE_RATIO:g}", failing)) if names))
+    wanted = {"coverage": f"every architecture covers 10/10 classes with the default recipe ({', '.join(archs)})",
+              "halving": f"the seed-recipe FD at least halved by each of {', '.join(halvers or HALVERS)}",
+              "floor": f"the best architecture's default-recipe FD <= {FLOOR_FACTOR:g}x the real-vs-real floor"}
+    lines += ["targets:"]
+    for key, text in wanted.items():
+        verdict = targets[key]
+        needs = "the seed and default recipes" if key == "halving" else "the default recipe"
+        said = f"not judged (needs {needs})" if verdict is None else ("met" if verdict[0] else "NOT met") + verdict[1]
+        lines.append(f"  {text}: {said}")
+    if len(archs) < len(ARCH_NAMES):
+        lines.append(f"  (judged on {len(archs)} of the {len(ARCH_NAMES)} architectures)")
+    verdicts = {key: None if v is None else v[0] for key, v in targets.items()}
+    return {"fd_ratio_default_over_seed": ratios, "targets_met": verdicts}, lines
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arch", action="append", choices=ARCH_NAMES, help="architecture (repeatable; default: all)")
+    parser.add_argument("--recipe", action="append", choices=RECIPES, help="recipe (repeatable; default: seed and default)")
+    parser.add_argument("--seconds", type=float, default=180.0, help="training wall time per run, after the warm-up")
+    parser.add_argument("--samples", type=int, default=2000, help="generated digits judged per run")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per cell, seeds --seed, --seed+1, ...; the table shows means")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dataset", choices=("auto", "mnist", "synthetic"), default="auto")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice, one per core)")
+    parser.add_argument("--json", metavar="PATH", help="also write every run and the summary here as JSON")
+    args = parser.parse_args()
+    if args.seconds <= 0 or args.samples < 2 or args.repeats < 1 or (args.threads is not None and args.threads < 1):
+        parser.error("--seconds must be positive, --samples at least 2, --repeats and --threads at least 1")
+    args.arch = list(dict.fromkeys(args.arch or ARCH_NAMES))
+    args.recipe = list(dict.fromkeys(args.recipe or RECIPES))
+    return args
+
+
+def benchmark(args: argparse.Namespace) -> None:
+    """Every run, then the table and the targets (and the JSON). Raises BenchError or TuiGanError."""
+    archs, recipes = args.arch, args.recipe
+    for recipe in recipes:  # a recipe this checkout lacks fails now, not after an hour of runs
+        make_config(archs[0], recipe, args.seed, "mnist", args.device, "runs")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise BenchError(f"cannot write {args.json}: no folder {Path(args.json).resolve().parent}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dataset = load_images(args.dataset)
+    if dataset.labels is None:
+        raise BenchError("the dataset has no labels: the quality classifier cannot be trained")
+    cores = len(os.sched_getaffinity(0))
+    load = os.getloadavg()[0]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cores} cores, 1-minute load {load:.2f}; "
+          f"data: {dataset.source} ({len(dataset)} images)")
+    if load > cores:
+        print(f"warning: the load average ({load:.2f}) exceeds the {cores} cores: another process is taking CPU "
+              "time, so runs get fewer steps than on an idle machine")
+    t = time.perf_counter()
+    classifier = load_or_train(dataset)
+    floor = real_floor(classifier, n=args.samples)
+    real = real_digits(classifier, dataset, args.samples, args.seed)
+    print(f"classifier: {classifier.val_accuracy:.1%} on {len(classifier.reference_images)} held-out digits "
+          f"(ready in {time.perf_counter() - t:.1f} s); real-vs-real floor FD {floor:.2f}; {real['n']} real "
+          f"training digits judged like a run's samples: FD {real['frechet_distance']:.2f}")
+    print(f"{args.seconds:g} s per run after {WARMUP_STEPS} warm-up steps, batch {BATCH}, {args.samples} digits "
+          f"judged per run, recipes {', '.join(recipes)}, {args.repeats} repeat(s), {args.device}; "
+          f"TrainConfig.recipe {'present' if has_recipes() else 'absent (seed recipe only)'}")
+    sys.stdout.flush()
+
+    rows: list[dict] = []
+    busy: list[str] = []  # runs during which other processes took CPU time
+    total = len(archs) * len(recipes) * args.repeats
+    for repeat in range(args.repeats):
+        for i, arch in enumerate(archs):
+            for recipe in recipes if (i + repeat) % 2 == 0 else recipes[::-1]:
+                began = time.monotonic()
+                row = train_and_judge(arch, recipe, args.seed + repeat, dataset, classifier, args)
+                rows.append(row)
+                rep = row["report"]
+                found = (f"FD {rep['frechet_distance']:.2f}, {rep['classes_covered']}/10 classes (judged {row['judged']})"
+                         if rep else f"diverged: {row['diverged']}")
+                print(f"  [{len(rows)}/{total}] {arch} / {recipe} (seed {row['seed']}): {row['steps']} steps, "
+                      f"{fmt(row['images_per_s'], ',.0f')} img/s; {found}; {time.monotonic() - began:.0f} s",
+                      file=sys.stderr, flush=True)
+                if (row["others_cores"] or 0) > BUSY_CORES:
+                    busy.append(f"{arch} / {recipe} (seed {row['seed']}) {row['others_cores']:.2f}")
+                    print(f"    warning: other processes used {row['others_cores']:.2f} of a core meanwhile",
+                          file=sys.stderr, flush=True)
+
+    cells = {(a, r): summarise([row for row in rows if row["arch"] == a and row["recipe"] == r])
+             for a in archs for r in recipes}
+    summary, target_lines = judge_targets(archs, recipes, cells, floor)
+    print()
+    print("\n".join(table(archs, recipes, cells, real)))
+    print()
+    print("\n".join(target_lines))
+    if busy:
+        print(f"warning: other processes took CPU time during {len(busy)} run(s) (cores they used: "
+              f"{', '.join(busy)}): those runs trained fewer steps, so their figures are not comparable")
+    print(f"real-vs-real floor FD: {floor:.2f} ({FLOOR_FACTOR:g}x: {FLOOR_FACTOR * floor:.2f}); "
+          f"{real['n']} real digits judged like a run's samples (the 'real digits' row): {real['frechet_distance']:.2f}")
+    if args.json:
+        result = {
+            "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(), "cores": cores,
+                        "load_at_start": round(load, 2)},
+            "settings": {"seconds": args.seconds, "warmup_steps": WARMUP_STEPS, "batch": BATCH,
+                         "samples": args.samples, "repeats": args.repeats, "seed": args.seed,
+                         "device": args.device, "data": dataset.source, "recipes": recipes, "archs": archs},
+            "classifier_accuracy": classifier.val_accuracy,
+            "real_floor_fd": floor,
+            "real_digits": real,
+            "cells": [{"arch": a, "recipe": r, **cells[a, r]} for a in archs for r in recipes],
+            **summary,
+            "runs": rows,
+        }
+        try:
+            Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise BenchError(f"cannot write {args.json}: {exc.strerror or exc}") from None
+        print(f"results written to {args.json}")
+
+
+def main() -> int:
+    args = parse_args()
+    code, message = 0, ""
+    try:
+        benchmark(args)
+    except (BenchError, TuiGanError) as exc:
+        code, message = 1, str(exc)
+    except KeyboardInterrupt:
+        code, message = 130, "interrupted"
+    if message:
+        print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
