@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--lr", type=float, help="Adam learning rate of both nets (the recipe's: 2e-4 for seed)")
     recipe.add_argument("--lr-g", type=float, metavar="LR", help="the generator's learning rate")
     recipe.add_argument("--lr-d", type=float, metavar="LR", help="the discriminator's learning rate (TTUR: higher than G's)")
-    recipe.add_argument("--lr-schedule", choices=SCHEDULES, help="decay over the run's epochs (or --max-steps)")
+    recipe.add_argument("--lr-schedule", choices=SCHEDULES, help="learning-rate decay to 0 over the run's --epochs")
     recipe.add_argument("--warmup", type=int, metavar="STEPS", help="linear learning-rate warm-up")
     recipe.add_argument("--ema", type=float, metavar="DECAY", help="generator EMA, e.g. 0.999 (0 off): samples, "
                         "evaluations and exports use it")

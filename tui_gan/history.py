@@ -116,6 +116,7 @@ class Snapshot:
     step: int
     images: np.ndarray
     interpolation: np.ndarray | None = None
+    ema: bool = False  # from the generator's moving average
 
 
 class SampleHistory:

@@ -31,7 +31,7 @@ from tui_gan.training.checkpoint import build_payload, load_checkpoint, restore_
 from tui_gan.training.device import cuda_ids, precision_context, resolve_device
 from tui_gan.training.outputs import RunOutputs
 from tui_gan.training.quality_judge import QualityJudge
-from tui_gan.training.recipes import lr_factor
+from tui_gan.training.recipes import describe, lr_factor
 from tui_gan.training.rundir import RunDir
 from tui_gan.training.state import ArchState, build_state, sample_digits
 from tui_gan.training.stats import StepStats
@@ -301,8 +301,9 @@ class Engine:
             self._collect_stats(s)
 
     def _schedule(self, s: ArchState) -> None:
-        """Set this step's learning rates (from the step alone, so a resumed run continues exactly)."""
-        horizon = self.config.max_steps or self.config.epochs * self.steps_per_epoch
+        """Set this step's learning rates (from the step alone, so a resumed run continues exactly).
+        The decay spans the configured epochs (--max-steps only cuts a run short)."""
+        horizon = self.config.epochs * self.steps_per_epoch
         factor = lr_factor(s.recipe, s.step, horizon)
         for opt, lr in ((s.opt_g, s.recipe.lr_g), (s.opt_d, s.recipe.lr_d)):
             for group in opt.param_groups:
@@ -394,7 +395,7 @@ class Engine:
         self._last_samples = time.perf_counter()
         s.sample_cost = self._last_samples - start
         self.outputs.samples(s.name, s.step, out[:n])
-        self.emit(ev.Samples(s.name, s.step, out[:n], out[n:]))
+        self.emit(ev.Samples(s.name, s.step, out[:n], out[n:], s.sampler is s.G_ema))
 
     def _announce(self) -> None:
         s = self.current
@@ -403,7 +404,7 @@ class Engine:
                 s.name, pretty_name(self.dataset.name), str(self.device),
                 str(self.run_dir.path) if self.run_dir else None, self.steps_per_epoch, self.config.epochs,
                 s.step, s.epoch, count_params(s.G), count_params(s.D), self.dataset.note, torch.get_num_threads(),
-                os.getpid(), *cuda_ids(self.device), self._devices,
+                os.getpid(), *cuda_ids(self.device), self._devices, s.recipe.loss, describe(s.recipe),
             )
         )
         if self.dataset.note:

@@ -59,6 +59,8 @@ class Started(Event):
     device_pci_bus_id: str | None = None  # a CUDA device as NVML names it, so the panel probes that one
     device_uuid: str | None = None
     devices: tuple = ()  # a multi-GPU run: every rank's GPU as (PCI bus id, UUID), for the system panel
+    loss: str = "bce"  # the recipe's loss: the loss panel speaks its terms
+    recipe: str = ""  # how this architecture trains, in a few words (the event log says it)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Samples(Event):
     step: int
     images: np.ndarray = field(repr=False)  # (n, 28, 28) uint8
     interpolation: np.ndarray | None = field(default=None, repr=False)  # (k, 28, 28) uint8
+    ema: bool = False  # from the generator's moving average (--ema), not G itself
 
 
 @dataclass(frozen=True)

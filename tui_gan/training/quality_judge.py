@@ -119,12 +119,13 @@ class QualityJudge:
         return train_time - s.last_eval_time >= max(self.config.eval_every, cost / BUDGET)
 
     def judge(self, s: ArchState, device: torch.device) -> QualityReport:
-        """Evaluate eval_samples digits of the generator `s` samples with (its EMA when on), record
+        """Evaluate eval_samples digits of the generator (its EMA when there is one), record
         and report it (a mode-collapse warning too); the cost and time go on `s`."""
         from tui_gan.quality import evaluate
 
         start = time.perf_counter()
-        images = eval_images(s.sampler, self.config.seed, self.config.eval_samples, self.config.z_dim, device)
+        G = s.G_ema if s.G_ema is not None else s.G  # whatever the dashboard shows (r)
+        images = eval_images(G, self.config.seed, self.config.eval_samples, self.config.z_dim, device)
         report = evaluate(self.classifier, images)
         s.eval_cost = time.perf_counter() - start
         s.last_eval_time = s.train_time

@@ -21,7 +21,7 @@ class Recipe:
     loss: str = "bce"
     lr_g: float = 2e-4
     lr_d: float = 2e-4
-    lr_schedule: str = "none"  # decay to 0 over the run (epochs x steps per epoch, or --max-steps)
+    lr_schedule: str = "none"  # decay to 0 over the run's epochs (epochs x steps per epoch)
     warmup: int = 0  # steps of linear warm-up from 0
     ema: float = 0.0  # generator EMA decay (0: off)
     n_critic: int = 1  # D updates per G update
@@ -67,3 +67,18 @@ def lr_factor(recipe: Recipe, step: int, horizon: int) -> float:
     if recipe.lr_schedule == "linear":
         return 1.0 - done
     return 0.5 * (1.0 + math.cos(math.pi * done))
+
+
+def describe(recipe: Recipe) -> str:
+    """A few words for the event log: "hinge, Adam G 1e-4 / D 4e-4, EMA 0.999"."""
+    lr = f"Adam {recipe.lr_g:g}" if recipe.lr_g == recipe.lr_d else f"Adam G {recipe.lr_g:g} / D {recipe.lr_d:g}"
+    parts = [recipe.loss, lr]
+    if recipe.lr_schedule != "none":
+        parts.append(f"{recipe.lr_schedule} decay")
+    if recipe.warmup:
+        parts.append(f"{recipe.warmup} warm-up steps")
+    if recipe.n_critic > 1:
+        parts.append(f"{recipe.n_critic} D steps per G step")
+    if recipe.ema:
+        parts.append(f"EMA {recipe.ema:g}")
+    return ", ".join(parts)

@@ -92,6 +92,7 @@ class TuiGanApp(App[None]):
         self.failed = False
         self._replaying = False
         self._attach_note = ""
+        self._recipes_told: set[str] = set()
         self._monitor_started = False
         self._stop_polling = threading.Event()
         # Engine events by type; explicit, so a new event type is a visible decision here.
@@ -236,6 +237,9 @@ class TuiGanApp(App[None]):
                 f"training {e.arch} on {e.dataset} ({e.device}), {e.steps_per_epoch:,} steps/epoch, "
                 f"G {e.params_g:,} / D {e.params_d:,} params; run folder {e.run_dir or '(none)'}"
             )
+        if e.recipe and e.arch not in self._recipes_told:
+            self._recipes_told.add(e.arch)
+            self._log(f"{e.arch} trains with {e.recipe}")
         if self._attach_note:
             self._log(self._attach_note)
             self._attach_note = ""
@@ -245,7 +249,7 @@ class TuiGanApp(App[None]):
 
     def _on_state_changed(self, e: ev.StateChanged) -> None:
         if e.state == "finished" and self.state != "finished" and not self.read_only:
-            self._log(f"{e.arch} finished its {self.dashboard.status_bar.info.epochs} epochs at step {e.step:,}", "success")
+            self._log(f"{e.arch} finished at step {e.step:,}", "success")
             self.notify(f"{e.arch} finished training; switch architecture or quit", title="Finished")
         self.failed = self.failed or e.state == "error"
         self.state = e.state
@@ -332,6 +336,14 @@ class TuiGanApp(App[None]):
 
     def action_prev_arch(self) -> None:
         self._step_arch(-1)
+
+    def action_rollback(self) -> None:
+        if (engine := self._engine_or_warn()) is not None:
+            engine.send(cmd.RollbackToBest())
+
+    def action_toggle_raw(self) -> None:
+        if (engine := self._engine_or_warn()) is not None:
+            engine.send(cmd.ToggleRawSamples())
 
     def action_evaluate(self) -> None:
         if (engine := self._engine_or_warn()) is not None:

@@ -102,6 +102,7 @@ class Dashboard(Screen):
             step=e.step, epoch=e.epoch, images_per_s=0.0,
             epoch_progress=last.epoch_progress if last else 0.0, elapsed_s=last.elapsed_s if last else 0.0,
         )
+        self.loss_panel.loss = e.loss
         self.loss_panel.show(view.losses, e.arch)
         self.scrub_step = None
         self.show_samples()
@@ -120,7 +121,7 @@ class Dashboard(Screen):
         self.loss_panel.show(view.losses, e.arch)
 
     def samples(self, e: ev.Samples) -> None:
-        self.view(e.arch).samples.add(Snapshot(e.step, e.images, e.interpolation))
+        self.view(e.arch).samples.add(Snapshot(e.step, e.images, e.interpolation, e.ema))
         if e.arch == self.arch:
             self.show_samples()
 

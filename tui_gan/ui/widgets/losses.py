@@ -25,13 +25,23 @@ def _loss_line(name: str, t: Tracked) -> Content:
     )
 
 
-def _prob_line(t_real: Tracked, t_fake: Tracked, bar: int) -> Content:
+# Each loss in its own terms: the two loss lines, then D's verdicts on real and fake digits
+# (sigmoid of its score: a probability under bce, a squashed score under the others).
+LABELS = {
+    "bce": ("D loss", "G loss", "D(x)", "D(G(z))"),
+    "hinge": ("D hinge", "G -D(G(z))", "σD(x)", "σD(G(z))"),
+    "lsgan": ("D least sq.", "G least sq.", "σD(x)", "σD(G(z))"),
+    "wgan-gp": ("critic+GP", "G -critic", "σC(x)", "σC(G(z))"),
+}
+
+
+def _prob_line(t_real: Tracked, t_fake: Tracked, bar: int, labels: tuple[str, str]) -> Content:
     def one(label: str, t: Tracked, style: str) -> Content:
         v = t.ema
         fill = progress_bar(v if math.isfinite(v) else 0.0, bar)
         return Content.assemble((label, "bold"), " ", (_num(v, 2), "bold"), " ", (f"▕{fill}▏", style))
 
-    return Content(" ").join([one("D(x)", t_real, "$success"), one("D(G(z))", t_fake, "$warning")])
+    return Content(" ").join([one(labels[0], t_real, "$success"), one(labels[1], t_fake, "$warning")])
 
 
 class LossPanel(Vertical):
@@ -49,7 +59,8 @@ class LossPanel(Vertical):
         self.g_spark = BarSparkline(id="g-spark")
         self.history: LossHistory | None = None
         self.arch = ""
-        self._shown: tuple | None = None  # (id of history, its version) on screen
+        self.loss = "bce"
+        self._shown: tuple | None = None  # (id of history, its version, loss) on screen
         self._title = ""
 
     def compose(self) -> ComposeResult:
@@ -64,20 +75,21 @@ class LossPanel(Vertical):
         self.show(self.history, self.arch)
 
     def show(self, history: LossHistory | None, arch: str) -> None:
-        key = (id(history), history.version if history else -1)
+        key = (id(history), history.version if history else -1, self.loss)
         if key == self._shown:
             return
         self._shown = key
         self.history, self.arch = history, arch
         h = history or LossHistory(capacity=2)
-        title = f"losses · {arch}" if arch else "losses"
+        title = (f"losses · {arch}" if arch else "losses") + (f" · {self.loss}" if self.loss != "bce" else "")
         if title != self._title:  # each assignment repaints the whole panel, border and all
             self._title = self.border_title = title
         # One-line labels never change size: skipping the layout pass saves a full-screen
         # layout per Stats event (the UI thread shares the GIL with training).
-        self.d_label.update(_loss_line("D loss", h.d_loss), layout=False)
-        self.g_label.update(_loss_line("G loss", h.g_loss), layout=False)
+        d_name, g_name, *verdicts = LABELS.get(self.loss, LABELS["bce"])
+        self.d_label.update(_loss_line(d_name, h.d_loss), layout=False)
+        self.g_label.update(_loss_line(g_name, h.g_loss), layout=False)
         bar = max(3, min(10, (self.content_size.width - 28) // 2))  # both bars fit on one line
-        self.p_label.update(_prob_line(h.d_real, h.d_fake, bar), layout=False)
+        self.p_label.update(_prob_line(h.d_real, h.d_fake, bar, verdicts), layout=False)
         self.d_spark.data = h.d_loss.series.values()
         self.g_spark.data = h.g_loss.series.values()

@@ -119,6 +119,8 @@ class SamplesPanel(Widget):
         title = "samples"
         if self.arch:
             title += f" · {self.arch}"
+        if self.snapshot is not None and self.snapshot.ema:
+            title += " · EMA"
         if self.snapshot is not None:
             title += f" · step {self.step:,}"
         if self.position is not None:
