@@ -4,6 +4,7 @@ TTUR, the generator EMA, best.pt and early stopping, rolling back, and their che
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
 from tui_gan.training.engine import Engine
+from tui_gan.training.quality_judge import QualityJudge
 from tui_gan.training.recipes import DEFAULTS, SEED, Recipe, lr_factor, resolve
 from tui_gan.training.step import gradient_penalty
 
@@ -125,31 +127,24 @@ def test_resume_is_exact_with_each_option(tmp_path, changes):
     assert [(p.d_loss, p.g_loss) for p in resumed.points()] == [(p.d_loss, p.g_loss) for p in straight.points()[k:]]
 
 
-class ScriptedJudge:
-    """Stands in for the quality judge: an evaluation every `every` steps with the next scripted FD."""
+class ScriptedJudge(QualityJudge):
+    """The real judge with scripted Frechet distances, one evaluation every `every` steps."""
 
-    def __init__(self, engine: Engine, fds: list[float], every: int = 2):
-        self.engine, self.fds, self.every = engine, list(fds), every
-        self.classifier = object()
+    def __init__(self, real: QualityJudge, fds: list[float], every: int = 2):
+        super().__init__(real.config, real.dataset, real.emit, real.outputs, real.checkpoint)
+        self.fds, self.every = list(fds), every
+        self.classifier = SimpleNamespace(val_accuracy=0.99)
 
     def due(self, s, train_time) -> bool:
         return bool(self.fds) and s.step % self.every == 0
 
-    def judge(self, s, device):
-        fd = self.fds.pop(0)
-        report = QualityReport(100, (0.1,) * 10, 10, 0.0, 0.9, 9.0, fd)
-        self.engine.emit(ev.Quality(s.name, s.step, s.epoch, report, 10.0, 0.99, 0.0))
-        return report
-
-    def __getattr__(self, name):  # announce, take, close, ...: the real judge's
-        return getattr(self.real, name)
+    def measure(self, G, device) -> QualityReport:
+        return QualityReport(100, (0.1,) * 10, 10, 0.0, 0.9, 9.0, self.fds.pop(0))
 
 
 def scripted(engine: Engine, fds: list[float]) -> Engine:
     engine.setup()
-    judge = ScriptedJudge(engine, fds)
-    judge.real = engine.quality
-    engine.quality = judge
+    engine.quality = ScriptedJudge(engine.quality, fds)
     return engine
 
 

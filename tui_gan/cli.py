@@ -355,12 +355,15 @@ def cmd_archs() -> int:
     from rich.table import Table
 
     from tui_gan.models import ARCHS, count_params
+    from tui_gan.training.recipes import DEFAULTS, SEED, describe
 
-    table = Table("name", "G params", "D params", "description", "from", title="tui-gan architectures")
+    table = Table("name", "G params", "D params", "description", "default recipe", "from", title="tui-gan architectures")
     for spec in ARCHS.values():
         G, D = spec.build(100)
-        table.add_row(spec.name, f"{count_params(G):,}", f"{count_params(D):,}", spec.description, spec.origin)
+        table.add_row(spec.name, f"{count_params(G):,}", f"{count_params(D):,}", spec.description,
+                      describe(DEFAULTS.get(spec.name, SEED)), spec.origin)
     Console().print(table)
+    print(f"--recipe seed, for every architecture: {describe(SEED)}")
     return 0
 
 

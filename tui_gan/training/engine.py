@@ -31,9 +31,9 @@ from tui_gan.training.checkpoint import build_payload, load_checkpoint, restore_
 from tui_gan.training.device import cuda_ids, precision_context, resolve_device
 from tui_gan.training.outputs import RunOutputs
 from tui_gan.training.quality_judge import QualityJudge
-from tui_gan.training.recipes import describe, lr_factor
+from tui_gan.training.recipes import describe
 from tui_gan.training.rundir import RunDir
-from tui_gan.training.state import ArchState, build_state, sample_digits
+from tui_gan.training.state import ArchState, build_state, sample_digits, set_learning_rates
 from tui_gan.training.stats import StepStats
 from tui_gan.training.step import gan_step
 
@@ -120,7 +120,8 @@ class Engine:
         self.config = config
         self.stats = StepStats(self.device, config.batch_size)
         self.outputs = RunOutputs(self.run_dir)
-        self.quality = QualityJudge(config, self.dataset, self.emit, self.outputs)
+        self.quality = QualityJudge(config, self.dataset, self.emit, self.outputs,
+                                    self._checkpoint if self.run_dir is not None else None)
         self.quality.start()
         state = build_state(get_arch(config.arch), config, self.device, self.ranks)
         if resume is not None:
@@ -290,8 +291,8 @@ class Engine:
     def train_step(self, state: ArchState | None = None) -> None:
         """The next batch of the epoch's shuffle through gan_step, and its bookkeeping."""
         s = state or self.current
-        if s.recipe.lr_schedule != "none" or s.recipe.warmup:
-            self._schedule(s)
+        if s.recipe.lr_schedule != "none" or s.recipe.warmup:  # the decay spans the configured epochs
+            set_learning_rates(s, self.config.epochs * self.steps_per_epoch)
         real, z = self.batches.next(s)
         values = gan_step(s, real, z, self._autocast, lambda: self.batches.latents(s))
         s.step += 1
@@ -299,15 +300,6 @@ class Engine:
         self.steps_this_run += 1
         if self.stats.record(s.step, s.epoch, values):
             self._collect_stats(s)
-
-    def _schedule(self, s: ArchState) -> None:
-        """Set this step's learning rates (from the step alone, so a resumed run continues exactly).
-        The decay spans the configured epochs (--max-steps only cuts a run short)."""
-        horizon = self.config.epochs * self.steps_per_epoch
-        factor = lr_factor(s.recipe, s.step, horizon)
-        for opt, lr in ((s.opt_g, s.recipe.lr_g), (s.opt_d, s.recipe.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr * factor
 
     def _collect_stats(self, s: ArchState) -> None:
         for point in self.stats.collect():
@@ -447,24 +439,8 @@ class Engine:
         s = s or self.current
         self._flush_stats(force=True)  # evaluation time must not count as training time
         report = self.quality.judge(s, self.device)
-        self._track_best(s, report.frechet_distance)
         self.stats.reset_window()
         return report
-
-    def _track_best(self, s: ArchState, fd: float) -> None:
-        """best.pt follows the Frechet distance; --early-stop ends a run that stopped improving."""
-        if fd < s.best_fd:
-            s.best_fd, s.best_step, s.evals_since_best = fd, s.step, 0
-            if self.run_dir is not None and self._checkpoint(s, "best"):
-                s.checkpoint_step = -1  # best.pt is not where a resume continues from: latest.pt still is
-            return
-        s.evals_since_best += 1
-        patience = self.config.early_stop
-        if patience and s.evals_since_best >= patience and not s.stopped_early:
-            s.stopped_early = (f"{s.name}: early stop, no better Frechet distance in {patience} evaluations "
-                               f"(best {s.best_fd:.1f} at step {s.best_step:,}"
-                               + (f", checkpoints/{s.name}/best.pt)" if self.run_dir else ")"))
-            self.emit(ev.Notice(s.name, s.stopped_early, "warning"))
 
     def _rollback(self, s: ArchState) -> None:
         """`b`: continue from best.pt (after a collapse, say); the run folder keeps everything."""

@@ -35,9 +35,10 @@ class QualityJudge:
     """Says what it finds (emit) and records it (outputs), like the engine it works for."""
 
     def __init__(self, config: TrainConfig, dataset: Dataset, emit: Callable[[ev.Event], None],
-                 outputs: RunOutputs) -> None:
+                 outputs: RunOutputs, checkpoint: Callable[[ArchState, str], str | None] | None = None) -> None:
         self.config, self.dataset = config, dataset
         self.emit, self.outputs = emit, outputs
+        self.checkpoint = checkpoint  # writes checkpoints/<arch>/<name>.pt (None: the run has no folder)
         self.classifier = None
         self.real_floor = 0.0
         self._requested = False  # `e` pressed before the classifier was ready
@@ -121,19 +122,38 @@ class QualityJudge:
     def judge(self, s: ArchState, device: torch.device) -> QualityReport:
         """Evaluate eval_samples digits of the generator (its EMA when there is one), record
         and report it (a mode-collapse warning too); the cost and time go on `s`."""
-        from tui_gan.quality import evaluate
-
         start = time.perf_counter()
-        G = s.G_ema if s.G_ema is not None else s.G  # whatever the dashboard shows (r)
-        images = eval_images(G, self.config.seed, self.config.eval_samples, self.config.z_dim, device)
-        report = evaluate(self.classifier, images)
+        report = self.measure(s.G_ema if s.G_ema is not None else s.G, device)  # whatever the dashboard shows (r)
         s.eval_cost = time.perf_counter() - start
         s.last_eval_time = s.train_time
         self.outputs.quality(s.name, s.step, s.epoch, report, self.real_floor)
         self.emit(ev.Quality(s.name, s.step, s.epoch, report, self.real_floor, self.classifier.val_accuracy, s.eval_cost))
+        self._track_best(s, report.frechet_distance)
         warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
         if warning:
             if s.best_step >= 0 and report.frechet_distance > s.best_fd:
                 warning += f"; b rolls back to best.pt (step {s.best_step:,}, FD {s.best_fd:.1f})"
             self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))
         return report
+
+    def measure(self, G: torch.nn.Module, device: torch.device) -> QualityReport:
+        """The classifier's verdict on eval_samples digits of G from the evaluation latents."""
+        from tui_gan.quality import evaluate
+
+        return evaluate(self.classifier, eval_images(G, self.config.seed, self.config.eval_samples, self.config.z_dim,
+                                                     device))
+
+    def _track_best(self, s: ArchState, fd: float) -> None:
+        """best.pt follows the Frechet distance; --early-stop ends a run that stopped improving."""
+        if fd < s.best_fd:
+            s.best_fd, s.best_step, s.evals_since_best = fd, s.step, 0
+            if self.checkpoint is not None and self.checkpoint(s, "best"):
+                s.checkpoint_step = -1  # best.pt is not where a resume continues from: latest.pt still is
+            return
+        s.evals_since_best += 1
+        patience = self.config.early_stop
+        if patience and s.evals_since_best >= patience and not s.stopped_early:
+            s.stopped_early = (f"{s.name}: early stop, no better Frechet distance in {patience} evaluations "
+                               f"(best {s.best_fd:.1f} at step {s.best_step:,}"
+                               + (f", checkpoints/{s.name}/best.pt)" if self.checkpoint else ")"))
+            self.emit(ev.Notice(s.name, s.stopped_early, "warning"))

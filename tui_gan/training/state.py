@@ -17,7 +17,7 @@ from tui_gan.render import to_uint8
 from tui_gan.training import distributed
 from tui_gan.training.device import make_adam
 from tui_gan.training.health import DiscriminatorWins, ModeCollapse
-from tui_gan.training.recipes import Recipe, resolve
+from tui_gan.training.recipes import Recipe, lr_factor, resolve
 
 INTERPOLATION_POINTS = 16  # digits along the straight latent path sent with every Samples event
 
@@ -142,3 +142,12 @@ def update_ema(s: ArchState) -> None:
     torch._foreach_lerp_(ema_params, params, 1.0 - decay)
     for ema_buffer, buffer in zip(s.G_ema.buffers(), s.G.buffers()):
         ema_buffer.copy_(buffer)
+
+
+def set_learning_rates(s: ArchState, horizon: int) -> None:
+    """This step's learning rates under the recipe's schedule: from the step alone, so a resumed
+    run continues exactly."""
+    factor = lr_factor(s.recipe, s.step, horizon)
+    for opt, lr in ((s.opt_g, s.recipe.lr_g), (s.opt_d, s.recipe.lr_d)):
+        for group in opt.param_groups:
+            group["lr"] = lr * factor
