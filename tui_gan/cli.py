@@ -357,7 +357,11 @@ def cmd_archs() -> int:
     from tui_gan.models import ARCHS, count_params
     from tui_gan.training.recipes import DEFAULTS, SEED, describe
 
-    table = Table("name", "G params", "D params", "description", "default recipe", "from", title="tui-gan architectures")
+    table = Table(title="tui-gan architectures")
+    for heading in ("name", "G params", "D params"):
+        table.add_column(heading, no_wrap=True)  # the description and recipe wrap instead
+    for heading in ("description", "default recipe", "from"):
+        table.add_column(heading)
     for spec in ARCHS.values():
         G, D = spec.build(100)
         table.add_row(spec.name, f"{count_params(G):,}", f"{count_params(D):,}", spec.description,
