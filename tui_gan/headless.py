@@ -42,7 +42,8 @@ class ConsoleReporter:
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.Started):
             self.log(f"training [bold]{event.arch}[/] on {event.dataset} ({event.device}), "
-                     f"{event.steps_per_epoch} steps/epoch, {event.epochs} epochs; run folder {event.run_dir}")
+                     f"{event.steps_per_epoch} steps/epoch, {event.epochs} epochs; run folder {event.run_dir}"
+                     + (f"\n{event.arch} trains with {event.recipe}" if event.recipe else ""))
             if self.progress is not None and self.task is None:
                 total = event.epochs * event.steps_per_epoch
                 if self.max_steps is not None:
