@@ -309,13 +309,17 @@ class TuiGanApp(App[None]):
             return None
         return self.engine
 
+    def _send(self, command: cmd.Command) -> bool:
+        if (engine := self._engine_or_warn()) is None:
+            return False
+        engine.send(command)
+        return True
+
     def action_toggle_pause(self) -> None:
-        if (engine := self._engine_or_warn()) is not None:
-            engine.send(cmd.TogglePause())
+        self._send(cmd.TogglePause())
 
     def action_checkpoint(self) -> None:
-        if (engine := self._engine_or_warn()) is not None:
-            engine.send(cmd.SaveCheckpoint())
+        self._send(cmd.SaveCheckpoint())
 
     def action_arch(self, index: int) -> None:
         name = ARCH_NAMES[index]
@@ -338,16 +342,13 @@ class TuiGanApp(App[None]):
         self._step_arch(-1)
 
     def action_rollback(self) -> None:
-        if (engine := self._engine_or_warn()) is not None:
-            engine.send(cmd.RollbackToBest())
+        self._send(cmd.RollbackToBest())
 
     def action_toggle_raw(self) -> None:
-        if (engine := self._engine_or_warn()) is not None:
-            engine.send(cmd.ToggleRawSamples())
+        self._send(cmd.ToggleRawSamples())
 
     def action_evaluate(self) -> None:
-        if (engine := self._engine_or_warn()) is not None:
-            engine.send(cmd.EvaluateNow())
+        if self._send(cmd.EvaluateNow()):
             self.notify("evaluating sample quality at the next step", timeout=3)
 
     def action_scrub(self, delta: int) -> None:
