@@ -98,11 +98,11 @@ ACTIONS: list[Action] = [
     Action("b", "rollback", "Best", "continue from best.pt, the lowest Frechet distance so far",
            "Roll back to the best checkpoint",
            "roll back: continue from best.pt, the lowest Frechet distance so far (after a mode collapse, say)",
-           id="rollback"),
+           show=False, id="rollback"),  # the collapse warning names the key; a longer footer overflows
     Action("r", "toggle_raw", "Raw/EMA", "samples from the raw generator or its moving average",
            "Toggle raw / EMA samples",
            "samples from the raw generator or its moving average (--ema; evaluations always use the EMA)",
-           id="raw_samples"),
+           show=False, id="raw_samples"),
     Action("ctrl+c", "quit", "Quit", "stop at the next step, write final checkpoints, exit", None, show=False,
            priority=True),
 ]
