@@ -47,14 +47,10 @@ def resolve(config, arch: str) -> Recipe:
     """The recipe `arch` trains with under `config` (a TrainConfig): the named recipe, then
     whatever the user set. --lr sets both nets' rates unless --lr-g/--lr-d say otherwise."""
     base = SEED if config.recipe == "seed" else DEFAULTS.get(arch, SEED)
-    changes = {name: getattr(config, name) for name in RECIPE_FIELDS if name not in ("lr_g", "lr_d")
-               and getattr(config, name) is not None}
-    if config.lr is not None:
-        changes.setdefault("lr_g", config.lr)
-        changes.setdefault("lr_d", config.lr)
+    changes = {name: getattr(config, name) for name in RECIPE_FIELDS if getattr(config, name) is not None}
     for name in ("lr_g", "lr_d"):
-        if getattr(config, name) is not None:
-            changes[name] = getattr(config, name)
+        if name not in changes and config.lr is not None:
+            changes[name] = config.lr
     if changes.get("loss") == "wgan-gp" and config.n_critic is None and base.loss != "wgan-gp":
         changes["n_critic"] = 5  # the WGAN-GP paper's critic steps, unless asked otherwise
     return replace(base, **changes)

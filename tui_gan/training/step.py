@@ -83,24 +83,31 @@ def _d_step(s: ArchState, real: torch.Tensor, fake: torch.Tensor, loss: str, aut
     return d_loss.detach(), real_out.detach(), fake_out.detach()
 
 
+def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+# Each loss as (D's term on real outputs, D's term on fake outputs, G's term on fake outputs).
+LOSS_TERMS = {
+    "bce": (lambda o: _bce(o, 1.0), lambda o: _bce(o, 0.0), lambda o: _bce(o, 1.0)),
+    "hinge": (lambda o: F.relu(1 - o).mean(), lambda o: F.relu(1 + o).mean(), lambda o: -o.mean()),
+    "lsgan": (lambda o: 0.5 * (o - 1).pow(2).mean(), lambda o: 0.5 * o.pow(2).mean(), lambda o: 0.5 * (o - 1).pow(2).mean()),
+    "wgan-gp": (lambda o: -o.mean(), lambda o: o.mean(), lambda o: -o.mean()),
+}
+
+
 def _d_loss(real_out: torch.Tensor | None, fake_out: torch.Tensor | None, loss: str) -> torch.Tensor:
     """D's loss on real and fake outputs (either may be None: that half counts 0)."""
-    terms = []
-    if real_out is not None:
-        terms.append({"bce": lambda o: _bce(o, 1.0), "hinge": lambda o: F.relu(1 - o).mean(),
-                      "lsgan": lambda o: 0.5 * (o - 1).pow(2).mean(), "wgan-gp": lambda o: -o.mean()}[loss](real_out))
-    if fake_out is not None:
-        terms.append({"bce": lambda o: _bce(o, 0.0), "hinge": lambda o: F.relu(1 + o).mean(),
-                      "lsgan": lambda o: 0.5 * o.pow(2).mean(), "wgan-gp": lambda o: o.mean()}[loss](fake_out))
-    return sum(terms)
+    on_real, on_fake, _ = LOSS_TERMS[loss]
+    if fake_out is None:
+        return on_real(real_out)
+    if real_out is None:
+        return on_fake(fake_out)
+    return on_real(real_out) + on_fake(fake_out)
 
 
 def _g_loss(fake_out: torch.Tensor, loss: str) -> torch.Tensor:
-    if loss == "bce":
-        return _bce(fake_out, 1.0)
-    if loss == "lsgan":
-        return 0.5 * (fake_out - 1).pow(2).mean()
-    return -fake_out.mean()  # hinge and wgan-gp: raise the fakes' scores
+    return LOSS_TERMS[loss][2](fake_out)
 
 
 def gradient_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -109,10 +116,6 @@ def gradient_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor)
     x = (eps * real + (1 - eps) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
-
-
-def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
 def _backward(loss: torch.Tensor, scaler) -> None:
