@@ -23,6 +23,7 @@ TRAIN_OPTIONS = {
     "tensorboard": "tensorboard", "precision": "precision", "compile": "compile",
     "recipe": "recipe", "loss": "loss", "lr_g": "lr_g", "lr_d": "lr_d", "lr_schedule": "lr_schedule",
     "warmup": "warmup", "ema": "ema", "n_critic": "n_critic", "gp_weight": "gp_weight", "early_stop": "early_stop",
+    "conditional": "conditional",
 }
 
 
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--gp-weight", type=float, metavar="W", help="wgan-gp gradient-penalty weight (10)")
     recipe.add_argument("--early-stop", type=int, metavar="PATIENCE", help="stop after PATIENCE quality "
                         "evaluations without a better Frechet distance (best.pt keeps the best)")
+    recipe.add_argument("--conditional", action="store_true", default=None,
+                        help="class-conditional G and D: the samples panel shows a row per digit, the quality "
+                             "panel each digit's accuracy, and `tui-gan sample --digit N` draws a chosen digit")
     train.add_argument("--beta1", type=float, help="Adam beta1 (default 0.5)")
     train.add_argument("--beta2", type=float, help="Adam beta2 (default 0.999)")
     train.add_argument("--z-dim", type=int, metavar="N", help="latent size (default 100)")
@@ -102,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-n", type=int, default=64, help="how many digits (default 64)")
     sample.add_argument("-o", "--output", required=True, help="out.png (a grid) or out.npy (N x 28 x 28 uint8)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    sample.add_argument("--digit", type=int, metavar="D", help="only this digit, 0-9 (a --conditional run's "
+                        "checkpoint; without it such a checkpoint draws 0-9 in turn)")
 
     evaluate = sub.add_parser("eval", help="quality metrics of a checkpoint's generator, as JSON")
     evaluate.add_argument("checkpoint", metavar="CKPT")
@@ -120,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "archs":
             return cmd_archs()
         if args.command == "sample":
-            return cmd_sample(args.checkpoint, args.n, args.output, args.seed)
+            return cmd_sample(args.checkpoint, args.n, args.output, args.seed, args.digit)
         if args.command == "eval":
             return cmd_eval(args.checkpoint, args.samples, args.data_dir)
         if args.command == "ls":
@@ -152,6 +158,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             base = TrainConfig.from_dict(saved, source=args.resume)
         except (TypeError, ConfigError) as exc:
             raise CheckpointError(f"{args.resume} holds unusable settings: {exc}") from None
+        if "conditional" in data and data["conditional"] != base.conditional:
+            raise ConfigError(f"{args.resume} was trained {'with' if base.conditional else 'without'} "
+                              "--conditional: a resume cannot change that (start a new run)")
         data = {**base.to_dict(), "max_steps": None, **data}
     return TrainConfig.from_dict(data, source=args.config or "options").validate()
 
@@ -371,7 +380,7 @@ def cmd_archs() -> int:
     return 0
 
 
-def cmd_sample(checkpoint: str, n: int, output: str, seed: int) -> int:
+def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | None = None) -> int:
     import numpy as np
     import torch
 
@@ -380,32 +389,42 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int) -> int:
 
     if n < 1:
         raise ConfigError(f"-n must be at least 1, got {n}")
+    if digit is not None and not 0 <= digit <= 9:
+        raise ConfigError(f"--digit must be 0-9, got {digit}")
     out = Path(output)
     if out.suffix.lower() not in (".png", ".npy"):
         raise ConfigError(f"output must end in .png or .npy, got {output!r}")
     if not out.parent.exists() or not os.access(out.parent, os.W_OK):
         raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist or is not writable")
     data, G, z_dim = load_generator(checkpoint)
-    gen = torch.Generator().manual_seed(seed)
+    if digit is not None and not G.n_classes:
+        raise ConfigError(f"{checkpoint} is from a run without --conditional: its generator cannot be asked for "
+                          "a digit (train with --conditional)")
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
+    y = None
+    if G.n_classes:
+        y = torch.full((n,), digit) if digit is not None else torch.arange(n) % G.n_classes
     with torch.no_grad():
-        images = to_uint8(G(torch.randn(n, z_dim, generator=gen)).numpy())
+        images = to_uint8((G(z) if y is None else G(z, y)).numpy())
     if out.suffix.lower() == ".npy":
         atomic_write(out, lambda f: np.save(f, images))
-    else:
-        save_grid_png(images, out, scale=2)
-    print(f"wrote {n} digits from {data['arch']} (step {data['step']}) to {out}")
+    else:  # a conditional grid of 0-9 in turn: a column per digit
+        save_grid_png(images, out, columns=G.n_classes if y is not None and digit is None else None, scale=2)
+    what = f"{n} digits" if y is None else (f"{n} x digit {digit}" if digit is not None else f"{n} digits, 0-9 in turn")
+    print(f"wrote {what} from {data['arch']} (step {data['step']}) to {out}")
     return 0
 
 
 def load_generator(checkpoint: str):
     """(checkpoint data, its generator in eval mode on the CPU, latent size)."""
     from tui_gan.models import get_arch
+    from tui_gan.models.conditional import NUM_CLASSES
     from tui_gan.training.checkpoint import load_checkpoint
 
     data = load_checkpoint(checkpoint)
     spec = get_arch(data["arch"])
     z_dim = int(data["config"].get("z_dim", 100))
-    G, _ = spec.build(z_dim)
+    G, _ = spec.build(z_dim, NUM_CLASSES if data["config"].get("conditional") else 0)
     try:  # the EMA of G when the run kept one: what the run itself sampled and judged
         G.load_state_dict(data.get("generator_ema") or data["generator"])
     except RuntimeError as exc:
@@ -429,12 +448,15 @@ def cmd_eval(checkpoint: str, samples: int | None, data_dir: str | None) -> int:
                            synthetic_size=int(config.get("synthetic_size", 60000)), seed=int(config.get("seed", 0)))
     print(f"judging {n} digits from {data['arch']} at step {data['step']} against {dataset.source}...", file=sys.stderr)
     classifier = load_or_train(dataset)
-    images = eval_images(G, int(config.get("seed", 0)), n, z_dim)  # the digits the engine judges
-    report = evaluate(classifier, images)
+    # the digits the engine judges
+    images, labels = eval_images(G, int(config.get("seed", 0)), n, z_dim, conditional=bool(G.n_classes))
+    report = evaluate(classifier, images, labels)
     result = {
         "checkpoint": str(checkpoint), "arch": data["arch"], "step": data["step"], "epoch": data["epoch"],
         "dataset": dataset.name, "classifier_accuracy": classifier.val_accuracy,
         "real_floor": real_floor(classifier, n=n), **report.to_dict(),
     }
+    if report.accuracy is not None:
+        result["accuracy"] = report.accuracy
     print(json.dumps(result, indent=2))
     return 0

@@ -42,6 +42,7 @@ class TrainConfig:
     n_critic: int | None = None  # D steps per G step
     gp_weight: float | None = None  # wgan-gp gradient-penalty weight
     early_stop: int | None = None  # stop after this many evaluations without a better Frechet distance
+    conditional: bool = False  # G and D take the digit's class (models/conditional.py)
     beta1: float = 0.5
     beta2: float = 0.999
     z_dim: int = 100
@@ -50,7 +51,7 @@ class TrainConfig:
     runs_dir: str = "runs"
     max_steps: int | None = None  # stop early (demos, tests, benchmarks)
     synthetic_size: int = 60000
-    sample_count: int = 64  # fixed-noise digits in the sample grid
+    sample_count: int = 64  # fixed-noise digits in the sample grid (conditional: rounded up to 10 per row)
     checkpoint_every: int = 1  # epochs between automatic checkpoints (0: only at the end)
     eval_every: float = 30.0  # seconds of training between quality evaluations (0: off)
     eval_samples: int = 1000  # generated digits per quality evaluation
@@ -88,8 +89,9 @@ class TrainConfig:
             raise ConfigError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
         if self.compile not in COMPILE_MODES:
             raise ConfigError(f"unknown compile mode {self.compile!r}; choose one of: {', '.join(COMPILE_MODES)}")
-        if not isinstance(self.tensorboard, bool):
-            raise ConfigError(f"tensorboard must be true or false, got {self.tensorboard!r}")
+        for name in ("tensorboard", "conditional"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         return self

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields, field
 from typing import Iterable
 
 import numpy as np
@@ -117,6 +117,13 @@ class Snapshot:
     images: np.ndarray
     interpolation: np.ndarray | None = None
     ema: bool = False  # from the generator's moving average
+    per_class: int = 0  # a conditional generator's grid: this many of each class, in class order
+    interp_class: int = -1  # the class a conditional interpolation row draws
+
+    @classmethod
+    def of(cls, samples) -> "Snapshot":
+        """From a Samples event (which has these fields, after its arch)."""
+        return cls(**{f.name: getattr(samples, f.name) for f in fields(cls)})
 
 
 class SampleHistory:

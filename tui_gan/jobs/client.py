@@ -177,7 +177,7 @@ class RunReplay:
         qualities = read_quality(self.run_dir)
         archs = list(dict.fromkeys([*losses, *qualities]))
         arch = self.arch = job.arch if job and job.arch else (archs[-1] if archs else config.get("arch", "mlp"))
-        samples = {a: tuple(ev.Samples(a, s.step, s.images, s.interpolation) for s in SampleStore.load(self.run_dir, a).snapshots)
+        samples = {a: tuple(ev.Samples(a, **vars(s)) for s in SampleStore.load(self.run_dir, a).snapshots)
                    for a in dict.fromkeys([*archs, arch])}
         last = losses[arch].last if arch in losses else None
         step, epoch = (last.step, last.epoch) if last else (0, 0)

@@ -197,10 +197,8 @@ def _decode_value(value: Any) -> Any:
                 raise ProtocolError("an array of a type that is not numbers")
             return np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape)
         if "__quality__" in value:
-            report = dict(value["__quality__"])
-            report["histogram"] = tuple(report.get("histogram", ()))
             try:
-                return QualityReport(**report)
+                return QualityReport.from_dict(dict(value["__quality__"]))
             except TypeError as exc:
                 raise ProtocolError(f"quality report: {exc}") from None
         if "__event__" in value:

@@ -17,7 +17,7 @@ from tui_gan.fileio import atomic_write, atomic_write_bytes
 from tui_gan.history import DownsampledSeries, SampleHistory, Snapshot
 from tui_gan.quality.report import QualityReport
 from tui_gan.training import events as ev
-from tui_gan.training.rundir import METRIC_COLUMNS, QUALITY_COLUMNS
+from tui_gan.training.rundir import METRIC_COLUMNS, QUALITY_BASE_COLUMNS, QUALITY_COLUMNS
 
 LOSS_POINTS = 2048  # loss points per architecture a viewer gets on attach (the run's shape, downsampled)
 QUALITY_EVENTS = 512  # quality evaluations per architecture kept for attach
@@ -62,13 +62,14 @@ def read_metrics(run_dir: Path, capacity: int = LOSS_POINTS) -> dict[str, LossPo
 def read_quality(run_dir: Path) -> dict[str, list[ev.Quality]]:
     """quality.csv as Quality events per architecture (what the panel needs; costs are not kept)."""
     out: dict[str, list[ev.Quality]] = defaultdict(list)
-    for row in _csv_rows(run_dir / "quality.csv", QUALITY_COLUMNS):
+    for row in _csv_rows(run_dir / "quality.csv", QUALITY_COLUMNS, QUALITY_BASE_COLUMNS):
         try:
             report = QualityReport(
                 n=int(row["n"]), histogram=tuple(float(row[f"share_{d}"]) for d in range(10)),
                 classes_covered=int(row["classes_covered"]), kl_to_uniform=float(row["kl_to_uniform"]),
                 mean_confidence=float(row["mean_confidence"]), classifier_score=float(row["classifier_score"]),
                 frechet_distance=float(row["frechet_distance"]),
+                class_accuracy=tuple(float(row[f"accuracy_{d}"]) for d in range(10)) if row.get("accuracy") else (),
             )
             event = ev.Quality(row["arch"], int(row["step"]), int(row["epoch"]), report, float(row["real_floor"]),
                                float("nan"), 0.0)
@@ -78,14 +79,17 @@ def read_quality(run_dir: Path) -> dict[str, list[ev.Quality]]:
     return {arch: events[-QUALITY_EVENTS:] for arch, events in out.items()}
 
 
-def _csv_rows(path: Path, columns: tuple[str, ...]):
+def _csv_rows(path: Path, columns: tuple[str, ...], required: int | None = None):
+    """Rows of a CSV file whose header is `columns`, or its first `required` or more of them (a
+    file from an older tui-gan, which had fewer)."""
     try:
         f = open(path, newline="", encoding="utf-8")
     except OSError:
         return
     with f:
         reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) != columns:
+        header = tuple(reader.fieldnames or ())
+        if header != columns[: len(header)] or len(header) < (required or len(columns)):
             return
         yield from reader
 
@@ -139,7 +143,8 @@ class SampleStore:
             try:
                 with np.load(path) as data:
                     interp = data["interpolation"] if "interpolation" in data.files else None
-                    history.add(Snapshot(step, data["images"], interp))
+                    extra = {k: data[k].item() for k in ("ema", "per_class", "interp_class") if k in data.files}
+                    history.add(Snapshot(step, data["images"], interp, **extra))
             except (OSError, ValueError, KeyError):
                 continue  # a file cut short by a kill: the others still load
         return history
@@ -147,13 +152,14 @@ class SampleStore:
     def add(self, event: ev.Samples) -> None:
         history = self.history(event.arch)
         before = {s.step for s in history.snapshots}
-        history.add(Snapshot(event.step, event.images, event.interpolation))
+        history.add(Snapshot.of(event))
         after = {s.step for s in history.snapshots}
         folder = self.folder(event.arch)
         for step in before - after:
             (folder / f"step_{step:07d}.npz").unlink(missing_ok=True)
         buf = io.BytesIO()
-        arrays = {"images": event.images}
+        arrays = {"images": event.images, "ema": np.bool_(event.ema), "per_class": np.int64(event.per_class),
+                  "interp_class": np.int64(event.interp_class)}
         if event.interpolation is not None:
             arrays["interpolation"] = event.interpolation
         np.savez(buf, **arrays)

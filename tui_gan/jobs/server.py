@@ -263,7 +263,7 @@ class Job:
         samples = {}
         for arch in archs:
             history = self.samples.history(arch)
-            samples[arch] = tuple(ev.Samples(arch, s.step, s.images, s.interpolation) for s in history.snapshots)
+            samples[arch] = tuple(ev.Samples(arch, **vars(s)) for s in history.snapshots)
         out: list[ev.Event] = [proto.Replay(
             self.config.arch,
             histories={a: self.losses[a].points() for a in archs if a in self.losses},

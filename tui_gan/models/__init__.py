@@ -19,11 +19,12 @@ class ArchSpec:
     name: str
     description: str
     origin: str  # the reference GAN write-up it grew from (one of the five the project began with)
-    make_generator: Callable[[int], nn.Module]
-    make_discriminator: Callable[[], nn.Module]
+    make_generator: Callable[[int, int], nn.Module]  # (z_dim, n_classes: 0 unconditional)
+    make_discriminator: Callable[[int], nn.Module]  # (n_classes)
 
-    def build(self, z_dim: int) -> tuple[nn.Module, nn.Module]:
-        return self.make_generator(z_dim), self.make_discriminator()
+    def build(self, z_dim: int, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+        """G and D; with n_classes both take the class too: G(z, y), D(x, y)."""
+        return self.make_generator(z_dim, n_classes), self.make_discriminator(n_classes)
 
 
 def _mlp():
@@ -45,36 +46,36 @@ ARCHS: dict[str, ArchSpec] = {
             "mlp",
             "MLP GAN: G 100-256-512-1024-784 (LeakyReLU+BatchNorm), D 784-1024-512-256-1 (LeakyReLU)",
             "Simplest_Gan.ipynb (seed 000)",
-            lambda z: _mlp().MLPGenerator(z, [256, 512, 1024], "leaky", batchnorm=True),
-            lambda: _mlp().MLPDiscriminator([1024, 512, 256], "leaky"),
+            lambda z, c: _mlp().MLPGenerator(z, [256, 512, 1024], "leaky", batchnorm=True, n_classes=c),
+            lambda c: _mlp().MLPDiscriminator([1024, 512, 256], "leaky", n_classes=c),
         ),
         ArchSpec(
             "dcgan",
             "Small DCGAN: Linear to z x7x7, ConvT 256-128-1 up to 28x28; D Conv 64-128-256",
             "Simple GAN Model (seed 001)",
-            lambda z: _dcgan().DCGANGenerator(z),
-            lambda: _dcgan().DCGANDiscriminator(),
+            lambda z, c: _dcgan().DCGANGenerator(z, n_classes=c),
+            lambda c: _dcgan().DCGANDiscriminator(n_classes=c),
         ),
         ArchSpec(
             "simple",
             "Minimal GAN: G 100-256-784, D 784-256-1, LeakyReLU, no normalisation",
             "GanS (seed 002)",
-            lambda z: _mlp().MLPGenerator(z, [256], "leaky", batchnorm=False),
-            lambda: _mlp().MLPDiscriminator([256], "leaky"),
+            lambda z, c: _mlp().MLPGenerator(z, [256], "leaky", batchnorm=False, n_classes=c),
+            lambda c: _mlp().MLPDiscriminator([256], "leaky", n_classes=c),
         ),
         ArchSpec(
             "relu-mlp",
             "ReLU MLP GAN: G 100-256-512-784, D 784-512-256-1, ReLU, no normalisation",
             "GAN for MNIST Image Generation (seed 003)",
-            lambda z: _mlp().MLPGenerator(z, [256, 512], "relu", batchnorm=False),
-            lambda: _mlp().MLPDiscriminator([512, 256], "relu"),
+            lambda z, c: _mlp().MLPGenerator(z, [256, 512], "relu", batchnorm=False, n_classes=c),
+            lambda c: _mlp().MLPDiscriminator([512, 256], "relu", n_classes=c),
         ),
         ArchSpec(
             "mlp-bn-dropout",
             "MLP GAN, base width 256: G 256-512-1024 (LeakyReLU+BatchNorm), D 1024-512-256 (LeakyReLU+Dropout 0.3)",
             "MNIST GAN Generator (seed 004)",
-            lambda z: _mlp().MLPGenerator(z, [256, 512, 1024], "leaky", batchnorm=True),
-            lambda: _mlp().MLPDiscriminator([1024, 512, 256], "leaky", dropout=0.3),
+            lambda z, c: _mlp().MLPGenerator(z, [256, 512, 1024], "leaky", batchnorm=True, n_classes=c),
+            lambda c: _mlp().MLPDiscriminator([1024, 512, 256], "leaky", dropout=0.3, n_classes=c),
         ),
     ]
 }

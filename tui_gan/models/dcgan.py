@@ -1,18 +1,21 @@
-"""A small DCGAN for 28x28 images (the `dcgan` architecture)."""
+"""A small DCGAN for 28x28 images (the `dcgan` architecture); conditional with n_classes
+(see models/conditional.py)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from tui_gan.models.conditional import ProjectionHead, with_class
+
 
 class DCGANGenerator(nn.Module):
     """z -> Linear -> z_dim x 7 x 7 -> 14x14x256 -> 28x28x128 -> 28x28x1 (Tanh)."""
 
-    def __init__(self, z_dim: int = 100):
+    def __init__(self, z_dim: int = 100, n_classes: int = 0):
         super().__init__()
-        self.z_dim = z_dim
-        self.project = nn.Linear(z_dim, z_dim * 7 * 7)
+        self.z_dim, self.n_classes = z_dim, n_classes
+        self.project = nn.Linear(z_dim + n_classes, z_dim * 7 * 7)
         self.net = nn.Sequential(
             nn.ConvTranspose2d(z_dim, 256, 4, 2, 1),
             nn.BatchNorm2d(256),
@@ -24,14 +27,14 @@ class DCGANGenerator(nn.Module):
             nn.Tanh(),
         )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(self.project(z).view(-1, self.z_dim, 7, 7))
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(self.project(with_class(z, y, self.n_classes)).view(-1, self.z_dim, 7, 7))
 
 
 class DCGANDiscriminator(nn.Module):
     """1x28x28 -> 64x14x14 -> 128x7x7 -> 256x3x3 -> one logit."""
 
-    def __init__(self):
+    def __init__(self, n_classes: int = 0):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(1, 64, 4, 2, 1),
@@ -44,6 +47,7 @@ class DCGANDiscriminator(nn.Module):
             nn.Flatten(),
             nn.Linear(256 * 3 * 3, 1),
         )
+        self.project = ProjectionHead(n_classes, 256 * 3 * 3) if n_classes else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x) if self.project is None else self.project(self.net, x, y)

@@ -1,13 +1,16 @@
 """Fully connected GANs: `mlp`, `simple`, `relu-mlp`, `mlp-bn-dropout`.
 
 Discriminators return logits; the trainer uses BCE-with-logits, which equals
-Sigmoid + BCE but cannot overflow.
+Sigmoid + BCE but cannot overflow. With n_classes (--conditional) G takes the class one-hot
+beside z and D adds a projection term (models/conditional.py).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from tui_gan.models.conditional import ProjectionHead, with_class
 
 IMG_PIXELS = 28 * 28
 
@@ -19,10 +22,11 @@ def _act(kind: str) -> nn.Module:
 class MLPGenerator(nn.Module):
     """z -> hidden layers (activation, optional BatchNorm) -> 784 -> Tanh -> 1x28x28."""
 
-    def __init__(self, z_dim: int, hidden: list[int], act: str = "leaky", batchnorm: bool = True):
+    def __init__(self, z_dim: int, hidden: list[int], act: str = "leaky", batchnorm: bool = True, n_classes: int = 0):
         super().__init__()
+        self.n_classes = n_classes
         layers: list[nn.Module] = []
-        width = z_dim
+        width = z_dim + n_classes
         for h in hidden:
             layers.append(nn.Linear(width, h))
             if batchnorm:
@@ -32,14 +36,14 @@ class MLPGenerator(nn.Module):
         layers += [nn.Linear(width, IMG_PIXELS), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(-1, 1, 28, 28)
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(with_class(z, y, self.n_classes)).view(-1, 1, 28, 28)
 
 
 class MLPDiscriminator(nn.Module):
     """1x28x28 -> hidden layers (activation, optional Dropout) -> one logit."""
 
-    def __init__(self, hidden: list[int], act: str = "leaky", dropout: float = 0.0):
+    def __init__(self, hidden: list[int], act: str = "leaky", dropout: float = 0.0, n_classes: int = 0):
         super().__init__()
         layers: list[nn.Module] = []
         width = IMG_PIXELS
@@ -50,6 +54,8 @@ class MLPDiscriminator(nn.Module):
             width = h
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
+        self.project = ProjectionHead(n_classes, width) if n_classes else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1))
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        x = x.flatten(1)
+        return self.net(x) if self.project is None else self.project(self.net, x, y)

@@ -36,18 +36,21 @@ def frechet_distance(a: FeatureStats, b: FeatureStats) -> float:
 def evaluate(
     classifier: Classifier,
     images,
+    labels: torch.Tensor | None = None,
     *,
     batch_size: int = 500,
     reference: FeatureStats | None = None,
 ) -> QualityReport:
     """Judge samples: float in [-1, 1] shaped (n, 1, 28, 28) (generator output) or uint8
-    (n, 28, 28) (dataset images). `reference` defaults to the classifier's held-out real images."""
+    (n, 28, 28) (dataset images). `labels`: the classes a conditional generator was asked for,
+    which adds per-class accuracy. `reference` defaults to the classifier's held-out real images."""
     feats, logits = _forward(classifier, images, batch_size)
     n = int(logits.shape[0])
     logp = torch.log_softmax(logits.double(), dim=1)
     p = logp.exp()
+    predicted = logp.argmax(1)
 
-    counts = torch.bincount(logp.argmax(1), minlength=NUM_CLASSES).double()
+    counts = torch.bincount(predicted, minlength=NUM_CLASSES).double()
     hist = (counts / n).tolist()
     nonzero = [h for h in hist if h > 0]
     kl_uniform = sum(h * math.log(h * NUM_CLASSES) for h in nonzero)
@@ -65,7 +68,16 @@ def evaluate(
         mean_confidence=float(p.max(1).values.mean().item()),
         classifier_score=float(math.exp(max(kl, 0.0))),
         frechet_distance=frechet_distance(ref, stats_from_features(feats)),
+        class_accuracy=() if labels is None else class_accuracy(predicted, labels),
     )
+
+
+def class_accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> tuple[float, ...]:
+    """Per class c: the share of digits asked for as c that were read as c (nan if none was asked)."""
+    labels = labels.to(predicted.device).long()
+    asked = torch.bincount(labels, minlength=NUM_CLASSES).double()
+    hits = torch.bincount(labels[predicted == labels], minlength=NUM_CLASSES).double()
+    return tuple(float(h / a) if a else math.nan for h, a in zip(hits, asked))
 
 
 def real_floor(classifier: Classifier, n: int = 1000, seed: int = 0) -> float:

@@ -22,8 +22,23 @@ class QualityReport:
     mean_confidence: float  # mean max-softmax: low means the samples look like no digit
     classifier_score: float  # exp(E_x KL(p(y|x) || p(y))): 1 (one class / unsure) .. 10
     frechet_distance: float  # vs the held-out real reference features; compare with real_floor()
+    # A conditional generator: per class c, the share of digits asked for as c that the
+    # classifier reads as c. Empty for an unconditional one.
+    class_accuracy: tuple[float, ...] = ()
+
+    @property
+    def accuracy(self) -> float | None:
+        """The share of conditioned digits drawn as the class asked for (None: unconditional)."""
+        asked = [a for a in self.class_accuracy if a == a]  # classes with fewer samples than 10 may be nan
+        return sum(asked) / len(asked) if asked else None
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["histogram"] = list(self.histogram)
+        d["class_accuracy"] = list(self.class_accuracy)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "QualityReport":
+        return cls(**{**d, "histogram": tuple(d.get("histogram", ())),
+                      "class_accuracy": tuple(d.get("class_accuracy", ()))})

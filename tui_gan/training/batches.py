@@ -11,8 +11,9 @@ from tui_gan.training.state import ArchState
 
 class Batches:
     def __init__(self, images: torch.Tensor, batch_size: int, z_dim: int,
-                 ranks: distributed.Ranks | None = None) -> None:
+                 ranks: distributed.Ranks | None = None, labels: torch.Tensor | None = None) -> None:
         self.images = images  # uint8 (n, 28, 28) on the training device
+        self.labels = labels  # int64 (n,) on the device for a conditional run, else None
         self.batch_size, self.z_dim = batch_size, z_dim
         # Every rank draws the same shuffle and latents and takes its slice, so N ranks together
         # train on exactly what one process would.
@@ -23,13 +24,15 @@ class Batches:
     def per_epoch(self) -> int:
         return len(self.images) // self.batch_size
 
-    def next(self, s: ArchState) -> tuple[torch.Tensor, torch.Tensor]:
-        """(real digits in [-1, 1] as (b, 1, 28, 28), latents (b, z_dim)) for s's next step."""
+    def next(self, s: ArchState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(real digits in [-1, 1] as (b, 1, 28, 28), latents (b, z_dim), the digits' classes or
+        None) for s's next step."""
         if s.perm is None:
             s.perm = torch.randperm(len(self.images), generator=s.noise, device=self.images.device)
         start = s.pos * self.batch_size + self.offset
-        real = self.images[s.perm[start : start + self.local]].unsqueeze(1).float().mul_(2 / 255).sub_(1)  # = ToTensor + Normalize(0.5, 0.5)
-        return real, self.latents(s)
+        index = s.perm[start : start + self.local]
+        real = self.images[index].unsqueeze(1).float().mul_(2 / 255).sub_(1)  # = ToTensor + Normalize(0.5, 0.5)
+        return real, self.latents(s), None if self.labels is None else self.labels[index]
 
     def latents(self, s: ArchState) -> torch.Tensor:
         """This rank's slice of a batch of latents from s's noise stream."""

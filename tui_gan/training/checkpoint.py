@@ -17,7 +17,7 @@ from tui_gan.errors import CheckpointError
 from tui_gan.fileio import atomic_write
 from tui_gan.training.events import STEP_FIELDS
 from tui_gan.training.recipes import RECIPE_FIELDS
-from tui_gan.training.state import ArchState
+from tui_gan.training.state import ArchState, grid_labels
 
 FORMAT = "tui-gan-checkpoint"
 VERSION = 1
@@ -104,6 +104,8 @@ def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torc
             for group in o.param_groups:
                 group["fused"] = fused[id(o)]
         s.fixed_noise = data["fixed_noise"].to(device)
+        if s.fixed_labels is not None:
+            s.fixed_labels = grid_labels(len(s.fixed_noise), device)
         rng = data.get("rng") or {}
         if "torch" in rng:
             torch.set_rng_state(rng["torch"])

@@ -112,7 +112,11 @@ class Engine:
             )
         if len(self.dataset) < config.batch_size:
             raise ConfigError(f"batch size {config.batch_size} is larger than the dataset ({len(self.dataset)} images)")
-        self.batches = Batches(self.dataset.images.to(self.device), config.batch_size, config.z_dim, self.ranks)
+        if config.conditional and self.dataset.labels is None:
+            raise ConfigError(f"--conditional needs class labels, and {pretty_name(self.dataset.name)} "
+                              f"({self.dataset.source}) has none: add its labels file beside the images")
+        labels = self.dataset.labels.to(self.device) if config.conditional else None
+        self.batches = Batches(self.dataset.images.to(self.device), config.batch_size, config.z_dim, self.ranks, labels)
         if self._run_dir_arg is True:
             self.run_dir = RunDir.create(config.runs_dir, config.arch)
         elif self._run_dir_arg:
@@ -293,8 +297,8 @@ class Engine:
         s = state or self.current
         if s.recipe.lr_schedule != "none" or s.recipe.warmup:  # the decay spans the configured epochs
             set_learning_rates(s, self.config.epochs * self.steps_per_epoch)
-        real, z = self.batches.next(s)
-        values = gan_step(s, real, z, self._autocast, lambda: self.batches.latents(s))
+        real, z, y = self.batches.next(s)
+        values = gan_step(s, real, z, self._autocast, lambda: self.batches.latents(s), y)
         s.step += 1
         s.pos += 1
         self.steps_this_run += 1
@@ -372,22 +376,27 @@ class Engine:
             )
         )
 
-    def sample_images(self, s: ArchState | None = None, z: torch.Tensor | None = None) -> np.ndarray:
-        """The generator's digits for z (default: the fixed noise), as (n, 28, 28) uint8."""
+    def sample_images(self, s: ArchState | None = None, z: torch.Tensor | None = None,
+                      y: torch.Tensor | None = None) -> np.ndarray:
+        """The generator's digits for z and classes y (default: the sample grid's), as (n, 28, 28) uint8."""
         s = s or self.current
-        return sample_digits(s.sampler, s.fixed_noise if z is None else z)
+        if z is None:
+            z, y = s.fixed_noise, s.fixed_labels
+        return sample_digits(s.sampler, z, y)
 
     def _emit_samples(self) -> None:
         s = self.current
         start = time.perf_counter()
         # One forward for the grid and the interpolation row: the row costs ~20% more samples,
         # and having it always there lets the UI toggle it instantly.
-        out = self.sample_images(s, torch.cat([s.fixed_noise, s.interp_noise]))
+        y = None if s.fixed_labels is None else torch.cat([s.fixed_labels, s.interp_labels])
+        out = self.sample_images(s, torch.cat([s.fixed_noise, s.interp_noise]), y)
         n = len(s.fixed_noise)
         self._last_samples = time.perf_counter()
         s.sample_cost = self._last_samples - start
         self.outputs.samples(s.name, s.step, out[:n])
-        self.emit(ev.Samples(s.name, s.step, out[:n], out[n:], s.sampler is s.G_ema))
+        interp_class = -1 if s.interp_labels is None else int(s.interp_labels[0])
+        self.emit(ev.Samples(s.name, s.step, out[:n], out[n:], s.sampler is s.G_ema, s.per_class, interp_class))
 
     def _announce(self) -> None:
         s = self.current

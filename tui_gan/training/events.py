@@ -79,12 +79,15 @@ class Stats(Event):
 @dataclass(frozen=True)
 class Samples(Event):
     """The generator's output on the fixed noise, as uint8 greys (0 black .. 255 white), and on
-    evenly spaced points of a straight line between two fixed latents (the interpolation row)."""
+    evenly spaced points of a straight line between two fixed latents (the interpolation row).
+    A conditional generator's grid holds per_class digits of each class, in class order."""
 
     step: int
     images: np.ndarray = field(repr=False)  # (n, 28, 28) uint8
     interpolation: np.ndarray | None = field(default=None, repr=False)  # (k, 28, 28) uint8
     ema: bool = False  # from the generator's moving average (--ema), not G itself
+    per_class: int = 0  # conditional: images are class-major, this many of digit 0, then of 1, ...
+    interp_class: int = -1  # conditional: the class the interpolation row draws
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Callable
 import torch
 
 from tui_gan.config import TrainConfig, pretty_name
+from tui_gan.models.conditional import NUM_CLASSES
 from tui_gan.data import Dataset
 from tui_gan.quality.report import EVAL_SEED_OFFSET, QualityReport
 from tui_gan.training import events as ev
@@ -22,13 +23,18 @@ from tui_gan.training.state import ArchState, evaluating
 BUDGET = 0.05  # the share of training time evaluations may take
 
 
-def eval_images(G: torch.nn.Module, seed: int, n: int, z_dim: int, device: torch.device | str = "cpu") -> torch.Tensor:
+def eval_images(G: torch.nn.Module, seed: int, n: int, z_dim: int, device: torch.device | str = "cpu",
+                conditional: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """G on the run's evaluation latents (the same every time, so numbers compare), in eval mode
-    so BatchNorm uses its running statistics; on the CPU."""
+    so BatchNorm uses its running statistics; on the CPU. A conditional G is asked for every
+    class in turn; the classes come back beside the images (None when unconditional)."""
     gen = torch.Generator().manual_seed(seed + EVAL_SEED_OFFSET)
     z = torch.randn(n, z_dim, generator=gen).to(device)
+    y = torch.arange(n, device=device) % NUM_CLASSES if conditional else None
     with evaluating(G):
-        return torch.cat([G(chunk).cpu() for chunk in z.split(500)])
+        if y is None:
+            return torch.cat([G(chunk).cpu() for chunk in z.split(500)]), None
+        return torch.cat([G(zc, yc).cpu() for zc, yc in zip(z.split(500), y.split(500))]), y.cpu()
 
 
 class QualityJudge:
@@ -140,8 +146,9 @@ class QualityJudge:
         """The classifier's verdict on eval_samples digits of G from the evaluation latents."""
         from tui_gan.quality import evaluate
 
-        return evaluate(self.classifier, eval_images(G, self.config.seed, self.config.eval_samples, self.config.z_dim,
-                                                     device))
+        images, labels = eval_images(G, self.config.seed, self.config.eval_samples, self.config.z_dim, device,
+                                     self.config.conditional)
+        return evaluate(self.classifier, images, labels)
 
     def _track_best(self, s: ArchState, fd: float) -> None:
         """best.pt follows the Frechet distance; --early-stop ends a run that stopped improving."""

@@ -26,7 +26,9 @@ from tui_gan.training.events import STEP_FIELDS, StepPoint
 QUALITY_COLUMNS = (
     "arch", "step", "epoch", "n", "classes_covered", "kl_to_uniform", "mean_confidence", "classifier_score",
     "frechet_distance", "real_floor", *(f"share_{d}" for d in range(10)),
+    "accuracy", *(f"accuracy_{d}" for d in range(10)),  # conditional runs only (else empty)
 )
+QUALITY_BASE_COLUMNS = 20  # files from before conditional generation end after share_9
 METRIC_COLUMNS = ("arch", *STEP_FIELDS, "images_per_s", "time_s")
 
 
@@ -95,7 +97,9 @@ class RunDir:
             writer.writerow(
                 (arch, step, epoch, report.n, report.classes_covered, f"{report.kl_to_uniform:.5g}",
                  f"{report.mean_confidence:.5g}", f"{report.classifier_score:.5g}", f"{report.frechet_distance:.5g}",
-                 f"{real_floor:.5g}", *(f"{h:.4f}" for h in report.histogram))
+                 f"{real_floor:.5g}", *(f"{h:.4f}" for h in report.histogram),
+                 *((f"{report.accuracy:.4f}", *(f"{a:.4f}" for a in report.class_accuracy))
+                   if report.class_accuracy else [""] * 11))
             )
 
     def save_samples(self, arch: str, epoch: int, images: np.ndarray) -> Path:

@@ -13,6 +13,7 @@ import torch
 
 from tui_gan.config import TrainConfig
 from tui_gan.models import ArchSpec, has_batchnorm
+from tui_gan.models.conditional import NUM_CLASSES
 from tui_gan.render import to_uint8
 from tui_gan.training import distributed
 from tui_gan.training.device import make_adam
@@ -35,6 +36,10 @@ class ArchState:
     noise: torch.Generator  # z for training steps and the epoch shuffles
     fixed_noise: torch.Tensor
     interp_noise: torch.Tensor  # INTERPOLATION_POINTS latents on a straight line between two fixed ones
+    # A conditional run's classes for those: the grid is class-major (row c: the same latents as
+    # every other row, drawn as digit c), the interpolation row one class. None: unconditional.
+    fixed_labels: torch.Tensor | None = None
+    interp_labels: torch.Tensor | None = None
     perm: torch.Tensor | None = None  # this epoch's shuffle
     step: int = 0
     epoch: int = 0  # completed epochs
@@ -67,6 +72,11 @@ class ArchState:
         return self.spec.name
 
     @property
+    def per_class(self) -> int:
+        """Digits per class in the sample grid (0: unconditional)."""
+        return 0 if self.fixed_labels is None else len(self.fixed_labels) // NUM_CLASSES
+
+    @property
     def sampler(self) -> torch.nn.Module:
         """The generator samples, evaluations and exports use: the EMA one when there is one."""
         return self.G if self.G_ema is None or self.show_raw else self.G_ema
@@ -78,11 +88,17 @@ def build_state(spec: ArchSpec, config: TrainConfig, device: torch.device,
     recipe = resolve(config, spec.name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        G, D = spec.build(config.z_dim)
+        G, D = spec.build(config.z_dim, NUM_CLASSES if config.conditional else 0)
         fixed_noise = torch.randn(config.sample_count, config.z_dim)
         ends = torch.randn(2, config.z_dim)
     t = torch.linspace(0, 1, INTERPOLATION_POINTS).unsqueeze(1)
     interp_noise = (1 - t) * ends[0] + t * ends[1]
+    fixed_labels = interp_labels = None
+    if config.conditional:
+        per_class = -(-config.sample_count // NUM_CLASSES)
+        fixed_noise = fixed_noise[:per_class].repeat(NUM_CLASSES, 1)
+        fixed_labels = grid_labels(len(fixed_noise), device)
+        interp_labels = torch.full((INTERPOLATION_POINTS,), config.seed % NUM_CLASSES, device=device)
     # Convolutions run faster in channels-last layout (oneDNN on CPUs, cuDNN on GPUs);
     # MLPs are unaffected, so this is a no-op for them.
     G.to(device, memory_format=torch.channels_last).train()
@@ -100,7 +116,7 @@ def build_state(spec: ArchSpec, config: TrainConfig, device: torch.device,
         D_g = D_run if ranks is None else torch.compile(D, mode=mode)
     return ArchState(
         spec, G, D, make_adam(G.parameters(), recipe.lr_g, config), make_adam(D.parameters(), recipe.lr_d, config),
-        noise, fixed_noise.to(device), interp_noise.to(device),
+        noise, fixed_noise.to(device), interp_noise.to(device), fixed_labels, interp_labels,
         d_concat=not has_batchnorm(D),
         G_run=G_run, D_run=D_run, D_g=D_g,
         scaler=torch.amp.GradScaler(device.type) if config.precision == "fp16" else None,
@@ -120,10 +136,15 @@ def evaluating(G: torch.nn.Module):
         G.train(was_training)
 
 
-def sample_digits(G: torch.nn.Module, z: torch.Tensor) -> np.ndarray:
-    """G on z as (n, 28, 28) uint8."""
+def grid_labels(n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The classes of a conditional sample grid of n digits: n / 10 zeros, then ones, ..."""
+    return torch.arange(NUM_CLASSES, device=device).repeat_interleave(n // NUM_CLASSES)
+
+
+def sample_digits(G: torch.nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> np.ndarray:
+    """G on z (and the classes y, for a conditional G) as (n, 28, 28) uint8."""
     with evaluating(G):
-        return to_uint8(G(z).float().cpu().numpy())
+        return to_uint8((G(z) if y is None else G(z, y)).float().cpu().numpy())
 
 
 def make_ema(G: torch.nn.Module) -> torch.nn.Module:

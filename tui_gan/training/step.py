@@ -20,21 +20,25 @@ from tui_gan.training.state import ArchState, update_ema
 
 def gan_step(s: ArchState, real: torch.Tensor, z: torch.Tensor,
              autocast: Callable[[], contextlib.AbstractContextManager],
-             noise: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
+             noise: Callable[[], torch.Tensor] | None = None, y: torch.Tensor | None = None) -> torch.Tensor:
     """Update D (n_critic times: fresh latents from `noise()` after the first, the same real
-    batch), then G, on one batch. Returns [d_loss, g_loss, D(x), D(G(z))] on the device (reading
+    batch), then G, on one batch. A conditional run passes the real digits' classes `y`: G draws
+    fakes of those same classes and D judges every digit with its class.
+    Returns [d_loss, g_loss, D(x), D(G(z))] on the device (reading
     it would cost a sync per step on a GPU; the caller batches that). D(x) and D(G(z)) are
     sigmoid(D's score) averaged: D's probability of "real" under bce, a squashed score otherwise."""
     loss = s.recipe.loss
+    c = () if y is None else (y,)  # the class, for conditional G and D
     for i in range(s.recipe.n_critic):
-        fake = _generate(s, z if i == 0 else noise(), autocast)
-        d_loss, real_out, fake_out = _d_step(s, real, fake, loss, autocast)
+        with autocast():
+            fake = s.G_run(z if i == 0 else noise(), *c)
+        d_loss, real_out, fake_out = _d_step(s, real, fake, c, loss, autocast)
 
     # G: make D score the fakes as real. D's weights get no gradient here: skipping them saves a
     # third of its backward. (The plain D, not its DDP wrapper: there is nothing of D's to sync.)
     s.D.requires_grad_(False)
     with autocast():
-        g_loss = _g_loss(s.D_g(fake), loss)
+        g_loss = _g_loss(s.D_g(fake, *c), loss)
     s.opt_g.zero_grad(set_to_none=True)
     _backward(g_loss, s.scaler)
     _optimizer_step(s.opt_g, s.scaler)
@@ -49,34 +53,29 @@ def gan_step(s: ArchState, real: torch.Tensor, z: torch.Tensor,
                             torch.sigmoid(real_out.float()).mean(), torch.sigmoid(fake_out.float()).mean()])
 
 
-def _generate(s: ArchState, z: torch.Tensor, autocast) -> torch.Tensor:
-    with autocast():
-        return s.G_run(z)
-
-
-def _d_step(s: ArchState, real: torch.Tensor, fake: torch.Tensor, loss: str, autocast):
+def _d_step(s: ArchState, real: torch.Tensor, fake: torch.Tensor, c: tuple, loss: str, autocast):
     """One D update; returns (loss, D's outputs on real, on fake), detached."""
     D, b = s.D_run, len(real)
     s.opt_d.zero_grad(set_to_none=True)
     if s.d_concat:  # one forward for both halves: same maths when D has no batch statistics
         with autocast():
-            out = D(torch.cat([real, fake.detach()]))
+            out = D(torch.cat([real, fake.detach()]), *(torch.cat([y, y]) for y in c))
             real_out, fake_out = out[:b], out[b:]
             d_loss = _d_loss(real_out, fake_out, loss)
         if loss == "wgan-gp":
-            d_loss = d_loss + s.recipe.gp_weight * gradient_penalty(s.D, real, fake.detach())
+            d_loss = d_loss + s.recipe.gp_weight * gradient_penalty(s.D, real, fake.detach(), *c)
         _backward(d_loss, s.scaler)
     else:  # two backward passes: DDP accepts one forward per backward (gradients sync on the second)
         with _no_sync(D):
             with autocast():
-                real_out = D(real)
+                real_out = D(real, *c)
                 loss_real = _d_loss(real_out, None, loss)
             _backward(loss_real, s.scaler)
         with autocast():
-            fake_out = D(fake.detach())
+            fake_out = D(fake.detach(), *c)
             loss_fake = _d_loss(None, fake_out, loss)
         if loss == "wgan-gp":
-            loss_fake = loss_fake + s.recipe.gp_weight * gradient_penalty(s.D, real, fake.detach())
+            loss_fake = loss_fake + s.recipe.gp_weight * gradient_penalty(s.D, real, fake.detach(), *c)
         _backward(loss_fake, s.scaler)
         d_loss = loss_real.detach() + loss_fake.detach()
     _optimizer_step(s.opt_d, s.scaler)
@@ -110,11 +109,12 @@ def _g_loss(fake_out: torch.Tensor, loss: str) -> torch.Tensor:
     return LOSS_TERMS[loss][2](fake_out)
 
 
-def gradient_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """E[(||grad_x D(x)|| - 1)^2] at random points x between real and fake digits, in fp32."""
+def gradient_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, *c: torch.Tensor) -> torch.Tensor:
+    """E[(||grad_x D(x)|| - 1)^2] at random points x between real and fake digits (of the same
+    classes `c` in a conditional run), in fp32."""
     eps = torch.rand(len(real), *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     x = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+    (grad,) = torch.autograd.grad(D(x, *c).sum(), x, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 

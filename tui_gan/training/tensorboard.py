@@ -51,6 +51,8 @@ class TensorBoardLog:
         add(f"{arch}/quality/classifier_score", report.classifier_score, step)
         add(f"{arch}/quality/mean_confidence", report.mean_confidence, step)
         add(f"{arch}/quality/kl_to_uniform", report.kl_to_uniform, step)
+        if report.accuracy is not None:  # a conditional generator: drawn as the class asked for
+            add(f"{arch}/quality/class_accuracy", report.accuracy, step)
 
     def samples(self, arch: str, step: int, images: np.ndarray, force: bool = False) -> None:
         """The fixed-noise grid (uint8 greys), at most every IMAGE_EVERY_S unless forced."""

@@ -88,7 +88,7 @@ class Dashboard(Screen):
             self.view(arch).losses.extend(points)
         for arch, grids in e.samples.items():
             for grid in grids:
-                self.view(arch).samples.add(Snapshot(grid.step, grid.images, grid.interpolation))
+                self.view(arch).samples.add(Snapshot.of(grid))
         for arch, qualities in e.qualities.items():
             for quality in qualities:
                 self.view(arch).qualities.add(quality)
@@ -121,7 +121,7 @@ class Dashboard(Screen):
         self.loss_panel.show(view.losses, e.arch)
 
     def samples(self, e: ev.Samples) -> None:
-        self.view(e.arch).samples.add(Snapshot(e.step, e.images, e.interpolation, e.ema))
+        self.view(e.arch).samples.add(Snapshot.of(e))
         if e.arch == self.arch:
             self.show_samples()
 

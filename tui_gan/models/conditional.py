@@ -1,0 +1,41 @@
+"""Class conditioning shared by every architecture (--conditional).
+
+G gets the class as a one-hot vector beside z (the conditional GAN of Mirza & Osindero 2014).
+D gets a projection term (Miyato & Koyama 2018): its logit plus <embed(y), phi(x)>, phi(x)
+being D's last hidden features. Projection lets D judge "a real 7" rather than "real" and
+"7" separately, and leaves D's body and head exactly the unconditional ones."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NUM_CLASSES = 10  # digits (and Fashion-MNIST's ten kinds of clothing)
+
+
+def with_class(z: torch.Tensor, y: torch.Tensor | None, n_classes: int) -> torch.Tensor:
+    """z with y's one-hot appended when the generator is conditional."""
+    if not n_classes:
+        return z
+    if y is None:
+        raise ValueError("a conditional generator needs the classes to draw (y)")
+    return torch.cat([z, F.one_hot(y, n_classes).to(z.dtype)], dim=1)
+
+
+class ProjectionHead(nn.Module):
+    """Runs an unconditional D (a Sequential ending in its Linear head) and adds
+    <embed(y), features> to its logit."""
+
+    def __init__(self, n_classes: int, width: int):
+        super().__init__()
+        self.embed = nn.Embedding(n_classes, width)
+        nn.init.normal_(self.embed.weight, std=width ** -0.5)  # starts as a small term beside the logit
+
+    def forward(self, net: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        if y is None:
+            raise ValueError("a conditional discriminator needs the classes of its inputs (y)")
+        *body, head = net
+        for layer in body:
+            x = layer(x)
+        return head(x) + (self.embed(y).to(x.dtype) * x).sum(1, keepdim=True)
