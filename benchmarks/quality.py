@@ -30,12 +30,17 @@ the engine's quality panel does).
 
     python benchmarks/quality.py [--arch mlp --arch dcgan] [--recipe seed --recipe default]
                                  [--seconds 180] [--samples 2000] [--repeats 1] [--threads N]
-                                 [--json quality.json]
+                                 [--conditional] [--json quality.json]
+
+--conditional trains class-conditional G and D (tui-gan train --conditional) and asks each
+generator for every digit in turn: the table gains "acc", the share of digits the classifier reads
+as the digit asked for.
 
 Targets (judged on the runs made; a target whose runs are missing is "not judged"):
   - every architecture covers 10/10 classes with the default recipe (every repeat);
   - mlp, dcgan, simple and relu-mlp each at least halve their seed-recipe FD (default/seed <= 0.5);
-  - the best architecture's default-recipe FD is at most 2x the real-vs-real floor.
+  - the best architecture's default-recipe FD is at most 2x the real-vs-real floor;
+  - with --conditional: dcgan (default recipe) draws >= 90% of its digits as the digit asked for.
 
 On a 2-core CPU anything else running steals training steps: the benchmark prints the 1-minute
 load average at the start (a warning when it exceeds the cores), measures the CPU time other
@@ -68,6 +73,7 @@ from tui_gan.config import TrainConfig  # noqa: E402
 from tui_gan.errors import TuiGanError  # noqa: E402
 from tui_gan.models import ARCH_NAMES  # noqa: E402
 from tui_gan.quality import evaluate, load_or_train, real_floor  # noqa: E402
+from tui_gan.quality.report import ACCURATE_SHARE  # noqa: E402
 from tui_gan.training import commands as cmd  # noqa: E402
 from tui_gan.training import events as ev  # noqa: E402
 from tui_gan.training.engine import Engine  # noqa: E402
@@ -78,6 +84,7 @@ WARMUP_STEPS = 2  # one-off costs (allocator, kernel choice) land here; img/s le
 RECIPES = ("seed", "default")
 HALVERS = ("mlp", "dcgan", "simple", "relu-mlp")  # the architectures that must halve their seed FD
 HALVE_RATIO = 0.5
+CONDITIONAL_ACCURACY = ACCURATE_SHARE  # the conditional dcgan's target
 FLOOR_FACTOR = 2.0
 BUSY_CORES = 0.1  # other processes' CPU use during a run (in cores) above which the run is flagged
 
@@ -119,8 +126,11 @@ def has_recipes() -> bool:
     return "recipe" in {f.name for f in dataclasses.fields(TrainConfig)}
 
 
-def make_config(arch: str, recipe: str, seed: int, dataset_name: str, device: str, runs_dir: str) -> TrainConfig:
+def make_config(arch: str, recipe: str, seed: int, dataset_name: str, device: str, runs_dir: str,
+                conditional: bool = False) -> TrainConfig:
     extra = {"recipe": recipe} if has_recipes() else {}
+    if conditional:
+        extra["conditional"] = True
     if not extra and recipe != "seed":
         raise BenchError(f"recipe {recipe!r} needs TrainConfig.recipe, which this checkout does not have yet: "
                          "only --recipe seed can run")
@@ -138,7 +148,7 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
 
     load, cpu_before, began = os.getloadavg()[0], cpu_seconds(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tui-gan-quality-") as runs_dir:
-        config = make_config(arch, recipe, seed, dataset.name, args.device, runs_dir)
+        config = make_config(arch, recipe, seed, dataset.name, args.device, runs_dir, args.conditional)
         engine = BudgetEngine(config, listen, seconds=args.seconds, dataset=dataset, run_dir=False, exit_when_done=True)
         reason = engine.run()
     cpu_after, wall = cpu_seconds(), time.monotonic() - began
@@ -159,8 +169,10 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
                          + (f": {problems[0]}" if problems else ""))
     ema = getattr(state, "G_ema", None)
     row["judged"] = "G" if ema is None else "G_ema"
-    images = eval_images(state.G if ema is None else ema, seed, args.samples, config.z_dim, engine.device)
-    row["report"] = evaluate(classifier, images).to_dict()
+    images, labels = eval_images(state.G if ema is None else ema, seed, args.samples, config.z_dim, engine.device,
+                                 args.conditional)
+    report = evaluate(classifier, images, labels)
+    row["report"] = {**report.to_dict(), "accuracy": report.accuracy}
     return row
 
 
@@ -189,6 +201,7 @@ def summarise(rows: list[dict]) -> dict:
         "classes": mean_of(rows, "classes_covered"),
         "min_classes": min(covered) if len(covered) == len(rows) else None,
         "score": mean_of(rows, "classifier_score"),
+        "accuracy": mean_of(rows, "accuracy") if rows[0]["report"] and rows[0]["report"]["accuracy"] is not None else None,
         "confidence": mean_of(rows, "mean_confidence"),
         "steps": statistics.fmean(r["steps"] for r in rows),
         "images_per_s": statistics.fmean(rates) if rates else None,
@@ -203,27 +216,31 @@ def fmt(value: float | None, spec: str) -> str:
     return format(value, spec) if value is not None else "-".rjust(int(width or 0))
 
 
-def row_text(name: str, recipe: str, judged: str, fd, classes: str, score, conf, steps: str, rate) -> str:
+def row_text(name: str, recipe: str, judged: str, fd, classes: str, score, conf, steps: str, rate,
+             accuracy: float | None = None, conditional: bool = False) -> str:
     return (f"{name:15} {recipe:8} {judged:6} {fmt(fd, '8.2f')} {classes:>8} {fmt(score, '6.2f')} "
-            f"{fmt(conf, '6.3f')} {steps:>7} {fmt(rate, '7,.0f')}")
+            f"{fmt(conf, '6.3f')} " + (f"{fmt(accuracy, '6.1%')} " if conditional else "")
+            + f"{steps:>7} {fmt(rate, '7,.0f')}")
 
 
-def table(archs: list[str], recipes: list[str], cells: dict, real: dict) -> list[str]:
+def table(archs: list[str], recipes: list[str], cells: dict, real: dict, conditional: bool = False) -> list[str]:
     lines = [f"{'arch':15} {'recipe':8} {'judged':6} {'FD':>8} {'classes':>8} {'score':>6} {'conf':>6} "
-             f"{'steps':>7} {'img/s':>7}"]
+             + (f"{'acc':>6} " if conditional else "") + f"{'steps':>7} {'img/s':>7}"]
     for arch in archs:
         for i, recipe in enumerate(recipes):
             c = cells[arch, recipe]
             classes = "-" if c["classes"] is None else f"{c['classes']:.3g}/10"
             note = f"  ({c['diverged']} diverged)" if c["diverged"] else ""
             lines.append(row_text(arch if i == 0 else "", recipe, c["judged"], c["fd"], classes, c["score"],
-                                  c["confidence"], f"{c['steps']:.0f}", c["images_per_s"]) + note)
+                                  c["confidence"], f"{c['steps']:.0f}", c["images_per_s"], c["accuracy"],
+                                  conditional) + note)
     lines.append(row_text("real digits", "-", "-", real["frechet_distance"], f"{real['classes_covered']}/10",
-                          real["classifier_score"], real["mean_confidence"], "-", None))
+                          real["classifier_score"], real["mean_confidence"], "-", None, None, conditional))
     return lines
 
 
-def judge_targets(archs: list[str], recipes: list[str], cells: dict, floor: float) -> tuple[dict, list[str]]:
+def judge_targets(archs: list[str], recipes: list[str], cells: dict, floor: float,
+                  conditional: bool = False) -> tuple[dict, list[str]]:
     """Ratios per architecture and the three targets: (for the JSON, the lines to print)."""
     ratios, lines = {}, ["FD ratio default/seed (lower is better):"]
     for arch in archs:
@@ -258,13 +275,21 @@ def judge_targets(archs: list[str], recipes: list[str], cells: dict, floor: floa
         targets["halving"] = (not missing and not failing,
                               "".join(f"; {label}: {', '.join(names)}" for label, names in
                                       (("no ratio (diverged)", missing), (f"above {HALVE_RATIO:g}", failing)) if names))
+    if conditional:
+        accuracy = cells.get(("dcgan", "default"), {}).get("accuracy")
+        targets["conditional"] = None if accuracy is None else (
+            accuracy >= CONDITIONAL_ACCURACY, f" ({accuracy:.1%})")
     wanted = {"coverage": f"every architecture covers 10/10 classes with the default recipe ({', '.join(archs)})",
               "halving": f"the seed-recipe FD at least halved by each of {', '.join(halvers or HALVERS)}",
               "floor": f"the best architecture's default-recipe FD <= {FLOOR_FACTOR:g}x the real-vs-real floor"}
+    if conditional:
+        wanted["conditional"] = (f"conditional dcgan (default recipe) draws >= {CONDITIONAL_ACCURACY:.0%} of its "
+                                 "digits as the digit asked for")
     lines += ["targets:"]
     for key, text in wanted.items():
         verdict = targets[key]
-        needs = "the seed and default recipes" if key == "halving" else "the default recipe"
+        needs = {"halving": "the seed and default recipes", "conditional": "dcgan with the default recipe"}.get(
+            key, "the default recipe")
         said = f"not judged (needs {needs})" if verdict is None else ("met" if verdict[0] else "NOT met") + verdict[1]
         lines.append(f"  {text}: {said}")
     if len(archs) < len(ARCH_NAMES):
@@ -285,6 +310,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice, one per core)")
     parser.add_argument("--json", metavar="PATH", help="also write every run and the summary here as JSON")
+    parser.add_argument("--conditional", action="store_true", help="class-conditional G and D; adds per-digit accuracy")
     args = parser.parse_args()
     if args.seconds <= 0 or args.samples < 2 or args.repeats < 1 or (args.threads is not None and args.threads < 1):
         parser.error("--seconds must be positive, --samples at least 2, --repeats and --threads at least 1")
@@ -297,7 +323,7 @@ def benchmark(args: argparse.Namespace) -> None:
     """Every run, then the table and the targets (and the JSON). Raises BenchError or TuiGanError."""
     archs, recipes = args.arch, args.recipe
     for recipe in recipes:  # a recipe this checkout lacks fails now, not after an hour of runs
-        make_config(archs[0], recipe, args.seed, "mnist", args.device, "runs")
+        make_config(archs[0], recipe, args.seed, "mnist", args.device, "runs", args.conditional)
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise BenchError(f"cannot write {args.json}: no folder {Path(args.json).resolve().parent}")
     if args.threads:
@@ -335,6 +361,7 @@ def benchmark(args: argparse.Namespace) -> None:
                 rows.append(row)
                 rep = row["report"]
                 found = (f"FD {rep['frechet_distance']:.2f}, {rep['classes_covered']}/10 classes (judged {row['judged']})"
+                         + (f", {rep['accuracy']:.1%} as asked" if rep["accuracy"] is not None else "")
                          if rep else f"diverged: {row['diverged']}")
                 print(f"  [{len(rows)}/{total}] {arch} / {recipe} (seed {row['seed']}): {row['steps']} steps, "
                       f"{fmt(row['images_per_s'], ',.0f')} img/s; {found}; {time.monotonic() - began:.0f} s",
@@ -346,9 +373,9 @@ def benchmark(args: argparse.Namespace) -> None:
 
     cells = {(a, r): summarise([row for row in rows if row["arch"] == a and row["recipe"] == r])
              for a in archs for r in recipes}
-    summary, target_lines = judge_targets(archs, recipes, cells, floor)
+    summary, target_lines = judge_targets(archs, recipes, cells, floor, args.conditional)
     print()
-    print("\n".join(table(archs, recipes, cells, real)))
+    print("\n".join(table(archs, recipes, cells, real, args.conditional)))
     print()
     print("\n".join(target_lines))
     if busy:
@@ -362,7 +389,8 @@ def benchmark(args: argparse.Namespace) -> None:
                         "load_at_start": round(load, 2)},
             "settings": {"seconds": args.seconds, "warmup_steps": WARMUP_STEPS, "batch": BATCH,
                          "samples": args.samples, "repeats": args.repeats, "seed": args.seed,
-                         "device": args.device, "data": dataset.source, "recipes": recipes, "archs": archs},
+                         "device": args.device, "data": dataset.source, "recipes": recipes, "archs": archs,
+                         "conditional": args.conditional},
             "classifier_accuracy": classifier.val_accuracy,
             "real_floor_fd": floor,
             "real_digits": real,

@@ -43,11 +43,23 @@ def scripted_points(n: int = STEPS) -> tuple[ev.StepPoint, ...]:
 
 SAMPLE_IMAGES = blob_digits(64, seed=11).images.numpy()
 INTERPOLATION = blob_digits(16, seed=12).images.numpy()
+PER_CLASS = 7
 
 
-def scripted_report(fd: float, histogram: list[float]) -> QualityReport:
+def class_major_images() -> np.ndarray:
+    """A conditional grid: PER_CLASS blobs of class 0, then of class 1, ..."""
+    blobs = blob_digits(400, seed=11)
+    labels = blobs.labels.numpy()
+    return np.concatenate([blobs.images.numpy()[labels == c][:PER_CLASS] for c in range(10)])
+
+
+CLASS_IMAGES = class_major_images()
+CLASS_ACCURACY = (0.99, 1.0, 0.93, 0.95, 0.97, 0.88, 0.96, 0.62, 0.91, 0.94)  # 7 and 5 short of 90%
+
+
+def scripted_report(fd: float, histogram: list[float], conditional: bool = False) -> QualityReport:
     covered = sum(h >= 0.02 for h in histogram)
-    return QualityReport(1000, tuple(histogram), covered, 0.12, 0.91, 7.4, fd)
+    return QualityReport(1000, tuple(histogram), covered, 0.12, 0.91, 7.4, fd, CLASS_ACCURACY if conditional else ())
 
 
 class ScriptedEngine:
@@ -75,9 +87,12 @@ class ScriptedEngine:
     def run(self) -> str:
         a = self.config.arch
         e = self.emit
+        conditional = self.config.conditional
+        images, per_class = (CLASS_IMAGES, PER_CLASS) if conditional else (SAMPLE_IMAGES, 0)
+        last_samples = ev.Samples(a, STEPS, images, INTERPOLATION, False, per_class, 8 if conditional else -1)
         e(ev.Started(a, "MNIST", self.device, RUN, STEPS_PER_EPOCH, 100, 0, 0, 1_489_936, 1_460_225))
         e(ev.StateChanged(a, "running", 0))
-        e(ev.Samples(a, 0, np.zeros_like(SAMPLE_IMAGES)))
+        e(ev.Samples(a, 0, np.zeros_like(images), None, False, per_class))
         points = scripted_points()
         for chunk in range(0, STEPS, 300):  # several Stats batches, as the engine sends them
             part = points[chunk : chunk + 300]
@@ -88,15 +103,16 @@ class ScriptedEngine:
                 e(ev.CheckpointSaved(a, f"{RUN}/checkpoints/{a}/latest.pt", STEPS_PER_EPOCH))
             fd = 160.0 * 0.6 ** (chunk // 300)  # improving: the trend sparkline falls
             share = [0.13, 0.12, 0.09, 0.1, 0.11, 0.08, 0.1, 0.01, 0.14, 0.12]  # class 7 missing
-            e(ev.Quality(a, last, last // STEPS_PER_EPOCH, scripted_report(fd, share), 9.8, 0.984, 0.041))
+            e(ev.Quality(a, last, last // STEPS_PER_EPOCH, scripted_report(fd, share, conditional), 9.8, 0.984,
+                         0.041))
         self.current.step = STEPS
-        e(ev.Samples(a, STEPS, SAMPLE_IMAGES, INTERPOLATION))
+        e(last_samples)
         self.scripted.set()
         while True:
             command = self.commands.get()
             if isinstance(command, (cmd.TogglePause, cmd.Pause)):
                 e(ev.StateChanged(a, "paused", STEPS))
-                e(ev.Samples(a, STEPS, SAMPLE_IMAGES, INTERPOLATION))
+                e(last_samples)
             elif isinstance(command, cmd.Stop):
                 e(ev.StateChanged(a, "stopped", STEPS))
                 e(ev.Finished(a, "stopped", STEPS, RUN))
@@ -136,6 +152,11 @@ def test_dashboard_80x24(snap_compare, cpu_monitor):
 
 def test_dashboard_120x40_gpu(snap_compare, gpu_monitor):
     assert snap_compare(make_app(gpu_monitor, device="cuda:0"), terminal_size=(120, 40), run_before=settled)
+
+
+def test_dashboard_conditional_160x50(snap_compare, cpu_monitor):
+    """--conditional: a row of digits per class, labelled; the quality bars are per-class accuracy."""
+    assert snap_compare(make_app(cpu_monitor, conditional=True), terminal_size=(160, 50), run_before=settled)
 
 
 def test_paused_with_interpolation_120x40(snap_compare, cpu_monitor):

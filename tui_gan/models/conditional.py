@@ -24,13 +24,14 @@ def with_class(z: torch.Tensor, y: torch.Tensor | None, n_classes: int) -> torch
 
 
 class ProjectionHead(nn.Module):
-    """Runs an unconditional D (a Sequential ending in its Linear head) and adds
-    <embed(y), features> to its logit."""
+    """Runs an unconditional D (a Sequential ending in its Linear head), adds <embed(y), features>
+    to its logit and returns it with the auxiliary classifier's class logits: (b, 1 + n_classes)."""
 
     def __init__(self, n_classes: int, width: int):
         super().__init__()
         self.embed = nn.Embedding(n_classes, width)
         nn.init.normal_(self.embed.weight, std=width ** -0.5)  # starts as a small term beside the logit
+        self.classify = nn.Linear(width, n_classes)
 
     def forward(self, net: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         if y is None:
@@ -38,4 +39,5 @@ class ProjectionHead(nn.Module):
         *body, head = net
         for layer in body:
             x = layer(x)
-        return head(x) + (self.embed(y).to(x.dtype) * x).sum(1, keepdim=True)
+        logit = head(x) + (self.embed(y).to(x.dtype) * x).sum(1, keepdim=True)
+        return torch.cat([logit, self.classify(x)], dim=1)

@@ -10,12 +10,15 @@ update, as in pytorch/examples' dcgan, with the recipe's loss (training/recipes.
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from tui_gan.training.state import ArchState, update_ema
+
+AUX_WEIGHT = float(os.environ.get("TUI_GAN_AUX", "1.0"))
 
 
 def gan_step(s: ArchState, real: torch.Tensor, z: torch.Tensor,
@@ -38,7 +41,10 @@ def gan_step(s: ArchState, real: torch.Tensor, z: torch.Tensor,
     # third of its backward. (The plain D, not its DDP wrapper: there is nothing of D's to sync.)
     s.D.requires_grad_(False)
     with autocast():
-        g_loss = _g_loss(s.D_g(fake, *c), loss)
+        out = s.D_g(fake, *c)
+        g_loss = _g_loss(out[:, :1], loss)
+        if c:
+            g_loss = g_loss + AUX_WEIGHT * F.cross_entropy(out[:, 1:].float(), y)
     s.opt_g.zero_grad(set_to_none=True)
     _backward(g_loss, s.scaler)
     _optimizer_step(s.opt_g, s.scaler)
@@ -50,7 +56,7 @@ def gan_step(s: ArchState, real: torch.Tensor, z: torch.Tensor,
 
     with torch.no_grad():
         return torch.stack([d_loss.detach().float(), g_loss.detach().float(),
-                            torch.sigmoid(real_out.float()).mean(), torch.sigmoid(fake_out.float()).mean()])
+                            torch.sigmoid(real_out[:, :1].float()).mean(), torch.sigmoid(fake_out[:, :1].float()).mean()])
 
 
 def _d_step(s: ArchState, real: torch.Tensor, fake: torch.Tensor, c: tuple, loss: str, autocast):
@@ -61,7 +67,7 @@ def _d_step(s: ArchState, real: torch.Tensor, fake: torch.Tensor, c: tuple, loss
         with autocast():
             out = D(torch.cat([real, fake.detach()]), *(torch.cat([y, y]) for y in c))
             real_out, fake_out = out[:b], out[b:]
-            d_loss = _d_loss(real_out, fake_out, loss)
+            d_loss = _d_loss(real_out[:, :1], fake_out[:, :1], loss) + _aux(real_out, c)
         if loss == "wgan-gp":
             d_loss = d_loss + s.recipe.gp_weight * gradient_penalty(s.D, real, fake.detach(), *c)
         _backward(d_loss, s.scaler)
@@ -69,17 +75,22 @@ def _d_step(s: ArchState, real: torch.Tensor, fake: torch.Tensor, c: tuple, loss
         with _no_sync(D):
             with autocast():
                 real_out = D(real, *c)
-                loss_real = _d_loss(real_out, None, loss)
+                loss_real = _d_loss(real_out[:, :1], None, loss) + _aux(real_out, c)
             _backward(loss_real, s.scaler)
         with autocast():
             fake_out = D(fake.detach(), *c)
-            loss_fake = _d_loss(None, fake_out, loss)
+            loss_fake = _d_loss(None, fake_out[:, :1], loss)
         if loss == "wgan-gp":
             loss_fake = loss_fake + s.recipe.gp_weight * gradient_penalty(s.D, real, fake.detach(), *c)
         _backward(loss_fake, s.scaler)
         d_loss = loss_real.detach() + loss_fake.detach()
     _optimizer_step(s.opt_d, s.scaler)
     return d_loss.detach(), real_out.detach(), fake_out.detach()
+
+
+def _aux(out: torch.Tensor, c: tuple) -> torch.Tensor | float:
+    """A conditional D's auxiliary classifier loss on real digits (their true classes)."""
+    return AUX_WEIGHT * F.cross_entropy(out[:, 1:].float(), c[0]) if c else 0.0
 
 
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
@@ -114,7 +125,7 @@ def gradient_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
     classes `c` in a conditional run), in fp32."""
     eps = torch.rand(len(real), *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     x = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x, *c).sum(), x, create_graph=True)
+    (grad,) = torch.autograd.grad(D(x, *c)[:, :1].sum(), x, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 

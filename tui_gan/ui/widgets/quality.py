@@ -1,5 +1,6 @@
 """Is it working? The latest quality evaluation: a bar per digit class for what the generator
-draws, the classifier's figures, and the Frechet distance over time (lower is better)."""
+draws (a conditional generator: how often it draws the digit asked for), the classifier's
+figures, and the Frechet distance over time (lower is better)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 from tui_gan.history import QualityHistory
-from tui_gan.quality.report import COVERED_SHARE, MIN_CLASSES
+from tui_gan.quality.report import ACCURATE_SHARE, COVERED_SHARE, MIN_CLASSES
 from tui_gan.ui.widgets.spark import LEVELS, bar_rows
 from tui_gan.ui.widgets.formatting import fit_line
 
@@ -15,20 +16,22 @@ BAR_LINES = 2
 HIST_WIDTH = 20  # ten classes, a bar and a gap each
 
 
-def histogram_lines(shares: tuple[float, ...] | list[float]) -> list[Content]:
-    """BAR_LINES lines of vertical bars (eighth blocks) plus a label line. The scale tops out at
-    twice the uniform share (or the largest bar), so a balanced histogram reads as even bars at
-    half height and a collapse as one tall bar."""
-    top = max(2.0 / len(shares), max(shares))
+def histogram_lines(shares: tuple[float, ...] | list[float], top: float | None = None,
+                    good: float = COVERED_SHARE) -> list[Content]:
+    """BAR_LINES lines of vertical bars (eighth blocks) plus a label line; bars below `good` are
+    red. The scale tops out at `top`, by default twice the uniform share (or the largest bar),
+    so a balanced histogram reads as even bars at half height and a collapse as one tall bar."""
+    shares = [0.0 if share != share else share for share in shares]  # nan: a class not asked for
+    top = top or max(2.0 / len(shares), max(shares))
     rows: list[list[tuple[str, str]]] = [[] for _ in range(BAR_LINES)]
     labels: list[tuple[str, str]] = []
     for cls, share in enumerate(shares):
-        style = "$success" if share >= COVERED_SHARE else "$error"
+        style = "$success" if share >= good else "$error"
         eighths = round(share / top * 8 * BAR_LINES)
         for line in range(BAR_LINES):  # line 0 is the top
             base = (BAR_LINES - 1 - line) * 8
             rows[line] += [(LEVELS[min(8, max(0, eighths - base))], style), (" ", "")]
-        labels += [(str(cls % 10), "$text-muted" if share >= COVERED_SHARE else "$error bold"), (" ", "")]
+        labels += [(str(cls % 10), "$text-muted" if share >= good else "$error bold"), (" ", "")]
     return [Content.assemble(*row) for row in rows] + [Content.assemble(*labels)]
 
 
@@ -71,15 +74,23 @@ class QualityPanel(Widget):
         r = q.report
         covered_style = "$error bold" if r.classes_covered < MIN_CLASSES else "bold"
         fd_style = "bold" if r.frechet_distance <= 3 * max(q.real_floor, 1e-9) else "$warning bold"
-        hist = histogram_lines(r.histogram)
+        accuracy = r.accuracy
+        if accuracy is None:
+            hist = histogram_lines(r.histogram)
+        else:  # conditional: a bar per digit asked for, full when every one is drawn as that digit
+            hist = histogram_lines(r.class_accuracy, top=1.0, good=ACCURATE_SHARE)
         room = width - HIST_WIDTH - 1
         if room < 16:  # too narrow to share a line: the bars alone say the most
             return Content("\n").join(hist)
         fd = f"{r.frechet_distance:.1f}" if r.frechet_distance < 1000 else f"{r.frechet_distance:.0f}"
-        figures = [
-            fit_line(room, Content.assemble((f"{r.classes_covered}/10", covered_style), " classes"),
+        first = [Content.assemble((f"{r.classes_covered}/10", covered_style), " classes"),
                  Content.assemble("conf ", (f"{r.mean_confidence:.2f}", "bold")),
-                 Content.assemble("score ", (f"{r.classifier_score:.2f}", "bold"))),
+                 Content.assemble("score ", (f"{r.classifier_score:.2f}", "bold"))]
+        if accuracy is not None:
+            style = "bold" if accuracy >= ACCURATE_SHARE else "$warning bold"
+            first = [Content.assemble((f"{accuracy:.0%}", style), " as asked"), *first[:1], first[2]]
+        figures = [
+            fit_line(room, *first),
             fit_line(room, Content.assemble("FD ", (fd, fd_style), (f" (real {q.real_floor:.1f})", "$text-muted")),
                  Content.assemble("KL ", (f"{r.kl_to_uniform:.2f}", "bold"))),
         ]

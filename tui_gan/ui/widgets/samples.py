@@ -1,5 +1,6 @@
 """The generator's digits from the fixed noise, as many as fit the panel, optionally with the
-latent-interpolation row underneath.
+latent-interpolation row underneath. A conditional generator's digits go a row per class, each
+labelled with its digit (several classes share a line when the panel is short).
 
 Keeps what it shows so a resize re-renders locally, without asking the engine."""
 
@@ -19,6 +20,8 @@ PLAIN = Style()
 MUTED = Style(dim=True)
 MIN_FULL_SIZE = 6  # fewer full-size digits than this: show more at half size (diversity matters in a GAN)
 INTERP_LINES = HALF_LINES + 1  # a caption line, then one row of half-size digits
+CLASSES = 10
+LABEL_CELLS = 2  # "7 " before each class's digits
 
 
 def halve(images: np.ndarray) -> np.ndarray:
@@ -27,6 +30,40 @@ def halve(images: np.ndarray) -> np.ndarray:
     x = images[:, : h - h % 2, : w - w % 2].astype(np.uint16)
     x = x.reshape(n, h // 2, 2, w // 2, 2).sum(axis=(2, 4))
     return ((x + 2) // 4).astype(np.uint8)
+
+
+def class_layout(width: int, height: int, per_class: int, cells: int, lines: int) -> tuple[int, int, int]:
+    """(digits shown per class, classes per line, classes shown) for a conditional grid of
+    `per_class` digits of each of the 10 classes: every class if they fit (as many digits of each
+    as then fit), else as many classes as fit with one digit each. (0, 0, 0): not one digit fits."""
+    def groups(k: int) -> int:  # classes side by side: a label, k digits, a blank cell before the next
+        return (width + 1) // (LABEL_CELLS + k * cells + k)
+    line_rows = (height + 1) // (lines + 1)
+    for k in range(per_class, 0, -1):
+        g = groups(k)
+        if g and -(-CLASSES // g) <= line_rows:
+            return k, g, CLASSES
+    g = groups(1)
+    return (1, g, min(CLASSES, g * line_rows)) if g and line_rows else (0, 0, 0)
+
+
+def class_rows(images: np.ndarray, per_class: int, k: int, per_line: int, shown: int,
+               color: bool) -> list[list[Segment]]:
+    """Lines of segments: classes 0..shown-1, `per_line` to a line, each its label then its first k digits."""
+    lines: list[list[Segment]] = []
+    blank_line = [Segment(" ", PLAIN)]
+    for first in range(0, shown, per_line):
+        if first:
+            lines.append([])
+        block: list[list[Segment]] | None = None
+        for c in range(first, min(first + per_line, shown)):
+            digits = grid_to_segments(images[c * per_class : c * per_class + k], k, color=color)
+            middle = len(digits) // 2
+            labelled = [[Segment(f"{c} " if i == middle else " " * LABEL_CELLS, MUTED), *line]
+                        for i, line in enumerate(digits)]
+            block = labelled if block is None else [a + blank_line + b for a, b in zip(block, labelled)]
+        lines += block or []
+    return lines
 
 
 def spread(n_available: int, n_shown: int) -> np.ndarray:
@@ -87,12 +124,30 @@ class SamplesPanel(Widget):
         if interp is not None and len(interp) and height >= INTERP_LINES + HALF_LINES:
             k = fit_grid(width, HALF_LINES, len(interp), cells=HALF_CELLS, lines=HALF_LINES)[0]
             if k:
-                caption = f"─ interpolation z₀ → z₁ ({k} of {len(interp)} points) "
+                digit = f"digit {self.snapshot.interp_class}, " if self.snapshot.per_class else ""
+                caption = f"─ interpolation z₀ → z₁ ({digit}{k} of {len(interp)} points) "
                 if len(caption) > width:
                     caption = "─ interpolation z₀ → z₁ "
                 interp_lines = [[Segment(caption[:width].ljust(width, "─"), MUTED)]]
                 interp_lines += grid_to_segments(halve(interp[spread(len(interp), k)]), k, color=color)
                 height -= INTERP_LINES + 1  # and a blank line above the caption
+        if self.snapshot.per_class:
+            lines = self._class_lines(width, height, color)
+        else:
+            lines = self._grid_lines(width, height, color)
+        if lines is None:
+            self.border_subtitle = ""
+            self.update("too small for digits: make the terminal larger")
+            return
+        if interp_lines:
+            lines += [[]] * (height - len(lines) + 1) + interp_lines  # the row sits at the bottom
+        # Textual's NO_COLOR filter needs a Style on every segment, monochrome ones included.
+        self._lines = [
+            Strip([seg if seg.style is not None else Segment(seg.text, PLAIN) for seg in line]) for line in lines
+        ]
+        self.refresh()
+
+    def _grid_lines(self, width: int, height: int, color: bool) -> list[list[Segment]] | None:
         images = self.snapshot.images
         n = len(images)
         cols, rows = fit_grid(width, height, n)
@@ -101,19 +156,24 @@ class SamplesPanel(Widget):
             cols, rows = fit_grid(width, height, n, cells=HALF_CELLS, lines=HALF_LINES)
             images = halve(images)
         if not cols:
-            self.border_subtitle = ""
-            self.update("too small for digits: make the terminal larger")
-            return
+            return None
         shown = cols * rows
         self.border_subtitle = f"{shown} of {n}" + ("" if full else " · half size")
-        lines = grid_to_segments(images[:shown], cols, color=color)
-        if interp_lines:
-            lines += [[]] * (height - len(lines) + 1) + interp_lines  # the row sits at the bottom
-        # Textual's NO_COLOR filter needs a Style on every segment, monochrome ones included.
-        self._lines = [
-            Strip([seg if seg.style is not None else Segment(seg.text, PLAIN) for seg in line]) for line in lines
-        ]
-        self.refresh()
+        return grid_to_segments(images[:shown], cols, color=color)
+
+    def _class_lines(self, width: int, height: int, color: bool) -> list[list[Segment]] | None:
+        """A row per digit class at full size if all ten fit, else at half size."""
+        images, per_class = self.snapshot.images, self.snapshot.per_class
+        k, per_line, shown = class_layout(width, height, per_class, DIGIT_CELLS, DIGIT_LINES)
+        full = shown == CLASSES
+        if not full:
+            k, per_line, shown = class_layout(width, height, per_class, HALF_CELLS, HALF_LINES)
+            images = halve(images)
+        if not shown:
+            return None
+        classes = "0-9" if shown == CLASSES else f"0-{shown - 1} of 0-9"
+        self.border_subtitle = f"digits {classes} · {k} of {per_class} each" + ("" if full else " · half size")
+        return class_rows(images, per_class, k, per_line, shown, color)
 
     def _titles(self) -> None:
         title = "samples"
