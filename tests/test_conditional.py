@@ -185,3 +185,22 @@ async def test_the_samples_panel_shows_a_row_per_digit(harness):
         assert labels == sorted(labels) and set(labels) == set("0123456789")
         await pilot.resize_terminal(80, 24)  # too short for ten rows: the first classes, and it says so
         await wait_for(pilot, lambda: "of 0-9" in str(panel.border_subtitle), "the short layout")
+
+
+def test_saved_grids_put_a_row_per_digit(tmp_path):
+    from PIL import Image
+
+    from tui_gan.ui.exports import grid_png
+
+    def shape(path):  # (columns, rows) of 28-pixel digits with 2-pixel padding
+        width, height = Image.open(path).size
+        return (width - 2) // 30, (height - 2) // 30
+
+    rec = Recorder()
+    make_engine(tmp_path, rec, run_dir=tmp_path / "run", conditional=True, sample_count=16, epochs=1).run()
+    assert shape(tmp_path / "run" / "samples" / "simple" / "epoch_001.png") == (2, 10)
+    export = grid_png(tmp_path, "simple", Snapshot.of(rec.of(ev.Samples)[-1]))
+    export.write()
+    width, height = Image.open(export.path).size  # the dashboard's `s` at scale 2
+    assert ((width // 2 - 2) // 30, (height // 2 - 2) // 30) == (2, 10)
+    assert "class-conditional" in rec.of(ev.Started)[0].recipe

@@ -4,6 +4,7 @@ TTUR, the generator EMA, best.pt and early stopping, rolling back, and their che
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -106,7 +107,8 @@ def test_raw_samples_toggle_and_checkpoints_keep_the_ema(tmp_path):
     assert samples[0].ema and not samples[-1].ema  # the toggle took effect after the first grid
     data = load_checkpoint(tmp_path / "run" / "checkpoints" / "simple" / "latest.pt")
     assert data["generator_ema"] is not None and data["show_raw"] is True
-    assert data["config"]["ema"] == 0.99 and data["config"]["loss"] == "bce"  # the resolved recipe, pinned
+    assert data["recipe"]["ema"] == 0.99 and data["recipe"]["loss"] == "bce"  # the recipe as resolved
+    assert data["config"]["loss"] is None  # and the options as given, for architectures switched to later
 
 
 @pytest.mark.parametrize("changes", [
@@ -209,3 +211,25 @@ def test_config_files_are_checked_too():
         TrainConfig(loss="l1").validate()
     with pytest.raises(ConfigError, match="unknown recipe"):
         TrainConfig(recipe="best").validate()
+
+
+def test_a_resume_keeps_its_recipe_takes_new_options_and_other_archs_get_their_own(tmp_path):
+    """The checkpoint's recipe survives new defaults; an --lr given on resume wins over the saved
+    optimizer state; an architecture switched to after the resume trains with its own default."""
+    first = Recorder()
+    make_engine(tmp_path, first, run_dir=tmp_path / "a", arch="simple", max_steps=3, checkpoint_every=0).run()
+    ckpt = first.of(ev.CheckpointSaved)[-1].path
+    engine = Engine(tiny_config(tmp_path, arch="simple", lr=3e-5, max_steps=2), Recorder(), dataset=blob_digits(256),
+                    resume=ckpt, run_dir=False)
+    engine.run()
+    s = engine.current
+    assert s.recipe == replace(DEFAULTS["simple"], lr_g=3e-5, lr_d=3e-5)
+    assert s.opt_g.param_groups[0]["lr"] == s.opt_d.param_groups[0]["lr"] == 3e-5
+
+    resumed = Engine(tiny_config(tmp_path, arch="simple", max_steps=50), Recorder(), dataset=blob_digits(256),
+                     resume=ckpt, run_dir=False)
+    resumed.setup()
+    resumed.send(cmd.SwitchArch("mlp"))
+    resumed._drain_commands()
+    assert resumed.current.recipe == DEFAULTS["mlp"]  # not simple's lr 1e-3 / EMA 0.999
+    assert resumed.archs["simple"].recipe == DEFAULTS["simple"]

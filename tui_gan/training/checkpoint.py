@@ -6,6 +6,7 @@ Written atomically, read with `weights_only=True` so a checkpoint can never run 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,8 @@ from tui_gan.data import Dataset
 from tui_gan.errors import CheckpointError
 from tui_gan.fileio import atomic_write
 from tui_gan.training.events import STEP_FIELDS
-from tui_gan.training.recipes import RECIPE_FIELDS
-from tui_gan.training.state import ArchState, grid_labels
+from tui_gan.training.recipes import Recipe, resolve
+from tui_gan.training.state import ArchState, grid_labels, make_ema
 
 FORMAT = "tui-gan-checkpoint"
 VERSION = 1
@@ -54,8 +55,8 @@ def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> dict[
 def build_payload(s: ArchState, config: TrainConfig, device: torch.device, dataset: Dataset) -> dict[str, Any]:
     return {
         "arch": s.name,
-        # the recipe as resolved: a resume trains the same way whatever the defaults become
-        "config": config.replace(arch=s.name, **{k: getattr(s.recipe, k) for k in RECIPE_FIELDS}).to_dict(),
+        "config": config.replace(arch=s.name).to_dict(),  # the options as given: other architectures resolve their own
+        "recipe": asdict(s.recipe),  # as resolved: a resume trains the same way whatever the defaults become
         "step": s.step,
         "epoch": s.epoch,
         "pos": s.pos,
@@ -82,9 +83,10 @@ def build_payload(s: ArchState, config: TrainConfig, device: torch.device, datas
 
 
 def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torch.device, dataset: Dataset,
-                  seed: int) -> str | None:
-    """Load a checkpoint read from `source` into `s`. Returns a warning for the user, if any;
-    raises CheckpointError when it does not fit."""
+                  config: TrainConfig) -> str | None:
+    """Load a checkpoint read from `source` into `s`: its recipe, with the options `config` sets
+    on top, its weights and where it was. Returns a warning for the user, if any; raises
+    CheckpointError when it does not fit."""
     info = data.get("dataset") or {}
     if info.get("size") not in (None, len(dataset)):
         raise CheckpointError(
@@ -93,6 +95,9 @@ def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torc
         )
     warning = None
     try:
+        if data.get("recipe"):  # (older checkpoints pinned it in their config, which the caller resumes with)
+            s.recipe = resolve(config, s.name, base=Recipe(**data["recipe"]))
+            s.G_ema = (s.G_ema or make_ema(s.G)) if s.recipe.ema else None
         s.G.load_state_dict(data["generator"])
         if s.G_ema is not None:  # an EMA this run adds starts from the weights
             s.G_ema.load_state_dict(data.get("generator_ema") or data["generator"])
@@ -100,9 +105,10 @@ def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torc
         s.opt_g.load_state_dict(data["opt_g"])
         s.opt_d.load_state_dict(data["opt_d"])
         fused = {id(o): o.defaults.get("fused") for o in (s.opt_g, s.opt_d)}
-        for o in (s.opt_g, s.opt_d):  # keep the kernel choice made for *this* device
+        for o, lr in ((s.opt_g, s.recipe.lr_g), (s.opt_d, s.recipe.lr_d)):
             for group in o.param_groups:
-                group["fused"] = fused[id(o)]
+                group["fused"] = fused[id(o)]  # keep the kernel choice made for *this* device
+                group["lr"] = lr  # an --lr given now wins over the saved one (schedules rescale it every step)
         s.fixed_noise = data["fixed_noise"].to(device)
         if s.fixed_labels is not None:
             s.fixed_labels = grid_labels(len(s.fixed_noise), device)
@@ -114,7 +120,7 @@ def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torc
         if data.get("device_type", "cpu") == device.type:
             s.noise.set_state(rng["noise"])
         else:  # a CUDA generator's state does not fit a CPU one: continue on a fresh stream
-            s.noise.manual_seed(seed + int(data["step"]))
+            s.noise.manual_seed(config.seed + int(data["step"]))
             warning = ("checkpoint from another device type: the noise stream restarts, "
                        "so this run will not match an uninterrupted one exactly")
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:

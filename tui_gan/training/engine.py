@@ -129,11 +129,12 @@ class Engine:
         self.quality.start()
         state = build_state(get_arch(config.arch), config, self.device, self.ranks)
         if resume is not None:
-            warning = restore_state(state, resume, self.resume_path, self.device, self.dataset, config.seed)
+            warning = restore_state(state, resume, self.resume_path, self.device, self.dataset, config)
             if warning:
                 self._setup_notes.append(warning)
         self.archs[state.name] = state
         self.current = state
+        self.outputs.grid_columns = state.per_class or None
         self.outputs.write_config(config, self.dataset, self.device, self.resume_path)
         note = self.outputs.open_tensorboard(config, self.device, resume["step"] if resume else None)
         if note:
@@ -405,7 +406,8 @@ class Engine:
                 s.name, pretty_name(self.dataset.name), str(self.device),
                 str(self.run_dir.path) if self.run_dir else None, self.steps_per_epoch, self.config.epochs,
                 s.step, s.epoch, count_params(s.G), count_params(s.D), self.dataset.note, torch.get_num_threads(),
-                os.getpid(), *cuda_ids(self.device), self._devices, s.recipe.loss, describe(s.recipe),
+                os.getpid(), *cuda_ids(self.device), self._devices, s.recipe.loss,
+                describe(s.recipe) + (", class-conditional" if s.per_class else ""),
             )
         )
         if self.dataset.note:
@@ -461,7 +463,7 @@ class Engine:
         self._flush_stats(force=True)
         try:
             restore_state(s, load_checkpoint(path, expected_arch=s.name), path, self.device, self.dataset,
-                          self.config.seed)
+                          self.config)
         except TuiGanError as exc:
             self.emit(ev.Notice(s.name, str(exc), "error"))
             return

@@ -17,6 +17,7 @@ from tui_gan.training.rundir import RunDir
 class RunOutputs:
     def __init__(self, run_dir: RunDir | None) -> None:
         self.run_dir = run_dir
+        self.grid_columns: int | None = None  # a conditional run's grids: a row per class (None: square)
         self.tensorboard = None  # TensorBoardLog
         self._system = None  # SystemMonitor for the GPU/CPU figures TensorBoard gets
 
@@ -67,14 +68,14 @@ class RunOutputs:
     def samples(self, arch: str, step: int, grid: np.ndarray) -> None:
         """A live sample refresh: TensorBoard keeps one every so often."""
         if self.tensorboard is not None:
-            self.tensorboard.samples(arch, step, grid)
+            self.tensorboard.samples(arch, step, grid, columns=self.grid_columns)
 
     def epoch_samples(self, arch: str, epoch: int, step: int, grid: np.ndarray) -> None:
         if self.run_dir is None:
             return
-        self.run_dir.save_samples(arch, epoch, grid)
+        self.run_dir.save_samples(arch, epoch, grid, self.grid_columns)
         if self.tensorboard is not None:
-            self.tensorboard.samples(arch, step, grid, force=True)
+            self.tensorboard.samples(arch, step, grid, force=True, columns=self.grid_columns)
 
     def crash(self, text: str) -> str | None:
         """The traceback in error.log; its path, if written."""
@@ -90,7 +91,7 @@ class RunOutputs:
         if self.run_dir is None or not history:
             return
         self.run_dir.write_loss_plot(arch, history)
-        self.run_dir.write_progress_gif(arch, final_grid())
+        self.run_dir.write_progress_gif(arch, final_grid(), self.grid_columns)
 
     def close(self) -> None:
         if self.run_dir is not None:

@@ -43,10 +43,12 @@ DEFAULTS: dict[str, Recipe] = {
 }
 
 
-def resolve(config, arch: str) -> Recipe:
-    """The recipe `arch` trains with under `config` (a TrainConfig): the named recipe, then
-    whatever the user set. --lr sets both nets' rates unless --lr-g/--lr-d say otherwise."""
-    base = SEED if config.recipe == "seed" else DEFAULTS.get(arch, SEED)
+def resolve(config, arch: str, base: Recipe | None = None) -> Recipe:
+    """The recipe `arch` trains with under `config` (a TrainConfig): the named recipe (or `base`,
+    a checkpoint's), then whatever the user set. --lr sets both nets' rates unless --lr-g/--lr-d
+    say otherwise."""
+    if base is None:
+        base = SEED if config.recipe == "seed" else DEFAULTS.get(arch, SEED)
     changes = {name: getattr(config, name) for name in RECIPE_FIELDS if getattr(config, name) is not None}
     for name in ("lr_g", "lr_d"):
         if name not in changes and config.lr is not None:

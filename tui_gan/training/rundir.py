@@ -102,10 +102,10 @@ class RunDir:
                    if report.class_accuracy else [""] * 11))
             )
 
-    def save_samples(self, arch: str, epoch: int, images: np.ndarray) -> Path:
+    def save_samples(self, arch: str, epoch: int, images: np.ndarray, columns: int | None = None) -> Path:
         from tui_gan.render import save_grid_png
 
-        return save_grid_png(images, self.path / "samples" / arch / f"epoch_{epoch:03d}.png")
+        return save_grid_png(images, self.path / "samples" / arch / f"epoch_{epoch:03d}.png", columns)
 
     def write_loss_plot(self, arch: str, history: Sequence[Sequence[float]]) -> Path | None:
         """history rows are StepPoint rows (STEP_FIELDS)."""
@@ -136,7 +136,7 @@ class RunDir:
         fig.savefig(buf, format="png")
         return atomic_write_bytes(self.path / f"loss_{arch}.png", buf.getvalue())
 
-    def write_progress_gif(self, arch: str, final: np.ndarray | None = None) -> Path | None:
+    def write_progress_gif(self, arch: str, final: np.ndarray | None = None, columns: int | None = None) -> Path | None:
         """A GIF of the per-epoch grids (and the final one), so training can be replayed at a glance."""
         from PIL import Image
 
@@ -144,7 +144,7 @@ class RunDir:
 
         frames = [Image.open(p).convert("L") for p in sorted((self.path / "samples" / arch).glob("epoch_*.png"))]
         if final is not None:
-            frames.append(grid_image(final))
+            frames.append(grid_image(final, columns))
         if not frames:
             return None
         frames = [f.resize((f.width * 2, f.height * 2), Image.NEAREST) for f in frames]

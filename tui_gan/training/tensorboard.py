@@ -54,7 +54,7 @@ class TensorBoardLog:
         if report.accuracy is not None:  # a conditional generator: drawn as the class asked for
             add(f"{arch}/quality/class_accuracy", report.accuracy, step)
 
-    def samples(self, arch: str, step: int, images: np.ndarray, force: bool = False) -> None:
+    def samples(self, arch: str, step: int, images: np.ndarray, force: bool = False, columns: int | None = None) -> None:
         """The fixed-noise grid (uint8 greys), at most every IMAGE_EVERY_S unless forced."""
         now = time.monotonic()
         if not force and now - self._last_image.get(arch, -IMAGE_EVERY_S) < IMAGE_EVERY_S:
@@ -62,7 +62,7 @@ class TensorBoardLog:
         self._last_image[arch] = now
         from tui_gan.render import grid_image
 
-        self.writer.add_image(f"{arch}/samples", np.asarray(grid_image(images)), step, dataformats="HW")
+        self.writer.add_image(f"{arch}/samples", np.asarray(grid_image(images, columns)), step, dataformats="HW")
 
     def system(self, step: int, poll: Callable[[], object]) -> None:
         """GPU (or CPU) figures from poll() (a tui_gan.system monitor's), at most every SYSTEM_EVERY_S."""
