@@ -51,7 +51,7 @@ def class_rows(images: np.ndarray, per_class: int, k: int, per_line: int, shown:
                color: bool) -> list[list[Segment]]:
     """Lines of segments: classes 0..shown-1, `per_line` to a line, each its label then its first k digits."""
     lines: list[list[Segment]] = []
-    blank_line = [Segment(" ", PLAIN)]
+    gap = [Segment(" ", PLAIN)]  # a blank cell between classes sharing a line
     for first in range(0, shown, per_line):
         if first:
             lines.append([])
@@ -61,7 +61,7 @@ def class_rows(images: np.ndarray, per_class: int, k: int, per_line: int, shown:
             middle = len(digits) // 2
             labelled = [[Segment(f"{c} " if i == middle else " " * LABEL_CELLS, MUTED), *line]
                         for i, line in enumerate(digits)]
-            block = labelled if block is None else [a + blank_line + b for a, b in zip(block, labelled)]
+            block = labelled if block is None else [a + gap + b for a, b in zip(block, labelled)]
         lines += block or []
     return lines
 
