@@ -183,7 +183,10 @@ async def test_the_samples_panel_shows_a_row_per_digit(harness):
         assert str(panel.border_subtitle).startswith("digits 0-9 · ")
         labels = re.findall(r"\d", widget_text(panel))  # block cells are no digits: only the class labels are
         assert labels == sorted(labels) and set(labels) == set("0123456789")
-        await pilot.resize_terminal(80, 24)  # too short for ten rows: the first classes, and it says so
+        await pilot.resize_terminal(80, 24)  # every digit still shows, at a quarter of the size
+        await wait_for(pilot, lambda: str(panel.border_subtitle).endswith("quarter size"), "the small layout")
+        assert set(re.findall(r"\d", widget_text(panel))) == set("0123456789")
+        await pilot.resize_terminal(60, 16)  # too small even so: the first digits, and it says so
         await wait_for(pilot, lambda: "of 0-9" in str(panel.border_subtitle), "the short layout")
 
 

@@ -22,6 +22,8 @@ MIN_FULL_SIZE = 6  # fewer full-size digits than this: show more at half size (d
 INTERP_LINES = HALF_LINES + 1  # a caption line, then one row of half-size digits
 CLASSES = 10
 LABEL_CELLS = 2  # "7 " before each class's digits
+# A conditional grid's sizes, largest first: (subtitle word, cells, lines); quarter size is 7x7 pixels.
+CLASS_SIZES = (("", DIGIT_CELLS, DIGIT_LINES), ("half", HALF_CELLS, HALF_LINES), ("quarter", HALF_CELLS // 2, 4))
 
 
 def halve(images: np.ndarray) -> np.ndarray:
@@ -162,17 +164,18 @@ class SamplesPanel(Widget):
         return grid_to_segments(images[:shown], cols, color=color)
 
     def _class_lines(self, width: int, height: int, color: bool) -> list[list[Segment]] | None:
-        """A row per digit class at full size if all ten fit, else at half size."""
+        """A row per digit class, at the largest size at which all ten fit (a quarter-size 7x7
+        digit is crude, but seeing every class beats seeing two); else as many as fit."""
         images, per_class = self.snapshot.images, self.snapshot.per_class
-        k, per_line, shown = class_layout(width, height, per_class, DIGIT_CELLS, DIGIT_LINES)
-        full = shown == CLASSES
-        if not full:
-            k, per_line, shown = class_layout(width, height, per_class, HALF_CELLS, HALF_LINES)
+        for size, cells, lines in CLASS_SIZES:
+            k, per_line, shown = class_layout(width, height, per_class, cells, lines)
+            if shown == CLASSES or size == CLASS_SIZES[-1][0]:
+                break
             images = halve(images)
         if not shown:
             return None
         classes = "0-9" if shown == CLASSES else f"0-{shown - 1} of 0-9"
-        self.border_subtitle = f"digits {classes} · {k} of {per_class} each" + ("" if full else " · half size")
+        self.border_subtitle = f"digits {classes} · {k} of {per_class} each" + (f" · {size} size" if size else "")
         return class_rows(images, per_class, k, per_line, shown, color)
 
     def _titles(self) -> None:
