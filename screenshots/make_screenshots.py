@@ -1,9 +1,11 @@
 """Regenerate the README screenshots from the real app and engine on synthetic digits.
 
     python screenshots/make_screenshots.py [--seconds 60] [--arch mlp] [--size 120x40] [--out DIR]
+                                           [--conditional]
 
 Writes main.svg (training, after a quality evaluation), paused.svg (with the interpolation row)
-and help.svg next to this script (or in --out). Runs are written to a temporary folder, so
+and help.svg next to this script (or in --out); with --conditional, conditional.svg alone (a
+class-conditional run after a quality evaluation). Runs are written to a temporary folder, so
 nothing is left in ./runs. The quality classifier trains in the background on first use."""
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
             await pilot.pause(3.0)
         app.clear_notifications()  # the "evaluating..." toasts
         await pilot.pause(1.5)
+        if config.conditional:
+            save("conditional")
+            await pilot.press("q")
+            await wait_until(pilot, lambda: app.return_code is not None, "the app to stop")
+            return written
         save("main")
         await pilot.press("space", "i")
         await wait_until(pilot, lambda: app.state == "paused" and newest_step(app) == app.dashboard.status_bar.info.step,
@@ -75,10 +82,12 @@ def main() -> None:
     parser.add_argument("--arch", default="mlp")
     parser.add_argument("--size", default="120x40", help="terminal WIDTHxHEIGHT")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for the SVGs (default: next to this script)")
+    parser.add_argument("--conditional", action="store_true", help="conditional.svg: a --conditional run")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     with tempfile.TemporaryDirectory(prefix="tui-gan-shots-") as runs:
-        config = TrainConfig(arch=args.arch, dataset="synthetic", synthetic_size=8192, runs_dir=runs).validate()
+        config = TrainConfig(arch=args.arch, dataset="synthetic", synthetic_size=8192, runs_dir=runs,
+                             conditional=args.conditional).validate()
         args.out.mkdir(parents=True, exist_ok=True)
         for path in asyncio.run(shoot(config, args.seconds, (width, height), args.out)):
             print(f"wrote {path}")

@@ -97,7 +97,7 @@ def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torc
     try:
         if data.get("recipe"):  # (older checkpoints pinned it in their config, which the caller resumes with)
             s.recipe = resolve(config, s.name, base=Recipe(**data["recipe"]))
-            s.G_ema = (s.G_ema or make_ema(s.G)) if s.recipe.ema else None
+            s.G_ema = (s.G_ema if s.G_ema is not None else make_ema(s.G)) if s.recipe.ema else None
         s.G.load_state_dict(data["generator"])
         if s.G_ema is not None:  # an EMA this run adds starts from the weights
             s.G_ema.load_state_dict(data.get("generator_ema") or data["generator"])
