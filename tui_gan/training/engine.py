@@ -93,7 +93,7 @@ class Engine:
         """Load data, make the run folder and the first architecture. Raises TuiGanError."""
         config = self.config.validate()
         # The caller merges the checkpoint's settings with what the user changed (see
-        # cli.config_from_args); the engine only insists on the architecture.
+        # cli/train.py config_from_args); the engine only insists on the architecture.
         resume = load_checkpoint(self.resume_path, expected_arch=config.arch) if self.resume_path else None
         self.device = resolve_device(config.device)
         self._autocast = precision_context(config.precision, self.device)

@@ -1,0 +1,112 @@
+"""`tui-gan archs`, `sample` and `eval`: the architectures, and what a checkpoint's generator draws."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from tui_gan.errors import CheckpointError, ConfigError
+
+
+def cmd_archs() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from tui_gan.models import ARCHS, count_params
+    from tui_gan.training.recipes import DEFAULTS, SEED, describe
+
+    table = Table(title="tui-gan architectures")
+    for heading in ("name", "G params", "D params"):
+        table.add_column(heading, no_wrap=True)  # the description and recipe wrap instead
+    for heading in ("description", "default recipe", "from"):
+        table.add_column(heading)
+    for spec in ARCHS.values():
+        G, D = spec.build(100)
+        table.add_row(spec.name, f"{count_params(G):,}", f"{count_params(D):,}", spec.description,
+                      describe(DEFAULTS.get(spec.name, SEED)), spec.origin)
+    Console().print(table)
+    print(f"--recipe seed, for every architecture: {describe(SEED)}")
+    return 0
+
+
+def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | None = None) -> int:
+    import numpy as np
+    import torch
+
+    from tui_gan.fileio import atomic_write
+    from tui_gan.render import save_grid_png, to_uint8
+
+    if n < 1:
+        raise ConfigError(f"-n must be at least 1, got {n}")
+    if digit is not None and not 0 <= digit <= 9:
+        raise ConfigError(f"--digit must be 0-9, got {digit}")
+    out = Path(output)
+    if out.suffix.lower() not in (".png", ".npy"):
+        raise ConfigError(f"output must end in .png or .npy, got {output!r}")
+    if not out.parent.exists() or not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist or is not writable")
+    data, G, z_dim = load_generator(checkpoint)
+    if digit is not None and not G.n_classes:
+        raise ConfigError(f"{checkpoint} is from a run without --conditional: its generator cannot be asked for "
+                          "a digit (train with --conditional)")
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
+    y = None
+    if G.n_classes:
+        y = torch.full((n,), digit) if digit is not None else torch.arange(n) % G.n_classes
+    with torch.no_grad():
+        images = to_uint8((G(z) if y is None else G(z, y)).numpy())
+    if out.suffix.lower() == ".npy":
+        atomic_write(out, lambda f: np.save(f, images))
+    else:  # a conditional grid of 0-9 in turn: a column per digit
+        save_grid_png(images, out, columns=G.n_classes if y is not None and digit is None else None, scale=2)
+    what = f"{n} digits" if y is None else (f"{n} x digit {digit}" if digit is not None else f"{n} digits, 0-9 in turn")
+    print(f"wrote {what} from {data['arch']} (step {data['step']}) to {out}")
+    return 0
+
+
+def load_generator(checkpoint: str):
+    """(checkpoint data, its generator in eval mode on the CPU, latent size)."""
+    from tui_gan.models import get_arch
+    from tui_gan.models.conditional import NUM_CLASSES
+    from tui_gan.training.checkpoint import load_checkpoint
+
+    data = load_checkpoint(checkpoint)
+    spec = get_arch(data["arch"])
+    z_dim = int(data["config"].get("z_dim", 100))
+    G, _ = spec.build(z_dim, NUM_CLASSES if data["config"].get("conditional") else 0)
+    try:  # the EMA of G when the run kept one: what the run itself sampled and judged
+        G.load_state_dict(data.get("generator_ema") or data["generator"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{checkpoint}: generator weights do not fit {spec.name!r}: {str(exc).splitlines()[0]}") from None
+    return data, G.eval(), z_dim
+
+
+def cmd_eval(checkpoint: str, samples: int | None, data_dir: str | None) -> int:
+    import json
+
+    from tui_gan.data import load_dataset
+    from tui_gan.quality import evaluate, load_or_train, real_floor
+    from tui_gan.training.quality_judge import eval_images
+
+    data, G, z_dim = load_generator(checkpoint)
+    config = data["config"]
+    n = samples if samples is not None else int(config.get("eval_samples", 1000))
+    if n < 2:
+        raise ConfigError(f"--samples must be at least 2, got {n}")
+    dataset = load_dataset(config.get("dataset", "mnist"), data_dir or config.get("data_dir"),
+                           synthetic_size=int(config.get("synthetic_size", 60000)), seed=int(config.get("seed", 0)))
+    print(f"judging {n} digits from {data['arch']} at step {data['step']} against {dataset.source}...", file=sys.stderr)
+    classifier = load_or_train(dataset)
+    # the digits the engine judges
+    images, labels = eval_images(G, int(config.get("seed", 0)), n, z_dim, conditional=bool(G.n_classes))
+    report = evaluate(classifier, images, labels)
+    result = {
+        "checkpoint": str(checkpoint), "arch": data["arch"], "step": data["step"], "epoch": data["epoch"],
+        "dataset": dataset.name, "classifier_accuracy": classifier.val_accuracy,
+        "real_floor": real_floor(classifier, n=n), **report.to_dict(),
+    }
+    if report.accuracy is not None:
+        result["accuracy"] = report.accuracy
+    print(json.dumps(result, indent=2))
+    return 0
