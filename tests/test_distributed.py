@@ -31,9 +31,10 @@ def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "mlp"])
-def test_two_ranks_train_identical_weights(tmp_path, arch):
-    """dcgan's D has BatchNorm (two backward passes, the first without a sync); mlp's G has it."""
+@pytest.mark.parametrize("arch, conditional", [("dcgan", False), ("mlp", False), ("dcgan", True)])
+def test_two_ranks_train_identical_weights(tmp_path, arch, conditional):
+    """dcgan's D has BatchNorm (two backward passes, the first without a sync); mlp's G has it.
+    Conditional: each rank takes its slice of the batch's classes with its slice of the digits."""
     script = tmp_path / "rank.py"
     script.write_text(textwrap.dedent(f"""
         import os, sys, torch
@@ -42,7 +43,8 @@ def test_two_ranks_train_identical_weights(tmp_path, arch):
         from factories import blob_digits, tiny_config
         from tui_gan.training.engine import Engine
         steps = []
-        engine = Engine(tiny_config(Path({str(tmp_path)!r}), arch={arch!r}, max_steps=5, epochs=10), dataset=blob_digits(512),
+        engine = Engine(tiny_config(Path({str(tmp_path)!r}), arch={arch!r}, max_steps=5, epochs=10,
+                                                conditional={conditional!r}), dataset=blob_digits(512),
                         run_dir=Path({str(tmp_path / "run")!r}), emit=lambda e: steps.append(getattr(e, "step", None)))
         assert engine.run() == "max_steps"
         assert engine.batches.local == 16 and engine.current.step == 5
