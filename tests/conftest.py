@@ -1,5 +1,5 @@
-"""Fixtures shared by the dashboard tests: fake system monitors with fixed readings; the CUDA
-skip; a time bound on async tests."""
+"""Fixtures shared by the tests: fake system monitors with fixed readings; the CUDA skip; a time
+bound on async tests; a private data cache and an IDX folder for command-line tests."""
 
 from __future__ import annotations
 
@@ -118,3 +118,26 @@ def harness(tmp_path, cpu_monitor):
     from pilot import Harness
 
     return Harness(tmp_path, cpu_monitor)
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """Classifiers and downloads go to a folder of this test's own."""
+    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def idx_dir(tmp_path):
+    """A folder of MNIST-named IDX files holding 256 labelled test blobs."""
+    import numpy as np
+
+    from tui_gan.data.idx import write_idx
+
+    from factories import blob_digits
+
+    ds = blob_digits(256)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte.gz", ds.images.numpy())
+    write_idx(folder / "train-labels-idx1-ubyte.gz", ds.labels.numpy().astype(np.uint8))
+    return folder

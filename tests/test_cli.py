@@ -8,24 +8,8 @@ import numpy as np
 import pytest
 
 from tui_gan.cli import main
-from tui_gan.data.idx import write_idx
 
-from factories import blob_digits
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))  # classifiers, downloads
-
-
-@pytest.fixture
-def idx_dir(tmp_path):
-    ds = blob_digits(256)
-    folder = tmp_path / "mnist"
-    folder.mkdir()
-    write_idx(folder / "train-images-idx3-ubyte.gz", ds.images.numpy())
-    write_idx(folder / "train-labels-idx1-ubyte.gz", ds.labels.numpy().astype(np.uint8))
-    return folder
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def train_args(tmp_path, idx_dir, *extra):

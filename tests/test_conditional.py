@@ -26,7 +26,7 @@ from tui_gan.training.state import sample_digits
 from tui_gan.ui.widgets.samples import class_layout
 
 from factories import blob_digits, tiny_config
-from test_cli import idx_dir, one_line_error, private_cache, run_dirs, train_args  # noqa: F401 - fixtures
+from test_cli import one_line_error, run_dirs, train_args
 from test_engine import Recorder, make_engine
 
 
@@ -143,7 +143,7 @@ def test_class_layout_fits_a_row_per_digit_or_shares_lines():
     assert class_layout(10, 40, 7, 14, 7) == (0, 0, 0)
 
 
-def test_sample_draws_a_chosen_digit(tmp_path, idx_dir, capsys):  # noqa: F811 - the fixture
+def test_sample_draws_a_chosen_digit(tmp_path, idx_dir, capsys, private_cache):
     assert main(train_args(tmp_path, idx_dir, "--max-steps", "3", "--eval-every", "0", "--conditional",
                            "--no-tensorboard")) == 0
     (run,) = run_dirs(tmp_path)
@@ -159,7 +159,8 @@ def test_sample_draws_a_chosen_digit(tmp_path, idx_dir, capsys):  # noqa: F811 -
                                                                  str(tmp_path / "x.png")]))
 
 
-def test_conditional_cannot_change_on_resume_and_plain_checkpoints_draw_no_digit(tmp_path, idx_dir, capsys):  # noqa: F811
+def test_conditional_cannot_change_on_resume_and_plain_checkpoints_draw_no_digit(tmp_path, idx_dir, capsys,
+                                                                                  private_cache):
     assert main(train_args(tmp_path, idx_dir, "--max-steps", "2", "--eval-every", "0", "--no-tensorboard")) == 0
     (run,) = run_dirs(tmp_path)
     ckpt = run / "checkpoints" / "simple" / "latest.pt"
