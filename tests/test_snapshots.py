@@ -11,6 +11,7 @@ import threading
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from tui_gan.config import TrainConfig
 from tui_gan.errors import DataUnavailable
@@ -154,9 +155,11 @@ def test_dashboard_120x40_gpu(snap_compare, gpu_monitor):
     assert snap_compare(make_app(gpu_monitor, device="cuda:0"), terminal_size=(120, 40), run_before=settled)
 
 
-def test_dashboard_conditional_160x50(snap_compare, cpu_monitor):
-    """--conditional: a row of digits per class, labelled; the quality bars are per-class accuracy."""
-    assert snap_compare(make_app(cpu_monitor, conditional=True), terminal_size=(160, 50), run_before=settled)
+@pytest.mark.parametrize("size", [(160, 50), (80, 24)], ids=["160x50", "80x24"])
+def test_dashboard_conditional(snap_compare, cpu_monitor, size):
+    """--conditional: a row of digits per class, labelled (at 80x24 at a quarter of the size);
+    the quality bars are per-class accuracy."""
+    assert snap_compare(make_app(cpu_monitor, conditional=True), terminal_size=size, run_before=settled)
 
 
 def test_paused_with_interpolation_120x40(snap_compare, cpu_monitor):
