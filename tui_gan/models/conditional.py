@@ -26,7 +26,7 @@ def with_class(z: torch.Tensor, y: torch.Tensor | None, n_classes: int) -> torch
     return torch.cat([z, F.one_hot(y, n_classes).to(z.dtype)], dim=1)
 
 
-class ProjectionHead(nn.Module):
+class ConditionalHead(nn.Module):
     """Runs an unconditional D (a Sequential ending in its Linear head), adds <embed(y), features>
     to its logit and returns it with the auxiliary classifier's class logits: (b, 1 + n_classes)."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tui_gan.models.conditional import ProjectionHead, with_class
+from tui_gan.models.conditional import ConditionalHead, with_class
 
 
 class DCGANGenerator(nn.Module):
@@ -47,7 +47,7 @@ class DCGANDiscriminator(nn.Module):
             nn.Flatten(),
             nn.Linear(256 * 3 * 3, 1),
         )
-        self.project = ProjectionHead(n_classes, 256 * 3 * 3) if n_classes else None
+        self.project = ConditionalHead(n_classes, 256 * 3 * 3) if n_classes else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x) if self.project is None else self.project(self.net, x, y)

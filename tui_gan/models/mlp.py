@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tui_gan.models.conditional import ProjectionHead, with_class
+from tui_gan.models.conditional import ConditionalHead, with_class
 
 IMG_PIXELS = 28 * 28
 
@@ -54,7 +54,7 @@ class MLPDiscriminator(nn.Module):
             width = h
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
-        self.project = ProjectionHead(n_classes, width) if n_classes else None
+        self.project = ConditionalHead(n_classes, width) if n_classes else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         x = x.flatten(1)
