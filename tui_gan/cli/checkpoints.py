@@ -35,7 +35,8 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | Non
     import torch
 
     from tui_gan.fileio import atomic_write
-    from tui_gan.render import save_grid_png, to_uint8
+    from tui_gan.render import save_grid_png
+    from tui_gan.training.state import sample_digits
 
     if n < 1:
         raise ConfigError(f"-n must be at least 1, got {n}")
@@ -54,8 +55,7 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | Non
     y = None
     if G.n_classes:
         y = torch.full((n,), digit) if digit is not None else torch.arange(n) % G.n_classes
-    with torch.no_grad():
-        images = to_uint8((G(z) if y is None else G(z, y)).numpy())
+    images = sample_digits(G, z, y)
     if out.suffix.lower() == ".npy":
         atomic_write(out, lambda f: np.save(f, images))
     else:  # a conditional grid of 0-9 in turn: a column per digit

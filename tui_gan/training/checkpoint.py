@@ -18,7 +18,7 @@ from tui_gan.errors import CheckpointError
 from tui_gan.fileio import atomic_write
 from tui_gan.training.events import STEP_FIELDS
 from tui_gan.training.recipes import Recipe, resolve
-from tui_gan.training.state import ArchState, grid_labels, make_ema
+from tui_gan.training.state import ArchState, grid_labels, make_ema, set_learning_rates
 
 FORMAT = "tui-gan-checkpoint"
 VERSION = 1
@@ -105,10 +105,10 @@ def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torc
         s.opt_g.load_state_dict(data["opt_g"])
         s.opt_d.load_state_dict(data["opt_d"])
         fused = {id(o): o.defaults.get("fused") for o in (s.opt_g, s.opt_d)}
-        for o, lr in ((s.opt_g, s.recipe.lr_g), (s.opt_d, s.recipe.lr_d)):
+        for o in (s.opt_g, s.opt_d):  # keep the kernel choice made for *this* device
             for group in o.param_groups:
-                group["fused"] = fused[id(o)]  # keep the kernel choice made for *this* device
-                group["lr"] = lr  # an --lr given now wins over the saved one (schedules rescale it every step)
+                group["fused"] = fused[id(o)]
+        set_learning_rates(s)  # an --lr given now wins over the saved one (schedules rescale it every step)
         s.fixed_noise = data["fixed_noise"].to(device)
         if s.fixed_labels is not None:
             s.fixed_labels = grid_labels(len(s.fixed_noise), device)

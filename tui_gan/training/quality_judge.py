@@ -31,10 +31,10 @@ def eval_images(G: torch.nn.Module, seed: int, n: int, z_dim: int, device: torch
     gen = torch.Generator().manual_seed(seed + EVAL_SEED_OFFSET)
     z = torch.randn(n, z_dim, generator=gen).to(device)
     y = torch.arange(n, device=device) % NUM_CLASSES if conditional else None
+    zs = z.split(500)
+    ys = (None,) * len(zs) if y is None else y.split(500)
     with evaluating(G):
-        if y is None:
-            return torch.cat([G(chunk).cpu() for chunk in z.split(500)]), None
-        return torch.cat([G(zc, yc).cpu() for zc, yc in zip(z.split(500), y.split(500))]), y.cpu()
+        return torch.cat([G(zc, yc).cpu() for zc, yc in zip(zs, ys)]), None if y is None else y.cpu()
 
 
 class QualityJudge:

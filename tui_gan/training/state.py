@@ -144,7 +144,7 @@ def grid_labels(n: int, device: torch.device | str = "cpu") -> torch.Tensor:
 def sample_digits(G: torch.nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> np.ndarray:
     """G on z (and the classes y, for a conditional G) as (n, 28, 28) uint8."""
     with evaluating(G):
-        return to_uint8((G(z) if y is None else G(z, y)).float().cpu().numpy())
+        return to_uint8(G(z, y).float().cpu().numpy())
 
 
 def make_ema(G: torch.nn.Module) -> torch.nn.Module:
@@ -165,10 +165,10 @@ def update_ema(s: ArchState) -> None:
         ema_buffer.copy_(buffer)
 
 
-def set_learning_rates(s: ArchState, horizon: int) -> None:
-    """This step's learning rates under the recipe's schedule: from the step alone, so a resumed
-    run continues exactly."""
-    factor = lr_factor(s.recipe, s.step, horizon)
+def set_learning_rates(s: ArchState, horizon: int | None = None) -> None:
+    """This step's learning rates under the recipe's schedule over `horizon` steps: from the step
+    alone, so a resumed run continues exactly. No horizon: the recipe's rates as they are."""
+    factor = 1.0 if horizon is None else lr_factor(s.recipe, s.step, horizon)
     for opt, lr in ((s.opt_g, s.recipe.lr_g), (s.opt_d, s.recipe.lr_d)):
         for group in opt.param_groups:
             group["lr"] = lr * factor
