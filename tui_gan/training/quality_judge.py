@@ -18,7 +18,7 @@ from tui_gan.models.conditional import NUM_CLASSES
 from tui_gan.quality.report import EVAL_SEED_OFFSET, QualityReport
 from tui_gan.training import events as ev
 from tui_gan.training.outputs import RunOutputs
-from tui_gan.training.state import ArchState, evaluating
+from tui_gan.training.state import ArchState, evaluating, generate
 
 BUDGET = 0.05  # the share of training time evaluations may take
 
@@ -34,7 +34,7 @@ def eval_images(G: torch.nn.Module, seed: int, n: int, z_dim: int, device: torch
     zs = z.split(500)
     ys = (None,) * len(zs) if y is None else y.split(500)
     with evaluating(G):
-        return torch.cat([G(zc, yc).cpu() for zc, yc in zip(zs, ys)]), None if y is None else y.cpu()
+        return torch.cat([generate(G, zc, yc).cpu() for zc, yc in zip(zs, ys)]), None if y is None else y.cpu()
 
 
 class QualityJudge:

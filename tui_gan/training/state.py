@@ -141,10 +141,15 @@ def grid_labels(n: int, device: torch.device | str = "cpu") -> torch.Tensor:
     return torch.arange(NUM_CLASSES, device=device).repeat_interleave(n // NUM_CLASSES)
 
 
+def generate(G: torch.nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """G(z), or G(z, y) for a conditional G: any module mapping z to digits can be a generator."""
+    return G(z) if y is None else G(z, y)
+
+
 def sample_digits(G: torch.nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> np.ndarray:
     """G on z (and the classes y, for a conditional G) as (n, 28, 28) uint8."""
     with evaluating(G):
-        return to_uint8(G(z, y).float().cpu().numpy())
+        return to_uint8(generate(G, z, y).float().cpu().numpy())
 
 
 def make_ema(G: torch.nn.Module) -> torch.nn.Module:
