@@ -73,3 +73,19 @@ def test_gpu_speed_paths_train_and_checkpoint(tmp_path, precision, compile):
     assert (data["scaler"] is not None) == (precision == "fp16")
     if precision == "fp32":
         assert torch.backends.cuda.matmul.allow_tf32  # TF32 matmuls on
+
+
+@pytest.mark.cuda
+def test_conditional_dcgan_trains_in_bf16_on_the_gpu(tmp_path):
+    """One-hot classes, the projection and classifier heads, the class loss under autocast."""
+    events = []
+    config = tiny_config(tmp_path, device="cuda", arch="dcgan", conditional=True, precision="bf16", max_steps=30)
+    engine = Engine(config, events.append, dataset=blob_digits(512), run_dir=tmp_path / "run")
+    assert engine.run() == "max_steps"
+    points = [p for e in events if isinstance(e, ev.Stats) for p in e.points]
+    assert len(points) == 30 and all(torch.isfinite(torch.tensor([p.d_loss, p.g_loss])).all() for p in points)
+    samples = [e for e in events if isinstance(e, ev.Samples)][-1]
+    assert samples.per_class == 2 and samples.images.shape == (20, 28, 28)
+    digits = engine.sample_images(z=torch.randn(4, config.z_dim, device="cuda"),
+                                  y=torch.tensor([3, 3, 7, 7], device="cuda"))
+    assert digits.shape == (4, 28, 28) and digits.dtype.name == "uint8"

@@ -78,6 +78,7 @@ class Engine:
         self._last_stats = 0.0
         self._last_samples = 0.0
         self._ready = False
+        self._mark_step = False
         self.ranks: distributed.Ranks | None = None  # under torchrun with more than one process
         self._pending_switch: str | None = None
         self._devices: tuple = ()  # every rank's GPU (PCI bus id, UUID)
@@ -97,6 +98,9 @@ class Engine:
         resume = load_checkpoint(self.resume_path, expected_arch=config.arch) if self.resume_path else None
         self.device = resolve_device(config.device)
         self._autocast = precision_context(config.precision, self.device)
+        # Compiled with CUDA graphs: a step is one iteration of their replay, whatever tensors
+        # of the last one the engine still holds (PyTorch's cudagraph trees cannot tell alone).
+        self._mark_step = self.device.type == "cuda" and config.compile in ("reduce-overhead", "max-autotune")
         if distributed.world_size() > 1:
             self.ranks = distributed.init(self.device)
             self.device = distributed.local_device(self.device, self.ranks)
@@ -299,6 +303,8 @@ class Engine:
         if s.recipe.lr_schedule != "none" or s.recipe.warmup:  # the decay spans the configured epochs
             set_learning_rates(s, self.config.epochs * self.steps_per_epoch)
         real, z, y = self.batches.next(s)
+        if self._mark_step:
+            torch.compiler.cudagraph_mark_step_begin()
         values = gan_step(s, real, z, self._autocast, lambda: self.batches.latents(s), y)
         s.step += 1
         s.pos += 1
