@@ -79,6 +79,20 @@ def test_recipes_resolve_per_architecture_and_options_win(tmp_path):
     assert resolve(default, "dcgan") == DEFAULTS["dcgan"]
     mine = TrainConfig(recipe="seed", lr=1e-3, lr_d=5e-4, ema=0.99, loss="hinge")
     assert resolve(mine, "simple") == Recipe("hinge", 1e-3, 5e-4, "none", 0, 0.99, 1)
+    assert resolve(TrainConfig(beta1=0.3), "simple") == replace(DEFAULTS["simple"], beta1=0.3)
+
+
+def test_the_recipes_betas_reach_both_optimizers_and_a_resume_takes_new_ones(tmp_path):
+    engine = make_engine(tmp_path, run_dir=tmp_path / "a", arch="simple", max_steps=2, checkpoint_every=0)
+    engine.run()
+    recipe = engine.current.recipe
+    for opt in (engine.current.opt_g, engine.current.opt_d):
+        assert opt.param_groups[0]["betas"] == (recipe.beta1, recipe.beta2)
+    resumed = Engine(tiny_config(tmp_path, arch="simple", beta2=0.9, max_steps=1), Recorder(), dataset=blob_digits(256),
+                     resume=engine.current.last_checkpoint, run_dir=False)
+    resumed.setup()  # the saved optimizer state carried the old betas
+    for opt in (resumed.current.opt_g, resumed.current.opt_d):
+        assert opt.param_groups[0]["betas"] == (recipe.beta1, 0.9)
 
 
 def test_ema_moves_toward_g_and_is_what_samples_come_from(tmp_path):
@@ -115,6 +129,7 @@ def test_raw_samples_toggle_and_checkpoints_keep_the_ema(tmp_path):
     dict(loss="hinge", ema=0.99, lr_schedule="cosine", warmup=3),
     dict(loss="wgan-gp", n_critic=2, lr_g=1e-4, lr_d=3e-4),
     dict(loss="lsgan", arch="mlp-bn-dropout", lr_schedule="linear"),
+    dict(beta1=0.0, beta2=0.9, arch="simple"),
 ])
 def test_resume_is_exact_with_each_option(tmp_path, changes):
     k = 5

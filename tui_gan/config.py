@@ -43,8 +43,8 @@ class TrainConfig:
     gp_weight: float | None = None  # wgan-gp gradient-penalty weight
     early_stop: int | None = None  # stop after this many evaluations without a better Frechet distance
     conditional: bool = False  # G and D take the digit's class (models/conditional.py)
-    beta1: float = 0.5
-    beta2: float = 0.999
+    beta1: float | None = None  # Adam's betas (default: the recipe's)
+    beta2: float | None = None
     z_dim: int = 100
     seed: int = 0
     device: str = "auto"
@@ -83,7 +83,7 @@ class TrainConfig:
             raise ConfigError(f"eval-every must be 0 (off) or a positive number of seconds, got {self.eval_every!r}")
         self._validate_recipe()
         for name, beta in (("beta1", self.beta1), ("beta2", self.beta2)):
-            if not _finite(beta) or not 0 <= beta < 1:
+            if beta is not None and (not _finite(beta) or not 0 <= beta < 1):
                 raise ConfigError(f"{name} must be in [0, 1), got {beta!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")

@@ -63,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--conditional", action="store_true", default=None,
                         help="class-conditional G and D: the samples panel shows a row per digit, the quality "
                              "panel each digit's accuracy, and `tui-gan sample --digit N` draws a chosen digit")
-    train.add_argument("--beta1", type=float, help="Adam beta1 (default 0.5)")
-    train.add_argument("--beta2", type=float, help="Adam beta2 (default 0.999)")
+    train.add_argument("--beta1", type=float, help="Adam beta1 (default: the recipe's; seed 0.5)")
+    train.add_argument("--beta2", type=float, help="Adam beta2 (default: the recipe's; seed 0.999)")
     train.add_argument("--z-dim", type=int, metavar="N", help="latent size (default 100)")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
     train.add_argument("--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")

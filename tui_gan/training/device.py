@@ -9,7 +9,6 @@ from typing import Callable
 
 import torch
 
-from tui_gan.config import TrainConfig
 from tui_gan.errors import ConfigError
 
 
@@ -61,9 +60,9 @@ def precision_context(precision: str, device: torch.device) -> Callable[[], cont
     return lambda: torch.autocast(device.type, dtype=dtype)
 
 
-def make_adam(params, lr: float, config: TrainConfig) -> torch.optim.Adam:
+def make_adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
     """Adam with the fused kernel where this PyTorch has one for the device (fewer passes over memory)."""
-    kwargs = dict(lr=lr, betas=(config.beta1, config.beta2))
+    kwargs = dict(lr=lr, betas=betas)
     params = list(params)
     try:
         return torch.optim.Adam(params, fused=True, **kwargs)
