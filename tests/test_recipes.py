@@ -121,7 +121,7 @@ def test_raw_samples_toggle_and_checkpoints_keep_the_ema(tmp_path):
     assert samples[0].ema and not samples[-1].ema  # the toggle took effect after the first grid
     data = load_checkpoint(tmp_path / "run" / "checkpoints" / "simple" / "latest.pt")
     assert data["generator_ema"] is not None and data["show_raw"] is True
-    assert data["recipe"]["ema"] == 0.99 and data["recipe"]["loss"] == "bce"  # the recipe as resolved
+    assert data["recipe"]["ema"] == 0.99 and data["recipe"]["loss"] == "hinge"  # the recipe as resolved
     assert data["config"]["loss"] is None  # and the options as given, for architectures switched to later
 
 
