@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from textual.app import App
+
 from tui_gan.models import ARCH_NAMES
 from tui_gan.training.checkpoint import load_checkpoint
 from tui_gan.training.engine import Engine
 from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
 from tui_gan.ui.screens.help import HelpScreen
+from tui_gan.ui.widgets.events import EventLog
 
 from pilot import (
     DIGITS, Harness, exited, log_text, notes, pause_with_samples, press, running, samples_step, screen_text,
@@ -295,6 +298,27 @@ async def test_resize_rerenders_samples_from_the_last_images(harness):
         assert panel.snapshot is snapshot and app.engine.commands.qsize() == sent  # nothing asked of the engine
         assert 1 <= small < big
         await press(pilot, "space")
+
+
+async def test_the_event_log_wraps_its_lines_again_at_a_new_width():
+    """A resized tmux pane, or a layout still settling when the first lines come: RichLog alone
+    would keep each line wrapped at the width it had when written."""
+    class LogApp(App):
+        def compose(self):
+            yield EventLog()
+
+    app = LogApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        log = app.query_one(EventLog)
+        log.add("checkpoint written: runs/20260101-120000-mlp/checkpoints/mlp/latest.pt", "success", "mlp @468")
+        await pilot.pause()
+        narrow = len(log.lines)
+        await pilot.resize_terminal(120, 10)
+        await pilot.pause()
+        assert len(log.lines) == 1 < narrow
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause()
+        assert len(log.lines) == narrow and log.entries[-1][0] == "success"
 
 
 async def test_no_color_draws_digits_with_characters(harness, monkeypatch):
