@@ -44,7 +44,7 @@ def test_two_ranks_train_identical_weights(tmp_path, arch, conditional):
         from tui_gan.training.engine import Engine
         steps = []
         engine = Engine(tiny_config(Path({str(tmp_path)!r}), arch={arch!r}, max_steps=5, epochs=10,
-                                                conditional={conditional!r}), dataset=blob_digits(512),
+                                                conditional={conditional!r}, device="cpu"), dataset=blob_digits(512),
                         run_dir=Path({str(tmp_path / "run")!r}), emit=lambda e: steps.append(getattr(e, "step", None)))
         assert engine.run() == "max_steps"
         assert engine.batches.local == 16 and engine.current.step == 5
@@ -67,7 +67,7 @@ def test_two_ranks_train_identical_weights(tmp_path, arch, conditional):
 
 def test_nproc_run_resumes_in_one_process(tmp_path):
     runs = tmp_path / "runs"
-    args = ["train", "--headless", "--dataset", "synthetic", "--synthetic-size", "512", "--arch", "simple",
+    args = ["train", "--headless", "--device", "cpu", "--dataset", "synthetic", "--synthetic-size", "512", "--arch", "simple",
             "--batch-size", "32", "--eval-every", "0", "--runs-dir", str(runs)]
     done = subprocess.run([sys.executable, "-m", "tui_gan", *args, "--nproc", "2", "--max-steps", "6"],
                           capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
@@ -90,7 +90,8 @@ def test_commands_reach_every_rank(tmp_path):
     from test_jobs import Recorder
 
     runs = tmp_path / "runs"
-    done = subprocess.run([sys.executable, "-m", "tui_gan", "train", "--detach", "--nproc", "2", "--dataset", "synthetic",
+    done = subprocess.run([sys.executable, "-m", "tui_gan", "train", "--detach", "--nproc", "2", "--device", "cpu",
+                           "--dataset", "synthetic",
                            "--synthetic-size", "512", "--arch", "simple", "--batch-size", "32", "--eval-every", "0",
                            "--epochs", "1000", "--runs-dir", str(runs)],
                           capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
