@@ -108,7 +108,7 @@ def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torc
         for o in (s.opt_g, s.opt_d):  # keep the kernel choice made for *this* device, and the betas as resolved now
             for group in o.param_groups:
                 group["fused"] = fused[id(o)]
-                group["betas"] = (s.recipe.beta1, s.recipe.beta2)
+                group["betas"] = s.recipe.betas
         set_learning_rates(s)  # an --lr given now wins over the saved one (schedules rescale it every step)
         s.fixed_noise = data["fixed_noise"].to(device)
         if s.fixed_labels is not None:

@@ -29,6 +29,10 @@ class Recipe:
     beta1: float = 0.5  # Adam's, for both nets
     beta2: float = 0.999
 
+    @property
+    def betas(self) -> tuple[float, float]:
+        return self.beta1, self.beta2
+
 
 RECIPE_FIELDS = tuple(f.name for f in fields(Recipe))
 SEED = Recipe()
@@ -81,7 +85,7 @@ def lr_factor(recipe: Recipe, step: int, horizon: int) -> float:
 def describe(recipe: Recipe) -> str:
     """A few words for the event log: "hinge, Adam G 1e-4 / D 4e-4 (betas 0, 0.99), EMA 0.999"."""
     lr = f"Adam {_lr(recipe.lr_g)}" if recipe.lr_g == recipe.lr_d else f"Adam G {_lr(recipe.lr_g)} / D {_lr(recipe.lr_d)}"
-    if (recipe.beta1, recipe.beta2) != (SEED.beta1, SEED.beta2):
+    if recipe.betas != SEED.betas:
         lr += f" (betas {recipe.beta1:g}, {recipe.beta2:g})"
     parts = [recipe.loss, lr]
     if recipe.lr_schedule != "none":

@@ -115,8 +115,7 @@ def build_state(spec: ArchSpec, config: TrainConfig, device: torch.device,
         G_run, D_run = torch.compile(G_run, mode=mode), torch.compile(D_run, mode=mode)
         D_g = D_run if ranks is None else torch.compile(D, mode=mode)
     return ArchState(
-        spec, G, D, make_adam(G.parameters(), recipe.lr_g, (recipe.beta1, recipe.beta2)),
-        make_adam(D.parameters(), recipe.lr_d, (recipe.beta1, recipe.beta2)),
+        spec, G, D, make_adam(G.parameters(), recipe.lr_g, recipe.betas), make_adam(D.parameters(), recipe.lr_d, recipe.betas),
         noise, fixed_noise.to(device), interp_noise.to(device), fixed_labels, interp_labels,
         d_concat=not has_batchnorm(D),
         G_run=G_run, D_run=D_run, D_g=D_g,

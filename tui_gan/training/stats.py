@@ -20,11 +20,10 @@ class StepStats:
     def __init__(self, device: torch.device, batch_size: int) -> None:
         self.sync_every = 1 if device.type == "cpu" else SYNC_EVERY
         self.batch_size = batch_size
-        # Steps not yet copied: their (step, epoch) here, their values on the device. The step
-        # number stays on the host: a tensor made from it would be a copy to the GPU, and such a
-        # copy waits for the GPU to finish its queued work, every step.
-        self._steps: list[tuple[int, int]] = []
-        self._on_device: list[torch.Tensor] = []
+        # Steps not yet copied, as (step, epoch, values on the device). The step number stays on
+        # the host: a tensor made from it would be a copy to the GPU, and such a copy waits for
+        # the GPU to finish its queued work, every step.
+        self._on_device: list[tuple[int, int, torch.Tensor]] = []
         self.pending: list[StepPoint] = []  # copied, not yet reported
         self.images_per_s = 0.0
         self.window_start = time.perf_counter()
@@ -32,8 +31,7 @@ class StepStats:
 
     def record(self, step: int, epoch: int, values: torch.Tensor) -> bool:
         """values: the step's [d_loss, g_loss, D(x), D(G(z))]. True when a copy is due."""
-        self._steps.append((step, epoch))
-        self._on_device.append(values)
+        self._on_device.append((step, epoch, values))
         self.window_steps += 1
         return len(self._on_device) >= self.sync_every
 
@@ -41,9 +39,8 @@ class StepStats:
         """Copy what is on the device (one sync); the points also go to `pending`."""
         if not self._on_device:
             return []
-        values = torch.stack(self._on_device).cpu().tolist()
-        points = [StepPoint(step, epoch, *row) for (step, epoch), row in zip(self._steps, values)]
-        self._steps.clear()
+        rows = torch.stack([values for _, _, values in self._on_device]).cpu().tolist()
+        points = [StepPoint(step, epoch, *row) for (step, epoch, _), row in zip(self._on_device, rows)]
         self._on_device.clear()
         self.pending.extend(points)
         return points
