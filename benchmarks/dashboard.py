@@ -74,31 +74,64 @@ from dashboard_bench.processes import become_subreaper, kill_descendants  # noqa
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=("dashboard", "viewers", "attach", "all"), default="all",
-                        help="what to measure (default: all three)")
-    parser.add_argument("--arch", action="append",
-                        help="architecture for dashboard and viewers (repeatable; default: simple and mlp)")
+    parser.add_argument(
+        "--mode",
+        choices=("dashboard", "viewers", "attach", "all"),
+        default="all",
+        help="what to measure (default: all three)",
+    )
+    parser.add_argument(
+        "--arch",
+        action="append",
+        help="architecture for dashboard and viewers (repeatable; default: simple and mlp)",
+    )
     parser.add_argument("--steps", type=int, help=f"steps per run (default per arch: {DEFAULT_STEPS})")
-    parser.add_argument("--repeats", type=int, default=2, help="runs per measurement (dashboard/headless pairs, "
-                                                               "rounds of viewer counts)")
-    parser.add_argument("--pauses", type=int, default=3, help="space-key pause/resume cycles per dashboard run")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="runs per measurement (dashboard/headless pairs, rounds of viewer counts)",
+    )
+    parser.add_argument(
+        "--pauses", type=int, default=3, help="space-key pause/resume cycles per dashboard run"
+    )
     parser.add_argument("--settle", type=float, default=1.5, help="seconds of training before each pause")
     parser.add_argument("--hold", type=float, default=0.3, help="seconds to stay paused")
     parser.add_argument("--warmup", type=int, default=10, help="first steps left out of the timing")
-    parser.add_argument("--viewers", default="0,1,3", help="viewer counts to time (default 0,1,3; 0 is always run)")
-    parser.add_argument("--attaches", type=int, default=5, help="attaches to time (each of JobClient and tui-gan attach)")
+    parser.add_argument(
+        "--viewers", default="0,1,3", help="viewer counts to time (default 0,1,3; 0 is always run)"
+    )
+    parser.add_argument(
+        "--attaches", type=int, default=5, help="attaches to time (each of JobClient and tui-gan attach)"
+    )
     parser.add_argument("--history", type=int, default=100_000, help="steps of history in the attached run")
-    parser.add_argument("--attach-arch", default="simple", help="architecture of the attached run (default simple)")
-    parser.add_argument("--attach-paused", action="store_true", help="pause the attached job first (default: training)")
-    parser.add_argument("--attach-timeout", type=float, default=30.0, help="seconds an attach may take to a full frame")
+    parser.add_argument(
+        "--attach-arch", default="simple", help="architecture of the attached run (default simple)"
+    )
+    parser.add_argument(
+        "--attach-paused", action="store_true", help="pause the attached job first (default: training)"
+    )
+    parser.add_argument(
+        "--attach-timeout", type=float, default=30.0, help="seconds an attach may take to a full frame"
+    )
     parser.add_argument("--dataset", choices=("auto", "mnist", "synthetic"), default="auto")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads in the jobs (default: torch's)")
-    parser.add_argument("--switch-interval", type=float, metavar="MS",
-                        help="sys.setswitchinterval in the jobs and the app, in ms (default: Python's 5 ms)")
-    parser.add_argument("--truecolor", action="store_true", help="also set COLORTERM=truecolor (more bytes per colour)")
+    parser.add_argument(
+        "--torch-threads", type=int, help="torch.set_num_threads in the jobs (default: torch's)"
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        metavar="MS",
+        help="sys.setswitchinterval in the jobs and the app, in ms (default: Python's 5 ms)",
+    )
+    parser.add_argument(
+        "--truecolor", action="store_true", help="also set COLORTERM=truecolor (more bytes per colour)"
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds one child run may take")
-    parser.add_argument("--quit-timeout", type=float, default=30.0, help="seconds to wait for exit after q or d")
+    parser.add_argument(
+        "--quit-timeout", type=float, default=30.0, help="seconds to wait for exit after q or d"
+    )
     parser.add_argument("--dump", metavar="DIR", help="save each pty run's raw terminal output here")
     parser.add_argument("--child", choices=("dashboard", "viewer", "prepare"), help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -108,7 +141,9 @@ def main() -> int:
 
     if args.child:
         args.arch = (args.arch or ["simple"])[0]
-        return {"dashboard": child_dashboard, "viewer": child_viewer, "prepare": child_prepare}[args.child](args)
+        return {"dashboard": child_dashboard, "viewer": child_viewer, "prepare": child_prepare}[args.child](
+            args
+        )
 
     try:
         args.viewers = [int(n) for n in args.viewers.split(",") if n.strip()]
@@ -121,25 +156,35 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: kill the children
     become_subreaper()
     load = machine_load.start()
-    print(f"{os.cpu_count()} CPUs; terminal {COLUMNS}x{LINES} TERM=xterm-256color"
-          f"{' COLORTERM=truecolor' if args.truecolor else ''}; quality evaluations off; batch {BATCH}; "
-          f"{args.repeats} repeats, best images/s kept")
+    print(
+        f"{os.cpu_count()} CPUs; terminal {COLUMNS}x{LINES} TERM=xterm-256color"
+        f"{' COLORTERM=truecolor' if args.truecolor else ''}; quality evaluations off; batch {BATCH}; "
+        f"{args.repeats} repeats, best images/s kept"
+    )
     mnist = mnist_here(args.dataset)
-    print(f"data: {f'MNIST test split from {SHARED_MNIST}' if mnist else '10,000 synthetic digits'}; "
-          f"torch threads: {args.torch_threads or 'torch default'}; "
-          f"GIL switch interval: {f'{args.switch_interval:g} ms' if args.switch_interval else 'default'}")
-    print(f"load average at the start: {os.getloadavg()[0]:.2f} (other work on this machine takes cores from training)")
+    print(
+        f"data: {f'MNIST test split from {SHARED_MNIST}' if mnist else '10,000 synthetic digits'}; "
+        f"torch threads: {args.torch_threads or 'torch default'}; "
+        f"GIL switch interval: {f'{args.switch_interval:g} ms' if args.switch_interval else 'default'}"
+    )
+    print(
+        f"load average at the start: {os.getloadavg()[0]:.2f} (other work on this machine takes cores from training)"
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="tui-gan-bench-") as tmp:
             runtime = Path(tmp) / "runtime"
             runtime.mkdir(mode=0o700)
-            os.environ["TUI_GAN_RUNTIME_DIR"] = str(runtime)  # the jobs we start register here, not with the user's
+            os.environ["TUI_GAN_RUNTIME_DIR"] = str(
+                runtime
+            )  # the jobs we start register here, not with the user's
             try:
                 for mode in modes:
                     print(f"\n== {mode}", flush=True)
-                    {"dashboard": lambda: mode_dashboard(args, archs, Path(tmp)),
-                     "viewers": lambda: mode_viewers(args, archs, Path(tmp)),
-                     "attach": lambda: mode_attach(args, Path(tmp))}[mode]()
+                    {
+                        "dashboard": lambda: mode_dashboard(args, archs, Path(tmp)),
+                        "viewers": lambda: mode_viewers(args, archs, Path(tmp)),
+                        "attach": lambda: mode_attach(args, Path(tmp)),
+                    }[mode]()
             finally:
                 kill_descendants()
     except BenchError as exc:
@@ -152,9 +197,11 @@ def main() -> int:
         return 130
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     if load.contended:
-        print(f"{load.contended} of {load.runs} runs were CONTENDED (other processes kept >= "
-              f"{load.CONTENDED} of a core busy while they trained): their figures say more about the machine "
-              f"than about tui-gan; the best-of figures are meant to pick uncontended runs")
+        print(
+            f"{load.contended} of {load.runs} runs were CONTENDED (other processes kept >= "
+            f"{load.CONTENDED} of a core busy while they trained): their figures say more about the machine "
+            f"than about tui-gan; the best-of figures are meant to pick uncontended runs"
+        )
     return 0
 
 

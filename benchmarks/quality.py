@@ -69,6 +69,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_data import load_images  # noqa: E402 - benchmarks/ is sys.path[0]
+
 from tui_gan.config import TrainConfig  # noqa: E402
 from tui_gan.errors import TuiGanError  # noqa: E402
 from tui_gan.models import ARCH_NAMES  # noqa: E402
@@ -126,16 +127,34 @@ def has_recipes() -> bool:
     return "recipe" in {f.name for f in dataclasses.fields(TrainConfig)}
 
 
-def make_config(arch: str, recipe: str, seed: int, dataset_name: str, device: str, runs_dir: str,
-                conditional: bool = False) -> TrainConfig:
+def make_config(
+    arch: str,
+    recipe: str,
+    seed: int,
+    dataset_name: str,
+    device: str,
+    runs_dir: str,
+    conditional: bool = False,
+) -> TrainConfig:
     extra = {"recipe": recipe} if has_recipes() else {}
     if conditional:
         extra["conditional"] = True
     if not extra and recipe != "seed":
-        raise BenchError(f"recipe {recipe!r} needs TrainConfig.recipe, which this checkout does not have yet: "
-                         "only --recipe seed can run")
-    return TrainConfig(arch=arch, dataset=dataset_name, epochs=1_000_000, batch_size=BATCH, eval_every=0,
-                       seed=seed, device=device, runs_dir=runs_dir, **extra).validate()
+        raise BenchError(
+            f"recipe {recipe!r} needs TrainConfig.recipe, which this checkout does not have yet: "
+            "only --recipe seed can run"
+        )
+    return TrainConfig(
+        arch=arch,
+        dataset=dataset_name,
+        epochs=1_000_000,
+        batch_size=BATCH,
+        eval_every=0,
+        seed=seed,
+        device=device,
+        runs_dir=runs_dir,
+        **extra,
+    ).validate()
 
 
 def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args) -> dict:
@@ -149,7 +168,9 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
     load, cpu_before, began = os.getloadavg()[0], cpu_seconds(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tui-gan-quality-") as runs_dir:
         config = make_config(arch, recipe, seed, dataset.name, args.device, runs_dir, args.conditional)
-        engine = BudgetEngine(config, listen, seconds=args.seconds, dataset=dataset, run_dir=False, exit_when_done=True)
+        engine = BudgetEngine(
+            config, listen, seconds=args.seconds, dataset=dataset, run_dir=False, exit_when_done=True
+        )
         reason = engine.run()
     cpu_after, wall = cpu_seconds(), time.monotonic() - began
     state, ends = engine.current, engine.ends
@@ -157,20 +178,33 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
     if cpu_before and cpu_after:
         others = max(0.0, (cpu_after[0] - cpu_before[0]) - (cpu_after[1] - cpu_before[1])) / wall
     recipe_used = getattr(state, "recipe", None)  # what the engine resolved the recipe to, where it does
-    row = {"arch": arch, "recipe": recipe, "seed": seed, "load_at_start": round(load, 2), "steps": state.step,
-           "images_per_s": None, "diverged": state.diverged, "judged": None, "report": None, "others_cores": others,
-           "settings": dataclasses.asdict(recipe_used) if dataclasses.is_dataclass(recipe_used) else None}
+    row = {
+        "arch": arch,
+        "recipe": recipe,
+        "seed": seed,
+        "load_at_start": round(load, 2),
+        "steps": state.step,
+        "images_per_s": None,
+        "diverged": state.diverged,
+        "judged": None,
+        "report": None,
+        "others_cores": others,
+        "settings": dataclasses.asdict(recipe_used) if dataclasses.is_dataclass(recipe_used) else None,
+    }
     if len(ends) > WARMUP_STEPS + 1:
         row["images_per_s"] = (len(ends) - WARMUP_STEPS) * BATCH / (ends[-1] - ends[WARMUP_STEPS - 1])
     if state.diverged:
         return row  # a result, not an error: the recipe blew up within the budget
     if reason != "stopped" or problems:
-        raise BenchError(f"{arch} / {recipe}: training ended ({reason}) after {state.step} steps"
-                         + (f": {problems[0]}" if problems else ""))
+        raise BenchError(
+            f"{arch} / {recipe}: training ended ({reason}) after {state.step} steps"
+            + (f": {problems[0]}" if problems else "")
+        )
     ema = getattr(state, "G_ema", None)
     row["judged"] = "G" if ema is None else "G_ema"
-    images, labels = eval_images(state.G if ema is None else ema, seed, args.samples, config.z_dim, engine.device,
-                                 args.conditional)
+    images, labels = eval_images(
+        state.G if ema is None else ema, seed, args.samples, config.z_dim, engine.device, args.conditional
+    )
     report = evaluate(classifier, images, labels)
     row["report"] = {**report.to_dict(), "accuracy": report.accuracy}
     return row
@@ -180,7 +214,9 @@ def real_digits(classifier, dataset, n: int, seed: int) -> dict:
     """The judge on up to n real digits from outside its held-out set, as many as a run's samples:
     what a perfect generator would score (an FD floor at the runs' own sample count)."""
     held = {row.tobytes() for row in classifier.reference_images.flatten(1).numpy()}
-    pool = torch.tensor([i for i, row in enumerate(dataset.images.flatten(1).numpy()) if row.tobytes() not in held])
+    pool = torch.tensor(
+        [i for i, row in enumerate(dataset.images.flatten(1).numpy()) if row.tobytes() not in held]
+    )
     if len(pool) < 2:
         raise BenchError("no real digits outside the classifier's held-out set to compare with")
     pick = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
@@ -201,7 +237,9 @@ def summarise(rows: list[dict]) -> dict:
         "classes": mean_of(rows, "classes_covered"),
         "min_classes": min(covered) if len(covered) == len(rows) else None,
         "score": mean_of(rows, "classifier_score"),
-        "accuracy": mean_of(rows, "accuracy") if rows[0]["report"] and rows[0]["report"]["accuracy"] is not None else None,
+        "accuracy": mean_of(rows, "accuracy")
+        if rows[0]["report"] and rows[0]["report"]["accuracy"] is not None
+        else None,
         "confidence": mean_of(rows, "mean_confidence"),
         "steps": statistics.fmean(r["steps"] for r in rows),
         "images_per_s": statistics.fmean(rates) if rates else None,
@@ -216,31 +254,77 @@ def fmt(value: float | None, spec: str) -> str:
     return format(value, spec) if value is not None else "-".rjust(int(width or 0))
 
 
-def row_text(name: str, recipe: str, judged: str, fd, classes: str, score, conf, steps: str, rate,
-             accuracy: float | None = None, conditional: bool = False) -> str:
-    return (f"{name:15} {recipe:8} {judged:6} {fmt(fd, '8.2f')} {classes:>8} {fmt(score, '6.2f')} "
-            f"{fmt(conf, '6.3f')} " + (f"{fmt(accuracy, '6.1%')} " if conditional else "")
-            + f"{steps:>7} {fmt(rate, '7,.0f')}")
+def row_text(
+    name: str,
+    recipe: str,
+    judged: str,
+    fd,
+    classes: str,
+    score,
+    conf,
+    steps: str,
+    rate,
+    accuracy: float | None = None,
+    conditional: bool = False,
+) -> str:
+    return (
+        f"{name:15} {recipe:8} {judged:6} {fmt(fd, '8.2f')} {classes:>8} {fmt(score, '6.2f')} "
+        f"{fmt(conf, '6.3f')} "
+        + (f"{fmt(accuracy, '6.1%')} " if conditional else "")
+        + f"{steps:>7} {fmt(rate, '7,.0f')}"
+    )
 
 
-def table(archs: list[str], recipes: list[str], cells: dict, real: dict, conditional: bool = False) -> list[str]:
-    lines = [f"{'arch':15} {'recipe':8} {'judged':6} {'FD':>8} {'classes':>8} {'score':>6} {'conf':>6} "
-             + (f"{'acc':>6} " if conditional else "") + f"{'steps':>7} {'img/s':>7}"]
+def table(
+    archs: list[str], recipes: list[str], cells: dict, real: dict, conditional: bool = False
+) -> list[str]:
+    lines = [
+        f"{'arch':15} {'recipe':8} {'judged':6} {'FD':>8} {'classes':>8} {'score':>6} {'conf':>6} "
+        + (f"{'acc':>6} " if conditional else "")
+        + f"{'steps':>7} {'img/s':>7}"
+    ]
     for arch in archs:
         for i, recipe in enumerate(recipes):
             c = cells[arch, recipe]
             classes = "-" if c["classes"] is None else f"{c['classes']:.3g}/10"
             note = f"  ({c['diverged']} diverged)" if c["diverged"] else ""
-            lines.append(row_text(arch if i == 0 else "", recipe, c["judged"], c["fd"], classes, c["score"],
-                                  c["confidence"], f"{c['steps']:.0f}", c["images_per_s"], c["accuracy"],
-                                  conditional) + note)
-    lines.append(row_text("real digits", "-", "-", real["frechet_distance"], f"{real['classes_covered']}/10",
-                          real["classifier_score"], real["mean_confidence"], "-", None, None, conditional))
+            lines.append(
+                row_text(
+                    arch if i == 0 else "",
+                    recipe,
+                    c["judged"],
+                    c["fd"],
+                    classes,
+                    c["score"],
+                    c["confidence"],
+                    f"{c['steps']:.0f}",
+                    c["images_per_s"],
+                    c["accuracy"],
+                    conditional,
+                )
+                + note
+            )
+    lines.append(
+        row_text(
+            "real digits",
+            "-",
+            "-",
+            real["frechet_distance"],
+            f"{real['classes_covered']}/10",
+            real["classifier_score"],
+            real["mean_confidence"],
+            "-",
+            None,
+            None,
+            conditional,
+        )
+    )
     return lines
 
 
-def judge_targets(archs: list[str], recipes: list[str], cells: dict, floor: float,
-                  conditional: bool = False) -> tuple[dict, list[str]]:
+def judge_targets(
+    archs: list[str], recipes: list[str], cells: dict, floor: float, conditional: bool = False
+) -> tuple[dict, list[str]]:
     """Ratios per architecture and the three targets: (for the JSON, the lines to print)."""
     ratios, lines = {}, ["FD ratio default/seed (lower is better):"]
     for arch in archs:
@@ -248,8 +332,11 @@ def judge_targets(archs: list[str], recipes: list[str], cells: dict, floor: floa
         default_fd = cells.get((arch, "default"), {}).get("fd")
         ratio = default_fd / seed_fd if seed_fd and default_fd is not None else None
         ratios[arch] = ratio
-        goal = f" (target <= {HALVE_RATIO:g}: {'met' if ratio <= HALVE_RATIO else 'NOT met'})" \
-            if arch in HALVERS and ratio is not None else ""
+        goal = (
+            f" (target <= {HALVE_RATIO:g}: {'met' if ratio <= HALVE_RATIO else 'NOT met'})"
+            if arch in HALVERS and ratio is not None
+            else ""
+        )
         lines.append(f"  {arch:15} {fmt(ratio, '.3f')}{goal}")
 
     targets = {}
@@ -262,8 +349,10 @@ def judge_targets(archs: list[str], recipes: list[str], cells: dict, floor: floa
         fds = [(cells[a, "default"]["fd"], a) for a in archs if cells[a, "default"]["fd"] is not None]
         if fds:
             best_fd, best = min(fds)
-            targets["floor"] = (best_fd <= FLOOR_FACTOR * floor,
-                                f" ({best} {best_fd:.2f} vs {FLOOR_FACTOR:g} x {floor:.2f} = {FLOOR_FACTOR * floor:.2f})")
+            targets["floor"] = (
+                best_fd <= FLOOR_FACTOR * floor,
+                f" ({best} {best_fd:.2f} vs {FLOOR_FACTOR:g} x {floor:.2f} = {FLOOR_FACTOR * floor:.2f})",
+            )
         else:
             targets["floor"] = (False, " (every default run diverged)")
     halvers = [a for a in HALVERS if a in archs]
@@ -271,26 +360,44 @@ def judge_targets(archs: list[str], recipes: list[str], cells: dict, floor: floa
         targets["halving"] = None
     else:
         missing = [a for a in halvers if ratios[a] is None]
-        failing = [f"{a} {ratios[a]:.2f}" for a in halvers if ratios[a] is not None and ratios[a] > HALVE_RATIO]
-        targets["halving"] = (not missing and not failing,
-                              "".join(f"; {label}: {', '.join(names)}" for label, names in
-                                      (("no ratio (diverged)", missing), (f"above {HALVE_RATIO:g}", failing)) if names))
+        failing = [
+            f"{a} {ratios[a]:.2f}" for a in halvers if ratios[a] is not None and ratios[a] > HALVE_RATIO
+        ]
+        targets["halving"] = (
+            not missing and not failing,
+            "".join(
+                f"; {label}: {', '.join(names)}"
+                for label, names in (("no ratio (diverged)", missing), (f"above {HALVE_RATIO:g}", failing))
+                if names
+            ),
+        )
     if conditional:
         accuracy = cells.get(("dcgan", "default"), {}).get("accuracy")
-        targets["conditional"] = None if accuracy is None else (
-            accuracy >= CONDITIONAL_ACCURACY, f" ({accuracy:.1%})")
-    wanted = {"coverage": f"every architecture covers 10/10 classes with the default recipe ({', '.join(archs)})",
-              "halving": f"the seed-recipe FD at least halved by each of {', '.join(halvers or HALVERS)}",
-              "floor": f"the best architecture's default-recipe FD <= {FLOOR_FACTOR:g}x the real-vs-real floor"}
+        targets["conditional"] = (
+            None if accuracy is None else (accuracy >= CONDITIONAL_ACCURACY, f" ({accuracy:.1%})")
+        )
+    wanted = {
+        "coverage": f"every architecture covers 10/10 classes with the default recipe ({', '.join(archs)})",
+        "halving": f"the seed-recipe FD at least halved by each of {', '.join(halvers or HALVERS)}",
+        "floor": f"the best architecture's default-recipe FD <= {FLOOR_FACTOR:g}x the real-vs-real floor",
+    }
     if conditional:
-        wanted["conditional"] = (f"conditional dcgan (default recipe) draws >= {CONDITIONAL_ACCURACY:.0%} of its "
-                                 "digits as the digit asked for")
+        wanted["conditional"] = (
+            f"conditional dcgan (default recipe) draws >= {CONDITIONAL_ACCURACY:.0%} of its "
+            "digits as the digit asked for"
+        )
     lines += ["targets:"]
     for key, text in wanted.items():
         verdict = targets[key]
-        needs = {"halving": "the seed and default recipes", "conditional": "dcgan with the default recipe"}.get(
-            key, "the default recipe")
-        said = f"not judged (needs {needs})" if verdict is None else ("met" if verdict[0] else "NOT met") + verdict[1]
+        needs = {
+            "halving": "the seed and default recipes",
+            "conditional": "dcgan with the default recipe",
+        }.get(key, "the default recipe")
+        said = (
+            f"not judged (needs {needs})"
+            if verdict is None
+            else ("met" if verdict[0] else "NOT met") + verdict[1]
+        )
         lines.append(f"  {text}: {said}")
     if len(archs) < len(ARCH_NAMES):
         lines.append(f"  (judged on {len(archs)} of the {len(ARCH_NAMES)} architectures)")
@@ -300,19 +407,39 @@ def judge_targets(archs: list[str], recipes: list[str], cells: dict, floor: floa
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--arch", action="append", choices=ARCH_NAMES, help="architecture (repeatable; default: all)")
-    parser.add_argument("--recipe", action="append", choices=RECIPES, help="recipe (repeatable; default: seed and default)")
-    parser.add_argument("--seconds", type=float, default=180.0, help="training wall time per run, after the warm-up")
+    parser.add_argument(
+        "--arch", action="append", choices=ARCH_NAMES, help="architecture (repeatable; default: all)"
+    )
+    parser.add_argument(
+        "--recipe", action="append", choices=RECIPES, help="recipe (repeatable; default: seed and default)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=180.0, help="training wall time per run, after the warm-up"
+    )
     parser.add_argument("--samples", type=int, default=2000, help="generated digits judged per run")
-    parser.add_argument("--repeats", type=int, default=1, help="runs per cell, seeds --seed, --seed+1, ...; the table shows means")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="runs per cell, seeds --seed, --seed+1, ...; the table shows means",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dataset", choices=("auto", "mnist", "synthetic"), default="auto")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice, one per core)")
+    parser.add_argument(
+        "--threads", type=int, help="torch threads (default: torch's own choice, one per core)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write every run and the summary here as JSON")
-    parser.add_argument("--conditional", action="store_true", help="class-conditional G and D; adds per-digit accuracy")
+    parser.add_argument(
+        "--conditional", action="store_true", help="class-conditional G and D; adds per-digit accuracy"
+    )
     args = parser.parse_args()
-    if args.seconds <= 0 or args.samples < 2 or args.repeats < 1 or (args.threads is not None and args.threads < 1):
+    if (
+        args.seconds <= 0
+        or args.samples < 2
+        or args.repeats < 1
+        or (args.threads is not None and args.threads < 1)
+    ):
         parser.error("--seconds must be positive, --samples at least 2, --repeats and --threads at least 1")
     args.arch = list(dict.fromkeys(args.arch or ARCH_NAMES))
     args.recipe = list(dict.fromkeys(args.recipe or RECIPES))
@@ -333,21 +460,29 @@ def benchmark(args: argparse.Namespace) -> None:
         raise BenchError("the dataset has no labels: the quality classifier cannot be trained")
     cores = len(os.sched_getaffinity(0))
     load = os.getloadavg()[0]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cores} cores, 1-minute load {load:.2f}; "
-          f"data: {dataset.source} ({len(dataset)} images)")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cores} cores, 1-minute load {load:.2f}; "
+        f"data: {dataset.source} ({len(dataset)} images)"
+    )
     if load > cores:
-        print(f"warning: the load average ({load:.2f}) exceeds the {cores} cores: another process is taking CPU "
-              "time, so runs get fewer steps than on an idle machine")
+        print(
+            f"warning: the load average ({load:.2f}) exceeds the {cores} cores: another process is taking CPU "
+            "time, so runs get fewer steps than on an idle machine"
+        )
     t = time.perf_counter()
     classifier = load_or_train(dataset)
     floor = real_floor(classifier, n=args.samples)
     real = real_digits(classifier, dataset, args.samples, args.seed)
-    print(f"classifier: {classifier.val_accuracy:.1%} on {len(classifier.reference_images)} held-out digits "
-          f"(ready in {time.perf_counter() - t:.1f} s); real-vs-real floor FD {floor:.2f}; {real['n']} real "
-          f"training digits judged like a run's samples: FD {real['frechet_distance']:.2f}")
-    print(f"{args.seconds:g} s per run after {WARMUP_STEPS} warm-up steps, batch {BATCH}, {args.samples} digits "
-          f"judged per run, recipes {', '.join(recipes)}, {args.repeats} repeat(s), {args.device}; "
-          f"TrainConfig.recipe {'present' if has_recipes() else 'absent (seed recipe only)'}")
+    print(
+        f"classifier: {classifier.val_accuracy:.1%} on {len(classifier.reference_images)} held-out digits "
+        f"(ready in {time.perf_counter() - t:.1f} s); real-vs-real floor FD {floor:.2f}; {real['n']} real "
+        f"training digits judged like a run's samples: FD {real['frechet_distance']:.2f}"
+    )
+    print(
+        f"{args.seconds:g} s per run after {WARMUP_STEPS} warm-up steps, batch {BATCH}, {args.samples} digits "
+        f"judged per run, recipes {', '.join(recipes)}, {args.repeats} repeat(s), {args.device}; "
+        f"TrainConfig.recipe {'present' if has_recipes() else 'absent (seed recipe only)'}"
+    )
     sys.stdout.flush()
 
     rows: list[dict] = []
@@ -360,37 +495,66 @@ def benchmark(args: argparse.Namespace) -> None:
                 row = train_and_judge(arch, recipe, args.seed + repeat, dataset, classifier, args)
                 rows.append(row)
                 rep = row["report"]
-                found = (f"FD {rep['frechet_distance']:.2f}, {rep['classes_covered']}/10 classes (judged {row['judged']})"
-                         + (f", {rep['accuracy']:.1%} as asked" if rep["accuracy"] is not None else "")
-                         if rep else f"diverged: {row['diverged']}")
-                print(f"  [{len(rows)}/{total}] {arch} / {recipe} (seed {row['seed']}): {row['steps']} steps, "
-                      f"{fmt(row['images_per_s'], ',.0f')} img/s; {found}; {time.monotonic() - began:.0f} s",
-                      file=sys.stderr, flush=True)
+                found = (
+                    f"FD {rep['frechet_distance']:.2f}, {rep['classes_covered']}/10 classes (judged {row['judged']})"
+                    + (f", {rep['accuracy']:.1%} as asked" if rep["accuracy"] is not None else "")
+                    if rep
+                    else f"diverged: {row['diverged']}"
+                )
+                print(
+                    f"  [{len(rows)}/{total}] {arch} / {recipe} (seed {row['seed']}): {row['steps']} steps, "
+                    f"{fmt(row['images_per_s'], ',.0f')} img/s; {found}; {time.monotonic() - began:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 if (row["others_cores"] or 0) > BUSY_CORES:
                     busy.append(f"{arch} / {recipe} (seed {row['seed']}) {row['others_cores']:.2f}")
-                    print(f"    warning: other processes used {row['others_cores']:.2f} of a core meanwhile",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"    warning: other processes used {row['others_cores']:.2f} of a core meanwhile",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
-    cells = {(a, r): summarise([row for row in rows if row["arch"] == a and row["recipe"] == r])
-             for a in archs for r in recipes}
+    cells = {
+        (a, r): summarise([row for row in rows if row["arch"] == a and row["recipe"] == r])
+        for a in archs
+        for r in recipes
+    }
     summary, target_lines = judge_targets(archs, recipes, cells, floor, args.conditional)
     print()
     print("\n".join(table(archs, recipes, cells, real, args.conditional)))
     print()
     print("\n".join(target_lines))
     if busy:
-        print(f"warning: other processes took CPU time during {len(busy)} run(s) (cores they used: "
-              f"{', '.join(busy)}): those runs trained fewer steps, so their figures are not comparable")
-    print(f"real-vs-real floor FD: {floor:.2f} ({FLOOR_FACTOR:g}x: {FLOOR_FACTOR * floor:.2f}); "
-          f"{real['n']} real digits judged like a run's samples (the 'real digits' row): {real['frechet_distance']:.2f}")
+        print(
+            f"warning: other processes took CPU time during {len(busy)} run(s) (cores they used: "
+            f"{', '.join(busy)}): those runs trained fewer steps, so their figures are not comparable"
+        )
+    print(
+        f"real-vs-real floor FD: {floor:.2f} ({FLOOR_FACTOR:g}x: {FLOOR_FACTOR * floor:.2f}); "
+        f"{real['n']} real digits judged like a run's samples (the 'real digits' row): {real['frechet_distance']:.2f}"
+    )
     if args.json:
         result = {
-            "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(), "cores": cores,
-                        "load_at_start": round(load, 2)},
-            "settings": {"seconds": args.seconds, "warmup_steps": WARMUP_STEPS, "batch": BATCH,
-                         "samples": args.samples, "repeats": args.repeats, "seed": args.seed,
-                         "device": args.device, "data": dataset.source, "recipes": recipes, "archs": archs,
-                         "conditional": args.conditional},
+            "machine": {
+                "torch": torch.__version__,
+                "threads": torch.get_num_threads(),
+                "cores": cores,
+                "load_at_start": round(load, 2),
+            },
+            "settings": {
+                "seconds": args.seconds,
+                "warmup_steps": WARMUP_STEPS,
+                "batch": BATCH,
+                "samples": args.samples,
+                "repeats": args.repeats,
+                "seed": args.seed,
+                "device": args.device,
+                "data": dataset.source,
+                "recipes": recipes,
+                "archs": archs,
+                "conditional": args.conditional,
+            },
             "classifier_accuracy": classifier.val_accuracy,
             "real_floor_fd": floor,
             "real_digits": real,

@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_data import load_images  # noqa: E402 - benchmarks/ is sys.path[0]
+
 from tui_gan.config import TrainConfig  # noqa: E402
 from tui_gan.data import Dataset, default_cache_dir  # noqa: E402
 from tui_gan.errors import TuiGanError  # noqa: E402
@@ -59,7 +60,9 @@ class BenchError(Exception):
     pass
 
 
-def timed_run(arch: str, dataset: Dataset, eval_every: float, seconds: float, warmup: int, device: str) -> dict:
+def timed_run(
+    arch: str, dataset: Dataset, eval_every: float, seconds: float, warmup: int, device: str
+) -> dict:
     """Train for `seconds` of wall time after `warmup` steps; what happened, with timestamps."""
     step_times: list[float] = []
     quality: list[tuple[float, float]] = []  # (emitted at, seconds it took)
@@ -93,14 +96,24 @@ def timed_run(arch: str, dataset: Dataset, eval_every: float, seconds: float, wa
 
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tui-gan-bench-runs-") as runs_dir:
-        config = TrainConfig(arch=arch, dataset=dataset.name, epochs=1_000_000, batch_size=BATCH, eval_every=eval_every,
-                             device=device, runs_dir=runs_dir, seed=0)
+        config = TrainConfig(
+            arch=arch,
+            dataset=dataset.name,
+            epochs=1_000_000,
+            batch_size=BATCH,
+            eval_every=eval_every,
+            device=device,
+            runs_dir=runs_dir,
+            seed=0,
+        )
         engine = TimedEngine(config, record, dataset=dataset, run_dir=False, exit_when_done=True)
         reason = engine.run()
     if failures:
         raise BenchError(f"{arch} (eval_every {eval_every:g}): {failures[0]}")
     if reason != "stopped" or len(step_times) < warmup + 2:
-        raise BenchError(f"{arch} (eval_every {eval_every:g}): training ended ({reason}) after {len(step_times)} steps")
+        raise BenchError(
+            f"{arch} (eval_every {eval_every:g}): training ended ({reason}) after {len(step_times)} steps"
+        )
     start, end = step_times[warmup], step_times[-1]
     inside = [(t, s) for t, s in quality if start <= t <= end]
     return {
@@ -118,14 +131,24 @@ def timed_run(arch: str, dataset: Dataset, eval_every: float, seconds: float, wa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", action="append", help="architecture (repeatable; default: mlp and dcgan)")
-    parser.add_argument("--seconds", type=float, default=62.0,
-                        help="wall time per run (62: room for two evaluations 30 s apart)")
-    parser.add_argument("--eval-every", type=float, default=TrainConfig.eval_every, help="seconds between evaluations when on")
-    parser.add_argument("--repeats", type=int, default=1, help="off/on pairs per architecture (order flips each pair)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=62.0,
+        help="wall time per run (62: room for two evaluations 30 s apart)",
+    )
+    parser.add_argument(
+        "--eval-every", type=float, default=TrainConfig.eval_every, help="seconds between evaluations when on"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="off/on pairs per architecture (order flips each pair)"
+    )
     parser.add_argument("--warmup", type=int, default=2, help="first steps left out of the timing")
     parser.add_argument("--dataset", choices=("auto", "mnist", "synthetic"), default="auto")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--no-cold", action="store_true", help="skip timing a classifier trained from an empty cache")
+    parser.add_argument(
+        "--no-cold", action="store_true", help="skip timing a classifier trained from an empty cache"
+    )
     args = parser.parse_args()
     archs = args.arch or ["mlp", "dcgan"]
     if args.eval_every <= 0:
@@ -133,8 +156,10 @@ def main() -> int:
 
     try:
         dataset = load_images(args.dataset)
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, data: {dataset.source} "
-              f"({len(dataset)} images), {TrainConfig.eval_samples} samples per evaluation")
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, data: {dataset.source} "
+            f"({len(dataset)} images), {TrainConfig.eval_samples} samples per evaluation"
+        )
         if dataset.labels is None:
             raise BenchError("the dataset has no labels: the quality classifier cannot be trained")
         if not args.no_cold:
@@ -145,14 +170,20 @@ def main() -> int:
                 t = time.perf_counter()
                 real_floor(clf, n=TrainConfig.eval_samples)
                 floor = time.perf_counter() - t
-            print(f"classifier from an empty cache (one-off, in the engine's background thread): trained in "
-                  f"{trained:.1f} s ({clf.val_accuracy:.1%} held-out accuracy), real-vs-real floor {floor:.2f} s")
+            print(
+                f"classifier from an empty cache (one-off, in the engine's background thread): trained in "
+                f"{trained:.1f} s ({clf.val_accuracy:.1%} held-out accuracy), real-vs-real floor {floor:.2f} s"
+            )
         t = time.perf_counter()
         clf = load_or_train(dataset)  # the cache the engine will use: trains once if it is missing
-        print(f"classifier from the cache the engine uses ({default_cache_dir() / 'classifiers'}): "
-              f"{time.perf_counter() - t:.2f} s; the runs below start with it cached")
-        print(f"on = eval_every {args.eval_every:g} s (the engine spaces them by max(that, 20 x last cost)); "
-              f"{args.seconds:g} s per run; {args.repeats} off/on pair(s) per arch")
+        print(
+            f"classifier from the cache the engine uses ({default_cache_dir() / 'classifiers'}): "
+            f"{time.perf_counter() - t:.2f} s; the runs below start with it cached"
+        )
+        print(
+            f"on = eval_every {args.eval_every:g} s (the engine spaces them by max(that, 20 x last cost)); "
+            f"{args.seconds:g} s per run; {args.repeats} off/on pair(s) per arch"
+        )
         rows = []
         worst = 0.0
         for arch in archs:
@@ -163,10 +194,12 @@ def main() -> int:
                 for eval_every, runs in order if r % 2 == 0 else order[::-1]:
                     run = timed_run(arch, dataset, eval_every, args.seconds, args.warmup, args.device)
                     runs.append(run)
-                    print(f"  {arch:6} {'on ' if eval_every else 'off'} #{r + 1}: {run['images_per_s']:8,.0f} img/s, "
-                          f"{run['steps']} steps in {run['wall']:.1f} s, {len(run['evals'])} evaluation(s) in that time "
-                          f"({', '.join(f'{x:.2f}' for x in run['all_evals']) or '-'} s each, warm-up included); "
-                          f"whole run {run['run_s']:.1f} s")
+                    print(
+                        f"  {arch:6} {'on ' if eval_every else 'off'} #{r + 1}: {run['images_per_s']:8,.0f} img/s, "
+                        f"{run['steps']} steps in {run['wall']:.1f} s, {len(run['evals'])} evaluation(s) in that time "
+                        f"({', '.join(f'{x:.2f}' for x in run['all_evals']) or '-'} s each, warm-up included); "
+                        f"whole run {run['run_s']:.1f} s"
+                    )
             best_off = max(run["images_per_s"] for run in off)
             best_on = max(run["images_per_s"] for run in on)
             slowdown = 1 - best_on / best_off
@@ -178,19 +211,25 @@ def main() -> int:
             mean = statistics.fmean(costs) if costs else 0.0
             steady = mean / (max(args.eval_every, 20 * mean) + mean) if costs else 0.0
             readies = [run["ready_after"] for run in on if run["ready_after"] is not None]
-            rows.append(f"{arch:8} {best_off:10,.0f} {best_on:10,.0f} {slowdown:9.1%} {inside:6.1f} "
-                        f"{mean:7.3f} {f'{statistics.fmean(gaps):.1f} s' if gaps else '-':>8} {share:10.1%} "
-                        f"{steady:7.1%} {f'{statistics.fmean(readies):.2f} s' if readies else '-':>9}")
+            rows.append(
+                f"{arch:8} {best_off:10,.0f} {best_on:10,.0f} {slowdown:9.1%} {inside:6.1f} "
+                f"{mean:7.3f} {f'{statistics.fmean(gaps):.1f} s' if gaps else '-':>8} {share:10.1%} "
+                f"{steady:7.1%} {f'{statistics.fmean(readies):.2f} s' if readies else '-':>9}"
+            )
         print()
-        print(f"{'arch':8} {'off img/s':>10} {'on img/s':>10} {'slowdown':>9} {'evals':>6} {'s/eval':>7} "
-              f"{'spacing':>8} {'eval share':>10} {'steady':>7} {'clf ready':>9}")
+        print(
+            f"{'arch':8} {'off img/s':>10} {'on img/s':>10} {'slowdown':>9} {'evals':>6} {'s/eval':>7} "
+            f"{'spacing':>8} {'eval share':>10} {'steady':>7} {'clf ready':>9}"
+        )
         print("\n".join(rows))
         print()
-        print("slowdown: best on vs best off images/s (evaluations included); evals: per on-run, in the timed window; "
-              "s/eval: mean cost, warm-up included; spacing: mean wall time "
-              "between evaluations; eval share: evaluation time / on-run wall time; steady: s/eval / (interval + s/eval) "
-              "for a long run; clf ready: seconds from the first step to the classifier being handed over "
-              "(negative: before it)")
+        print(
+            "slowdown: best on vs best off images/s (evaluations included); evals: per on-run, in the timed window; "
+            "s/eval: mean cost, warm-up included; spacing: mean wall time "
+            "between evaluations; eval share: evaluation time / on-run wall time; steady: s/eval / (interval + s/eval) "
+            "for a long run; clf ready: seconds from the first step to the classifier being handed over "
+            "(negative: before it)"
+        )
         print(f"target: slowdown <= 5%: {'met' if worst <= 0.05 else 'NOT met'}")
     except (BenchError, TuiGanError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_data import load_images  # noqa: E402 - benchmarks/ is sys.path[0]
+
 from tui_gan.config import TrainConfig  # noqa: E402
 from tui_gan.data import Dataset  # noqa: E402
 from tui_gan.models import get_arch  # noqa: E402
@@ -55,8 +56,14 @@ class SeedStyleMNIST(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.data[i].numpy(), mode="L")), 0
 
 
-def plain_loop(arch: str, images: torch.Tensor, steps: int, warmup: int, fresh_fake: bool = False,
-               device: torch.device = torch.device("cpu")) -> float:
+def plain_loop(
+    arch: str,
+    images: torch.Tensor,
+    steps: int,
+    warmup: int,
+    fresh_fake: bool = False,
+    device: torch.device = torch.device("cpu"),
+) -> float:
     """fresh_fake: the G step draws new noise and runs G again, as seed 001's loop describes
     ("Train the Generator: generate fake images..."); otherwise it reuses the D step's fakes
     like pytorch/examples dcgan."""
@@ -66,7 +73,9 @@ def plain_loop(arch: str, images: torch.Tensor, steps: int, warmup: int, fresh_f
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     criterion = nn.BCELoss()
-    loader = torch.utils.data.DataLoader(SeedStyleMNIST(images), batch_size=BATCH, shuffle=True, drop_last=True)
+    loader = torch.utils.data.DataLoader(
+        SeedStyleMNIST(images), batch_size=BATCH, shuffle=True, drop_last=True
+    )
     d_losses, g_losses = [], []
     done, start = 0, None
     while done < steps + warmup:
@@ -98,11 +107,26 @@ def plain_loop(arch: str, images: torch.Tensor, steps: int, warmup: int, fresh_f
     return steps * BATCH / (time.perf_counter() - start)
 
 
-def engine_run(arch: str, dataset: Dataset, steps: int, warmup: int, device: str = "cpu", precision: str = "fp32",
-               compile: str = "off") -> tuple[float, float]:
+def engine_run(
+    arch: str,
+    dataset: Dataset,
+    steps: int,
+    warmup: int,
+    device: str = "cpu",
+    precision: str = "fp32",
+    compile: str = "off",
+) -> tuple[float, float]:
     """Returns (images/s, FLOPs per step) for the real engine, events and sample grids included."""
-    config = TrainConfig(arch=arch, dataset="mnist", batch_size=BATCH, max_steps=warmup, epochs=10_000, device=device,
-                         precision=precision, compile=compile)
+    config = TrainConfig(
+        arch=arch,
+        dataset="mnist",
+        batch_size=BATCH,
+        max_steps=warmup,
+        epochs=10_000,
+        device=device,
+        precision=precision,
+        compile=compile,
+    )
     engine = Engine(config, dataset=dataset, run_dir=False, exit_when_done=True)
     engine.run()  # warm-up: allocator, kernels, first epoch shuffle
     with FlopCounterMode(display=False) as counter:
@@ -138,42 +162,64 @@ def matmul_peak(device: torch.device, precision: str, n: int = 2048, repeats: in
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--precision", default="fp32", help="engine precisions, comma-separated: fp32,bf16,fp16")
-    parser.add_argument("--compile", nargs="?", const="default", default="off", help="torch.compile the engine's G and D")
+    parser.add_argument(
+        "--precision", default="fp32", help="engine precisions, comma-separated: fp32,bf16,fp16"
+    )
+    parser.add_argument(
+        "--compile", nargs="?", const="default", default="off", help="torch.compile the engine's G and D"
+    )
     parser.add_argument("--steps-mlp", type=int, help="timed steps (default 150 on a CPU, 3000 on a GPU)")
     parser.add_argument("--steps-dcgan", type=int, help="timed steps (default 12 on a CPU, 1000 on a GPU)")
-    parser.add_argument("--repeats", type=int, default=2, help="alternate plain/engine this many times, keep the best")
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="alternate plain/engine this many times, keep the best"
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        print(f"throughput.py: error: --device {args.device}, but PyTorch sees no CUDA GPU here", file=sys.stderr)
+        print(
+            f"throughput.py: error: --device {args.device}, but PyTorch sees no CUDA GPU here",
+            file=sys.stderr,
+        )
         return 2
     precisions = args.precision.split(",")
     on_gpu = device.type == "cuda"
-    steps_for = {"mlp": args.steps_mlp or (3000 if on_gpu else 150), "dcgan": args.steps_dcgan or (1000 if on_gpu else 12)}
+    steps_for = {
+        "mlp": args.steps_mlp or (3000 if on_gpu else 150),
+        "dcgan": args.steps_dcgan or (1000 if on_gpu else 12),
+    }
 
     dataset = load_images()
     name = torch.cuda.get_device_name(device) if on_gpu else f"CPU, {torch.get_num_threads()} threads"
-    print(f"torch {torch.__version__}, {name}, data: {dataset.source} ({len(dataset)} images), compile {args.compile}")
+    print(
+        f"torch {torch.__version__}, {name}, data: {dataset.source} ({len(dataset)} images), compile {args.compile}"
+    )
     peaks = {p: matmul_peak(device, p) for p in precisions}
     print("measured matmul peak: " + ", ".join(f"{p} {peak:,.0f} GFLOP/s" for p, peak in peaks.items()))
-    print("plain A reuses the D step's fakes in the G step (pytorch/examples dcgan); plain B draws fresh ones (seeds 001/003)")
-    print(f"{'arch':8} {'prec':5} {'plain A':>9} {'plain B':>9} {'engine':>9} {'vs A':>6} {'vs B':>6} {'GFLOP/step':>11} "
-          f"{'GFLOP/s':>8} {'of peak':>8}")
+    print(
+        "plain A reuses the D step's fakes in the G step (pytorch/examples dcgan); plain B draws fresh ones (seeds 001/003)"
+    )
+    print(
+        f"{'arch':8} {'prec':5} {'plain A':>9} {'plain B':>9} {'engine':>9} {'vs A':>6} {'vs B':>6} {'GFLOP/step':>11} "
+        f"{'GFLOP/s':>8} {'of peak':>8}"
+    )
     for arch, steps in steps_for.items():
         warmup = 20 if on_gpu else 3
         plain_a = plain_b = 0.0
         engine = {p: (0.0, 0.0) for p in precisions}
         for _ in range(args.repeats):
             plain_a = max(plain_a, plain_loop(arch, dataset.images, steps, warmup, device=device))
-            plain_b = max(plain_b, plain_loop(arch, dataset.images, steps, warmup, fresh_fake=True, device=device))
+            plain_b = max(
+                plain_b, plain_loop(arch, dataset.images, steps, warmup, fresh_fake=True, device=device)
+            )
             for p in precisions:
                 rate, flops = engine_run(arch, dataset, steps, warmup, args.device, p, args.compile)
                 engine[p] = max(engine[p], (rate, flops))
         for p, (eng, flops) in engine.items():
             gflops = flops / 1e9 * eng / BATCH
-            print(f"{arch:8} {p:5} {plain_a:9,.0f} {plain_b:9,.0f} {eng:9,.0f} {eng / plain_a:5.2f}x "
-                  f"{eng / plain_b:5.2f}x {flops / 1e9:11.2f} {gflops:8.1f} {gflops / peaks[p]:7.0%}")
+            print(
+                f"{arch:8} {p:5} {plain_a:9,.0f} {plain_b:9,.0f} {eng:9,.0f} {eng / plain_a:5.2f}x "
+                f"{eng / plain_b:5.2f}x {flops / 1e9:11.2f} {gflops:8.1f} {gflops / peaks[p]:7.0%}"
+            )
     return 0
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from bench_data import load_images
+
 from tui_gan.training import events as ev
 from tui_gan.training.engine import Engine
 
@@ -45,9 +46,19 @@ class TimedEngine(Engine):
     the job's process, as it does for a user. `start_gate`: a file whose appearance starts
     training (run() waits for it), so viewers can attach before the first step."""
 
-    def __init__(self, config, emit=None, *, data: str = "auto", warmup: int = 10, timing_path: str | None = None,
-                 torch_threads: int | None = None, switch_interval_ms: float | None = None,
-                 start_gate: str | None = None, **kwargs):
+    def __init__(
+        self,
+        config,
+        emit=None,
+        *,
+        data: str = "auto",
+        warmup: int = 10,
+        timing_path: str | None = None,
+        torch_threads: int | None = None,
+        switch_interval_ms: float | None = None,
+        start_gate: str | None = None,
+        **kwargs,
+    ):
         super().__init__(config, emit, **kwargs)
         self.data_choice, self.warmup, self.timing_path = data, warmup, timing_path
         self.torch_threads, self.switch_interval_ms = torch_threads, switch_interval_ms
@@ -119,6 +130,12 @@ class TimedEngine(Engine):
                 Path(self.timing_path).write_text(json.dumps(self.timing()))
 
     def timing(self) -> dict:
-        return {"step_times": self.step_times, "cpu": self.cpu_marks, "engine_thread": self.engine_thread,
-                "engine_states": self.states, "engine_failures": self.failures, "gate_opened": self.gate_opened,
-                "gc_pauses": self.gc_pauses}
+        return {
+            "step_times": self.step_times,
+            "cpu": self.cpu_marks,
+            "engine_thread": self.engine_thread,
+            "engine_states": self.states,
+            "engine_failures": self.failures,
+            "gate_opened": self.gate_opened,
+            "gc_pauses": self.gc_pauses,
+        }

@@ -63,8 +63,11 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
             return written
         save("main")
         await pilot.press("space", "i")
-        await wait_until(pilot, lambda: app.state == "paused" and newest_step(app) == app.dashboard.status_bar.info.step,
-                         "the paused samples")
+        await wait_until(
+            pilot,
+            lambda: app.state == "paused" and newest_step(app) == app.dashboard.status_bar.info.step,
+            "the paused samples",
+        )
         await pilot.pause(0.3)
         save("paused")
         await pilot.press("question_mark")
@@ -81,13 +84,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="training time before the first shot")
     parser.add_argument("--arch", default="mlp")
     parser.add_argument("--size", default="120x40", help="terminal WIDTHxHEIGHT")
-    parser.add_argument("--out", type=Path, default=HERE, help="folder for the SVGs (default: next to this script)")
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="folder for the SVGs (default: next to this script)"
+    )
     parser.add_argument("--conditional", action="store_true", help="conditional.svg: a --conditional run")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     with tempfile.TemporaryDirectory(prefix="tui-gan-shots-") as runs:
-        config = TrainConfig(arch=args.arch, dataset="synthetic", synthetic_size=8192, runs_dir=runs,
-                             conditional=args.conditional).validate()
+        config = TrainConfig(
+            arch=args.arch,
+            dataset="synthetic",
+            synthetic_size=8192,
+            runs_dir=runs,
+            conditional=args.conditional,
+        ).validate()
         args.out.mkdir(parents=True, exist_ok=True)
         for path in asyncio.run(shoot(config, args.seconds, (width, height), args.out)):
             print(f"wrote {path}")

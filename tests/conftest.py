@@ -47,8 +47,13 @@ def cpu_status():
     from tui_gan.system import CPUStatus
 
     return CPUStatus(
-        cpu_percent=37.5, per_cpu=(30.0, 45.0), ram_used_bytes=3 * 2**30, ram_total_bytes=16 * 2**30,
-        process_rss_bytes=900 * 2**20, torch_threads=2, cpu_name="Test CPU 3000",
+        cpu_percent=37.5,
+        per_cpu=(30.0, 45.0),
+        ram_used_bytes=3 * 2**30,
+        ram_total_bytes=16 * 2**30,
+        process_rss_bytes=900 * 2**20,
+        torch_threads=2,
+        cpu_name="Test CPU 3000",
     )
 
 
@@ -56,8 +61,14 @@ def gpu_status():
     from tui_gan.system import GPUStatus
 
     return GPUStatus(
-        name="NVIDIA H100 80GB HBM3", index=0, util_percent=87.0, mem_used_bytes=21 * 2**30,
-        mem_total_bytes=80 * 2**30, temperature_c=61.0, power_w=412.0, power_limit_w=700.0,
+        name="NVIDIA H100 80GB HBM3",
+        index=0,
+        util_percent=87.0,
+        mem_used_bytes=21 * 2**30,
+        mem_total_bytes=80 * 2**30,
+        temperature_c=61.0,
+        power_w=412.0,
+        power_limit_w=700.0,
     )
 
 
@@ -130,10 +141,9 @@ def private_cache(tmp_path, monkeypatch):
 def idx_dir(tmp_path):
     """A folder of MNIST-named IDX files holding 256 labelled test blobs."""
     import numpy as np
+    from factories import blob_digits
 
     from tui_gan.data.idx import write_idx
-
-    from factories import blob_digits
 
     ds = blob_digits(256)
     folder = tmp_path / "mnist"

@@ -27,7 +27,14 @@ def blob_digits(n: int = 256, seed: int = 0) -> Dataset:
 
 
 def tiny_config(tmp_path: Path, **changes) -> TrainConfig:
-    base = dict(arch="simple", dataset="synthetic", batch_size=32, epochs=2, runs_dir=str(tmp_path / "runs"), sample_count=16,
-                eval_every=0)
+    base = dict(
+        arch="simple",
+        dataset="synthetic",
+        batch_size=32,
+        epochs=2,
+        runs_dir=str(tmp_path / "runs"),
+        sample_count=16,
+        eval_every=0,
+    )
     base.update(changes)
     return TrainConfig(**base).validate()

@@ -13,14 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from factories import blob_digits, tiny_config
 from rich.console import Console
 from textual.notifications import Notification, Notify
+from waiting import wait_for
 
 from tui_gan.training.engine import Engine
 from tui_gan.ui.app import TuiGanApp
-
-from factories import blob_digits, tiny_config
-from waiting import wait_for
 
 SIZE = (120, 40)
 DIGITS = blob_digits(512, seed=3)  # 16 steps per epoch at batch 32
@@ -78,8 +77,11 @@ async def press(pilot, *keys: str) -> None:
 async def pause_with_samples(pilot, app) -> None:
     """space, then wait until the engine is paused and the samples of the paused step are in."""
     await press(pilot, "space")
-    await wait_for(pilot, lambda: app.state == "paused" and samples_step(app) == app.engine.current.step,
-                   "the paused samples")
+    await wait_for(
+        pilot,
+        lambda: app.state == "paused" and samples_step(app) == app.engine.current.step,
+        "the paused samples",
+    )
 
 
 def log_text(app) -> str:
@@ -128,12 +130,19 @@ class Harness:
             self.engines.append(engine)
             return engine
 
-        return TuiGanApp(config, engine_factory=factory, monitor_factory=self.monitor_factory, system_interval=0.2)
+        return TuiGanApp(
+            config, engine_factory=factory, monitor_factory=self.monitor_factory, system_interval=0.2
+        )
 
 
 async def until_training(pilot, app, steps: int = 5) -> None:
-    await wait_for(pilot, lambda: app.engine.current is not None and app.engine.current.step >= steps
-                   and app.state == "running", "training to start")
+    await wait_for(
+        pilot,
+        lambda: (
+            app.engine.current is not None and app.engine.current.step >= steps and app.state == "running"
+        ),
+        "training to start",
+    )
 
 
 def samples_step(app) -> int | None:

@@ -1,12 +1,11 @@
 import pytest
 import torch
+from factories import blob_digits, tiny_config
 
 from tui_gan.errors import CheckpointError
 from tui_gan.training import checkpoint as ckpt_mod
 from tui_gan.training.checkpoint import load_checkpoint, save_checkpoint
 from tui_gan.training.engine import Engine
-
-from factories import blob_digits, tiny_config
 
 
 @pytest.fixture
@@ -20,7 +19,17 @@ def test_round_trip_holds_everything_needed(tmp_path, trained):
     path = save_checkpoint(tmp_path / "c.pt", trained.checkpoint_payload(trained.current))
     data = load_checkpoint(path, expected_arch="mlp")
     assert data["version"] == ckpt_mod.VERSION and data["step"] == 4 and data["pos"] == 4
-    for key in ("generator", "discriminator", "opt_g", "opt_d", "fixed_noise", "rng", "history", "perm", "config"):
+    for key in (
+        "generator",
+        "discriminator",
+        "opt_g",
+        "opt_d",
+        "fixed_noise",
+        "rng",
+        "history",
+        "perm",
+        "config",
+    ):
         assert key in data
     assert data["history"].shape == (4, 6)
     G = trained.current.G

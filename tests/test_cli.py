@@ -13,8 +13,19 @@ pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def train_args(tmp_path, idx_dir, *extra):
-    return ["train", "--headless", "--data-dir", str(idx_dir), "--arch", "simple", "--batch-size", "32",
-            "--runs-dir", str(tmp_path / "runs"), *extra]
+    return [
+        "train",
+        "--headless",
+        "--data-dir",
+        str(idx_dir),
+        "--arch",
+        "simple",
+        "--batch-size",
+        "32",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        *extra,
+    ]
 
 
 def one_line_error(capsys, code):
@@ -36,15 +47,37 @@ def test_headless_train_then_resume_then_sample(tmp_path, idx_dir, capsys):
     out = capsys.readouterr().out
     assert "completed: simple at step 16" in out
     (run,) = run_dirs(tmp_path)
-    for name in ("config.json", "metrics.csv", "samples/simple/epoch_001.png", "samples/simple/epoch_002.png",
-                 "checkpoints/simple/latest.pt", "loss_simple.png", "progress_simple.gif"):
+    for name in (
+        "config.json",
+        "metrics.csv",
+        "samples/simple/epoch_001.png",
+        "samples/simple/epoch_002.png",
+        "checkpoints/simple/latest.pt",
+        "loss_simple.png",
+        "progress_simple.gif",
+    ):
         assert (run / name).exists(), name
     assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 16
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
 
     ckpt = run / "checkpoints" / "simple" / "latest.pt"
-    assert main(["train", "--headless", "--data-dir", str(idx_dir), "--runs-dir", str(tmp_path / "runs"),
-                 "--resume", str(ckpt), "--epochs", "3"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--headless",
+                "--data-dir",
+                str(idx_dir),
+                "--runs-dir",
+                str(tmp_path / "runs"),
+                "--resume",
+                str(ckpt),
+                "--epochs",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert "completed: simple at step 24" in capsys.readouterr().out
 
     assert main(["sample", str(ckpt), "-n", "10", "-o", str(tmp_path / "d.npy")]) == 0
@@ -59,7 +92,9 @@ def test_headless_train_then_resume_then_sample(tmp_path, idx_dir, capsys):
 def test_eval_prints_quality_as_json(tmp_path, idx_dir, capsys):
     import json
 
-    assert main(train_args(tmp_path, idx_dir, "--max-steps", "3", "--eval-every", "0", "--no-tensorboard")) == 0
+    assert (
+        main(train_args(tmp_path, idx_dir, "--max-steps", "3", "--eval-every", "0", "--no-tensorboard")) == 0
+    )
     (run,) = run_dirs(tmp_path)
     assert not (run / "tensorboard").exists()
     capsys.readouterr()
@@ -67,7 +102,14 @@ def test_eval_prints_quality_as_json(tmp_path, idx_dir, capsys):
     assert main(["eval", str(ckpt), "--samples", "100"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["arch"] == "simple" and result["step"] == 3 and result["n"] == 100
-    for key in ("classes_covered", "kl_to_uniform", "mean_confidence", "classifier_score", "frechet_distance", "real_floor"):
+    for key in (
+        "classes_covered",
+        "kl_to_uniform",
+        "mean_confidence",
+        "classifier_score",
+        "frechet_distance",
+        "real_floor",
+    ):
         assert isinstance(result[key], (int, float))
     assert len(result["histogram"]) == 10 and abs(sum(result["histogram"]) - 1) < 1e-6
 
@@ -111,12 +153,19 @@ def test_unknown_arch_and_dataset_list_the_valid_ones(capsys):
 
 def test_config_file(tmp_path, idx_dir, capsys):
     (tmp_path / "bad.json").write_text('{"learning_rate": 1}')
-    assert "unknown setting(s) learning_rate" in one_line_error(capsys, main(train_args(tmp_path, idx_dir, "--config", str(tmp_path / "bad.json"))))
-    (tmp_path / "good.toml").write_text('epochs = 1\nbatch-size = 64\n')
-    assert main(train_args(tmp_path, idx_dir, "--config", str(tmp_path / "good.toml"), "--batch-size", "32")) == 0
+    assert "unknown setting(s) learning_rate" in one_line_error(
+        capsys, main(train_args(tmp_path, idx_dir, "--config", str(tmp_path / "bad.json")))
+    )
+    (tmp_path / "good.toml").write_text("epochs = 1\nbatch-size = 64\n")
+    assert (
+        main(train_args(tmp_path, idx_dir, "--config", str(tmp_path / "good.toml"), "--batch-size", "32"))
+        == 0
+    )
     assert "completed: simple at step 8" in capsys.readouterr().out  # the command line beat the file's 64
     (tmp_path / "broken.toml").write_text("epochs = ")
-    assert "not valid toml" in one_line_error(capsys, main(train_args(tmp_path, idx_dir, "--config", str(tmp_path / "broken.toml"))))
+    assert "not valid toml" in one_line_error(
+        capsys, main(train_args(tmp_path, idx_dir, "--config", str(tmp_path / "broken.toml")))
+    )
 
 
 def test_missing_and_corrupt_idx(tmp_path, idx_dir, capsys):
@@ -132,15 +181,27 @@ def test_bad_checkpoints(tmp_path, idx_dir, capsys):
     capsys.readouterr()
     (ckpt,) = (tmp_path / "runs").glob("*/checkpoints/simple/latest.pt")
     before = ckpt.read_bytes()
-    line = one_line_error(capsys, main(train_args(tmp_path, idx_dir, "--resume", str(ckpt), "--arch", "dcgan")))
+    line = one_line_error(
+        capsys, main(train_args(tmp_path, idx_dir, "--resume", str(ckpt), "--arch", "dcgan"))
+    )
     assert "architecture 'simple', not 'dcgan'" in line
     (tmp_path / "trunc.pt").write_bytes(before[:1000])
-    assert "truncated" in one_line_error(capsys, main(train_args(tmp_path, idx_dir, "--resume", str(tmp_path / "trunc.pt"))))
-    assert "truncated" in one_line_error(capsys, main(["sample", str(tmp_path / "trunc.pt"), "-o", str(tmp_path / "x.png")]))
+    assert "truncated" in one_line_error(
+        capsys, main(train_args(tmp_path, idx_dir, "--resume", str(tmp_path / "trunc.pt")))
+    )
+    assert "truncated" in one_line_error(
+        capsys, main(["sample", str(tmp_path / "trunc.pt"), "-o", str(tmp_path / "x.png")])
+    )
     (tmp_path / "notes.pt").write_text("not a checkpoint")
-    assert "not a readable" in one_line_error(capsys, main(["sample", str(tmp_path / "notes.pt"), "-o", str(tmp_path / "x.png")]))
-    assert "must end in .png or .npy" in one_line_error(capsys, main(["sample", str(ckpt), "-o", str(tmp_path / "x.jpg")]))
-    assert "-n must be at least 1" in one_line_error(capsys, main(["sample", str(ckpt), "-n", "0", "-o", str(tmp_path / "x.png")]))
+    assert "not a readable" in one_line_error(
+        capsys, main(["sample", str(tmp_path / "notes.pt"), "-o", str(tmp_path / "x.png")])
+    )
+    assert "must end in .png or .npy" in one_line_error(
+        capsys, main(["sample", str(ckpt), "-o", str(tmp_path / "x.jpg")])
+    )
+    assert "-n must be at least 1" in one_line_error(
+        capsys, main(["sample", str(ckpt), "-n", "0", "-o", str(tmp_path / "x.png")])
+    )
     assert ckpt.read_bytes() == before  # nothing on disk was harmed
 
 
@@ -148,7 +209,9 @@ def test_bad_checkpoints(tmp_path, idx_dir, capsys):
 def test_unwritable_runs_dir_non_root(tmp_path, idx_dir, capsys):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    assert "cannot create run folder" in one_line_error(capsys, main(train_args(tmp_path, idx_dir, "--runs-dir", str(locked))))
+    assert "cannot create run folder" in one_line_error(
+        capsys, main(train_args(tmp_path, idx_dir, "--runs-dir", str(locked)))
+    )
 
 
 def test_unwritable_runs_dir(tmp_path, idx_dir, capsys):
@@ -162,9 +225,25 @@ def test_unwritable_runs_dir(tmp_path, idx_dir, capsys):
 def test_piped_output_runs_headless(tmp_path, idx_dir):
     # `tui-gan` with stdout piped: no dashboard, no traceback, a normal headless run
     proc = subprocess.run(
-        [sys.executable, "-m", "tui_gan", "--data-dir", str(idx_dir), "--arch", "simple", "--batch-size", "32",
-         "--max-steps", "4", "--runs-dir", str(tmp_path / "runs")],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "tui_gan",
+            "--data-dir",
+            str(idx_dir),
+            "--arch",
+            "simple",
+            "--batch-size",
+            "32",
+            "--max-steps",
+            "4",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stderr
     assert "not a terminal" in proc.stderr and "max_steps: simple at step 4" in proc.stdout

@@ -9,6 +9,9 @@ import re
 import numpy as np
 import pytest
 import torch
+from factories import blob_digits, tiny_config
+from test_cli import one_line_error, run_dirs, train_args
+from test_engine import Recorder, make_engine
 
 from tui_gan.cli import main
 from tui_gan.data import Dataset
@@ -24,10 +27,6 @@ from tui_gan.training.engine import Engine
 from tui_gan.training.rundir import QUALITY_COLUMNS, RunDir
 from tui_gan.training.state import sample_digits
 from tui_gan.ui.widgets.samples import class_layout
-
-from factories import blob_digits, tiny_config
-from test_cli import one_line_error, run_dirs, train_args
-from test_engine import Recorder, make_engine
 
 
 @pytest.mark.parametrize("arch", ARCH_NAMES)
@@ -89,10 +88,17 @@ def test_conditional_resume_is_exact(tmp_path):
     make_engine(tmp_path, first, run_dir=tmp_path / "a", max_steps=k, checkpoint_every=0, **changes).run()
     ckpt = first.of(ev.CheckpointSaved)[-1].path
     resumed = Recorder()
-    engine = Engine(tiny_config(tmp_path, max_steps=k, **changes), resumed, dataset=blob_digits(256), resume=ckpt,
-                    run_dir=False)
+    engine = Engine(
+        tiny_config(tmp_path, max_steps=k, **changes),
+        resumed,
+        dataset=blob_digits(256),
+        resume=ckpt,
+        run_dir=False,
+    )
     engine.run()
-    assert [(p.d_loss, p.g_loss) for p in resumed.points()] == [(p.d_loss, p.g_loss) for p in straight.points()[k:]]
+    assert [(p.d_loss, p.g_loss) for p in resumed.points()] == [
+        (p.d_loss, p.g_loss) for p in straight.points()[k:]
+    ]
     assert engine.current.fixed_labels.tolist() == [c for c in range(10) for _ in range(2)]
 
 
@@ -110,7 +116,9 @@ def test_reports_and_grids_cross_the_wire_and_the_run_folder(tmp_path):
     report = QualityReport(1000, (0.1,) * 10, 10, 0.0, 0.9, 9.0, 20.0, tuple(i / 10 for i in range(10)))
     quality = ev.Quality("dcgan", 5, 0, report, 13.6, 0.98, 0.1)
     assert protocol.decode_event(protocol.encode_event(quality)).report == report
-    samples = ev.Samples("dcgan", 5, np.zeros((20, 28, 28), np.uint8), np.zeros((4, 28, 28), np.uint8), True, 2, 3)
+    samples = ev.Samples(
+        "dcgan", 5, np.zeros((20, 28, 28), np.uint8), np.zeros((4, 28, 28), np.uint8), True, 2, 3
+    )
     assert protocol.decode_event(protocol.encode_event(samples)).per_class == 2
 
     run = RunDir.create(str(tmp_path), "dcgan")
@@ -144,8 +152,21 @@ def test_class_layout_fits_a_row_per_digit_or_shares_lines():
 
 
 def test_sample_draws_a_chosen_digit(tmp_path, idx_dir, capsys, private_cache):
-    assert main(train_args(tmp_path, idx_dir, "--max-steps", "3", "--eval-every", "0", "--conditional",
-                           "--no-tensorboard")) == 0
+    assert (
+        main(
+            train_args(
+                tmp_path,
+                idx_dir,
+                "--max-steps",
+                "3",
+                "--eval-every",
+                "0",
+                "--conditional",
+                "--no-tensorboard",
+            )
+        )
+        == 0
+    )
     (run,) = run_dirs(tmp_path)
     ckpt = run / "checkpoints" / "simple" / "latest.pt"
     capsys.readouterr()
@@ -155,13 +176,17 @@ def test_sample_draws_a_chosen_digit(tmp_path, idx_dir, capsys, private_cache):
     assert main(["sample", str(ckpt), "-n", "20", "-o", str(tmp_path / "all.png")]) == 0
     assert "0-9 in turn" in capsys.readouterr().out
 
-    assert "--digit must be 0-9" in one_line_error(capsys, main(["sample", str(ckpt), "--digit", "10", "-o",
-                                                                 str(tmp_path / "x.png")]))
+    assert "--digit must be 0-9" in one_line_error(
+        capsys, main(["sample", str(ckpt), "--digit", "10", "-o", str(tmp_path / "x.png")])
+    )
 
 
-def test_conditional_cannot_change_on_resume_and_plain_checkpoints_draw_no_digit(tmp_path, idx_dir, capsys,
-                                                                                  private_cache):
-    assert main(train_args(tmp_path, idx_dir, "--max-steps", "2", "--eval-every", "0", "--no-tensorboard")) == 0
+def test_conditional_cannot_change_on_resume_and_plain_checkpoints_draw_no_digit(
+    tmp_path, idx_dir, capsys, private_cache
+):
+    assert (
+        main(train_args(tmp_path, idx_dir, "--max-steps", "2", "--eval-every", "0", "--no-tensorboard")) == 0
+    )
     (run,) = run_dirs(tmp_path)
     ckpt = run / "checkpoints" / "simple" / "latest.pt"
     capsys.readouterr()
@@ -179,7 +204,9 @@ async def test_the_samples_panel_shows_a_row_per_digit(harness):
     async with running(app, (160, 50)) as pilot:
         await until_training(pilot, app)
         panel = app.dashboard.samples_panel
-        await wait_for(pilot, lambda: panel.snapshot is not None and panel.snapshot.per_class == 3, "conditional samples")
+        await wait_for(
+            pilot, lambda: panel.snapshot is not None and panel.snapshot.per_class == 3, "conditional samples"
+        )
         await pilot.pause(0.1)
         assert str(panel.border_subtitle).startswith("digits 0-9 · ")
         labels = re.findall(r"\d", widget_text(panel))  # block cells are no digits: only the class labels are

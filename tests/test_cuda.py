@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from factories import blob_digits, tiny_config
 
 from tui_gan.errors import ConfigError
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
 from tui_gan.training.device import resolve_device
 from tui_gan.training.engine import Engine
-
-from factories import blob_digits, tiny_config
 
 
 def test_a_gpu_number_past_the_visible_ones_is_a_one_line_error(monkeypatch):
@@ -39,8 +38,12 @@ def test_trains_on_the_gpu_and_resumes_on_the_cpu(tmp_path):
     assert all(torch.isfinite(torch.tensor([p.d_loss, p.g_loss])).all() for p in points)
     ckpt = tmp_path / "run" / "checkpoints" / "simple" / "latest.pt"
     assert load_checkpoint(ckpt)["device_type"] == "cuda"
-    resumed = Engine(tiny_config(tmp_path, device="cpu", max_steps=5), dataset=blob_digits(512), resume=ckpt,
-                     run_dir=tmp_path / "run2")
+    resumed = Engine(
+        tiny_config(tmp_path, device="cpu", max_steps=5),
+        dataset=blob_digits(512),
+        resume=ckpt,
+        run_dir=tmp_path / "run2",
+    )
     assert resumed.run() == "max_steps" and resumed.current.step == 25
 
 
@@ -60,8 +63,9 @@ def test_the_system_panel_probes_the_training_gpu(tmp_path):
 
 
 @pytest.mark.cuda
-@pytest.mark.parametrize("precision, compile", [("bf16", "off"), ("fp16", "off"), ("fp32", "default"),
-                                                ("fp32", "reduce-overhead")])
+@pytest.mark.parametrize(
+    "precision, compile", [("bf16", "off"), ("fp16", "off"), ("fp32", "default"), ("fp32", "reduce-overhead")]
+)
 def test_gpu_speed_paths_train_and_checkpoint(tmp_path, precision, compile):
     events = []
     config = tiny_config(tmp_path, device="cuda", max_steps=40, precision=precision, compile=compile)
@@ -79,13 +83,16 @@ def test_gpu_speed_paths_train_and_checkpoint(tmp_path, precision, compile):
 def test_conditional_dcgan_trains_in_bf16_on_the_gpu(tmp_path):
     """One-hot classes, the projection and classifier heads, the class loss under autocast."""
     events = []
-    config = tiny_config(tmp_path, device="cuda", arch="dcgan", conditional=True, precision="bf16", max_steps=30)
+    config = tiny_config(
+        tmp_path, device="cuda", arch="dcgan", conditional=True, precision="bf16", max_steps=30
+    )
     engine = Engine(config, events.append, dataset=blob_digits(512), run_dir=tmp_path / "run")
     assert engine.run() == "max_steps"
     points = [p for e in events if isinstance(e, ev.Stats) for p in e.points]
     assert len(points) == 30 and all(torch.isfinite(torch.tensor([p.d_loss, p.g_loss])).all() for p in points)
     samples = [e for e in events if isinstance(e, ev.Samples)][-1]
     assert samples.per_class == 2 and samples.images.shape == (20, 28, 28)
-    digits = engine.sample_images(z=torch.randn(4, config.z_dim, device="cuda"),
-                                  y=torch.tensor([3, 3, 7, 7], device="cuda"))
+    digits = engine.sample_images(
+        z=torch.randn(4, config.z_dim, device="cuda"), y=torch.tensor([3, 3, 7, 7], device="cuda")
+    )
     assert digits.shape == (4, 28, 28) and digits.dtype.name == "uint8"

@@ -8,8 +8,22 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-
+from pilot import (
+    DIGITS,
+    Harness,
+    exited,
+    log_text,
+    notes,
+    pause_with_samples,
+    press,
+    running,
+    samples_step,
+    screen_text,
+    until_training,
+    widget_text,
+)
 from textual.app import App
+from waiting import wait_for
 
 from tui_gan.models import ARCH_NAMES
 from tui_gan.training.checkpoint import load_checkpoint
@@ -18,22 +32,17 @@ from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
 from tui_gan.ui.screens.help import HelpScreen
 from tui_gan.ui.widgets.events import EventLog
 
-from pilot import (
-    DIGITS, Harness, exited, log_text, notes, pause_with_samples, press, running, samples_step, screen_text,
-    until_training,
-    widget_text,
-)
-from waiting import wait_for
-
 
 def digits_shown(panel) -> int:
     """From the samples panel's subtitle: "24 of 64" (· half size)."""
     return int(panel.border_subtitle.split(" of ")[0])
 
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- keys --------------------------------------------------------------------------------------
+
 
 async def test_space_pauses_and_resumes_the_engine(harness):
     app = harness.app()
@@ -46,7 +55,10 @@ async def test_space_pauses_and_resumes_the_engine(harness):
         paused_at = engine.current.step
         await pilot.pause(0.6)
         assert engine.current.step == paused_at  # stopped within a step
-        assert app.dashboard.status_bar.info.state == "paused" and app.dashboard.status_bar.info.step == paused_at
+        assert (
+            app.dashboard.status_bar.info.state == "paused"
+            and app.dashboard.status_bar.info.step == paused_at
+        )
         # the UI stays responsive while paused
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -82,7 +94,9 @@ async def test_arch_keys_switch_what_trains_and_switching_back_continues(harness
 
     async def switch(pilot, key: str, name: str) -> None:
         await press(pilot, key)
-        await wait_for(pilot, lambda: app.engine.current.name == name and app.dashboard.arch == name, f"switch to {name}")
+        await wait_for(
+            pilot, lambda: app.engine.current.name == name and app.dashboard.arch == name, f"switch to {name}"
+        )
         await wait_for(pilot, lambda: app.engine.current.step >= 2, f"{name} to train")
 
     async with running(app) as pilot:
@@ -102,7 +116,9 @@ async def test_arch_keys_switch_what_trains_and_switching_back_continues(harness
         await switch(pilot, "A", "simple")  # shift+a: back to where we were
         assert app.engine.current.step >= before_step
         panel = app.dashboard.loss_panel
-        assert panel.history is app.dashboard.views["simple"].losses and panel.history.steps_seen >= before_seen
+        assert (
+            panel.history is app.dashboard.views["simple"].losses and panel.history.steps_seen >= before_seen
+        )
         assert app.dashboard.status_bar.info.arch == "simple"
 
         await switch(pilot, "A", order[(start - 1) % len(order)])  # previous from simple
@@ -125,7 +141,10 @@ async def test_s_saves_the_sample_grid_as_png(harness):
         assert path.is_file()
         assert any(str(path) in n for n in notes(app))
         image = Image.open(path)
-        assert image.mode == "L" and image.size == (2 * (4 * 30 + 2), 2 * (4 * 30 + 2))  # 16 digits, 4x4, scale 2
+        assert image.mode == "L" and image.size == (
+            2 * (4 * 30 + 2),
+            2 * (4 * 30 + 2),
+        )  # 16 digits, 4x4, scale 2
 
 
 async def test_question_mark_opens_help_and_escape_closes_it(harness):
@@ -183,6 +202,7 @@ async def test_second_quit_forces_exit(harness):
 
 # --- command palette -------------------------------------------------------------------------
 
+
 async def test_command_palette_lists_every_action_and_architecture_and_runs_them(harness):
     app = harness.app()
 
@@ -191,8 +211,16 @@ async def test_command_palette_lists_every_action_and_architecture_and_runs_them
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for name in ARCH_NAMES:
             assert any(t.startswith(f"Switch to {name} - ") for t in titles)
-        for title in ("Pause / resume training", "Write checkpoint", "Next architecture",
-                      "Previous architecture", "Save sample grid", "Help", "Quit", "Theme"):
+        for title in (
+            "Pause / resume training",
+            "Write checkpoint",
+            "Next architecture",
+            "Previous architecture",
+            "Save sample grid",
+            "Help",
+            "Quit",
+            "Theme",
+        ):
             assert title in titles
         await press(pilot, "space")  # Pilot.press waits for the process to idle: let it
         await wait_for(pilot, lambda: app.state == "paused", "pause")
@@ -205,6 +233,7 @@ async def test_command_palette_lists_every_action_and_architecture_and_runs_them
 
 
 # --- data and failures -----------------------------------------------------------------------
+
 
 def _mnist_missing(config):
     if config.dataset == "synthetic":
@@ -220,7 +249,9 @@ class OfflineEngine(Engine):
 @pytest.mark.parametrize("choice", ["s", "enter", "q"])
 async def test_missing_mnist_offers_synthetic_digits_or_quit(harness, tmp_path, choice):
     (tmp_path / "empty").mkdir()
-    app = harness.app(engine_cls=OfflineEngine, data=_mnist_missing, dataset="mnist", data_dir=str(tmp_path / "empty"))
+    app = harness.app(
+        engine_cls=OfflineEngine, data=_mnist_missing, dataset="mnist", data_dir=str(tmp_path / "empty")
+    )
 
     async with running(app, (80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, DataUnavailableScreen), "the dialog")
@@ -280,13 +311,16 @@ async def test_a_setup_error_is_shown_not_raised(harness):
 
 # --- panels ----------------------------------------------------------------------------------
 
+
 async def test_resize_rerenders_samples_from_the_last_images(harness):
     app = harness.app(sample_count=64)
 
     async with running(app, (200, 60)) as pilot:
         await until_training(pilot, app)
         await press(pilot, "space")
-        await wait_for(pilot, lambda: app.state == "paused" and samples_step(app) is not None, "paused samples")
+        await wait_for(
+            pilot, lambda: app.state == "paused" and samples_step(app) is not None, "paused samples"
+        )
         await pilot.pause(0.3)
         panel = app.dashboard.samples_panel
         snapshot = panel.snapshot
@@ -295,7 +329,9 @@ async def test_resize_rerenders_samples_from_the_last_images(harness):
         await pilot.resize_terminal(80, 24)
         await pilot.pause(0.3)
         small = digits_shown(panel)
-        assert panel.snapshot is snapshot and app.engine.commands.qsize() == sent  # nothing asked of the engine
+        assert (
+            panel.snapshot is snapshot and app.engine.commands.qsize() == sent
+        )  # nothing asked of the engine
         assert 1 <= small < big
         await press(pilot, "space")
 
@@ -303,6 +339,7 @@ async def test_resize_rerenders_samples_from_the_last_images(harness):
 async def test_the_event_log_wraps_its_lines_again_at_a_new_width():
     """A resized tmux pane, or a layout still settling when the first lines come: RichLog alone
     would keep each line wrapped at the width it had when written."""
+
     class LogApp(App):
         def compose(self):
             yield EventLog()
@@ -310,7 +347,9 @@ async def test_the_event_log_wraps_its_lines_again_at_a_new_width():
     app = LogApp()
     async with app.run_test(size=(40, 10)) as pilot:
         log = app.query_one(EventLog)
-        log.add("checkpoint written: runs/20260101-120000-mlp/checkpoints/mlp/latest.pt", "success", "mlp @468")
+        log.add(
+            "checkpoint written: runs/20260101-120000-mlp/checkpoints/mlp/latest.pt", "success", "mlp @468"
+        )
         await pilot.pause()
         narrow = len(log.lines)
         await pilot.resize_terminal(120, 10)
@@ -347,6 +386,7 @@ async def test_system_panel_shows_gpu_readings(tmp_path, gpu_monitor):
 
 
 # --- widgets on their own ------------------------------------------------------------------
+
 
 def test_status_line_shows_each_ranks_rate():
     from tui_gan.ui.widgets.status import StatusBar, StatusInfo

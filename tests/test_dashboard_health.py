@@ -8,11 +8,19 @@ import re
 
 import pytest
 from PIL import Image
+from pilot import (
+    log_text,
+    notes,
+    pause_with_samples,
+    press,
+    running,
+    samples_step,
+    until_training,
+    widget_text,
+)
+from waiting import wait_for
 
 from tui_gan.ui.widgets.quality import histogram_lines, sparkline
-
-from pilot import log_text, notes, pause_with_samples, press, running, samples_step, until_training, widget_text
-from waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -27,11 +35,22 @@ async def test_e_evaluates_now_and_the_quality_panel_shows_the_figures(harness, 
 
     async with running(app) as pilot:
         await until_training(pilot, app)
-        assert "quality" in app.dashboard.quality_panel.border_title and not any(v.qualities.count for v in app.dashboard.views.values())
+        assert "quality" in app.dashboard.quality_panel.border_title and not any(
+            v.qualities.count for v in app.dashboard.views.values()
+        )
         # the engine announces its classifier once it has adopted it (training one takes a while)
-        await wait_for(pilot, lambda: "classifier ready" in widget_text(app.dashboard.quality_panel), "the ready note", timeout=60)
+        await wait_for(
+            pilot,
+            lambda: "classifier ready" in widget_text(app.dashboard.quality_panel),
+            "the ready note",
+            timeout=60,
+        )
         await press(pilot, "e")
-        await wait_for(pilot, lambda: "simple" in app.dashboard.views and app.dashboard.views["simple"].qualities.count, "an evaluation")
+        await wait_for(
+            pilot,
+            lambda: "simple" in app.dashboard.views and app.dashboard.views["simple"].qualities.count,
+            "an evaluation",
+        )
         q = app.dashboard.views["simple"].qualities.latest
         await pilot.pause(0.1)
         text = widget_text(app.dashboard.quality_panel)
@@ -42,7 +61,9 @@ async def test_e_evaluates_now_and_the_quality_panel_shows_the_figures(harness, 
         assert f"real {q.real_floor:.1f}" in text
         assert f"step {q.step:,}" in app.dashboard.quality_panel.border_title
         await press(pilot, "e")
-        await wait_for(pilot, lambda: app.dashboard.views["simple"].qualities.count == 2, "a second evaluation")
+        await wait_for(
+            pilot, lambda: app.dashboard.views["simple"].qualities.count == 2, "a second evaluation"
+        )
         assert len(app.dashboard.views["simple"].qualities.frechet.values()) == 2  # the FD sparkline's points
 
 
@@ -51,7 +72,9 @@ async def test_quality_panel_says_when_metrics_are_off(harness):
 
     async with running(app, (80, 24)) as pilot:
         await until_training(pilot, app)
-        await wait_for(pilot, lambda: "--eval-every 0" in widget_text(app.dashboard.quality_panel), "the off note")
+        await wait_for(
+            pilot, lambda: "--eval-every 0" in widget_text(app.dashboard.quality_panel), "the off note"
+        )
         await press(pilot, "e")
         await wait_for(pilot, lambda: any("quality metrics are off" in n for n in notes(app)), "a warning")
 
@@ -79,7 +102,9 @@ async def test_left_right_scrub_through_the_sample_history(harness):
         for _ in range(len(history)):
             await press(pilot, "right")
         assert panel.position is None and app.dashboard.scrub_step is None  # live again
-        await wait_for(pilot, lambda: panel.snapshot is history[-1] and len(history) > count + 1, "live updates")
+        await wait_for(
+            pilot, lambda: panel.snapshot is history[-1] and len(history) > count + 1, "live updates"
+        )
         await press(pilot, *["left"] * (len(history) + 5))  # stops at the oldest
         assert panel.snapshot is history[0] and panel.position[0] == 0
 
@@ -89,7 +114,9 @@ async def test_g_exports_the_sample_history_as_gif(harness):
 
     async with running(app) as pilot:
         await until_training(pilot, app)
-        await wait_for(pilot, lambda: len(app.dashboard.view("simple").samples) >= 3, "three sample refreshes")
+        await wait_for(
+            pilot, lambda: len(app.dashboard.view("simple").samples) >= 3, "three sample refreshes"
+        )
         await press(pilot, "g")
         await wait_for(pilot, lambda: "history GIF" in log_text(app), "the GIF")
         line = next(t for _, t in app.dashboard.event_log.entries if "history GIF" in t)
@@ -118,6 +145,7 @@ async def test_i_toggles_the_interpolation_row(harness):
 
 
 # --- the quality panel's drawing ----------------------------------------------------------------
+
 
 def test_quality_panel_drawing():
     line = sparkline([90.0, 40.0, 20.0], 10)

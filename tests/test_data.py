@@ -3,13 +3,12 @@ import gzip
 import numpy as np
 import pytest
 import torch
+from factories import SHARED_MNIST
 
 import tui_gan.data as data_mod
 from tui_gan.data import load_dataset
 from tui_gan.data.idx import read_idx, write_idx
 from tui_gan.errors import DataError, DataUnavailable
-
-from factories import SHARED_MNIST
 
 
 def _images(n=5, seed=0):
@@ -84,7 +83,9 @@ def test_offline_download_failure_is_one_clear_error(tmp_path, monkeypatch):
 
     class Offline:
         def __init__(self, *a, **k):
-            raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried x, got:\n<urlopen error [Errno -2] Name or service not known>")
+            raise RuntimeError(
+                "Error downloading train-images-idx3-ubyte.gz:\nTried x, got:\n<urlopen error [Errno -2] Name or service not known>"
+            )
 
     import torchvision.datasets
 
@@ -117,7 +118,9 @@ def test_debian_fashion_mnist_is_found(tmp_path, monkeypatch):
     assert len(ds) == 6 and ds.source == str(tmp_path / "debian")
 
 
-@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="shared MNIST copy absent")
+@pytest.mark.skipif(
+    not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="shared MNIST copy absent"
+)
 def test_real_mnist_test_split():
     ds = load_dataset("mnist", SHARED_MNIST, download=False)
     assert ds.split == "test" and ds.images.shape == (10000, 28, 28)

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from waiting import wait_until
 
 from tui_gan.jobs import registry
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
-
-from waiting import wait_until
 
 TESTS = Path(__file__).resolve().parent
 
@@ -27,8 +26,13 @@ def private_runtime(tmp_path, monkeypatch):
 
 
 def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", *args],
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.parametrize("arch, conditional", [("dcgan", False), ("mlp", False), ("dcgan", True)])
@@ -36,7 +40,8 @@ def test_two_ranks_train_identical_weights(tmp_path, arch, conditional):
     """dcgan's D has BatchNorm (two backward passes, the first without a sync); mlp's G has it.
     Conditional: each rank takes its slice of the batch's classes with its slice of the digits."""
     script = tmp_path / "rank.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import os, sys, torch
         sys.path.insert(0, {str(TESTS)!r})
         from pathlib import Path
@@ -51,7 +56,8 @@ def test_two_ranks_train_identical_weights(tmp_path, arch, conditional):
         # parameters: BatchNorm's running statistics are each rank's own on CPUs (no SyncBatchNorm)
         weights = {{name: p.detach() for name, p in engine.current.G.named_parameters()}}
         torch.save(weights, {str(tmp_path)!r} + f"/rank{{os.environ['RANK']}}.pt")
-    """))
+    """)
+    )
     done = torchrun(str(script))
     assert done.returncode == 0, done.stderr[-3000:]
     g0, g1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
@@ -67,10 +73,31 @@ def test_two_ranks_train_identical_weights(tmp_path, arch, conditional):
 
 def test_nproc_run_resumes_in_one_process(tmp_path):
     runs = tmp_path / "runs"
-    args = ["train", "--headless", "--device", "cpu", "--dataset", "synthetic", "--synthetic-size", "512", "--arch", "simple",
-            "--batch-size", "32", "--eval-every", "0", "--runs-dir", str(runs)]
-    done = subprocess.run([sys.executable, "-m", "tui_gan", *args, "--nproc", "2", "--max-steps", "6"],
-                          capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    args = [
+        "train",
+        "--headless",
+        "--device",
+        "cpu",
+        "--dataset",
+        "synthetic",
+        "--synthetic-size",
+        "512",
+        "--arch",
+        "simple",
+        "--batch-size",
+        "32",
+        "--eval-every",
+        "0",
+        "--runs-dir",
+        str(runs),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "tui_gan", *args, "--nproc", "2", "--max-steps", "6"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
     (run_dir,) = runs.iterdir()
     assert load_checkpoint(run_dir / "checkpoints" / "simple" / "latest.pt")["step"] == 6
@@ -90,17 +117,45 @@ def test_commands_reach_every_rank(tmp_path):
     from test_jobs import Recorder
 
     runs = tmp_path / "runs"
-    done = subprocess.run([sys.executable, "-m", "tui_gan", "train", "--detach", "--nproc", "2", "--device", "cpu",
-                           "--dataset", "synthetic",
-                           "--synthetic-size", "512", "--arch", "simple", "--batch-size", "32", "--eval-every", "0",
-                           "--epochs", "1000", "--runs-dir", str(runs)],
-                          capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui_gan",
+            "train",
+            "--detach",
+            "--nproc",
+            "2",
+            "--device",
+            "cpu",
+            "--dataset",
+            "synthetic",
+            "--synthetic-size",
+            "512",
+            "--arch",
+            "simple",
+            "--batch-size",
+            "32",
+            "--eval-every",
+            "0",
+            "--epochs",
+            "1000",
+            "--runs-dir",
+            str(runs),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
     (run_dir,) = runs.iterdir()
     job = registry.read_job(run_dir)
     viewer = Recorder(job)
     try:
-        viewer.wait(lambda e: isinstance(e, ev.Stats) and e.step > 60 and e.rank_images_per_s, "per-rank rates")
+        viewer.wait(
+            lambda e: isinstance(e, ev.Stats) and e.step > 60 and e.rank_images_per_s, "per-rank rates"
+        )
         viewer.client.send(cmd.Pause())
         paused = viewer.wait(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused", "paused")
         time.sleep(1.0)
@@ -115,14 +170,28 @@ def test_commands_reach_every_rank(tmp_path):
     assert finished.reason == "stopped"
     assert load_checkpoint(run_dir / "checkpoints" / "simple" / "latest.pt")["step"] == paused.step
     assert load_checkpoint(run_dir / "checkpoints" / "mlp" / "latest.pt")["step"] >= 5
-    wait_until(lambda: registry.read_job(run_dir).state != "running", "the job to record its end", 60, interval=0.1)
+    wait_until(
+        lambda: registry.read_job(run_dir).state != "running", "the job to record its end", 60, interval=0.1
+    )
     assert registry.read_job(run_dir).exit_code == 0
 
 
 def test_a_batch_that_does_not_split_is_a_one_line_error(tmp_path, capsys):
     from tui_gan.cli import main
 
-    code = main(["train", "--headless", "--nproc", "3", "--dataset", "synthetic", "--batch-size", "32",
-                 "--runs-dir", str(tmp_path / "runs")])
+    code = main(
+        [
+            "train",
+            "--headless",
+            "--nproc",
+            "3",
+            "--dataset",
+            "synthetic",
+            "--batch-size",
+            "32",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "does not split evenly over 3 processes" in err[0]

@@ -4,14 +4,13 @@ import time
 
 import numpy as np
 import pytest
+from factories import blob_digits, tiny_config
+from waiting import wait_until
 
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
 from tui_gan.training.engine import Engine
-
-from factories import blob_digits, tiny_config
-from waiting import wait_until
 
 
 class Recorder:
@@ -29,7 +28,12 @@ class Recorder:
 
 
 def make_engine(tmp_path, rec=None, run_dir=False, dataset=None, **changes):
-    return Engine(tiny_config(tmp_path, **changes), rec or Recorder(), dataset=dataset or blob_digits(256), run_dir=run_dir)
+    return Engine(
+        tiny_config(tmp_path, **changes),
+        rec or Recorder(),
+        dataset=dataset or blob_digits(256),
+        run_dir=run_dir,
+    )
 
 
 def test_every_step_is_reported_once(tmp_path):
@@ -73,7 +77,9 @@ def test_each_architecture_trains_a_few_steps(tmp_path, arch):
     points = rec.points()
     assert len(points) == 3
     for p in points:
-        assert all(math.isfinite(v) for v in (p.d_loss, p.g_loss)) and 0 <= p.d_real <= 1 and 0 <= p.d_fake <= 1
+        assert (
+            all(math.isfinite(v) for v in (p.d_loss, p.g_loss)) and 0 <= p.d_real <= 1 and 0 <= p.d_fake <= 1
+        )
 
 
 def test_losses_move_on_the_synthetic_set(tmp_path):
@@ -117,7 +123,12 @@ def test_pause_resume_checkpoint_switch_stop(tmp_path):
     wait_until(lambda: engine.current.step > 5, "step 5", 20, interval=0.01)
 
     engine.send(cmd.Pause())
-    wait_until(lambda: any(e.state == "paused" for e in rec.of(ev.StateChanged)), "the paused state", 20, interval=0.01)
+    wait_until(
+        lambda: any(e.state == "paused" for e in rec.of(ev.StateChanged)),
+        "the paused state",
+        20,
+        interval=0.01,
+    )
     paused_at = engine.current.step
     time.sleep(0.3)
     assert engine.current.step == paused_at  # nothing trains while paused
@@ -131,14 +142,20 @@ def test_pause_resume_checkpoint_switch_stop(tmp_path):
     wait_until(lambda: engine.current.step > paused_at + 3, "training to resume", 20, interval=0.01)
 
     engine.send(cmd.SwitchArch("mlp"))
-    wait_until(lambda: engine.current.name == "mlp" and engine.current.step > 2, "mlp to train", 20, interval=0.01)
+    wait_until(
+        lambda: engine.current.name == "mlp" and engine.current.step > 2, "mlp to train", 20, interval=0.01
+    )
     simple_step = engine.archs["simple"].step
     time.sleep(0.2)
     assert engine.archs["simple"].step == simple_step  # only the current architecture trains
 
     engine.send(cmd.SwitchArch("simple"))
-    wait_until(lambda: engine.current.name == "simple" and engine.current.step > simple_step, "simple to continue", 20,
-               interval=0.01)
+    wait_until(
+        lambda: engine.current.name == "simple" and engine.current.step > simple_step,
+        "simple to continue",
+        20,
+        interval=0.01,
+    )
     switched = rec.of(ev.ArchSwitched)
     assert [(e.previous, e.arch) for e in switched] == [("simple", "mlp"), ("mlp", "simple")]
     assert switched[-1].step == simple_step  # it continued where it was
@@ -208,7 +225,13 @@ def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path, arch):
     ckpt = [e.path for e in first.of(ev.CheckpointSaved)][-1]
 
     resumed = Recorder()
-    engine = Engine(tiny_config(tmp_path, arch=arch, max_steps=k), resumed, dataset=blob_digits(256), resume=ckpt, run_dir=False)
+    engine = Engine(
+        tiny_config(tmp_path, arch=arch, max_steps=k),
+        resumed,
+        dataset=blob_digits(256),
+        resume=ckpt,
+        run_dir=False,
+    )
     engine.run()
     assert [p.step for p in resumed.points()] == list(range(k + 1, 2 * k + 1))
     expected = [(p.d_loss, p.g_loss) for p in straight.points()[k:]]
@@ -229,12 +252,18 @@ def test_bf16_autocast_trains_and_resumes_exactly(tmp_path):
     assert fp32.points()[1].d_loss != points[1].d_loss  # the forward really ran in bf16
 
     first = Recorder()
-    make_engine(tmp_path, first, arch="mlp", run_dir=tmp_path / "a", max_steps=k, checkpoint_every=0,
-                precision="bf16").run()
+    make_engine(
+        tmp_path, first, arch="mlp", run_dir=tmp_path / "a", max_steps=k, checkpoint_every=0, precision="bf16"
+    ).run()
     ckpt = [e.path for e in first.of(ev.CheckpointSaved)][-1]
     resumed = Recorder()
-    Engine(tiny_config(tmp_path, arch="mlp", max_steps=k, precision="bf16"), resumed, dataset=blob_digits(256),
-           resume=ckpt, run_dir=False).run()
+    Engine(
+        tiny_config(tmp_path, arch="mlp", max_steps=k, precision="bf16"),
+        resumed,
+        dataset=blob_digits(256),
+        resume=ckpt,
+        run_dir=False,
+    ).run()
     assert [(p.d_loss, p.g_loss) for p in resumed.points()] == [(p.d_loss, p.g_loss) for p in points[k:]]
 
 
@@ -250,7 +279,9 @@ def test_fp16_needs_a_gpu(tmp_path):
 def test_compiled_models_train_and_checkpoint_plain_weights(tmp_path):
     """torch.compile (inductor, here on the CPU: ~20 s of compiling) for G and D."""
     rec = Recorder()
-    engine = make_engine(tmp_path, rec, arch="simple", max_steps=4, compile="default", run_dir=tmp_path / "run")
+    engine = make_engine(
+        tmp_path, rec, arch="simple", max_steps=4, compile="default", run_dir=tmp_path / "run"
+    )
     assert engine.run() == "max_steps"
     assert engine.current.G_run is not engine.current.G  # the step ran the compiled modules
     assert all(math.isfinite(p.d_loss) for p in rec.points()) and len(rec.points()) == 4

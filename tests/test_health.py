@@ -5,15 +5,14 @@ import time
 
 import pytest
 import torch
+from factories import blob_digits, tiny_config
+from test_engine import Recorder
+from waiting import wait_until
 
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.engine import Engine
 from tui_gan.training.health import DiscriminatorWins, ModeCollapse
-
-from factories import blob_digits, tiny_config
-from test_engine import Recorder
-from waiting import wait_until
 
 
 def test_discriminator_wins_warns_once_per_episode():
@@ -58,8 +57,13 @@ def run_until(engine, predicate, what: str, timeout=60):
 def test_engine_evaluates_quality_and_flags_a_one_digit_generator(tmp_path, classifier_cache):
     data = blob_digits(512)
     rec = Recorder()
-    engine = Engine(tiny_config(tmp_path, eval_every=0.2, eval_samples=200, epochs=1000, recipe="seed"), rec, dataset=data,
-                    run_dir=tmp_path / "run", exit_when_done=False)
+    engine = Engine(
+        tiny_config(tmp_path, eval_every=0.2, eval_samples=200, epochs=1000, recipe="seed"),
+        rec,
+        dataset=data,
+        run_dir=tmp_path / "run",
+        exit_when_done=False,
+    )
     engine.setup()
     one_digit = data.images[3].float().mul(2 / 255).sub(1)
 
@@ -85,8 +89,13 @@ def test_engine_evaluates_quality_and_flags_a_one_digit_generator(tmp_path, clas
 
 def test_evaluate_now_command(tmp_path, classifier_cache):
     rec = Recorder()
-    engine = Engine(tiny_config(tmp_path, eval_every=3600, eval_samples=100, epochs=1000), rec, dataset=blob_digits(512),
-                    run_dir=False, exit_when_done=False)
+    engine = Engine(
+        tiny_config(tmp_path, eval_every=3600, eval_samples=100, epochs=1000),
+        rec,
+        dataset=blob_digits(512),
+        run_dir=False,
+        exit_when_done=False,
+    )
     engine.send(cmd.EvaluateNow())  # before the classifier is ready: done as soon as it is
     run_until(engine, lambda: rec.of(ev.Quality), "an evaluation")
     assert any("still training" in n.message for n in rec.of(ev.Notice))
@@ -94,12 +103,19 @@ def test_evaluate_now_command(tmp_path, classifier_cache):
 
 def test_non_finite_loss_pauses_the_dashboard_engine(tmp_path):
     rec = Recorder()
-    engine = Engine(tiny_config(tmp_path, epochs=1000), rec, dataset=blob_digits(256), run_dir=tmp_path / "run",
-                    exit_when_done=False)
+    engine = Engine(
+        tiny_config(tmp_path, epochs=1000),
+        rec,
+        dataset=blob_digits(256),
+        run_dir=tmp_path / "run",
+        exit_when_done=False,
+    )
     engine.setup()
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
-    wait_until(lambda: rec.of(ev.CheckpointSaved), "the epoch 1 checkpoint", 20, interval=0.01)  # to resume from
+    wait_until(
+        lambda: rec.of(ev.CheckpointSaved), "the epoch 1 checkpoint", 20, interval=0.01
+    )  # to resume from
     with torch.no_grad():
         engine.current.G.net[0].weight.fill_(float("inf"))
     wait_until(lambda: rec.of(ev.Failed), "the failure", 20, interval=0.01)

@@ -12,8 +12,8 @@ from tui_gan.history import DownsampledSeries, LossHistory, QualityHistory, Samp
 from tui_gan.quality import QualityReport
 from tui_gan.training import events as ev
 
-
 # --- loss series -------------------------------------------------------------------------------
+
 
 def test_downsampled_series_is_bounded_and_keeps_the_mean():
     series = DownsampledSeries(capacity=64)
@@ -37,6 +37,7 @@ def test_loss_history_tracks_last_and_ema():
 
 
 # --- sample grids ------------------------------------------------------------------------------
+
 
 def _snap(step: int) -> Snapshot:
     return Snapshot(step, np.full((2, 28, 28), step % 256, np.uint8))
@@ -65,9 +66,12 @@ def test_sample_history_replaces_a_repeated_step():
 
 # --- quality evaluations -----------------------------------------------------------------------
 
+
 def test_quality_history_keeps_the_latest_and_the_distance_trend():
     h = QualityHistory()
     for fd in (90.0, 40.0, 20.0):
         report = QualityReport(100, (0.1,) * 10, 10, 0.0, 0.9, 8.0, fd)
         h.add(ev.Quality("simple", 1, 0, report, 9.0, 0.98, 0.02))
-    assert h.count == 3 and h.latest.report.frechet_distance == 20.0 and h.frechet.values() == [90.0, 40.0, 20.0]
+    assert (
+        h.count == 3 and h.latest.report.frechet_distance == 20.0 and h.frechet.values() == [90.0, 40.0, 20.0]
+    )

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
+from pilot import exited, log_text, press, running, samples_step
+from waiting import wait_for, wait_until
 
 from tui_gan.config import TrainConfig
 from tui_gan.errors import DataUnavailable
@@ -29,9 +31,6 @@ from tui_gan.jobs.launch import start_job
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
-
-from pilot import exited, log_text, press, running, samples_step
-from waiting import wait_for, wait_until
 
 TESTS = Path(__file__).resolve().parent
 
@@ -46,8 +45,17 @@ def private_runtime(tmp_path, monkeypatch):
 
 
 def job_config(tmp_path: Path, **changes) -> TrainConfig:
-    base = dict(arch="simple", dataset="synthetic", synthetic_size=512, batch_size=32, epochs=1000,
-                eval_every=0.0, checkpoint_every=0, runs_dir=str(tmp_path / "runs"), sample_count=16)
+    base = dict(
+        arch="simple",
+        dataset="synthetic",
+        synthetic_size=512,
+        batch_size=32,
+        epochs=1000,
+        eval_every=0.0,
+        checkpoint_every=0,
+        runs_dir=str(tmp_path / "runs"),
+        sample_count=16,
+    )
     return TrainConfig(**{**base, **changes}).validate()
 
 
@@ -112,13 +120,19 @@ class Recorder:
         self.client = JobClient(self.events.append, info=info)
         self.client.setup()
         self.result: dict = {}
-        self.thread = threading.Thread(target=lambda: self.result.update(reason=self.client.run()), daemon=True)
+        self.thread = threading.Thread(
+            target=lambda: self.result.update(reason=self.client.run()), daemon=True
+        )
         self.thread.start()
 
     def wait(self, test, what: str, timeout: float = 60.0):
         """The first event that passes `test`, once there is one."""
-        return wait_until(lambda: next((e for e in list(self.events) if test(e)), None),
-                          lambda: f"{what}; got {[type(e).__name__ for e in self.events][-10:]}", timeout, interval=0.02)
+        return wait_until(
+            lambda: next((e for e in list(self.events) if test(e)), None),
+            lambda: f"{what}; got {[type(e).__name__ for e in self.events][-10:]}",
+            timeout,
+            interval=0.02,
+        )
 
     def close(self) -> str:
         self.client.detach()
@@ -137,14 +151,33 @@ def test_every_event_survives_the_wire():
     quality = ev.Quality("mlp", 5, 0, report, 19.0, 0.98, 0.1)
     events = [
         ev.Started("mlp", "MNIST", "cpu", "/r", 468, 100, 5, 0, 10, 20, "note", 2),
-        ev.Stats("mlp", (ev.StepPoint(1, 0, 0.5, 0.7, 0.6, 0.4), ev.StepPoint(2, 0, 0.4, 0.8, 0.6, 0.3)), 2, 0, 0.1, 900.0, 1.5),
+        ev.Stats(
+            "mlp",
+            (ev.StepPoint(1, 0, 0.5, 0.7, 0.6, 0.4), ev.StepPoint(2, 0, 0.4, 0.8, 0.6, 0.3)),
+            2,
+            0,
+            0.1,
+            900.0,
+            1.5,
+        ),
         ev.Samples("mlp", 2, images, images[:1]),
         quality,
-        ev.StateChanged("mlp", "paused", 2), ev.CheckpointSaved("mlp", "/r/x.pt", 2), ev.ArchSwitched("dcgan", "mlp", 0),
-        ev.Notice("mlp", "hi", "warning", "quality"), ev.Failed("mlp", "boom", None), ev.Finished("mlp", "stopped", 2, "/r"),
+        ev.StateChanged("mlp", "paused", 2),
+        ev.CheckpointSaved("mlp", "/r/x.pt", 2),
+        ev.ArchSwitched("dcgan", "mlp", 0),
+        ev.Notice("mlp", "hi", "warning", "quality"),
+        ev.Failed("mlp", "boom", None),
+        ev.Finished("mlp", "stopped", 2, "/r"),
         proto.Viewers("mlp", 3),
-        proto.Replay("mlp", {"mlp": (ev.StepPoint(1, 0, 0.5, 0.7, 0.6, 0.4),)}, {"mlp": (ev.Samples("mlp", 2, images),)},
-                     {"mlp": (quality,)}, (ev.Notice("mlp", "old"),), 2, False),
+        proto.Replay(
+            "mlp",
+            {"mlp": (ev.StepPoint(1, 0, 0.5, 0.7, 0.6, 0.4),)},
+            {"mlp": (ev.Samples("mlp", 2, images),)},
+            {"mlp": (quality,)},
+            (ev.Notice("mlp", "old"),),
+            2,
+            False,
+        ),
     ]
     for event in events:
         frame = proto.pack({"op": "event", "event": proto.encode_event(event)})
@@ -153,17 +186,33 @@ def test_every_event_survives_the_wire():
         if isinstance(event, ev.Samples):
             assert (back.images == event.images).all() and (back.interpolation == event.interpolation).all()
         elif isinstance(event, proto.Replay):
-            assert back.histories == event.histories and back.qualities == event.qualities and back.log == event.log
+            assert (
+                back.histories == event.histories
+                and back.qualities == event.qualities
+                and back.log == event.log
+            )
             assert (back.samples["mlp"][0].images == images).all()
         else:
             assert back == event
 
 
 def test_commands_are_checked_before_they_reach_the_engine():
-    for command in (cmd.Pause(), cmd.TogglePause(), cmd.SwitchArch("dcgan"), cmd.Stop(checkpoint=False), cmd.EvaluateNow()):
+    for command in (
+        cmd.Pause(),
+        cmd.TogglePause(),
+        cmd.SwitchArch("dcgan"),
+        cmd.Stop(checkpoint=False),
+        cmd.EvaluateNow(),
+    ):
         assert proto.decode_command(proto.encode_command(command)) == command
-    for bad in ({"type": "RunShell"}, {"type": "SwitchArch", "name": 7}, {"type": "Stop", "checkpoint": "yes"},
-                {"type": "SwitchArch", "name": "x" * 1000}, "Pause", None):
+    for bad in (
+        {"type": "RunShell"},
+        {"type": "SwitchArch", "name": 7},
+        {"type": "Stop", "checkpoint": "yes"},
+        {"type": "SwitchArch", "name": "x" * 1000},
+        "Pause",
+        None,
+    ):
         with pytest.raises(proto.ProtocolError):
             proto.decode_command(bad)
     with pytest.raises(proto.ProtocolError):
@@ -200,13 +249,21 @@ async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_mon
     wait_step(info, 20)
 
     def dashboard():
-        return TuiGanApp(job_config(tmp_path), engine_factory=job_engine_factory(attach=info),
-                         monitor_factory=cpu_monitor, system_interval=0.2)
+        return TuiGanApp(
+            job_config(tmp_path),
+            engine_factory=job_engine_factory(attach=info),
+            monitor_factory=cpu_monitor,
+            system_interval=0.2,
+        )
 
     first = dashboard()
 
     async with running(first) as pilot:
-        await wait_for(pilot, lambda: first.dashboard.status_bar.info.step >= 20 and samples_step(first), "the job's state")
+        await wait_for(
+            pilot,
+            lambda: first.dashboard.status_bar.info.step >= 20 and samples_step(first),
+            "the job's state",
+        )
         assert first.dashboard.views["simple"].losses.steps_seen > 0  # the replay, before any live point
         seen = first.dashboard.status_bar.info.step
         await wait_for(pilot, lambda: first.dashboard.status_bar.info.step > seen, "the step to advance")
@@ -237,8 +294,12 @@ async def test_two_viewers_see_the_same_state(tmp_path, jobs, cpu_monitor):
 
     info = jobs(job_config(tmp_path))
     other = Recorder(info)
-    app = TuiGanApp(job_config(tmp_path), engine_factory=job_engine_factory(attach=info), monitor_factory=cpu_monitor,
-                    system_interval=0.2)
+    app = TuiGanApp(
+        job_config(tmp_path),
+        engine_factory=job_engine_factory(attach=info),
+        monitor_factory=cpu_monitor,
+        system_interval=0.2,
+    )
 
     async with running(app) as pilot:
         await wait_for(pilot, lambda: app.state == "running" and app.viewers == 2, "both viewers")
@@ -250,7 +311,9 @@ async def test_two_viewers_see_the_same_state(tmp_path, jobs, cpu_monitor):
         await press(pilot, "q")  # another viewer is watching: ask first
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmStopScreen", "the question")
         await press(pilot, "n")
-        await wait_for(pilot, lambda: type(app.screen).__name__ != "ConfirmStopScreen", "the question to close")
+        await wait_for(
+            pilot, lambda: type(app.screen).__name__ != "ConfirmStopScreen", "the question to close"
+        )
         assert not app.quitting
         await press(pilot, "q", "y")
         await wait_for(pilot, lambda: exited(app), "the app to exit", 60)
@@ -272,7 +335,9 @@ async def test_the_dashboard_starts_a_job_by_default_and_q_stops_it(tmp_path, cp
     app = TuiGanApp(config, monitor_factory=cpu_monitor, system_interval=0.2)
 
     async with running(app) as pilot:
-        await wait_for(pilot, lambda: app.state == "running" and app.dashboard.status_bar.info.step >= 5, "training", 60)
+        await wait_for(
+            pilot, lambda: app.state == "running" and app.dashboard.status_bar.info.step >= 5, "training", 60
+        )
         assert isinstance(app.engine, JobClient)
         await wait_for(pilot, lambda: samples_step(app), "the first samples")
         await press(pilot, "space")
@@ -311,7 +376,9 @@ def test_a_closed_dashboard_leaves_its_job_training(tmp_path):
 
         asyncio.run(body())
     """)
-    dashboard = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    dashboard = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = dashboard.stdout.readline()
         assert line, dashboard.stderr.read()[-2000:]
@@ -330,12 +397,32 @@ def test_a_closed_dashboard_leaves_its_job_training(tmp_path):
 
 # --- signals, kills and resume -------------------------------------------------------------------
 def cli(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tui_gan", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True, cwd=kwargs.get("cwd"))
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui_gan", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=kwargs.get("cwd"),
+    )
 
 
-TRAIN = ("train", "--headless", "--dataset", "synthetic", "--synthetic-size", "512", "--arch", "simple",
-         "--batch-size", "32", "--eval-every", "0", "--checkpoint-every", "0")
+TRAIN = (
+    "train",
+    "--headless",
+    "--dataset",
+    "synthetic",
+    "--synthetic-size",
+    "512",
+    "--arch",
+    "simple",
+    "--batch-size",
+    "32",
+    "--eval-every",
+    "0",
+    "--checkpoint-every",
+    "0",
+)
 
 
 def metrics(run_dir: Path) -> dict[int, tuple[str, str]]:
@@ -402,7 +489,8 @@ def test_garbage_from_a_client_does_not_disturb_training(tmp_path, jobs):
         os.urandom(4096),  # random bytes
         struct.pack(">I", 2**31) + b"x" * 100,  # a huge length prefix
         proto.pack({"op": "hello", "v": 1, "role": "viewer"})[:7],  # half a message, then gone
-        proto.pack({"op": "hello", "v": 1, "role": "viewer"}) + proto.pack({"op": "command", "command": {"type": "Nope"}}),
+        proto.pack({"op": "hello", "v": 1, "role": "viewer"})
+        + proto.pack({"op": "command", "command": {"type": "Nope"}}),
         proto.pack({"op": "hello", "v": 1, "role": "viewer"}) + struct.pack(">I", 10) + b"\xc1" * 10,
     ]
     for payload in attempts:
@@ -445,7 +533,10 @@ def test_ls_and_attach_errors(tmp_path, jobs, capsys):
     assert code == 2 and len(err) == 1 and "is gone" in err[0] and "--resume" in err[0]
     main(["ls", "--runs-dir", str(runs)])
     out = capsys.readouterr().out
-    assert str(first.run_dir) in out.split("recent runs")[0] and str(second.run_dir) not in out.split("recent runs")[0]
+    assert (
+        str(first.run_dir) in out.split("recent runs")[0]
+        and str(second.run_dir) not in out.split("recent runs")[0]
+    )
 
     assert main(["attach", str(tmp_path)]) == 2
     assert "not a tui-gan run folder" in capsys.readouterr().err
@@ -473,8 +564,29 @@ def finished_run(tmp_path) -> Path:
     event loop, which it cannot do inside an async test's."""
     from tui_gan.cli import main
 
-    assert main(["train", "--headless", "--dataset", "synthetic", "--synthetic-size", "512", "--arch", "simple",
-                 "--batch-size", "32", "--epochs", "3", "--eval-every", "0", "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--headless",
+                "--dataset",
+                "synthetic",
+                "--synthetic-size",
+                "512",
+                "--arch",
+                "simple",
+                "--batch-size",
+                "32",
+                "--epochs",
+                "3",
+                "--eval-every",
+                "0",
+                "--runs-dir",
+                str(tmp_path / "runs"),
+            ]
+        )
+        == 0
+    )
     (run_dir,) = (tmp_path / "runs").iterdir()
     return run_dir
 
@@ -485,10 +597,16 @@ async def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor, finished_ru
 
     run_dir = finished_run
     assert list((run_dir / "samples" / "simple" / "history").glob("step_*.npz"))  # the scrubber's grids, kept
-    app = TuiGanApp(job_config(tmp_path), engine_factory=job_engine_factory(attach=run_dir), monitor_factory=cpu_monitor)
+    app = TuiGanApp(
+        job_config(tmp_path), engine_factory=job_engine_factory(attach=run_dir), monitor_factory=cpu_monitor
+    )
 
     async with running(app) as pilot:
-        await wait_for(pilot, lambda: app.dashboard.status_bar.info.step == 48 and samples_step(app) == 48, "the run's end")
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.status_bar.info.step == 48 and samples_step(app) == 48,
+            "the run's end",
+        )
         assert app.read_only and app.state == "finished"
         assert app.dashboard.views["simple"].losses.steps_seen == 48
         await press(pilot, "left")  # the sample history scrubs as in a live run
@@ -507,8 +625,22 @@ def test_resume_in_place_keeps_one_history(tmp_path):
     from tui_gan.cli import main
     from tui_gan.jobs.runfiles import SampleStore, read_metrics
 
-    args = ["train", "--headless", "--dataset", "synthetic", "--synthetic-size", "512", "--arch", "simple",
-            "--batch-size", "32", "--eval-every", "0", "--runs-dir", str(tmp_path / "runs")]
+    args = [
+        "train",
+        "--headless",
+        "--dataset",
+        "synthetic",
+        "--synthetic-size",
+        "512",
+        "--arch",
+        "simple",
+        "--batch-size",
+        "32",
+        "--eval-every",
+        "0",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
     assert main([*args, "--epochs", "2"]) == 0
     (run_dir,) = (tmp_path / "runs").iterdir()
     ckpt = run_dir / "checkpoints" / "simple" / "latest.pt"
@@ -535,14 +667,18 @@ async def test_closing_the_dashboard_while_its_job_loads(tmp_path, cpu_monitor):
 
     for keys, survives in ((("q", "q"), False), (("d",), True)):
         runs = tmp_path / keys[0] / "runs"
-        app = TuiGanApp(job_config(tmp_path, runs_dir=str(runs), synthetic_size=60000), monitor_factory=cpu_monitor)
+        app = TuiGanApp(
+            job_config(tmp_path, runs_dir=str(runs), synthetic_size=60000), monitor_factory=cpu_monitor
+        )
 
         started = time.monotonic()
         async with running(app) as pilot:
             await wait_for(pilot, lambda: app.state == "loading data", "the job to be starting")
             await press(pilot, *keys)
             await wait_for(pilot, lambda: exited(app), "the dashboard to leave", timeout=10)
-        assert time.monotonic() - started < 15  # never waited for the job's setup (its worker thread included)
+        assert (
+            time.monotonic() - started < 15
+        )  # never waited for the job's setup (its worker thread included)
         if survives:
             wait_until(registry.live_jobs, "the detached job to come up", 60, interval=0.1)
         else:

@@ -34,17 +34,35 @@ def test_latent_size_is_configurable(z_dim):
 def test_documented_layer_sizes():
     G, D = get_arch("mlp").build(100)
     linear = [m for m in G.modules() if isinstance(m, torch.nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linear] == [(100, 256), (256, 512), (512, 1024), (1024, 784)]
+    assert [(m.in_features, m.out_features) for m in linear] == [
+        (100, 256),
+        (256, 512),
+        (512, 1024),
+        (1024, 784),
+    ]
     assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in G.modules()) == 3
     linear = [m for m in D.modules() if isinstance(m, torch.nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linear] == [(784, 1024), (1024, 512), (512, 256), (256, 1)]
+    assert [(m.in_features, m.out_features) for m in linear] == [
+        (784, 1024),
+        (1024, 512),
+        (512, 256),
+        (256, 1),
+    ]
 
     G, D = get_arch("simple").build(100)
-    assert [(m.in_features, m.out_features) for m in G.modules() if isinstance(m, torch.nn.Linear)] == [(100, 256), (256, 784)]
-    assert [(m.in_features, m.out_features) for m in D.modules() if isinstance(m, torch.nn.Linear)] == [(784, 256), (256, 1)]
+    assert [(m.in_features, m.out_features) for m in G.modules() if isinstance(m, torch.nn.Linear)] == [
+        (100, 256),
+        (256, 784),
+    ]
+    assert [(m.in_features, m.out_features) for m in D.modules() if isinstance(m, torch.nn.Linear)] == [
+        (784, 256),
+        (256, 1),
+    ]
 
     G, D = get_arch("relu-mlp").build(100)
-    assert any(isinstance(m, torch.nn.ReLU) for m in G.modules()) and not any(isinstance(m, torch.nn.LeakyReLU) for m in D.modules())
+    assert any(isinstance(m, torch.nn.ReLU) for m in G.modules()) and not any(
+        isinstance(m, torch.nn.LeakyReLU) for m in D.modules()
+    )
 
     _, D = get_arch("mlp-bn-dropout").build(100)
     assert sum(isinstance(m, torch.nn.Dropout) for m in D.modules()) == 3
@@ -52,7 +70,10 @@ def test_documented_layer_sizes():
     G, D = get_arch("dcgan").build(100)
     convt = [m for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
     assert [(m.in_channels, m.out_channels, m.kernel_size, m.stride) for m in convt] == [
-        (100, 256, (4, 4), (2, 2)), (256, 128, (4, 4), (2, 2)), (128, 1, (3, 3), (1, 1))]
+        (100, 256, (4, 4), (2, 2)),
+        (256, 128, (4, 4), (2, 2)),
+        (128, 1, (3, 3), (1, 1)),
+    ]
     assert [m.out_features for m in D.modules() if isinstance(m, torch.nn.Linear)] == [1]
     assert count_params(G) > 0 and count_params(D) > 0
 

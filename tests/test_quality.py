@@ -31,7 +31,8 @@ from tui_gan.quality.classifier import cache_path, feature_stats
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(
-    not any(SHARED_MNIST.glob("t10k-images-idx3-ubyte*")) and not any(SHARED_MNIST.glob("train-images-idx3-ubyte*")),
+    not any(SHARED_MNIST.glob("t10k-images-idx3-ubyte*"))
+    and not any(SHARED_MNIST.glob("train-images-idx3-ubyte*")),
     reason=f"real MNIST not found at {SHARED_MNIST}",
 )
 
@@ -156,7 +157,9 @@ def test_report_is_plain_and_serialisable(clf):
 
 
 def _stats(mean, cov) -> FeatureStats:
-    return FeatureStats(torch.as_tensor(mean, dtype=torch.float64), torch.as_tensor(cov, dtype=torch.float64), 100)
+    return FeatureStats(
+        torch.as_tensor(mean, dtype=torch.float64), torch.as_tensor(cov, dtype=torch.float64), 100
+    )
 
 
 def test_frechet_distance_matches_closed_forms():

@@ -15,4 +15,4 @@ def test_ci_runs_the_readme_test_command():
 
 def test_readme_run_command_opens_the_dashboard():
     text = (ROOT / "README.md").read_text()
-    assert 'pip install -e . && tui-gan\n' in text
+    assert "pip install -e . && tui-gan\n" in text

@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from factories import blob_digits, tiny_config
+from test_engine import Recorder, make_engine
 
 from tui_gan.cli import main
 from tui_gan.config import TrainConfig
@@ -21,9 +23,6 @@ from tui_gan.training.engine import Engine
 from tui_gan.training.quality_judge import QualityJudge
 from tui_gan.training.recipes import DEFAULTS, SEED, Recipe, lr_factor, resolve
 from tui_gan.training.step import gradient_penalty
-
-from factories import blob_digits, tiny_config
-from test_engine import Recorder, make_engine
 
 
 @pytest.mark.parametrize("loss", ["bce", "hinge", "lsgan", "wgan-gp"])
@@ -88,8 +87,13 @@ def test_the_recipes_betas_reach_both_optimizers_and_a_resume_takes_new_ones(tmp
     recipe = engine.current.recipe
     for opt in (engine.current.opt_g, engine.current.opt_d):
         assert opt.param_groups[0]["betas"] == (recipe.beta1, recipe.beta2)
-    resumed = Engine(tiny_config(tmp_path, arch="simple", beta2=0.9, max_steps=1), Recorder(), dataset=blob_digits(256),
-                     resume=engine.current.last_checkpoint, run_dir=False)
+    resumed = Engine(
+        tiny_config(tmp_path, arch="simple", beta2=0.9, max_steps=1),
+        Recorder(),
+        dataset=blob_digits(256),
+        resume=engine.current.last_checkpoint,
+        run_dir=False,
+    )
     resumed.setup()  # the saved optimizer state carried the old betas
     for opt in (resumed.current.opt_g, resumed.current.opt_d):
         assert opt.param_groups[0]["betas"] == (recipe.beta1, 0.9)
@@ -125,12 +129,15 @@ def test_raw_samples_toggle_and_checkpoints_keep_the_ema(tmp_path):
     assert data["config"]["loss"] is None  # and the options as given, for architectures switched to later
 
 
-@pytest.mark.parametrize("changes", [
-    dict(loss="hinge", ema=0.99, lr_schedule="cosine", warmup=3),
-    dict(loss="wgan-gp", n_critic=2, lr_g=1e-4, lr_d=3e-4),
-    dict(loss="lsgan", arch="mlp-bn-dropout", lr_schedule="linear"),
-    dict(beta1=0.0, beta2=0.9, arch="simple"),
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(loss="hinge", ema=0.99, lr_schedule="cosine", warmup=3),
+        dict(loss="wgan-gp", n_critic=2, lr_g=1e-4, lr_d=3e-4),
+        dict(loss="lsgan", arch="mlp-bn-dropout", lr_schedule="linear"),
+        dict(beta1=0.0, beta2=0.9, arch="simple"),
+    ],
+)
 def test_resume_is_exact_with_each_option(tmp_path, changes):
     k = 5
     straight = Recorder()
@@ -139,9 +146,16 @@ def test_resume_is_exact_with_each_option(tmp_path, changes):
     make_engine(tmp_path, first, run_dir=tmp_path / "a", max_steps=k, checkpoint_every=0, **changes).run()
     ckpt = [e.path for e in first.of(ev.CheckpointSaved)][-1]
     resumed = Recorder()
-    Engine(tiny_config(tmp_path, max_steps=k, **changes), resumed, dataset=blob_digits(256), resume=ckpt,
-           run_dir=False).run()
-    assert [(p.d_loss, p.g_loss) for p in resumed.points()] == [(p.d_loss, p.g_loss) for p in straight.points()[k:]]
+    Engine(
+        tiny_config(tmp_path, max_steps=k, **changes),
+        resumed,
+        dataset=blob_digits(256),
+        resume=ckpt,
+        run_dir=False,
+    ).run()
+    assert [(p.d_loss, p.g_loss) for p in resumed.points()] == [
+        (p.d_loss, p.g_loss) for p in straight.points()[k:]
+    ]
 
 
 class ScriptedJudge(QualityJudge):
@@ -167,7 +181,9 @@ def scripted(engine: Engine, fds: list[float]) -> Engine:
 
 def test_best_checkpoint_follows_the_frechet_distance(tmp_path):
     rec = Recorder()
-    engine = scripted(make_engine(tmp_path, rec, run_dir=tmp_path / "run", max_steps=12), [50.0, 40.0, 45.0, 30.0, 35.0])
+    engine = scripted(
+        make_engine(tmp_path, rec, run_dir=tmp_path / "run", max_steps=12), [50.0, 40.0, 45.0, 30.0, 35.0]
+    )
     engine.run()
     best = [e for e in rec.of(ev.CheckpointSaved) if e.path.endswith("best.pt")]
     assert [e.step for e in best] == [2, 4, 8]  # FD 50, 40, then 30: each a new best
@@ -179,8 +195,10 @@ def test_best_checkpoint_follows_the_frechet_distance(tmp_path):
 
 def test_early_stop_ends_a_run_that_stopped_improving(tmp_path):
     rec = Recorder()
-    engine = scripted(make_engine(tmp_path, rec, run_dir=tmp_path / "run", epochs=100, early_stop=2, eval_every=30),
-                      [50.0, 40.0, 41.0, 42.0, 10.0])
+    engine = scripted(
+        make_engine(tmp_path, rec, run_dir=tmp_path / "run", epochs=100, early_stop=2, eval_every=30),
+        [50.0, 40.0, 41.0, 42.0, 10.0],
+    )
     assert engine.run() == "completed"
     assert engine.current.step == 8  # evaluations at 2, 4 (best), 6, 8: two without a better FD
     notices = [n.message for n in rec.of(ev.Notice) if "early stop" in n.message]
@@ -190,8 +208,10 @@ def test_early_stop_ends_a_run_that_stopped_improving(tmp_path):
 
 def test_rollback_continues_from_best(tmp_path):
     rec = Recorder()
-    engine = scripted(Engine(tiny_config(tmp_path, max_steps=6), rec, dataset=blob_digits(256),
-                             run_dir=tmp_path / "run"), [20.0, 25.0])
+    engine = scripted(
+        Engine(tiny_config(tmp_path, max_steps=6), rec, dataset=blob_digits(256), run_dir=tmp_path / "run"),
+        [20.0, 25.0],
+    )
     engine.send(cmd.RollbackToBest())  # before any best.pt: says so
     engine.run()
     assert any("no best.pt yet" in n.message for n in rec.of(ev.Notice))
@@ -201,16 +221,19 @@ def test_rollback_continues_from_best(tmp_path):
     assert any("rolled back to best.pt (step 2, FD 20.0)" in n.message for n in rec.of(ev.Notice))
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--loss", "wasserstein"], "invalid choice"),
-    (["--ema", "-0.5"], "ema must be 0 (off) or a decay"),
-    (["--ema", "1"], "ema must be 0 (off) or a decay"),
-    (["--early-stop", "0"], "early-stop patience"),
-    (["--n-critic", "0"], "n-critic"),
-    (["--lr-d", "0"], "learning rate --lr-d must be a positive number"),
-    (["--warmup", "-3"], "warmup must be 0"),
-    (["--early-stop", "3", "--eval-every", "0"], "--early-stop needs quality evaluations"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--loss", "wasserstein"], "invalid choice"),
+        (["--ema", "-0.5"], "ema must be 0 (off) or a decay"),
+        (["--ema", "1"], "ema must be 0 (off) or a decay"),
+        (["--early-stop", "0"], "early-stop patience"),
+        (["--n-critic", "0"], "n-critic"),
+        (["--lr-d", "0"], "learning rate --lr-d must be a positive number"),
+        (["--warmup", "-3"], "warmup must be 0"),
+        (["--early-stop", "3", "--eval-every", "0"], "--early-stop needs quality evaluations"),
+    ],
+)
 def test_bad_values_are_one_line_errors(tmp_path, capsys, extra, message):
     try:
         code = main(["train", "--headless", "--dataset", "synthetic", "--runs-dir", str(tmp_path), *extra])
@@ -234,15 +257,25 @@ def test_a_resume_keeps_its_recipe_takes_new_options_and_other_archs_get_their_o
     first = Recorder()
     make_engine(tmp_path, first, run_dir=tmp_path / "a", arch="simple", max_steps=3, checkpoint_every=0).run()
     ckpt = first.of(ev.CheckpointSaved)[-1].path
-    engine = Engine(tiny_config(tmp_path, arch="simple", lr=3e-5, max_steps=2), Recorder(), dataset=blob_digits(256),
-                    resume=ckpt, run_dir=False)
+    engine = Engine(
+        tiny_config(tmp_path, arch="simple", lr=3e-5, max_steps=2),
+        Recorder(),
+        dataset=blob_digits(256),
+        resume=ckpt,
+        run_dir=False,
+    )
     engine.run()
     s = engine.current
     assert s.recipe == replace(DEFAULTS["simple"], lr_g=3e-5, lr_d=3e-5)
     assert s.opt_g.param_groups[0]["lr"] == s.opt_d.param_groups[0]["lr"] == 3e-5
 
-    resumed = Engine(tiny_config(tmp_path, arch="simple", max_steps=50), Recorder(), dataset=blob_digits(256),
-                     resume=ckpt, run_dir=False)
+    resumed = Engine(
+        tiny_config(tmp_path, arch="simple", max_steps=50),
+        Recorder(),
+        dataset=blob_digits(256),
+        resume=ckpt,
+        run_dir=False,
+    )
     resumed.setup()
     resumed.send(cmd.SwitchArch("mlp"))
     resumed._drain_commands()

@@ -219,9 +219,7 @@ def test_save_grid_png_round_trip(tmp_path):
     assert path == tmp_path / "a" / "b" / "grid.png"
     with Image.open(path) as saved:
         assert saved.format == "PNG"
-        np.testing.assert_array_equal(
-            np.asarray(saved), np.asarray(grid_image(images, columns=2, scale=2))
-        )
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(grid_image(images, columns=2, scale=2)))
     assert os.listdir(path.parent) == ["grid.png"]
 
 

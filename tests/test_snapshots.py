@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from factories import blob_digits
+from waiting import wait_for
 
 from tui_gan.config import TrainConfig
 from tui_gan.errors import DataUnavailable
@@ -19,9 +21,6 @@ from tui_gan.quality import QualityReport
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.ui.app import TuiGanApp
-
-from factories import blob_digits
-from waiting import wait_for
 
 RUN = "runs/20260101-120000-mlp"
 STEPS = 1200
@@ -60,13 +59,17 @@ CLASS_ACCURACY = (0.99, 1.0, 0.93, 0.95, 0.97, 0.88, 0.96, 0.62, 0.91, 0.94)  # 
 
 def scripted_report(fd: float, histogram: list[float], conditional: bool = False) -> QualityReport:
     covered = sum(h >= 0.02 for h in histogram)
-    return QualityReport(1000, tuple(histogram), covered, 0.12, 0.91, 7.4, fd, CLASS_ACCURACY if conditional else ())
+    return QualityReport(
+        1000, tuple(histogram), covered, 0.12, 0.91, 7.4, fd, CLASS_ACCURACY if conditional else ()
+    )
 
 
 class ScriptedEngine:
     """The Engine interface the dashboard uses (setup, run, send, current), replaying a script."""
 
-    def __init__(self, config: TrainConfig, emit, *, resume=None, exit_when_done=True, device="cpu", **_timing):
+    def __init__(
+        self, config: TrainConfig, emit, *, resume=None, exit_when_done=True, device="cpu", **_timing
+    ):
         self.config = config
         self.emit = emit
         self.device = device
@@ -98,14 +101,32 @@ class ScriptedEngine:
         for chunk in range(0, STEPS, 300):  # several Stats batches, as the engine sends them
             part = points[chunk : chunk + 300]
             last = part[-1].step
-            e(ev.Stats(a, part, last, last // STEPS_PER_EPOCH, (last % STEPS_PER_EPOCH) / STEPS_PER_EPOCH,
-                       48_213.0, last / 14.4))
+            e(
+                ev.Stats(
+                    a,
+                    part,
+                    last,
+                    last // STEPS_PER_EPOCH,
+                    (last % STEPS_PER_EPOCH) / STEPS_PER_EPOCH,
+                    48_213.0,
+                    last / 14.4,
+                )
+            )
             if last >= STEPS_PER_EPOCH and chunk < STEPS_PER_EPOCH <= last:
                 e(ev.CheckpointSaved(a, f"{RUN}/checkpoints/{a}/latest.pt", STEPS_PER_EPOCH))
             fd = 160.0 * 0.6 ** (chunk // 300)  # improving: the trend sparkline falls
             share = [0.13, 0.12, 0.09, 0.1, 0.11, 0.08, 0.1, 0.01, 0.14, 0.12]  # class 7 missing
-            e(ev.Quality(a, last, last // STEPS_PER_EPOCH, scripted_report(fd, share, conditional), 9.8, 0.984,
-                         0.041))
+            e(
+                ev.Quality(
+                    a,
+                    last,
+                    last // STEPS_PER_EPOCH,
+                    scripted_report(fd, share, conditional),
+                    9.8,
+                    0.984,
+                    0.041,
+                )
+            )
         self.current.step = STEPS
         e(last_samples)
         self.scripted.set()
@@ -133,7 +154,8 @@ async def settled(pilot) -> None:
     await wait_for(
         pilot,
         lambda: (
-            app.engine is not None and app.engine.scripted.is_set()
+            app.engine is not None
+            and app.engine.scripted.is_set()
             and app.dashboard.samples_panel.step == STEPS
             and app.dashboard.system_panel.status is not None
             and app.dashboard.views.get("mlp") is not None
@@ -183,7 +205,9 @@ def test_help_80x24(snap_compare, cpu_monitor):
 
 def test_missing_data_dialog_80x24(snap_compare, cpu_monitor):
     async def dialog(pilot):
-        await wait_for(pilot, lambda: pilot.app.screen.query("#dialog-buttons"), "the dialog's buttons", timeout=10)
+        await wait_for(
+            pilot, lambda: pilot.app.screen.query("#dialog-buttons"), "the dialog's buttons", timeout=10
+        )
         await pilot.pause()
 
     app = make_app(cpu_monitor, dataset="mnist", data_dir="/offline")

@@ -37,6 +37,9 @@ def test_collect_keeps_each_steps_numbers_in_order():
     for step in (7, 8, 9):
         stats.record(step, step // 8, torch.tensor([float(step), -step, 0.5, 0.25]))
     points = stats.collect()
-    assert points == [StepPoint(7, 0, 7.0, -7.0, 0.5, 0.25), StepPoint(8, 1, 8.0, -8.0, 0.5, 0.25),
-                      StepPoint(9, 1, 9.0, -9.0, 0.5, 0.25)]
+    assert points == [
+        StepPoint(7, 0, 7.0, -7.0, 0.5, 0.25),
+        StepPoint(8, 1, 8.0, -8.0, 0.5, 0.25),
+        StepPoint(9, 1, 9.0, -9.0, 0.5, 0.25),
+    ]
     assert stats.collect() == [] and stats.take() == tuple(points)

@@ -52,7 +52,9 @@ def test_looks_like_mnist(digits):
     background = (x.flatten(1) == 0).float().mean(1)
     assert background.mean() > 0.65 and background.min() > 0.3  # exact-0 background, as in MNIST
     assert bool((x.flatten(1).amax(1) >= 200).all())  # and none blank
-    border = torch.cat([x[:, :2].flatten(1), x[:, -2:].flatten(1), x[:, :, :2].flatten(1), x[:, :, -2:].flatten(1)], 1)
+    border = torch.cat(
+        [x[:, :2].flatten(1), x[:, -2:].flatten(1), x[:, :, :2].flatten(1), x[:, :, -2:].flatten(1)], 1
+    )
     assert (border <= 10).float().mean() > 0.98
     # Roughly centred: the centre of mass stays near the middle of the frame.
     ys = torch.arange(28.0).view(1, 28, 1)

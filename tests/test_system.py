@@ -6,10 +6,9 @@ from types import SimpleNamespace
 import psutil
 import pynvml  # nvidia-ml-py: a dependency of tui-gan, not optional
 import pytest
+from waiting import wait_until
 
 from tui_gan.system import CPUStatus, GPUStatus, SystemMonitor, format_bytes
-
-from waiting import wait_until
 
 GiB = 1024**3
 
@@ -21,8 +20,10 @@ class FakeNVML:
         self.calls = {"init": 0, "shutdown": 0}
         self.fail = {}  # function name -> exception to raise
         self.name_type = name_type
-        self.processes = [SimpleNamespace(pid=os.getpid(), usedGpuMemory=512 * 2**20),
-                          SimpleNamespace(pid=1, usedGpuMemory=4 * GiB)]  # someone else's job on a shared GPU
+        self.processes = [
+            SimpleNamespace(pid=os.getpid(), usedGpuMemory=512 * 2**20),
+            SimpleNamespace(pid=1, usedGpuMemory=4 * GiB),
+        ]  # someone else's job on a shared GPU
         self.bus_ids = {"00000000:65:00.0": 3}  # PCI bus id -> NVML index
         self.mig = {}  # MIG UUID -> parent index
         for attr in (
@@ -308,11 +309,17 @@ def test_process_memory_counts_child_processes():
 
     monitor = SystemMonitor("cpu")
     alone = monitor.poll().process_rss_bytes
-    child = subprocess.Popen([sys.executable, "-c", "import sys; b = b\"x\" * (200 * 2**20); sys.stdin.read()"],
-                             stdin=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", 'import sys; b = b"x" * (200 * 2**20); sys.stdin.read()'],
+        stdin=subprocess.PIPE,
+    )
     try:
-        wait_until(lambda: monitor.poll().process_rss_bytes >= alone + 150 * 2**20, "the child's 200 MB to show", 20,
-                   interval=0.1)
+        wait_until(
+            lambda: monitor.poll().process_rss_bytes >= alone + 150 * 2**20,
+            "the child's 200 MB to show",
+            20,
+            interval=0.1,
+        )
     finally:
         child.communicate(b"")
 
@@ -320,15 +327,21 @@ def test_process_memory_counts_child_processes():
 def test_every_field_degrades_on_its_own(nvml):
     """NOT_SUPPORTED for utilisation (MIG slices, some data-centre GPUs) used to cost the whole
     panel: now only that figure is n/a."""
-    nvml.fail["nvmlDeviceGetUtilizationRates"] = pynvml.NVMLError_NotSupported(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    nvml.fail["nvmlDeviceGetUtilizationRates"] = pynvml.NVMLError_NotSupported(
+        pynvml.NVML_ERROR_NOT_SUPPORTED
+    )
     monitor = SystemMonitor("cuda")
     status = monitor.poll()
     assert isinstance(status, GPUStatus) and monitor.gpu_unavailable_reason is None
     assert status.util_percent is None and status.mem_used_bytes == GiB and status.temperature_c == 61.0
     nvml.fail["nvmlDeviceGetMemoryInfo"] = pynvml.NVMLError_NoPermission(pynvml.NVML_ERROR_NO_PERMISSION)
-    nvml.fail["nvmlDeviceGetComputeRunningProcesses"] = pynvml.NVMLError_NotSupported(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    nvml.fail["nvmlDeviceGetComputeRunningProcesses"] = pynvml.NVMLError_NotSupported(
+        pynvml.NVML_ERROR_NOT_SUPPORTED
+    )
     status = monitor.poll()
-    assert (status.util_percent, status.mem_used_bytes, status.mem_total_bytes, status.process_mem_bytes) == (None,) * 4
+    assert (status.util_percent, status.mem_used_bytes, status.mem_total_bytes, status.process_mem_bytes) == (
+        None,
+    ) * 4
     assert status.power_w == pytest.approx(123.456)
     for name in ("nvmlDeviceGetTemperature", "nvmlDeviceGetPowerUsage"):
         nvml.fail[name] = pynvml.NVMLError_NotSupported(pynvml.NVML_ERROR_NOT_SUPPORTED)
@@ -354,7 +367,9 @@ def test_the_engines_pci_bus_id_beats_index_order(nvml):
     status = SystemMonitor("cuda:0", device_ids=DeviceIds(pci_bus_id="00000000:65:00.0", uuid="GPU-x")).poll()
     assert (status.index, status.name) == (3, "Fake GPU 3")
     nvml.mig["MIG-cccc"] = 1  # torch named a MIG slice: its UUID wins over the parent's bus id
-    status = SystemMonitor("cuda:0", device_ids=DeviceIds(pci_bus_id="00000000:65:00.0", uuid="MIG-cccc")).poll()
+    status = SystemMonitor(
+        "cuda:0", device_ids=DeviceIds(pci_bus_id="00000000:65:00.0", uuid="MIG-cccc")
+    ).poll()
     assert status.mig and status.index == 1
 
 
@@ -365,14 +380,21 @@ def test_engine_process_memory_counts(nvml):
     child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
         nvml.processes.append(SimpleNamespace(pid=child.pid, usedGpuMemory=GiB))
-        detached = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
-                                    start_new_session=True)
+        detached = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.read()"],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             nvml.processes.append(SimpleNamespace(pid=detached.pid, usedGpuMemory=2 * GiB))
-            assert SystemMonitor("cuda").poll().process_mem_bytes == 512 * 2**20 + GiB + 2 * GiB  # children count
+            assert (
+                SystemMonitor("cuda").poll().process_mem_bytes == 512 * 2**20 + GiB + 2 * GiB
+            )  # children count
             nvml.processes[:] = [SimpleNamespace(pid=1, usedGpuMemory=GiB)]
             assert SystemMonitor("cuda").poll().process_mem_bytes is None  # not ours ...
-            assert SystemMonitor("cuda", engine_pid=1).poll().process_mem_bytes == GiB  # ... unless it is the job
+            assert (
+                SystemMonitor("cuda", engine_pid=1).poll().process_mem_bytes == GiB
+            )  # ... unless it is the job
             nvml.processes[:] = [SimpleNamespace(pid=99999999, usedGpuMemory=GiB)]  # another PID namespace
             assert SystemMonitor("cuda").poll().process_mem_bytes is None
         finally:
@@ -386,8 +408,12 @@ def test_every_ranks_gpu(nvml):
     from tui_gan.system import DeviceIds, GPUsMonitor
 
     nvml.bus_ids.update({"00000000:17:00.0": 0, "00000000:65:00.0": 3})
-    monitor = GPUsMonitor([SystemMonitor(f"cuda:{i}", device_ids=DeviceIds(bus, None))
-                           for i, bus in enumerate(["00000000:17:00.0", "00000000:65:00.0"])])
+    monitor = GPUsMonitor(
+        [
+            SystemMonitor(f"cuda:{i}", device_ids=DeviceIds(bus, None))
+            for i, bus in enumerate(["00000000:17:00.0", "00000000:65:00.0"])
+        ]
+    )
     first, second = monitor.poll()
     assert (first.index, second.index) == (0, 3) and (first.util_percent, second.util_percent) == (40.0, 43.0)
     monitor.close()

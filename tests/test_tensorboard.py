@@ -5,27 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from factories import blob_digits, tiny_config
 from tensorboard.backend.event_processing import event_accumulator  # tensorboard: a dependency, not optional
 
 from tui_gan.training.engine import Engine
 
-from factories import blob_digits, tiny_config
-
 
 def read_events(run_dir: Path):
-    acc = event_accumulator.EventAccumulator(str(run_dir / "tensorboard"),
-                                             size_guidance={"scalars": 0, "images": 0})
+    acc = event_accumulator.EventAccumulator(
+        str(run_dir / "tensorboard"), size_guidance={"scalars": 0, "images": 0}
+    )
     acc.Reload()
     return acc
 
 
 def test_a_run_writes_losses_samples_and_system_figures(tmp_path):
-    engine = Engine(tiny_config(tmp_path, max_steps=40, epochs=10), dataset=blob_digits(512), run_dir=tmp_path / "run")
+    engine = Engine(
+        tiny_config(tmp_path, max_steps=40, epochs=10), dataset=blob_digits(512), run_dir=tmp_path / "run"
+    )
     assert engine.run() == "max_steps"
     acc = read_events(tmp_path / "run")
     tags = acc.Tags()
     history = engine.current.history
-    for tag, column in (("simple/loss/D", 2), ("simple/loss/G", 3), ("simple/D(x)", 4), ("simple/D(G(z))", 5)):
+    for tag, column in (
+        ("simple/loss/D", 2),
+        ("simple/loss/G", 3),
+        ("simple/D(x)", 4),
+        ("simple/D(G(z))", 5),
+    ):
         scalars = acc.Scalars(tag)
         assert [s.step for s in scalars] == list(range(1, 41))
         assert [s.value for s in scalars] == pytest.approx([row[column] for row in history], rel=1e-6)
@@ -50,7 +57,10 @@ def test_quality_figures(tmp_path):
 
 
 def test_no_tensorboard(tmp_path):
-    engine = Engine(tiny_config(tmp_path, max_steps=3, tensorboard=False), dataset=blob_digits(128),
-                    run_dir=tmp_path / "run")
+    engine = Engine(
+        tiny_config(tmp_path, max_steps=3, tensorboard=False),
+        dataset=blob_digits(128),
+        run_dir=tmp_path / "run",
+    )
     engine.run()
     assert not (tmp_path / "run" / "tensorboard").exists()

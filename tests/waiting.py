@@ -8,7 +8,8 @@ nothing heavy: a child process started by a test may use it too."""
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 Message = str | Callable[[], str]
@@ -18,8 +19,9 @@ def _timed_out(what: Message) -> AssertionError:
     return AssertionError(f"timed out waiting for {what() if callable(what) else what}")
 
 
-async def wait_for(pilot, predicate: Callable[[], T], what: Message, timeout: float = 30.0,
-                   interval: float = 0.05) -> T:
+async def wait_for(
+    pilot, predicate: Callable[[], T], what: Message, timeout: float = 30.0, interval: float = 0.05
+) -> T:
     """Polls `predicate` between `pilot.pause(interval)`s; returns its first truthy value."""
     deadline = time.monotonic() + timeout
     while not (result := predicate()):

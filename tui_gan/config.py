@@ -59,7 +59,7 @@ class TrainConfig:
     precision: str = "fp32"  # bf16/fp16: the forward passes under autocast
     compile: str = "off"  # torch.compile mode for G and D ("reduce-overhead" captures CUDA graphs)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         from tui_gan.models import get_arch
 
         get_arch(self.arch)
@@ -67,8 +67,10 @@ class TrainConfig:
             raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
         kind, colon, index = str(self.device).partition(":")
         if self.device not in DEVICES and not (kind == "cuda" and colon and index.isdigit()):
-            raise ConfigError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)} or cuda:N "
-                              "(N a GPU number: 0, 1, ...)")
+            raise ConfigError(
+                f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)} or cuda:N "
+                "(N a GPU number: 0, 1, ...)"
+            )
         _positive_int("epochs", self.epochs)
         _positive_int("batch size", self.batch_size)
         _positive_int("z-dim", self.z_dim)
@@ -80,7 +82,9 @@ class TrainConfig:
             raise ConfigError(f"checkpoint-every must be 0 or more, got {self.checkpoint_every!r}")
         _positive_int("eval samples", self.eval_samples)
         if not _finite(self.eval_every) or self.eval_every < 0:
-            raise ConfigError(f"eval-every must be 0 (off) or a positive number of seconds, got {self.eval_every!r}")
+            raise ConfigError(
+                f"eval-every must be 0 (off) or a positive number of seconds, got {self.eval_every!r}"
+            )
         self._validate_recipe()
         for name, beta in (("beta1", self.beta1), ("beta2", self.beta2)):
             if beta is not None and (not _finite(beta) or not 0 <= beta < 1):
@@ -88,7 +92,9 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
         if self.compile not in COMPILE_MODES:
-            raise ConfigError(f"unknown compile mode {self.compile!r}; choose one of: {', '.join(COMPILE_MODES)}")
+            raise ConfigError(
+                f"unknown compile mode {self.compile!r}; choose one of: {', '.join(COMPILE_MODES)}"
+            )
         for name in ("tensorboard", "conditional"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -99,19 +105,27 @@ class TrainConfig:
     def _validate_recipe(self) -> None:
         from tui_gan.training.recipes import LOSSES, RECIPES, SCHEDULES
 
-        for name, value, choices in (("recipe", self.recipe, RECIPES), ("loss", self.loss, LOSSES),
-                                     ("lr-schedule", self.lr_schedule, SCHEDULES)):
+        for name, value, choices in (
+            ("recipe", self.recipe, RECIPES),
+            ("loss", self.loss, LOSSES),
+            ("lr-schedule", self.lr_schedule, SCHEDULES),
+        ):
             if value is not None and value not in choices:
                 raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
-        for name, label in (("lr", "learning rate"), ("lr_g", "learning rate --lr-g"),
-                            ("lr_d", "learning rate --lr-d"), ("gp_weight", "gp-weight")):
+        for name, label in (
+            ("lr", "learning rate"),
+            ("lr_g", "learning rate --lr-g"),
+            ("lr_d", "learning rate --lr-d"),
+            ("gp_weight", "gp-weight"),
+        ):
             value = getattr(self, name)
             if value is not None and (not _finite(value) or value <= 0):
                 raise ConfigError(f"{label} must be a positive number, got {value!r}")
         if self.ema is not None and (not _finite(self.ema) or not 0 <= self.ema < 1):
             raise ConfigError(f"ema must be 0 (off) or a decay in (0, 1) such as 0.999, got {self.ema!r}")
-        if self.warmup is not None and (isinstance(self.warmup, bool) or not isinstance(self.warmup, int)
-                                        or self.warmup < 0):
+        if self.warmup is not None and (
+            isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0
+        ):
             raise ConfigError(f"warmup must be 0 or a whole number of steps, got {self.warmup!r}")
         if self.n_critic is not None:
             _positive_int("n-critic", self.n_critic)
@@ -124,14 +138,16 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         return cls(**data)
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
@@ -161,7 +177,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         else:
             data = json.loads(text)
     except ValueError as exc:
-        raise ConfigError(f"config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
+        raise ConfigError(
+            f"config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a table of settings")
     return {str(k).replace("-", "_"): v for k, v in data.items()}

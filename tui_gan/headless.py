@@ -8,7 +8,14 @@ import logging
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from tui_gan.config import TrainConfig
 from tui_gan.jobs.protocol import Viewers
@@ -23,7 +30,9 @@ def describe(point: ev.StepPoint) -> str:
 class ConsoleReporter:
     """Turns a job's events into log lines (and a progress bar when `progress` is given)."""
 
-    def __init__(self, console: Console, config: TrainConfig, log_every: float, progress: Progress | None = None) -> None:
+    def __init__(
+        self, console: Console, config: TrainConfig, log_every: float, progress: Progress | None = None
+    ) -> None:
         self.console = console
         self.epochs = config.epochs
         self.max_steps = config.max_steps
@@ -41,9 +50,11 @@ class ConsoleReporter:
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.Started):
-            self.log(f"training [bold]{event.arch}[/] on {event.dataset} ({event.device}), "
-                     f"{event.steps_per_epoch} steps/epoch, {event.epochs} epochs; run folder {event.run_dir}"
-                     + (f"\n{event.arch} trains with {event.recipe}" if event.recipe else ""))
+            self.log(
+                f"training [bold]{event.arch}[/] on {event.dataset} ({event.device}), "
+                f"{event.steps_per_epoch} steps/epoch, {event.epochs} epochs; run folder {event.run_dir}"
+                + (f"\n{event.arch} trains with {event.recipe}" if event.recipe else "")
+            )
             if self.progress is not None and self.task is None:
                 total = event.epochs * event.steps_per_epoch
                 if self.max_steps is not None:
@@ -53,19 +64,30 @@ class ConsoleReporter:
             if event.points:
                 self.latest = event.points[-1]
             if self.task is not None:
-                self.progress.update(self.task, completed=event.step, rate=f"{event.images_per_s:,.0f}",
-                                     description=f"{event.arch} epoch {event.epoch + 1}/{self.epochs}")
+                self.progress.update(
+                    self.task,
+                    completed=event.step,
+                    rate=f"{event.images_per_s:,.0f}",
+                    description=f"{event.arch} epoch {event.epoch + 1}/{self.epochs}",
+                )
             if self.latest is not None and time.monotonic() - self.last_log >= self.log_every:
                 self.last_log = time.monotonic()
-                ranks = (f" (ranks: {', '.join(f'{r:,.0f}' for r in event.rank_images_per_s)})"
-                         if event.rank_images_per_s else "")
-                self.log(f"epoch {event.epoch + 1} step {event.step}  {describe(self.latest)}  "
-                         f"{event.images_per_s:,.0f} img/s{ranks}")
+                ranks = (
+                    f" (ranks: {', '.join(f'{r:,.0f}' for r in event.rank_images_per_s)})"
+                    if event.rank_images_per_s
+                    else ""
+                )
+                self.log(
+                    f"epoch {event.epoch + 1} step {event.step}  {describe(self.latest)}  "
+                    f"{event.images_per_s:,.0f} img/s{ranks}"
+                )
         elif isinstance(event, ev.Quality):
             r = event.report
-            self.log(f"quality at step {event.step}: {r.classes_covered}/10 classes, confidence {r.mean_confidence:.2f}, "
-                     f"score {r.classifier_score:.2f}, Frechet {r.frechet_distance:.2f} (real {event.real_floor:.2f})"
-                     + (f", {r.accuracy:.1%} drawn as the digit asked for" if r.accuracy is not None else ""))
+            self.log(
+                f"quality at step {event.step}: {r.classes_covered}/10 classes, confidence {r.mean_confidence:.2f}, "
+                f"score {r.classifier_score:.2f}, Frechet {r.frechet_distance:.2f} (real {event.real_floor:.2f})"
+                + (f", {r.accuracy:.1%} drawn as the digit asked for" if r.accuracy is not None else "")
+            )
         elif isinstance(event, ev.CheckpointSaved):
             self.log(f"checkpoint written: {event.path}")
         elif isinstance(event, ev.Notice):
@@ -81,18 +103,30 @@ class ConsoleReporter:
             self.log(f"a dashboard {came} ({event.count} watching)")
         elif isinstance(event, ev.Finished):
             last = f" last: {describe(self.latest)}." if self.latest else ""
-            self.summary = f"{event.reason}: {event.arch} at step {event.step}.{last} Run folder: {event.run_dir}"
+            self.summary = (
+                f"{event.reason}: {event.arch} at step {event.step}.{last} Run folder: {event.run_dir}"
+            )
 
 
-def run_headless(config: TrainConfig, resume: str | None = None, run_dir: str | None = None,
-                 log_every: float = 10.0, console: Console | None = None) -> int:
+def run_headless(
+    config: TrainConfig,
+    resume: str | None = None,
+    run_dir: str | None = None,
+    log_every: float = 10.0,
+    console: Console | None = None,
+) -> int:
     """Train to the end in this process. SIGINT (ctrl+c), SIGTERM and SIGHUP stop at the next step
     with a final checkpoint (exit code 128 + the signal). Returns the exit code."""
     console = console or Console(stderr=False, highlight=False)
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>8} img/s"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8} img/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
     )
     reporter = ConsoleReporter(console, config, log_every, progress)
     job = Job(config, resume=resume, run_dir=run_dir, reporter=reporter)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, fields, field
-from typing import Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -121,7 +121,7 @@ class Snapshot:
     interp_class: int = -1  # the class a conditional interpolation row draws
 
     @classmethod
-    def of(cls, samples) -> "Snapshot":
+    def of(cls, samples) -> Snapshot:
         """From a Samples event (which has these fields, after its arch)."""
         return cls(**{f.name: getattr(samples, f.name) for f in fields(cls)})
 
@@ -144,7 +144,7 @@ class SampleHistory:
         if snaps and snapshot.step <= snaps[-1].step:
             # The same step again (pause, resize refresh) replaces; an older step means the
             # engine was restarted from earlier weights: what came after is another timeline.
-            del snaps[bisect.bisect_left([s.step for s in snaps], snapshot.step):]
+            del snaps[bisect.bisect_left([s.step for s in snaps], snapshot.step) :]
         snaps.append(snapshot)
         if len(snaps) > self.capacity:
             half = len(snaps) // 2

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import os
-from functools import lru_cache
+from collections.abc import Iterable
+from functools import cache
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -81,9 +82,7 @@ def grid_to_segments(
     return [segments[bounds[i] : bounds[i + 1]] for i in range(n_lines)]
 
 
-def _layout(
-    images: np.ndarray, columns: int, gap: int, color: bool, levels: int
-) -> np.ndarray | None:
+def _layout(images: np.ndarray, columns: int, gap: int, color: bool, levels: int) -> np.ndarray | None:
     """Cell keys of the whole grid in text order (newlines as _EOL cells); None if empty."""
     images = _as_uint8_stack(images)
     n, height, width = images.shape
@@ -162,7 +161,7 @@ def _make(cls: type[T], *fields: Iterable[Any]) -> list[T]:
     return list(map(tuple.__new__, repeat(cls), zip(*fields)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _quantiser(levels: int) -> np.ndarray:
     """256-entry lookup table snapping each grey to the nearest of `levels` even steps."""
     steps = np.rint(np.arange(256) * (levels - 1) / 255)
@@ -170,7 +169,12 @@ def _quantiser(levels: int) -> np.ndarray:
 
 
 def fit_grid(
-    width_cells: int, height_lines: int, n: int, gap: int = 1, cells: int = DIGIT_CELLS, lines: int = DIGIT_LINES
+    width_cells: int,
+    height_lines: int,
+    n: int,
+    gap: int = 1,
+    cells: int = DIGIT_CELLS,
+    lines: int = DIGIT_LINES,
 ) -> tuple[int, int]:
     """(columns, rows) of digits `cells` wide and `lines` tall (28x14 at full size) fitting the
     panel with columns * rows <= n.
@@ -255,7 +259,9 @@ def save_gif(frames: list[Image.Image], path: str | os.PathLike, durations_ms: l
         raise ValueError("no frames for a GIF")
     return atomic_write(
         path,
-        lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=durations_ms, loop=0),
+        lambda f: frames[0].save(
+            f, format="GIF", save_all=True, append_images=frames[1:], duration=durations_ms, loop=0
+        ),
     )
 
 

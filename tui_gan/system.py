@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import psutil
 
@@ -47,8 +48,14 @@ class DeviceIds:
 
 # NVML's answers for a figure a device does not report; anything else (GPU lost, driver gone)
 # means the GPU cannot be probed at all.
-_FIELD_ERRORS = ("NVML_ERROR_NOT_SUPPORTED", "NVML_ERROR_NO_PERMISSION", "NVML_ERROR_NOT_FOUND",
-                 "NVML_ERROR_NO_DATA", "NVML_ERROR_FUNCTION_NOT_FOUND", "NVML_ERROR_INVALID_ARGUMENT")
+_FIELD_ERRORS = (
+    "NVML_ERROR_NOT_SUPPORTED",
+    "NVML_ERROR_NO_PERMISSION",
+    "NVML_ERROR_NOT_FOUND",
+    "NVML_ERROR_NO_DATA",
+    "NVML_ERROR_FUNCTION_NOT_FOUND",
+    "NVML_ERROR_INVALID_ARGUMENT",
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,14 @@ class SystemMonitor:
     failure the monitor reports CPUStatus for good and says why in `gpu_unavailable_reason`.
     """
 
-    def __init__(self, device: str = "cpu", torch_threads: int | None = None, *,
-                 device_ids: DeviceIds | None = None, engine_pid: int | None = None) -> None:
+    def __init__(
+        self,
+        device: str = "cpu",
+        torch_threads: int | None = None,
+        *,
+        device_ids: DeviceIds | None = None,
+        engine_pid: int | None = None,
+    ) -> None:
         self.device = str(device)
         self.gpu_unavailable_reason: str | None = None
         self._torch_threads = torch_threads
@@ -169,7 +182,9 @@ class SystemMonitor:
         ours = {p.pid for p in _process_tree(os.getpid())}
         if self._engine_pid:
             ours |= {p.pid for p in _process_tree(self._engine_pid)}
-        used = [p.usedGpuMemory for p in nvml.nvmlDeviceGetComputeRunningProcesses(self._handle) if p.pid in ours]
+        used = [
+            p.usedGpuMemory for p in nvml.nvmlDeviceGetComputeRunningProcesses(self._handle) if p.pid in ours
+        ]
         if not used or any(u is None for u in used):
             return None
         return int(sum(used))
@@ -190,13 +205,15 @@ class SystemMonitor:
         assert self._cuda_index is not None
         target = _cuda_to_nvml(self._cuda_index, os.environ.get("CUDA_VISIBLE_DEVICES"))
         if target is None:
-            self._give_up_gpu(
-                f"GPU unavailable: cuda:{self._cuda_index} is not in CUDA_VISIBLE_DEVICES"
-            )
+            self._give_up_gpu(f"GPU unavailable: cuda:{self._cuda_index} is not in CUDA_VISIBLE_DEVICES")
             return False
         handle = self._find_handle(pynvml, target)
         self._mig = bool(_optional(lambda: pynvml.nvmlDeviceIsMigDeviceHandle(handle)))
-        parent = _optional(lambda: pynvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(handle)) if self._mig else handle
+        parent = (
+            _optional(lambda: pynvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(handle))
+            if self._mig
+            else handle
+        )
         self._nvml_index = _optional(lambda: int(pynvml.nvmlDeviceGetIndex(parent)))
         if self._nvml_index is None and isinstance(target, int):
             self._nvml_index = target
@@ -303,12 +320,15 @@ class GPUsMonitor:
 
     def __init__(self, monitors: list[SystemMonitor]) -> None:
         self.monitors = monitors
-        self.gpu_unavailable_reason = next((m.gpu_unavailable_reason for m in monitors if m.gpu_unavailable_reason), None)
+        self.gpu_unavailable_reason = next(
+            (m.gpu_unavailable_reason for m in monitors if m.gpu_unavailable_reason), None
+        )
 
     def poll(self) -> tuple[GPUStatus | CPUStatus, ...]:
         statuses = tuple(m.poll() for m in self.monitors)
-        self.gpu_unavailable_reason = next((m.gpu_unavailable_reason for m in self.monitors
-                                            if m.gpu_unavailable_reason), None)
+        self.gpu_unavailable_reason = next(
+            (m.gpu_unavailable_reason for m in self.monitors if m.gpu_unavailable_reason), None
+        )
         return statuses
 
     def close(self) -> None:

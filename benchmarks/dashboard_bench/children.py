@@ -88,8 +88,14 @@ def child_dashboard(args: argparse.Namespace) -> int:
                 emit(event)
 
             def start(cancel):
-                info = start_job(config, resume=resume, linger=True, engine_class=ENGINE_CLASS,
-                                 engine_kwargs=engine_kwargs, cancel=cancel)
+                info = start_job(
+                    config,
+                    resume=resume,
+                    linger=True,
+                    engine_class=ENGINE_CLASS,
+                    engine_kwargs=engine_kwargs,
+                    cancel=cancel,
+                )
                 status(f"job {info.pid} {info.run_dir}")
                 return info
 
@@ -141,9 +147,13 @@ def child_viewer(args: argparse.Namespace) -> int:
         result["setup_s"] = time.monotonic() - t0
         client.sock = CountingSocket(client.sock, chunks)
         result["reason"] = client.run()
-        result.update(attached_at=t0, ended_at=time.monotonic(), cpu_s=time.process_time() - cpu0, chunks=chunks,
-                      counts=counts)
+        result.update(
+            attached_at=t0,
+            ended_at=time.monotonic(),
+            cpu_s=time.process_time() - cpu0,
+            chunks=chunks,
+            counts=counts,
+        )
     except BaseException as exc:  # noqa: BLE001
         result["error"] = first_line(exc)
     return write_child_result(args.result, result)
-

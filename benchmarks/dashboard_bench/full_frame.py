@@ -42,7 +42,7 @@ class FullFrame:
         line); True once every part has been seen."""
         start = max(0, self.scanned - 4096)
         text = ANSI.sub(b"", bytes(output[start:])).decode("utf-8", "replace")
-        fresh = ANSI.sub(b"", bytes(output[self.scanned:])).decode("utf-8", "replace")
+        fresh = ANSI.sub(b"", bytes(output[self.scanned :])).decode("utf-8", "replace")
         self.scanned = len(output)
         if "status" not in self.at and reaches(STATUS_STEP, text, self.min_step):
             self.at["status"] = t
@@ -51,7 +51,12 @@ class FullFrame:
         self.blocks += fresh.count(HALF_BLOCK)
         self.grid_title = self.grid_title or reaches(self.title, text, self.min_grid)
         self.subtitle = self.subtitle or bool(SAMPLES_SUBTITLE.search(text))
-        if "samples" not in self.at and self.grid_title and self.subtitle and self.blocks >= FULL_FRAME_BLOCKS:
+        if (
+            "samples" not in self.at
+            and self.grid_title
+            and self.subtitle
+            and self.blocks >= FULL_FRAME_BLOCKS
+        ):
             self.at["samples"] = t
         return len(self.at) == len(self.PARTS)
 

@@ -34,11 +34,19 @@ def run_job(args: argparse.Namespace, arch: str, steps: int, tmp: Path, viewers:
             stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
             proc = subprocess.Popen(
                 [sys.executable, str(SCRIPT), "--child", "viewer", "--result", str(path)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
             )
             procs.append((proc, path, stderr))
-        info = start_job_within(args.timeout, what, config, linger=False, engine_class=ENGINE_CLASS,
-                                engine_kwargs=timed_kwargs(args, timing, gate))
+        info = start_job_within(
+            args.timeout,
+            what,
+            config,
+            linger=False,
+            engine_class=ENGINE_CLASS,
+            engine_kwargs=timed_kwargs(args, timing, gate),
+        )
         line = json.dumps({"run_dir": str(info.run_dir), "pid": info.pid, "socket": str(info.socket)}) + "\n"
         for proc, _, _ in procs:
             try:
@@ -85,14 +93,21 @@ def run_job(args: argparse.Namespace, arch: str, steps: int, tmp: Path, viewers:
         result = json.loads(timing.read_text())
     except (OSError, ValueError):
         raise BenchError(f"{what}: the job wrote no timing ({job_log_tail(info.run_dir)})") from None
-    result.update(mode="viewers" if viewers else "headless", arch=arch, steps=steps, viewers=viewer_results,
-                  failures=result.pop("engine_failures", []))
+    result.update(
+        mode="viewers" if viewers else "headless",
+        arch=arch,
+        steps=steps,
+        viewers=viewer_results,
+        failures=result.pop("engine_failures", []),
+    )
     from tui_gan.jobs.registry import read_job
 
     ended = read_job(info.run_dir)
     if ended is None or ended.exit_code != 0:
-        raise BenchError(f"{what}: the job ended with {ended.state if ended else 'no job.json'} "
-                         f"(exit code {ended.exit_code if ended else '?'}; {job_log_tail(info.run_dir)})")
+        raise BenchError(
+            f"{what}: the job ended with {ended.state if ended else 'no job.json'} "
+            f"(exit code {ended.exit_code if ended else '?'}; {job_log_tail(info.run_dir)})"
+        )
     return check_result(result, what, steps)
 
 

@@ -45,25 +45,59 @@ def bench_config(arch: str, steps: int | None, dataset: str, device: str, runs_d
     from tui_gan.config import TrainConfig
 
     return TrainConfig(
-        arch=arch, dataset="mnist" if mnist_here(dataset) else "synthetic", epochs=1_000_000, batch_size=BATCH,
-        max_steps=steps, eval_every=0.0, checkpoint_every=0, device=device, runs_dir=str(runs_dir), seed=0, **changes,
+        arch=arch,
+        dataset="mnist" if mnist_here(dataset) else "synthetic",
+        epochs=1_000_000,
+        batch_size=BATCH,
+        max_steps=steps,
+        eval_every=0.0,
+        checkpoint_every=0,
+        device=device,
+        runs_dir=str(runs_dir),
+        seed=0,
+        **changes,
     )
 
 
 def timed_kwargs(args: argparse.Namespace, timing_path: Path, gate: Path | None = None) -> dict:
     """The TimedEngine's keyword arguments (JSON: they travel to the job over its stdin)."""
-    kwargs = dict(data=args.dataset, warmup=args.warmup, timing_path=str(timing_path),
-                  torch_threads=args.torch_threads, switch_interval_ms=args.switch_interval)
+    kwargs = dict(
+        data=args.dataset,
+        warmup=args.warmup,
+        timing_path=str(timing_path),
+        torch_threads=args.torch_threads,
+        switch_interval_ms=args.switch_interval,
+    )
     if gate is not None:
         kwargs["start_gate"] = str(gate)
     return kwargs
 
 
-def child_command(mode: str, args: argparse.Namespace, arch: str, steps: int, result: Path, status_fd=None) -> list[str]:
-    command = [sys.executable, str(SCRIPT), "--child", mode, "--arch", arch, "--steps", str(steps),
-               "--dataset", args.dataset, "--device", args.device, "--result", str(result),
-               "--runs-dir", str(result.parent / f"runs-{result.stem}"), "--warmup", str(args.warmup),
-               "--history", str(args.history)]
+def child_command(
+    mode: str, args: argparse.Namespace, arch: str, steps: int, result: Path, status_fd=None
+) -> list[str]:
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--child",
+        mode,
+        "--arch",
+        arch,
+        "--steps",
+        str(steps),
+        "--dataset",
+        args.dataset,
+        "--device",
+        args.device,
+        "--result",
+        str(result),
+        "--runs-dir",
+        str(result.parent / f"runs-{result.stem}"),
+        "--warmup",
+        str(args.warmup),
+        "--history",
+        str(args.history),
+    ]
     if args.torch_threads:
         command += ["--torch-threads", str(args.torch_threads)]
     if args.switch_interval:

@@ -32,7 +32,9 @@ def training_window(result: dict, warmup: int) -> tuple[float, float, float, int
     """(start, end, seconds trained, steps timed) for the steps after the first `warmup`."""
     times = result["step_times"]
     if len(times) < warmup + 2:
-        raise BenchError(f"{result['mode']} {result['arch']}: only {len(times)} steps ran (need > {warmup + 1})")
+        raise BenchError(
+            f"{result['mode']} {result['arch']}: only {len(times)} steps ran (need > {warmup + 1})"
+        )
     start, end = times[warmup], times[-1]
     seconds = end - start - overlap(start, end, pause_windows(result["engine_states"]))
     return start, end, seconds, len(times) - 1 - warmup
@@ -71,10 +73,17 @@ def cpu_use(result: dict) -> str:
         use = thread_cores(marks)
         if use is None:
             return "-"
-        parts = [f"{names.get(name, name)} {v:.2f}" for name, v in sorted(use.items(), key=lambda kv: -kv[1]) if v >= 0.01]
+        parts = [
+            f"{names.get(name, name)} {v:.2f}"
+            for name, v in sorted(use.items(), key=lambda kv: -kv[1])
+            if v >= 0.01
+        ]
         return f"{sum(use.values()):.2f} cores (" + ", ".join(parts) + ")"
 
-    job = one(result.get("cpu"), {result.get("engine_thread"): "engine", "native": "torch pool", "MainThread": "job loop"})
+    job = one(
+        result.get("cpu"),
+        {result.get("engine_thread"): "engine", "native": "torch pool", "MainThread": "job loop"},
+    )
     if result["mode"] != "dashboard":
         return f"job process {job}"
     return f"job process {job}; UI process {one(result.get('ui_cpu'), {'MainThread': 'ui'})}"

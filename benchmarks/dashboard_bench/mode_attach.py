@@ -27,47 +27,73 @@ from pathlib import Path
 from . import machine_load
 from .common import ENGINE_CLASS, ROOT, BenchError, first_line, read_child_result
 from .full_frame import FullFrame
-from .jobs import CountingSocket, bench_config, child_command, job_log_tail, reading, start_job_within, timed_kwargs
+from .jobs import (
+    CountingSocket,
+    bench_config,
+    child_command,
+    job_log_tail,
+    reading,
+    start_job_within,
+    timed_kwargs,
+)
 from .measures import ms
 from .prepare_history import PREPARE_STEPS
 from .processes import gone, kill, kill_descendants, wait_gone
 from .terminal import Terminal, dump_path, terminal_env
 
 
-def time_attach(args: argparse.Namespace, run_dir: Path, arch: str, min_step: int, min_grid: int, tmp: Path,
-                n: int) -> dict:
+def time_attach(
+    args: argparse.Namespace, run_dir: Path, arch: str, min_step: int, min_grid: int, tmp: Path, n: int
+) -> dict:
     """`python -m tui_gan attach RUN_DIR` on a pty: seconds from the fork to the first full
     frame (and to the first byte and each part); then `d` detaches it."""
     env = terminal_env(args)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     frame = FullFrame(arch, min_step, min_grid)
-    term = Terminal([sys.executable, "-m", "tui_gan", "attach", str(run_dir)], env, dump_path(args, f"attach-{n}"),
-                    keep=True, cwd=str(tmp))
+    term = Terminal(
+        [sys.executable, "-m", "tui_gan", "attach", str(run_dir)],
+        env,
+        dump_path(args, f"attach-{n}"),
+        keep=True,
+        cwd=str(tmp),
+    )
     t0 = term.started
     try:
         end = t0 + args.attach_timeout
         done = False
         while not done:
             if time.monotonic() > end:
-                raise BenchError(f"attach #{n}: no full frame after {args.attach_timeout:.0f} s (missing: "
-                                 f"{frame.missing()}; {term.last_line()})")
+                raise BenchError(
+                    f"attach #{n}: no full frame after {args.attach_timeout:.0f} s (missing: "
+                    f"{frame.missing()}; {term.last_line()})"
+                )
             before = len(term.all)
             term.read(0.05)
             if len(term.all) > before:
                 done = frame.feed(term.all, term.chunks[-1][0])
             if term.exited():
-                raise BenchError(f"attach #{n}: exited with status {term.exit_status} before a full frame "
-                                 f"({term.last_line()})")
-        out = {"t0": t0, "frame": max(frame.at.values()) - t0, "first_byte": term.chunks[0][0] - t0,
-               **{part: t - t0 for part, t in frame.at.items()}}
+                raise BenchError(
+                    f"attach #{n}: exited with status {term.exit_status} before a full frame "
+                    f"({term.last_line()})"
+                )
+        out = {
+            "t0": t0,
+            "frame": max(frame.at.values()) - t0,
+            "first_byte": term.chunks[0][0] - t0,
+            **{part: t - t0 for part, t in frame.at.items()},
+        }
         settle = time.monotonic() + 0.3
         while time.monotonic() < settle:
             term.read(0.05)
         term.press(b"d")  # detach: the job trains on
         if not term.wait_exit(args.quit_timeout):
-            raise BenchError(f"attach #{n}: still running {args.quit_timeout:.0f} s after d ({term.last_line()})")
+            raise BenchError(
+                f"attach #{n}: still running {args.quit_timeout:.0f} s after d ({term.last_line()})"
+            )
         if term.exit_status != 0:
-            raise BenchError(f"attach #{n}: exited with status {term.exit_status} after d ({term.last_line()})")
+            raise BenchError(
+                f"attach #{n}: exited with status {term.exit_status} after d ({term.last_line()})"
+            )
         return out
     finally:
         term.kill()
@@ -110,11 +136,18 @@ def mode_attach(args: argparse.Namespace, tmp: Path) -> bool:
     path = tmp / f"prepare-{time.monotonic_ns()}.json"
     command = child_command("prepare", args, arch, PREPARE_STEPS, path)
     try:
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=args.timeout, check=False)
+        done = subprocess.run(
+            command,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=args.timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        raise BenchError(f"attach: preparing {args.history:,} steps of history took over {args.timeout:.0f} s "
-                         f"(killed)") from None
+        raise BenchError(
+            f"attach: preparing {args.history:,} steps of history took over {args.timeout:.0f} s (killed)"
+        ) from None
     if not path.exists():
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise BenchError(f"attach: the preparing child exited with status {done.returncode}: {last}")
@@ -122,24 +155,40 @@ def mode_attach(args: argparse.Namespace, tmp: Path) -> bool:
     if "error" in prepared:
         raise BenchError(f"attach: preparing failed: {prepared['error']}")
     run_dir = Path(prepared["run_dir"])
-    print(f"  prepared {run_dir.name}: {prepared['step']:,} steps of history ({prepared['steps_per_epoch']} steps/epoch), "
-          f"{prepared['grids']} sample grids of {prepared['grid_bytes'] / 1000:.0f} KB, newest at step "
-          f"{prepared['last_grid']:,}", flush=True)
+    print(
+        f"  prepared {run_dir.name}: {prepared['step']:,} steps of history ({prepared['steps_per_epoch']} steps/epoch), "
+        f"{prepared['grids']} sample grids of {prepared['grid_bytes'] / 1000:.0f} KB, newest at step "
+        f"{prepared['last_grid']:,}",
+        flush=True,
+    )
     config = bench_config(arch, None, args.dataset, args.device, tmp / "runs-attach")
     info = None
     try:
         t0 = time.monotonic()
-        info = start_job_within(args.timeout, "attach", config, resume=prepared["checkpoint"], run_dir=str(run_dir),
-                                linger=False, engine_class=ENGINE_CLASS,
-                                engine_kwargs=timed_kwargs(args, tmp / "attach-job.timing"))
-        print(f"  the job resumed it in {time.monotonic() - t0:.1f} s (start_job: process start, imports, data, "
-              f"checkpoint, history)", flush=True)
+        info = start_job_within(
+            args.timeout,
+            "attach",
+            config,
+            resume=prepared["checkpoint"],
+            run_dir=str(run_dir),
+            linger=False,
+            engine_class=ENGINE_CLASS,
+            engine_kwargs=timed_kwargs(args, tmp / "attach-job.timing"),
+        )
+        print(
+            f"  the job resumed it in {time.monotonic() - t0:.1f} s (start_job: process start, imports, data, "
+            f"checkpoint, history)",
+            flush=True,
+        )
         if args.attach_paused:
             pause_job(info)
         time.sleep(2.0)  # past the resume's first steps and grid
         status = job_client.query_status(info) or {}
-        print(f"  job: {status.get('state', '?')} at step {status.get('step', 0):,}, "
-              f"{status.get('images_per_s', 0):,.0f} img/s", flush=True)
+        print(
+            f"  job: {status.get('state', '?')} at step {status.get('step', 0):,}, "
+            f"{status.get('images_per_s', 0):,.0f} img/s",
+            flush=True,
+        )
 
         clients, client_windows, replay_bytes = [], [], 0
         for n in range(args.attaches):
@@ -147,8 +196,11 @@ def mode_attach(args: argparse.Namespace, tmp: Path) -> bool:
             clients.append(seconds)
             client_windows.append((t0, t0 + seconds))
             time.sleep(0.3)
-        print(f"  JobClient setup() -> Replay decoded: {', '.join(f'{s * 1000:.0f}' for s in clients)} ms "
-              f"(Replay {replay_bytes / 1e6:.1f} MB)", flush=True)
+        print(
+            f"  JobClient setup() -> Replay decoded: {', '.join(f'{s * 1000:.0f}' for s in clients)} ms "
+            f"(Replay {replay_bytes / 1e6:.1f} MB)",
+            flush=True,
+        )
 
         attaches = []
         for n in range(args.attaches):
@@ -157,10 +209,13 @@ def mode_attach(args: argparse.Namespace, tmp: Path) -> bool:
                 raise BenchError(f"attach #{n + 1}: the job does not answer ({job_log_tail(info.run_dir)})")
             one = time_attach(args, run_dir, arch, status["step"], prepared["last_grid"], tmp, n + 1)
             attaches.append(one)
-            print(f"  tui-gan attach #{n + 1}: full frame after {one['frame'] * 1000:.0f} ms (first byte "
-                  f"{one['first_byte'] * 1000:.0f}, status {one['status'] * 1000:.0f}, losses "
-                  f"{one['losses'] * 1000:.0f}, samples {one['samples'] * 1000:.0f}) at job step {status['step']:,}"
-                  f"{machine_load.note(one['t0'], one['t0'] + one['frame'])}", flush=True)
+            print(
+                f"  tui-gan attach #{n + 1}: full frame after {one['frame'] * 1000:.0f} ms (first byte "
+                f"{one['first_byte'] * 1000:.0f}, status {one['status'] * 1000:.0f}, losses "
+                f"{one['losses'] * 1000:.0f}, samples {one['samples'] * 1000:.0f}) at job step {status['step']:,}"
+                f"{machine_load.note(one['t0'], one['t0'] + one['frame'])}",
+                flush=True,
+            )
             time.sleep(0.5)
         if job_client.query_status(info) is None:
             raise BenchError("attach: the job is gone after the attaches detached")
@@ -182,28 +237,41 @@ def mode_attach(args: argparse.Namespace, tmp: Path) -> bool:
             return "(no timing from the job)"
         hit = [(a, b) for a, b in pauses if any(a < end and a + b > start for start, end in windows)]
         return f"{len(hit)} of {len(windows)} overlapped a full garbage collection in the job" + (
-            f" ({', '.join(f'{b * 1000:.0f}' for _, b in hit)} ms)" if hit else "")
+            f" ({', '.join(f'{b * 1000:.0f}' for _, b in hit)} ms)" if hit else ""
+        )
 
     frames = [a["frame"] for a in attaches]
     print()
-    print(f"attach to a {'paused' if args.attach_paused else 'training'} {arch} job with {args.history:,} steps "
-          f"of history ({prepared['grids']} sample grids; Replay {replay_bytes / 1e6:.1f} MB):")
+    print(
+        f"attach to a {'paused' if args.attach_paused else 'training'} {arch} job with {args.history:,} steps "
+        f"of history ({prepared['grids']} sample grids; Replay {replay_bytes / 1e6:.1f} MB):"
+    )
     print(f"  {'':34} {'median':>6}{'max':>6}")
     print(f"  {'JobClient setup() -> Replay ms':34} {ms(clients)}")
-    for label, key in (("tui-gan attach -> first byte ms", "first_byte"), ("  -> status line ms", "status"),
-                       ("  -> loss panel ms", "losses"), ("  -> samples panel ms", "samples"),
-                       ("  -> full frame ms", "frame")):
+    for label, key in (
+        ("tui-gan attach -> first byte ms", "first_byte"),
+        ("  -> status line ms", "status"),
+        ("  -> loss panel ms", "losses"),
+        ("  -> samples panel ms", "samples"),
+        ("  -> full frame ms", "frame"),
+    ):
         print(f"  {label:34} {ms([a[key] for a in attaches])}")
-    print(f"  JobClient attaches: {gc_in(client_windows)}; tui-gan attaches: "
-          f"{gc_in([(a['t0'], a['t0'] + a['frame']) for a in attaches])}")
+    print(
+        f"  JobClient attaches: {gc_in(client_windows)}; tui-gan attaches: "
+        f"{gc_in([(a['t0'], a['t0'] + a['frame']) for a in attaches])}"
+    )
     if pauses:
-        print(f"  the job's full garbage collections: {len(pauses)} in its life, median "
-              f"{statistics.median(b for _, b in pauses) * 1000:.0f} ms, max {max(b for _, b in pauses) * 1000:.0f} ms "
-              f"(every thread waits, training too)")
+        print(
+            f"  the job's full garbage collections: {len(pauses)} in its life, median "
+            f"{statistics.median(b for _, b in pauses) * 1000:.0f} ms, max {max(b for _, b in pauses) * 1000:.0f} ms "
+            f"(every thread waits, training too)"
+        )
     ok = max(frames) < 1.0
-    print(f"target: attach -> full frame < 1 s: {'met' if ok else 'NOT met'} (max {max(frames) * 1000:.0f} ms, "
-          f"median {statistics.median(frames) * 1000:.0f} ms over {len(frames)}); the job ended "
-          f"{ended.state if ended else '?'} (exit code {ended.exit_code if ended else '?'})")
+    print(
+        f"target: attach -> full frame < 1 s: {'met' if ok else 'NOT met'} (max {max(frames) * 1000:.0f} ms, "
+        f"median {statistics.median(frames) * 1000:.0f} ms over {len(frames)}); the job ended "
+        f"{ended.state if ended else '?'} (exit code {ended.exit_code if ended else '?'})"
+    )
     return ok
 
 
@@ -214,7 +282,9 @@ def pause_job(info) -> None:
     from tui_gan.training import events as ev
 
     paused = threading.Event()
-    client = JobClient(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused" and paused.set(), info=info)
+    client = JobClient(
+        lambda e: isinstance(e, ev.StateChanged) and e.state == "paused" and paused.set(), info=info
+    )
     client.setup()
     with reading(client):
         client.send(cmd.Pause())

@@ -42,8 +42,11 @@ def run_dashboard(args: argparse.Namespace, arch: str, steps: int, tmp: Path) ->
     path = tmp / f"dashboard-{arch}-{time.monotonic_ns()}.json"
     status_r, status_w = os.pipe()
     os.set_inheritable(status_w, True)
-    term = Terminal(child_command("dashboard", args, arch, steps, path, status_w), terminal_env(args),
-                    dump_path(args, f"dashboard-{arch}"))
+    term = Terminal(
+        child_command("dashboard", args, arch, steps, path, status_w),
+        terminal_env(args),
+        dump_path(args, f"dashboard-{arch}"),
+    )
     os.close(status_w)
     deadline = time.monotonic() + args.timeout
     lines: list[list[str]] = []
@@ -59,7 +62,9 @@ def run_dashboard(args: argparse.Namespace, arch: str, steps: int, tmp: Path) ->
             if left <= 0:
                 return
             if time.monotonic() > deadline:
-                raise BenchError(f"dashboard {arch}: timed out after {args.timeout:.0f} s ({term.last_line()})")
+                raise BenchError(
+                    f"dashboard {arch}: timed out after {args.timeout:.0f} s ({term.last_line()})"
+                )
             for fd in term.read(min(left, 0.05), [status_r] if status_open else []):
                 data = os.read(fd, 65536)
                 if not data:  # the child closed its end: it is exiting
@@ -86,8 +91,10 @@ def run_dashboard(args: argparse.Namespace, arch: str, steps: int, tmp: Path) ->
                     return line
             checked = len(lines)
             if term.exited():
-                raise BenchError(f"dashboard {arch}: exited with status {term.exit_status} while waiting for {what} "
-                                 f"({why_exited()})")
+                raise BenchError(
+                    f"dashboard {arch}: exited with status {term.exit_status} while waiting for {what} "
+                    f"({why_exited()})"
+                )
             if time.monotonic() > end:
                 raise BenchError(f"dashboard {arch}: no {what} after {seconds:.0f} s ({term.last_line()})")
             pump(0.05)
@@ -109,7 +116,12 @@ def run_dashboard(args: argparse.Namespace, arch: str, steps: int, tmp: Path) ->
             mark, where = len(lines), term.offset()
             t_key = term.press(b" ")
             seen["keys"].append(t_key)
-            wait_for("'paused' from the engine", lambda line: line[0] == "state" and line[1] == "paused", 10.0, mark)
+            wait_for(
+                "'paused' from the engine",
+                lambda line: line[0] == "state" and line[1] == "paused",
+                10.0,
+                mark,
+            )
             # the user sees the pause when the status line repaints; give it up to 5 s
             end = time.monotonic() + 5.0
             screen = None
@@ -122,18 +134,27 @@ def run_dashboard(args: argparse.Namespace, arch: str, steps: int, tmp: Path) ->
             pump(args.hold)
             mark = len(lines)
             term.press(b" ")
-            wait_for("'running' after resuming", lambda line: line[0] == "state" and line[1] != "paused", 10.0, mark)
+            wait_for(
+                "'running' after resuming",
+                lambda line: line[0] == "state" and line[1] != "paused",
+                10.0,
+                mark,
+            )
             ready_at = time.monotonic() + args.settle
         wait_for("end of training", lambda line: line[0] == "state" and line[1] == "finished", args.timeout)
         pump(0.5)  # the final repaint
         term.press(b"q")
         if not term.wait_exit(args.quit_timeout, pump):
-            raise BenchError(f"dashboard {arch}: still running {args.quit_timeout:.0f} s after q ({term.last_line()})")
+            raise BenchError(
+                f"dashboard {arch}: still running {args.quit_timeout:.0f} s after q ({term.last_line()})"
+            )
         if term.exit_status != 0:
             raise BenchError(f"dashboard {arch}: exited with status {term.exit_status} ({why_exited()})")
         if job_pid and not wait_gone(job_pid[0], args.quit_timeout):
-            raise BenchError(f"dashboard {arch}: its job (pid {job_pid[0]}) still runs {args.quit_timeout:.0f} s "
-                             f"after q stopped it (killed)")
+            raise BenchError(
+                f"dashboard {arch}: its job (pid {job_pid[0]}) still runs {args.quit_timeout:.0f} s "
+                f"after q stopped it (killed)"
+            )
     finally:
         term.kill()
         os.close(status_r)
@@ -191,34 +212,59 @@ def mode_dashboard(args: argparse.Namespace, archs: list[str], tmp: Path) -> boo
             to_screen += s
             said = [ips for _, ips, step in result["stats"] if ips > 0 and step > args.warmup]
             engine_says.append(statistics.median(said) if said else 0.0)
-            print(f"  {arch:7} dashboard #{r + 1}: {rate:8,.0f} img/s (its Stats say {engine_says[-1]:,.0f}), "
-                  f"terminal {avg / 1000:6.1f} KB/s avg, {peak / 1000:6.1f} KB/s peak, "
-                  f"key->paused {', '.join(f'{x * 1000:.0f}' for x in e) or '-'} ms", flush=True)
+            print(
+                f"  {arch:7} dashboard #{r + 1}: {rate:8,.0f} img/s (its Stats say {engine_says[-1]:,.0f}), "
+                f"terminal {avg / 1000:6.1f} KB/s avg, {peak / 1000:6.1f} KB/s peak, "
+                f"key->paused {', '.join(f'{x * 1000:.0f}' for x in e) or '-'} ms",
+                flush=True,
+            )
             print(f"  {'':7}   CPU while training: {cpu_use(result)}{load_note(result, args.warmup)}")
             result = run_job(args, arch, steps, tmp)
             runs["headless"].append(images_per_s(result, args.warmup))
             print(f"  {arch:7} headless  #{r + 1}: {runs['headless'][-1]:8,.0f} img/s", flush=True)
             print(f"  {'':7}   CPU while training: {cpu_use(result)}{load_note(result, args.warmup)}")
         pairs = statistics.median(d / h for d, h in zip(runs["dashboard"], runs["headless"]))
-        rows.append((arch, steps, max(runs["headless"]), max(runs["dashboard"]), pairs,
-                     statistics.median(avg_rates), max(peaks), to_app, to_engine, to_screen))
+        rows.append(
+            (
+                arch,
+                steps,
+                max(runs["headless"]),
+                max(runs["dashboard"]),
+                pairs,
+                statistics.median(avg_rates),
+                max(peaks),
+                to_app,
+                to_engine,
+                to_screen,
+            )
+        )
 
     print()
-    print(f"{'arch':8} {'steps':>6} {'headless':>9} {'dashboard':>9} {'ratio':>6} {'pairs':>6}   {'term KB/s':>9} "
-          f"{'peak':>6}   {'key->app ms':>12} {'key->paused ms':>14} {'key->screen ms':>14}")
-    print(f"{'':8} {'':>6} {'img/s':>9} {'img/s':>9} {'>=90%':>6} {'median':>6}   {'avg':>9} {'KB/s':>6}   "
-          f"{'med   max':>12} {'med   max':>14} {'med   max':>14}")
+    print(
+        f"{'arch':8} {'steps':>6} {'headless':>9} {'dashboard':>9} {'ratio':>6} {'pairs':>6}   {'term KB/s':>9} "
+        f"{'peak':>6}   {'key->app ms':>12} {'key->paused ms':>14} {'key->screen ms':>14}"
+    )
+    print(
+        f"{'':8} {'':>6} {'img/s':>9} {'img/s':>9} {'>=90%':>6} {'median':>6}   {'avg':>9} {'KB/s':>6}   "
+        f"{'med   max':>12} {'med   max':>14} {'med   max':>14}"
+    )
     best_ok = pairs_ok = latency_ok = True
     for arch, steps, headless, dash, pairs, avg, peak, to_app, to_engine, to_screen in rows:
         ratio = dash / headless
         best_ok = best_ok and ratio >= 0.9
         pairs_ok = pairs_ok and pairs >= 0.9
         latency_ok = latency_ok and bool(to_engine) and max(to_engine) <= 0.25
-        print(f"{arch:8} {steps:6} {headless:9,.0f} {dash:9,.0f} {ratio:6.0%} {pairs:6.0%}   {avg / 1000:9.1f} "
-              f"{peak / 1000:6.1f}   {ms(to_app):>12} {ms(to_engine):>14} {ms(to_screen):>14}")
-    print("ratio: best dashboard run over best headless run; pairs: the median of each dashboard run over the "
-          "headless run right after it (a shared machine's speed drifts between runs)")
+        print(
+            f"{arch:8} {steps:6} {headless:9,.0f} {dash:9,.0f} {ratio:6.0%} {pairs:6.0%}   {avg / 1000:9.1f} "
+            f"{peak / 1000:6.1f}   {ms(to_app):>12} {ms(to_engine):>14} {ms(to_screen):>14}"
+        )
+    print(
+        "ratio: best dashboard run over best headless run; pairs: the median of each dashboard run over the "
+        "headless run right after it (a shared machine's speed drifts between runs)"
+    )
     verdict = {True: "met", False: "NOT met"}
-    print(f"targets: dashboard >= 90% of headless images/s: {verdict[best_ok]} by the best runs, "
-          f"{verdict[pairs_ok]} by the adjacent pairs; key->paused <= 250 ms: {verdict[latency_ok]}")
+    print(
+        f"targets: dashboard >= 90% of headless images/s: {verdict[best_ok]} by the best runs, "
+        f"{verdict[pairs_ok]} by the adjacent pairs; key->paused <= 250 ms: {verdict[latency_ok]}"
+    )
     return best_ok

@@ -25,7 +25,6 @@ from .common import DEFAULT_STEPS
 from .headless import run_job
 from .measures import bytes_per_s, cpu_use, images_per_s, job_loop_cores, load_note, training_window
 
-
 VIEWER_TARGETS = {1: 0.90, 3: 0.85}  # issue 9: share of headless images/s with that many viewers
 
 
@@ -53,39 +52,67 @@ def mode_viewers(args: argparse.Namespace, archs: list[str], tmp: Path) -> bool:
                 got = [bytes_per_s(v["chunks"], start, end) for v in result["viewers"]]
                 per_viewer[n] += got
                 replay[n] += [v.get("replay_bytes", 0) for v in result["viewers"]]
-                viewer_cores[n] += [v["cpu_s"] / max(v["ended_at"] - v["attached_at"], 1e-9) for v in result["viewers"]]
+                viewer_cores[n] += [
+                    v["cpu_s"] / max(v["ended_at"] - v["attached_at"], 1e-9) for v in result["viewers"]
+                ]
                 said = f", {statistics.mean(got) / 1000:5.1f} KB/s per viewer" if got else ""
-                print(f"  {arch:7} {n} viewer{'s' if n != 1 else ' '} #{r + 1}: {rate:8,.0f} img/s{said}", flush=True)
-                print(f"  {'':7}   CPU while training: {cpu_use(result)}"
-                      + (f"; each viewer process {statistics.mean(viewer_cores[n][-n:]):.3f} cores" if n else "")
-                      + load_note(result, args.warmup))
+                print(
+                    f"  {arch:7} {n} viewer{'s' if n != 1 else ' '} #{r + 1}: {rate:8,.0f} img/s{said}",
+                    flush=True,
+                )
+                print(
+                    f"  {'':7}   CPU while training: {cpu_use(result)}"
+                    + (
+                        f"; each viewer process {statistics.mean(viewer_cores[n][-n:]):.3f} cores"
+                        if n
+                        else ""
+                    )
+                    + load_note(result, args.warmup)
+                )
             rounds.append(this_round)
         for n in counts:
             pairs = statistics.median(rnd[n] / rnd[0] for rnd in rounds)
-            table.append((arch, steps, n, max(rates[n]), max(rates[n]) / max(rates[0]), pairs,
-                          statistics.median(per_viewer[n]) if per_viewer[n] else None,
-                          statistics.median(replay[n]) if replay[n] else None, statistics.median(loop[n]),
-                          statistics.median(viewer_cores[n]) if viewer_cores[n] else None))
+            table.append(
+                (
+                    arch,
+                    steps,
+                    n,
+                    max(rates[n]),
+                    max(rates[n]) / max(rates[0]),
+                    pairs,
+                    statistics.median(per_viewer[n]) if per_viewer[n] else None,
+                    statistics.median(replay[n]) if replay[n] else None,
+                    statistics.median(loop[n]),
+                    statistics.median(viewer_cores[n]) if viewer_cores[n] else None,
+                )
+            )
 
     print()
-    print(f"{'arch':8} {'steps':>6} {'viewers':>7} {'img/s':>8} {'vs 0':>6} {'rounds':>6}   {'KB/s':>6} {'replay':>7}   "
-          f"{'job loop':>8} {'viewer':>6}")
-    print(f"{'':8} {'':>6} {'':>7} {'best':>8} {'best':>6} {'median':>6}   {'/viewer':>6} {'KB':>7}   "
-          f"{'cores':>8} {'cores':>6}")
+    print(
+        f"{'arch':8} {'steps':>6} {'viewers':>7} {'img/s':>8} {'vs 0':>6} {'rounds':>6}   {'KB/s':>6} {'replay':>7}   "
+        f"{'job loop':>8} {'viewer':>6}"
+    )
+    print(
+        f"{'':8} {'':>6} {'':>7} {'best':>8} {'best':>6} {'median':>6}   {'/viewer':>6} {'KB':>7}   "
+        f"{'cores':>8} {'cores':>6}"
+    )
     ok = True
     for arch, steps, n, rate, ratio, pairs, kbs, rep, loop_cores, vcores in table:
         target = VIEWER_TARGETS.get(n)
         if target is not None:
             ok = ok and ratio >= target
-        print(f"{arch:8} {steps:6} {n:7} {rate:8,.0f} {ratio:6.0%} {pairs:6.0%}   "
-              f"{'-' if kbs is None else f'{kbs / 1000:.1f}':>6} {'-' if rep is None else f'{rep / 1000:.1f}':>7}   "
-              f"{loop_cores:8.3f} {'-' if vcores is None else f'{vcores:.3f}':>6}")
-    print("vs 0: best run with that many viewers over the best with none; rounds: the median over rounds of each "
-          "run over the run with no viewer in the same round. KB/s: what each viewer read from the socket while "
-          "training (median over viewers and runs); replay: what it read on attach; job loop: cores the job's "
-          "event loop kept busy while training; viewer: cores each viewer process used while attached")
+        print(
+            f"{arch:8} {steps:6} {n:7} {rate:8,.0f} {ratio:6.0%} {pairs:6.0%}   "
+            f"{'-' if kbs is None else f'{kbs / 1000:.1f}':>6} {'-' if rep is None else f'{rep / 1000:.1f}':>7}   "
+            f"{loop_cores:8.3f} {'-' if vcores is None else f'{vcores:.3f}':>6}"
+        )
+    print(
+        "vs 0: best run with that many viewers over the best with none; rounds: the median over rounds of each "
+        "run over the run with no viewer in the same round. KB/s: what each viewer read from the socket while "
+        "training (median over viewers and runs); replay: what it read on attach; job loop: cores the job's "
+        "event loop kept busy while training; viewer: cores each viewer process used while attached"
+    )
     verdict = {True: "met", False: "NOT met"}
     wanted = ", ".join(f">= {t:.0%} with {n}" for n, t in VIEWER_TARGETS.items() if n in counts)
     print(f"targets ({wanted} viewer(s), best runs): {verdict[ok]}")
     return ok
-

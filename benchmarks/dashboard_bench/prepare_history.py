@@ -55,25 +55,50 @@ def child_prepare(args: argparse.Namespace) -> int:
         rows = np.stack([steps, epochs, d_loss, g_loss, d_real, d_fake], axis=1)
         rate = 12800.0  # images/s the made-up run trained at
         data = {k: v for k, v in data.items() if k not in ("format", "version")}  # save_checkpoint adds them
-        data.update(history=torch.from_numpy(rows), step=n, epoch=n // spe, pos=n % spe,
-                    train_time=n * BATCH / rate)
+        data.update(
+            history=torch.from_numpy(rows), step=n, epoch=n // spe, pos=n % spe, train_time=n * BATCH / rate
+        )
         save_checkpoint(checkpoint, data)
         with open(run / "metrics.csv", "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(METRIC_COLUMNS)
             for i, row in enumerate(rows.tolist()):
-                writer.writerow((arch, int(row[0]), int(row[1]), f"{row[2]:.6g}", f"{row[3]:.6g}", f"{row[4]:.6g}",
-                                 f"{row[5]:.6g}", f"{rate:.1f}", f"{(i + 1) * BATCH / rate:.3f}"))
+                writer.writerow(
+                    (
+                        arch,
+                        int(row[0]),
+                        int(row[1]),
+                        f"{row[2]:.6g}",
+                        f"{row[3]:.6g}",
+                        f"{row[4]:.6g}",
+                        f"{row[5]:.6g}",
+                        f"{rate:.1f}",
+                        f"{(i + 1) * BATCH / rate:.3f}",
+                    )
+                )
         with open(run / "quality.csv", "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(QUALITY_COLUMNS)
             for step in range(QUALITY_EVERY, n + 1, QUALITY_EVERY):
-                writer.writerow((arch, step, step // spe, 1000, 10, "0.05", "0.9", "8.5", f"{40 - 20 * step / n:.5g}",
-                                 "1.2", *["0.1000"] * 10))
+                writer.writerow(
+                    (
+                        arch,
+                        step,
+                        step // spe,
+                        1000,
+                        10,
+                        "0.05",
+                        "0.9",
+                        "8.5",
+                        f"{40 - 20 * step / n:.5g}",
+                        "1.2",
+                        *["0.1000"] * 10,
+                    )
+                )
         # the sample history a job keeping a grid every GRID_EVERY steps leaves (SampleStore's thinning)
         s = engine.current
         out = engine.sample_images(s, torch.cat([s.fixed_noise, s.interp_noise]))
-        images, interpolation = out[: len(s.fixed_noise)], out[len(s.fixed_noise):]
+        images, interpolation = out[: len(s.fixed_noise)], out[len(s.fixed_noise) :]
         history = SampleHistory()
         for step in range(GRID_EVERY, n + 1, GRID_EVERY):
             history.add(Snapshot(step, images, interpolation))
@@ -82,11 +107,18 @@ def child_prepare(args: argparse.Namespace) -> int:
         for old in folder.glob("step_*.npz"):
             old.unlink()
         for snap in history.snapshots:
-            np.savez(folder / f"step_{snap.step:07d}.npz", images=snap.images, interpolation=snap.interpolation)
-        result.update(run_dir=str(run), checkpoint=str(checkpoint), step=n, steps_per_epoch=spe,
-                      grids=len(history.snapshots), last_grid=history.snapshots[-1].step,
-                      grid_bytes=int(images.nbytes + interpolation.nbytes))
+            np.savez(
+                folder / f"step_{snap.step:07d}.npz", images=snap.images, interpolation=snap.interpolation
+            )
+        result.update(
+            run_dir=str(run),
+            checkpoint=str(checkpoint),
+            step=n,
+            steps_per_epoch=spe,
+            grids=len(history.snapshots),
+            last_grid=history.snapshots[-1].step,
+            grid_bytes=int(images.nbytes + interpolation.nbytes),
+        )
     except BaseException as exc:  # noqa: BLE001
         result["error"] = first_line(exc)
     return write_child_result(args.result, result)
-

@@ -26,7 +26,9 @@ def descendants() -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                parents[int(entry)] = int(
+                    Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
             except (OSError, IndexError, ValueError):
                 continue
     out, frontier = [], [os.getpid()]
@@ -84,4 +86,3 @@ def kill_descendants() -> None:
                 pass
         for pid in pids:
             wait_gone(pid, 5.0)
-

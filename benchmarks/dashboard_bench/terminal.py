@@ -21,8 +21,12 @@ ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\
 
 
 def terminal_env(args: argparse.Namespace) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("COLUMNS", "LINES", "COLORTERM", "NO_COLOR", "FORCE_COLOR") and not k.startswith("TEXTUAL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("COLUMNS", "LINES", "COLORTERM", "NO_COLOR", "FORCE_COLOR")
+        and not k.startswith("TEXTUAL")
+    }
     env["TERM"] = "xterm-256color"
     if args.truecolor:
         env["COLORTERM"] = "truecolor"
@@ -37,8 +41,14 @@ def dump_path(args: argparse.Namespace, name: str) -> Path | None:
 class Terminal:
     """A child on a pseudo-terminal, its output read (and counted) as fast as it comes."""
 
-    def __init__(self, command: list[str], env: dict[str, str], dump: Path | None = None, keep: bool = False,
-                 cwd: str | None = None):
+    def __init__(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        dump: Path | None = None,
+        keep: bool = False,
+        cwd: str | None = None,
+    ):
         self.dump = None
         self.started = time.monotonic()
         self.pid, self.master = pty.fork()
@@ -142,4 +152,3 @@ class Terminal:
             pass
         if self.dump is not None:
             self.dump.close()
-

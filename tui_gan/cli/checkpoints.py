@@ -23,8 +23,14 @@ def cmd_archs() -> int:
         table.add_column(heading)
     for spec in ARCHS.values():
         G, D = spec.build(100)
-        table.add_row(spec.name, f"{count_params(G):,}", f"{count_params(D):,}", spec.description,
-                      describe(DEFAULTS.get(spec.name, SEED)), spec.origin)
+        table.add_row(
+            spec.name,
+            f"{count_params(G):,}",
+            f"{count_params(D):,}",
+            spec.description,
+            describe(DEFAULTS.get(spec.name, SEED)),
+            spec.origin,
+        )
     Console().print(table)
     print(f"--recipe seed, for every architecture: {describe(SEED)}")
     return 0
@@ -49,8 +55,10 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | Non
         raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist or is not writable")
     data, G, z_dim = load_generator(checkpoint)
     if digit is not None and not G.n_classes:
-        raise ConfigError(f"{checkpoint} is from a run without --conditional: its generator cannot be asked for "
-                          "a digit (train with --conditional)")
+        raise ConfigError(
+            f"{checkpoint} is from a run without --conditional: its generator cannot be asked for "
+            "a digit (train with --conditional)"
+        )
     z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
     y = None
     if G.n_classes:
@@ -60,7 +68,11 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | Non
         atomic_write(out, lambda f: np.save(f, images))
     else:  # a conditional grid of 0-9 in turn: a column per digit
         save_grid_png(images, out, columns=G.n_classes if y is not None and digit is None else None, scale=2)
-    what = f"{n} digits" if y is None else (f"{n} x digit {digit}" if digit is not None else f"{n} digits, 0-9 in turn")
+    what = (
+        f"{n} digits"
+        if y is None
+        else (f"{n} x digit {digit}" if digit is not None else f"{n} digits, 0-9 in turn")
+    )
     print(f"wrote {what} from {data['arch']} (step {data['step']}) to {out}")
     return 0
 
@@ -78,7 +90,9 @@ def load_generator(checkpoint: str):
     try:  # the EMA of G when the run kept one: what the run itself sampled and judged
         G.load_state_dict(data.get("generator_ema") or data["generator"])
     except RuntimeError as exc:
-        raise CheckpointError(f"{checkpoint}: generator weights do not fit {spec.name!r}: {str(exc).splitlines()[0]}") from None
+        raise CheckpointError(
+            f"{checkpoint}: generator weights do not fit {spec.name!r}: {str(exc).splitlines()[0]}"
+        ) from None
     return data, G.eval(), z_dim
 
 
@@ -94,17 +108,29 @@ def cmd_eval(checkpoint: str, samples: int | None, data_dir: str | None) -> int:
     n = samples if samples is not None else int(config.get("eval_samples", 1000))
     if n < 2:
         raise ConfigError(f"--samples must be at least 2, got {n}")
-    dataset = load_dataset(config.get("dataset", "mnist"), data_dir or config.get("data_dir"),
-                           synthetic_size=int(config.get("synthetic_size", 60000)), seed=int(config.get("seed", 0)))
-    print(f"judging {n} digits from {data['arch']} at step {data['step']} against {dataset.source}...", file=sys.stderr)
+    dataset = load_dataset(
+        config.get("dataset", "mnist"),
+        data_dir or config.get("data_dir"),
+        synthetic_size=int(config.get("synthetic_size", 60000)),
+        seed=int(config.get("seed", 0)),
+    )
+    print(
+        f"judging {n} digits from {data['arch']} at step {data['step']} against {dataset.source}...",
+        file=sys.stderr,
+    )
     classifier = load_or_train(dataset)
     # the digits the engine judges
     images, labels = eval_images(G, int(config.get("seed", 0)), n, z_dim, conditional=bool(G.n_classes))
     report = evaluate(classifier, images, labels)
     result = {
-        "checkpoint": str(checkpoint), "arch": data["arch"], "step": data["step"], "epoch": data["epoch"],
-        "dataset": dataset.name, "classifier_accuracy": classifier.val_accuracy,
-        "real_floor": real_floor(classifier, n=n), **report.to_dict(),
+        "checkpoint": str(checkpoint),
+        "arch": data["arch"],
+        "step": data["step"],
+        "epoch": data["epoch"],
+        "dataset": dataset.name,
+        "classifier_accuracy": classifier.val_accuracy,
+        "real_floor": real_floor(classifier, n=n),
+        **report.to_dict(),
     }
     if report.accuracy is not None:
         result["accuracy"] = report.accuracy

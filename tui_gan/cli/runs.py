@@ -23,16 +23,32 @@ def cmd_ls(runs_root: Path) -> int:
         rows = [("RUN FOLDER", "ARCH", "STATE", "STEP", "IMG/S", "VIEWERS", "PID")]
         for job in jobs:
             status = query_status(job) or {}
-            rows.append((str(job.run_dir), status.get("arch", job.arch), status.get("state", "not answering"),
-                         f"{status.get('step', 0):,}", f"{status.get('images_per_s', 0):,.0f}",
-                         str(status.get("viewers", "-")), str(job.pid)))
+            rows.append(
+                (
+                    str(job.run_dir),
+                    status.get("arch", job.arch),
+                    status.get("state", "not answering"),
+                    f"{status.get('step', 0):,}",
+                    f"{status.get('images_per_s', 0):,.0f}",
+                    str(status.get("viewers", "-")),
+                    str(job.pid),
+                )
+            )
         _print_rows("live jobs", rows)
     runs = finished_runs(runs_root)
     if runs:
         rows = [("RUN FOLDER", "ARCH", "ENDED", "STEP", "WHEN")]
         for run in runs:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.ended or run.started))
-            rows.append((str(run.run_dir), run.arch or "-", run.state, "-" if run.step is None else f"{run.step:,}", when))
+            rows.append(
+                (
+                    str(run.run_dir),
+                    run.arch or "-",
+                    run.state,
+                    "-" if run.step is None else f"{run.step:,}",
+                    when,
+                )
+            )
         _print_rows(f"recent runs in {runs_root}", rows)
     return 0
 
@@ -52,8 +68,10 @@ def cmd_attach(target: str, runs_root: Path) -> int:
     job = read_job(run_dir)
     live = job is not None and job.state == "running"
     if live and (not pid_alive(job.pid) or query_status(job) is None):
-        raise JobError(f"the job of {run_dir} is gone (pid {job.pid} died without cleaning up): "
-                       f"continue it with tui-gan train --resume {run_dir}")
+        raise JobError(
+            f"the job of {run_dir} is gone (pid {job.pid} died without cleaning up): "
+            f"continue it with tui-gan train --resume {run_dir}"
+        )
     if not (sys.stdout.isatty() and sys.stdin.isatty()):
         raise ConfigError("attach needs a terminal (use tui-gan ls to see a job's progress from a script)")
     from tui_gan.ui.app import run_dashboard
@@ -75,4 +93,3 @@ def run_config(run_dir: Path) -> TrainConfig:
         return TrainConfig.from_dict({k: v for k, v in saved.items() if k in known})
     except (TypeError, ConfigError) as exc:
         raise ConfigError(f"{run_dir}/config.json holds unusable settings: {exc}") from None
-

@@ -13,10 +13,37 @@ from tui_gan.errors import CheckpointError, ConfigError
 
 # The train options that set a TrainConfig field of the same name (the rest steer the command).
 TRAIN_OPTIONS = (
-    "arch", "dataset", "data_dir", "epochs", "batch_size", "lr", "beta1", "beta2", "z_dim", "seed", "device",
-    "runs_dir", "max_steps", "checkpoint_every", "synthetic_size", "eval_every", "eval_samples", "tensorboard",
-    "precision", "compile", "recipe", "loss", "lr_g", "lr_d", "lr_schedule", "warmup", "ema", "n_critic",
-    "gp_weight", "early_stop", "conditional",
+    "arch",
+    "dataset",
+    "data_dir",
+    "epochs",
+    "batch_size",
+    "lr",
+    "beta1",
+    "beta2",
+    "z_dim",
+    "seed",
+    "device",
+    "runs_dir",
+    "max_steps",
+    "checkpoint_every",
+    "synthetic_size",
+    "eval_every",
+    "eval_samples",
+    "tensorboard",
+    "precision",
+    "compile",
+    "recipe",
+    "loss",
+    "lr_g",
+    "lr_d",
+    "lr_schedule",
+    "warmup",
+    "ema",
+    "n_critic",
+    "gp_weight",
+    "early_stop",
+    "conditional",
 )
 
 
@@ -36,8 +63,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         except (TypeError, ConfigError) as exc:
             raise CheckpointError(f"{args.resume} holds unusable settings: {exc}") from None
         if "conditional" in data and data["conditional"] != base.conditional:
-            raise ConfigError(f"{args.resume} was trained {'with' if base.conditional else 'without'} "
-                              "--conditional: a resume cannot change that (start a new run)")
+            raise ConfigError(
+                f"{args.resume} was trained {'with' if base.conditional else 'without'} "
+                "--conditional: a resume cannot change that (start a new run)"
+            )
         data = {**base.to_dict(), "max_steps": None, **data}
     return TrainConfig.from_dict(data, source=args.config or "options").validate()
 
@@ -55,11 +84,18 @@ def resolve_resume(target: str, arch: str | None) -> tuple[str, str | None]:
         job = read_job(path)
         if arch is None:
             arch = job.arch if job and job.arch else None
-        candidates = ([path / "checkpoints" / arch / "latest.pt"] if arch else
-                      sorted((path / "checkpoints").glob("*/latest.pt"), key=lambda p: p.stat().st_mtime, reverse=True))
+        candidates = (
+            [path / "checkpoints" / arch / "latest.pt"]
+            if arch
+            else sorted(
+                (path / "checkpoints").glob("*/latest.pt"), key=lambda p: p.stat().st_mtime, reverse=True
+            )
+        )
         candidates = [c for c in candidates if c.is_file()]
         if not candidates:
-            raise CheckpointError(f"{target} holds no checkpoints/{arch or '<arch>'}/latest.pt to resume from")
+            raise CheckpointError(
+                f"{target} holds no checkpoints/{arch or '<arch>'}/latest.pt to resume from"
+            )
         return str(candidates[0]), str(path)
     run = path.parent.parent.parent
     inside_run = path.parent.parent.name == "checkpoints" and (run / "config.json").is_file()
@@ -92,7 +128,10 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         return detached(start_job(config, resume=args.resume, run_dir=run_dir), f"training {config.arch}")
     headless = args.headless
     if not headless and not (sys.stdout.isatty() and sys.stdin.isatty()):
-        print("tui-gan: not a terminal (output is piped or captured): training headless instead of the dashboard", file=sys.stderr)
+        print(
+            "tui-gan: not a terminal (output is piped or captured): training headless instead of the dashboard",
+            file=sys.stderr,
+        )
         headless = True
     if headless:
         from tui_gan.headless import run_headless
@@ -105,9 +144,11 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
 
 def detached(info, what: str) -> int:
     """What `--detach` prints: where the job is and how to watch and stop it."""
-    print(f"{what} in the background (pid {info.pid}); run folder {info.run_dir}\n"
-          f"  watch it:  tui-gan attach {info.run_dir}\n  its log:   {info.run_dir / 'job.log'}\n"
-          f"  stop it:   kill {info.pid}   (a final checkpoint is written)")
+    print(
+        f"{what} in the background (pid {info.pid}); run folder {info.run_dir}\n"
+        f"  watch it:  tui-gan attach {info.run_dir}\n  its log:   {info.run_dir / 'job.log'}\n"
+        f"  stop it:   kill {info.pid}   (a final checkpoint is written)"
+    )
     return 0
 
 
@@ -149,8 +190,16 @@ def launch_ranks(args: argparse.Namespace, argv: list[str], config: TrainConfig,
 
 
 def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "tui_gan", *argv]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "tui_gan",
+        *argv,
+    ]
 
 
 def _without_options(argv: list[str], options: dict[str, int]) -> list[str]:
@@ -166,4 +215,3 @@ def _without_options(argv: list[str], options: dict[str, int]) -> list[str]:
             continue
         out.append(token)
     return out
-

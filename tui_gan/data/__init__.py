@@ -115,7 +115,9 @@ def _load_from_folder(name: str, folder: Path) -> Dataset | None:
             continue
         images = read_idx(images_path)
         if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-            raise DataError(f"{images_path} holds {images.dtype} images of shape {images.shape[1:]}, not 28x28 uint8")
+            raise DataError(
+                f"{images_path} holds {images.dtype} images of shape {images.shape[1:]}, not 28x28 uint8"
+            )
         labels = None
         labels_path = _find(folder, f"{prefix}-labels-idx1-ubyte")
         if labels_path is not None:

@@ -33,8 +33,14 @@ def read_idx(path: str | Path) -> np.ndarray:
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise DataError(f"{path} is truncated or damaged: expected {expected} data bytes for shape {shape}, found {len(raw) - header}")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="), copy=False)
+        raise DataError(
+            f"{path} is truncated or damaged: expected {expected} data bytes for shape {shape}, found {len(raw) - header}"
+        )
+    return (
+        np.frombuffer(raw, dtype=dtype, offset=header)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="), copy=False)
+    )
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> Path:
@@ -44,6 +50,10 @@ def write_idx(path: str | Path, array: np.ndarray) -> Path:
     code = codes.get(array.dtype)
     if code is None:
         raise ValueError(f"write_idx supports uint8/int8, not {array.dtype}")
-    data = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    data = (
+        struct.pack(">BBBB", 0, 0, code, array.ndim)
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + array.tobytes()
+    )
     path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
     return path

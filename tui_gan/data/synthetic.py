@@ -46,8 +46,15 @@ def _glyphs() -> np.ndarray:
             # Most handwritten 1s are a bare stroke, not the font's flagged 1 (which, tilted, reads
             # as a 7): every other stroke width uses the font's plain sans-serif capital I.
             text = "I" if digit == 1 and s % 2 else str(digit)
-            ImageDraw.Draw(img).text((canvas // 2, canvas // 2), text, fill=255, font=font,
-                                     anchor="mm", stroke_width=max(stroke, 0), stroke_fill=255)
+            ImageDraw.Draw(img).text(
+                (canvas // 2, canvas // 2),
+                text,
+                fill=255,
+                font=font,
+                anchor="mm",
+                stroke_width=max(stroke, 0),
+                stroke_fill=255,
+            )
             if stroke < 0:
                 img = img.filter(ImageFilter.MinFilter(1 - 2 * stroke))
             img = img.crop(img.getbbox())
@@ -60,7 +67,7 @@ def _glyphs() -> np.ndarray:
             mass = glyph.sum()
             top = min(max(round(_TILE / 2 - (ys * glyph).sum() / mass - 0.5), 2), _TILE - 2 - h)
             left = min(max(round(_TILE / 2 - (xs * glyph).sum() / mass - 0.5), 2), _TILE - 2 - w)
-            tiles[digit, s, top:top + h, left:left + w] = glyph
+            tiles[digit, s, top : top + h, left : left + w] = glyph
     return tiles
 
 
@@ -79,7 +86,9 @@ def _atlas() -> torch.Tensor:
         r = math.ceil(3 * sigma)
         k = torch.exp(-(torch.arange(-r, r + 1.0) ** 2) / (2 * sigma**2))
         k = k / k.sum()
-        blurred = F.conv2d(F.conv2d(sharp, k.view(1, 1, -1, 1), padding=(r, 0)), k.view(1, 1, 1, -1), padding=(0, r))
+        blurred = F.conv2d(
+            F.conv2d(sharp, k.view(1, 1, -1, 1), padding=(r, 0)), k.view(1, 1, 1, -1), padding=(0, r)
+        )
         levels.append(blurred)
     tiles = torch.stack(levels, 2).view(10 * _VARIANTS, _TILE, _TILE).clone()
     # A blank 1-px rim: samples that fall off a tile are clamped onto it (see _grids).
@@ -170,5 +179,5 @@ def make_synthetic_digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Te
     labels = (torch.arange(n) % 10)[torch.randperm(n, generator=g)]
     images = torch.empty((n, 28, 28), dtype=torch.uint8)
     for start in range(0, n, _CHUNK):
-        _render(g, labels[start:start + _CHUNK], images[start:start + _CHUNK])
+        _render(g, labels[start : start + _CHUNK], images[start : start + _CHUNK])
     return images, labels

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tui_gan.config import pretty_name
 from tui_gan.jobs import protocol as proto
@@ -62,8 +62,13 @@ class JobClient:
 
     detachable = True
 
-    def __init__(self, emit: Callable[[ev.Event], None], *, info: registry.JobInfo | None = None,
-                 start: Callable[[threading.Event], registry.JobInfo] | None = None) -> None:
+    def __init__(
+        self,
+        emit: Callable[[ev.Event], None],
+        *,
+        info: registry.JobInfo | None = None,
+        start: Callable[[threading.Event], registry.JobInfo] | None = None,
+    ) -> None:
         self.emit = emit
         self.info = info
         self._start = start
@@ -124,8 +129,13 @@ class JobClient:
             return "detached"
         if reason is None:
             arch = self.info.arch if self.info else ""
-            self.emit(ev.Failed(arch, "the training job ended without a word (killed?); its last checkpoint "
-                                      f"is in {self.run_dir}"))
+            self.emit(
+                ev.Failed(
+                    arch,
+                    "the training job ended without a word (killed?); its last checkpoint "
+                    f"is in {self.run_dir}",
+                )
+            )
             self.emit(ev.StateChanged(arch, "error"))
             return "error"
         return reason
@@ -176,24 +186,56 @@ class RunReplay:
         losses = read_metrics(self.run_dir)
         qualities = read_quality(self.run_dir)
         archs = list(dict.fromkeys([*losses, *qualities]))
-        arch = self.arch = job.arch if job and job.arch else (archs[-1] if archs else config.get("arch", "mlp"))
-        samples = {a: tuple(ev.Samples(a, **vars(s)) for s in SampleStore.load(self.run_dir, a).snapshots)
-                   for a in dict.fromkeys([*archs, arch])}
+        arch = self.arch = (
+            job.arch if job and job.arch else (archs[-1] if archs else config.get("arch", "mlp"))
+        )
+        samples = {
+            a: tuple(ev.Samples(a, **vars(s)) for s in SampleStore.load(self.run_dir, a).snapshots)
+            for a in dict.fromkeys([*archs, arch])
+        }
         last = losses[arch].last if arch in losses else None
         step, epoch = (last.step, last.epoch) if last else (0, 0)
         batch = int(config.get("batch_size", 128)) or 1
         ended = job.state if job else "finished"
         self._events = [
-            proto.Replay(arch, {a: p.points() for a, p in losses.items()}, samples,
-                         {a: tuple(q) for a, q in qualities.items()}, (), viewers=1, read_only=True),
-            ev.Started(arch, pretty_name(config.get("dataset", "")), config.get("device_resolved", "cpu"),
-                       str(self.run_dir), max(int(config.get("dataset_size", 0)) // batch, 1),
-                       int(config.get("epochs", 0)), step, epoch, 0, 0),
-            ev.Stats(arch, (), step, epoch, 0.0, losses[arch].images_per_s if arch in losses else 0.0,
-                     losses[arch].time_s if arch in losses else 0.0),
-            ev.StateChanged(arch, "finished" if ended in ("completed", "max_steps", "finished") else "stopped", step),
-            ev.Notice(arch, f"replay of a run that ended ({ended}): read-only; continue it with "
-                            f"tui-gan train --resume {self.run_dir}"),
+            proto.Replay(
+                arch,
+                {a: p.points() for a, p in losses.items()},
+                samples,
+                {a: tuple(q) for a, q in qualities.items()},
+                (),
+                viewers=1,
+                read_only=True,
+            ),
+            ev.Started(
+                arch,
+                pretty_name(config.get("dataset", "")),
+                config.get("device_resolved", "cpu"),
+                str(self.run_dir),
+                max(int(config.get("dataset_size", 0)) // batch, 1),
+                int(config.get("epochs", 0)),
+                step,
+                epoch,
+                0,
+                0,
+            ),
+            ev.Stats(
+                arch,
+                (),
+                step,
+                epoch,
+                0.0,
+                losses[arch].images_per_s if arch in losses else 0.0,
+                losses[arch].time_s if arch in losses else 0.0,
+            ),
+            ev.StateChanged(
+                arch, "finished" if ended in ("completed", "max_steps", "finished") else "stopped", step
+            ),
+            ev.Notice(
+                arch,
+                f"replay of a run that ended ({ended}): read-only; continue it with "
+                f"tui-gan train --resume {self.run_dir}",
+            ),
         ]
 
     def run(self) -> str:

@@ -25,13 +25,24 @@ from tui_gan.config import TrainConfig
 from tui_gan.jobs import registry
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the child imports this package as we did
-_CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); "
-          "from tui_gan.jobs.launch import child_main; child_main(int(sys.argv[2]))")
+_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from tui_gan.jobs.launch import child_main; child_main(int(sys.argv[2]))"
+)
 # Errors that cross from the child by name, so the dashboard can still tell them apart
 # (DataUnavailable opens the synthetic-digits dialog).
-_ERRORS = {cls.__name__: cls for cls in (errors.TuiGanError, errors.ConfigError, errors.DataError,
-                                          errors.DataUnavailable, errors.CheckpointError, errors.RunDirError,
-                                          registry.JobError)}
+_ERRORS = {
+    cls.__name__: cls
+    for cls in (
+        errors.TuiGanError,
+        errors.ConfigError,
+        errors.DataError,
+        errors.DataUnavailable,
+        errors.CheckpointError,
+        errors.RunDirError,
+        registry.JobError,
+    )
+}
 
 
 class JobStartFailed(errors.TuiGanError):
@@ -46,22 +57,39 @@ class JobStartCancelled(errors.TuiGanError):
         self.process = process
 
 
-def start_job(config: TrainConfig, *, resume: str | None = None, run_dir: str | None = None, linger: bool = False,
-              engine_class: str | None = None, engine_kwargs: dict | None = None,
-              cancel: threading.Event | None = None) -> registry.JobInfo:
+def start_job(
+    config: TrainConfig,
+    *,
+    resume: str | None = None,
+    run_dir: str | None = None,
+    linger: bool = False,
+    engine_class: str | None = None,
+    engine_kwargs: dict | None = None,
+    cancel: threading.Event | None = None,
+) -> registry.JobInfo:
     """Start a job in the background; returns once it serves viewers. Raises what its setup raised,
     or JobStartCancelled when `cancel` is set first (the job itself goes on starting).
 
     engine_class: "module:Name" of an Engine subclass (benchmarks time steps with one)."""
-    spec = {"config": config.to_dict(), "resume": resume, "run_dir": run_dir, "linger": linger,
-            "engine_class": engine_class, "engine_kwargs": engine_kwargs or {}, "sys_path": sys.path}
+    spec = {
+        "config": config.to_dict(),
+        "resume": resume,
+        "run_dir": run_dir,
+        "linger": linger,
+        "engine_class": engine_class,
+        "engine_kwargs": engine_kwargs or {},
+        "sys_path": sys.path,
+    }
     read_fd, write_fd = os.pipe()
     with tempfile.TemporaryFile() as stderr:
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-c", _CHILD, _PACKAGE_ROOT, str(write_fd)],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr,
-                pass_fds=(write_fd,), start_new_session=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                pass_fds=(write_fd,),
+                start_new_session=True,
             )
         finally:
             os.close(write_fd)  # only the child writes: end-of-file here means it answered or died
@@ -81,14 +109,18 @@ def start_job(config: TrainConfig, *, resume: str | None = None, run_dir: str | 
             proc.wait()
             stderr.seek(0)
             last = (stderr.read().decode(errors="replace").strip().splitlines() or ["no output"])[-1][:300]
-            raise JobStartFailed(f"the training job died while starting (exit code {proc.returncode}): {last}") from None
+            raise JobStartFailed(
+                f"the training job died while starting (exit code {proc.returncode}): {last}"
+            ) from None
     if not result.get("ok"):
         proc.wait()
         raise _ERRORS.get(result.get("error"), errors.TuiGanError)(result.get("message", "unknown error"))
     return registry.JobInfo(Path(result["run_dir"]), proc.pid, Path(result["socket"]), "running", config.arch)
 
 
-def start_torchrun(command: list[str], run_dir: Path, cancel: threading.Event | None = None) -> registry.JobInfo:
+def start_torchrun(
+    command: list[str], run_dir: Path, cancel: threading.Event | None = None
+) -> registry.JobInfo:
     """Start torchrun (`command`) in the background with its output in RUN_DIR/job.log; returns
     once its rank 0 serves viewers from run_dir (a job that runs there), or raises why not (or
     JobStartCancelled once `cancel` is set)."""
@@ -96,8 +128,9 @@ def start_torchrun(command: list[str], run_dir: Path, cancel: threading.Event | 
 
     log = run_dir / "job.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     while True:
         job = registry.read_job(run_dir)
         if job is not None and job.state == "running" and job.socket.exists():
@@ -106,7 +139,9 @@ def start_torchrun(command: list[str], run_dir: Path, cancel: threading.Event | 
             lines = log.read_text(errors="replace").strip().splitlines()
             said = [line for line in lines if line.startswith("tui-gan: error:")]
             last = (said or lines or ["no output"])[-1].removeprefix("tui-gan: error: ")[:300]
-            raise JobStartFailed(f"the training processes ended while starting (exit code {proc.returncode}): {last}")
+            raise JobStartFailed(
+                f"the training processes ended while starting (exit code {proc.returncode}): {last}"
+            )
         if cancel is not None and cancel.is_set():
             raise JobStartCancelled(proc)
         time.sleep(0.1)
@@ -132,14 +167,26 @@ def child_main(answer_fd: int) -> None:
         if spec["engine_class"]:
             module, _, name = spec["engine_class"].partition(":")
             engine_class = getattr(importlib.import_module(module), name)
-        job = Job(config, resume=spec["resume"], run_dir=spec["run_dir"], linger=spec["linger"],
-                  engine_class=engine_class, **spec["engine_kwargs"])
+        job = Job(
+            config,
+            resume=spec["resume"],
+            run_dir=spec["run_dir"],
+            linger=spec["linger"],
+            engine_class=engine_class,
+            **spec["engine_kwargs"],
+        )
         job.setup()
     except errors.TuiGanError as exc:
         answer({"ok": False, "error": type(exc).__name__, "message": str(exc)})
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - told to the starter in one line, never a hang
-        answer({"ok": False, "error": "TuiGanError", "message": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]})
+        answer(
+            {
+                "ok": False,
+                "error": "TuiGanError",
+                "message": f"{type(exc).__name__}: {exc}".splitlines()[0][:300],
+            }
+        )
         sys.exit(1)
     # From here on everything the job prints goes to its log in the run folder.
     log_path = job.run_dir / "job.log"
@@ -152,7 +199,9 @@ def child_main(answer_fd: int) -> None:
 
     console = Console(file=sys.stdout, width=160, highlight=False, force_terminal=False, log_path=False)
     job.reporter = ConsoleReporter(console, config, log_every=30.0)
-    code = job.serve(ready=lambda: answer({"ok": True, "run_dir": str(job.run_dir), "socket": str(job.socket_path)}))
+    code = job.serve(
+        ready=lambda: answer({"ok": True, "run_dir": str(job.run_dir), "socket": str(job.socket_path)})
+    )
     console.log(f"{job.reporter.summary or 'ended'} (exit code {code})")
     sys.stdout.flush()
     sys.exit(code)

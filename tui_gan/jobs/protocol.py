@@ -63,8 +63,20 @@ class Replay(ev.Event):
 
 EVENT_TYPES: dict[str, type] = {
     cls.__name__: cls
-    for cls in (ev.Started, ev.Stats, ev.Samples, ev.Quality, ev.StateChanged, ev.CheckpointSaved, ev.ArchSwitched,
-                ev.Notice, ev.Failed, ev.Finished, Viewers, Replay)
+    for cls in (
+        ev.Started,
+        ev.Stats,
+        ev.Samples,
+        ev.Quality,
+        ev.StateChanged,
+        ev.CheckpointSaved,
+        ev.ArchSwitched,
+        ev.Notice,
+        ev.Failed,
+        ev.Finished,
+        Viewers,
+        Replay,
+    )
 }
 # The commands a viewer may send, with the type of each field: anything else is refused here,
 # before it could reach the engine thread.

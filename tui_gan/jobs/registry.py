@@ -43,7 +43,9 @@ def runtime_dir() -> Path:
     except OSError as exc:
         raise JobError(f"cannot create the runtime folder {folder}: {exc.strerror or exc}") from None
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise JobError(f"refusing the runtime folder {folder}: it must be a folder only you can use (chmod 700)")
+        raise JobError(
+            f"refusing the runtime folder {folder}: it must be a folder only you can use (chmod 700)"
+        )
     return folder
 
 
@@ -90,10 +92,18 @@ class JobInfo:
         return {**dataclasses.asdict(self), "run_dir": str(self.run_dir), "socket": str(self.socket)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "JobInfo":
-        return cls(Path(data["run_dir"]), int(data["pid"]), Path(data["socket"]), str(data["state"]),
-                   str(data.get("arch", "")), float(data.get("started", 0.0)), data.get("ended"),
-                   data.get("step"), data.get("exit_code"))
+    def from_dict(cls, data: dict) -> JobInfo:
+        return cls(
+            Path(data["run_dir"]),
+            int(data["pid"]),
+            Path(data["socket"]),
+            str(data["state"]),
+            str(data.get("arch", "")),
+            float(data.get("started", 0.0)),
+            data.get("ended"),
+            data.get("step"),
+            data.get("exit_code"),
+        )
 
 
 def read_job(run_dir: Path) -> JobInfo | None:
@@ -112,7 +122,9 @@ def ensure_free(run_dir: str | Path) -> None:
     """A run folder a new job may continue in: no live job there."""
     other = read_job(Path(run_dir))
     if other is not None and other.live:
-        raise JobError(f"{run_dir} is in use by a live job (pid {other.pid}); attach to it: tui-gan attach {run_dir}")
+        raise JobError(
+            f"{run_dir} is in use by a live job (pid {other.pid}); attach to it: tui-gan attach {run_dir}"
+        )
 
 
 def register(info: JobInfo) -> Path:
@@ -179,4 +191,3 @@ def resolve_run(target: str | None, runs_root: Path) -> Path:
         if (folder / "config.json").is_file() or (folder / JOB_FILE).is_file():
             return folder
     raise JobError(f"{target} is not a tui-gan run folder (no config.json or job.json there)")
-

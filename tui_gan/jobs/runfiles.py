@@ -8,8 +8,8 @@ import csv
 import io
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -65,14 +65,26 @@ def read_quality(run_dir: Path) -> dict[str, list[ev.Quality]]:
     for row in _csv_rows(run_dir / "quality.csv", QUALITY_COLUMNS, QUALITY_BASE_COLUMNS):
         try:
             report = QualityReport(
-                n=int(row["n"]), histogram=tuple(float(row[f"share_{d}"]) for d in range(10)),
-                classes_covered=int(row["classes_covered"]), kl_to_uniform=float(row["kl_to_uniform"]),
-                mean_confidence=float(row["mean_confidence"]), classifier_score=float(row["classifier_score"]),
+                n=int(row["n"]),
+                histogram=tuple(float(row[f"share_{d}"]) for d in range(10)),
+                classes_covered=int(row["classes_covered"]),
+                kl_to_uniform=float(row["kl_to_uniform"]),
+                mean_confidence=float(row["mean_confidence"]),
+                classifier_score=float(row["classifier_score"]),
                 frechet_distance=float(row["frechet_distance"]),
-                class_accuracy=tuple(float(row[f"accuracy_{d}"]) for d in range(10)) if row.get("accuracy") else (),
+                class_accuracy=tuple(float(row[f"accuracy_{d}"]) for d in range(10))
+                if row.get("accuracy")
+                else (),
             )
-            event = ev.Quality(row["arch"], int(row["step"]), int(row["epoch"]), report, float(row["real_floor"]),
-                               float("nan"), 0.0)
+            event = ev.Quality(
+                row["arch"],
+                int(row["step"]),
+                int(row["epoch"]),
+                report,
+                float(row["real_floor"]),
+                float("nan"),
+                0.0,
+            )
         except (TypeError, ValueError):
             continue
         out[row["arch"]].append(event)
@@ -138,12 +150,16 @@ class SampleStore:
     def load(cls, run_dir: Path, arch: str) -> SampleHistory:
         history = SampleHistory()
         folder = run_dir / "samples" / arch / "history"
-        files = sorted((int(m.group(1)), p) for p in folder.glob("step_*.npz") if (m := _SNAPSHOT_FILE.search(p.name)))
+        files = sorted(
+            (int(m.group(1)), p) for p in folder.glob("step_*.npz") if (m := _SNAPSHOT_FILE.search(p.name))
+        )
         for step, path in files:
             try:
                 with np.load(path) as data:
                     interp = data["interpolation"] if "interpolation" in data.files else None
-                    extra = {k: data[k].item() for k in ("ema", "per_class", "interp_class") if k in data.files}
+                    extra = {
+                        k: data[k].item() for k in ("ema", "per_class", "interp_class") if k in data.files
+                    }
                     history.add(Snapshot(step, data["images"], interp, **extra))
             except (OSError, ValueError, KeyError):
                 continue  # a file cut short by a kill: the others still load
@@ -158,8 +174,12 @@ class SampleStore:
         for step in before - after:
             (folder / f"step_{step:07d}.npz").unlink(missing_ok=True)
         buf = io.BytesIO()
-        arrays = {"images": event.images, "ema": np.bool_(event.ema), "per_class": np.int64(event.per_class),
-                  "interp_class": np.int64(event.interp_class)}
+        arrays = {
+            "images": event.images,
+            "ema": np.bool_(event.ema),
+            "per_class": np.int64(event.per_class),
+            "interp_class": np.int64(event.interp_class),
+        }
         if event.interpolation is not None:
             arrays["interpolation"] = event.interpolation
         np.savez(buf, **arrays)

@@ -24,8 +24,8 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tui_gan.config import TrainConfig
 from tui_gan.jobs import protocol as proto
@@ -81,9 +81,17 @@ class Job:
     so the user can still switch architecture); a job with no viewer ends when training does.
     reporter(event): called on the loop thread for every event (the headless console output)."""
 
-    def __init__(self, config: TrainConfig, *, resume: str | None = None, run_dir: str | Path | None = None,
-                 linger: bool = False, engine_class: type | None = None, reporter: Callable | None = None,
-                 **engine_kwargs) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        resume: str | None = None,
+        run_dir: str | Path | None = None,
+        linger: bool = False,
+        engine_class: type | None = None,
+        reporter: Callable | None = None,
+        **engine_kwargs,
+    ) -> None:
         self.config = config
         self.resume = resume
         self._run_dir_arg = run_dir
@@ -92,8 +100,14 @@ class Job:
         if engine_class is None:
             from tui_gan.training.engine import Engine as engine_class
         engine_kwargs.setdefault("stats_interval", 0.5)
-        self.engine = engine_class(config, self._emit, resume=resume, run_dir=run_dir or True,
-                                   exit_when_done=not linger, **engine_kwargs)
+        self.engine = engine_class(
+            config,
+            self._emit,
+            resume=resume,
+            run_dir=run_dir or True,
+            exit_when_done=not linger,
+            **engine_kwargs,
+        )
         self.run_dir: Path | None = None
         self.socket_path: Path | None = None
         self.info: registry.JobInfo | None = None
@@ -154,8 +168,9 @@ class Job:
         loop = self._loop = asyncio.get_running_loop()
         sock = self._bind()
         server = await asyncio.start_unix_server(self._client, sock=sock)
-        self.info = registry.JobInfo(self.run_dir, os.getpid(), self.socket_path, "running", self.config.arch,
-                                     time.time())
+        self.info = registry.JobInfo(
+            self.run_dir, os.getpid(), self.socket_path, "running", self.config.arch, time.time()
+        )
         registry.write_job(self.info)
         self._entry = registry.register(self.info)
         if threading.current_thread() is threading.main_thread():
@@ -191,8 +206,16 @@ class Job:
         code = 128 + self.signal if self.signal else (1 if reason == "error" else 0)
         step = self.engine.current.step if self.engine.current else 0
         ended = signal.Signals(self.signal).name if self.signal else reason
-        registry.write_job(dataclasses.replace(self.info, state=ended, ended=time.time(), step=step,
-                                               arch=self.engine.current.name, exit_code=code))
+        registry.write_job(
+            dataclasses.replace(
+                self.info,
+                state=ended,
+                ended=time.time(),
+                step=step,
+                arch=self.engine.current.name,
+                exit_code=code,
+            )
+        )
         return code
 
     async def _drain_viewers(self) -> None:
@@ -207,9 +230,13 @@ class Job:
         if self.signal is None:
             self.signal = sig
             self.engine.send(cmd.Stop(checkpoint=True))
-            self._on_event(ev.Notice(self.engine.current.name if self.engine.current else self.config.arch,
-                                     f"{signal.Signals(sig).name}: stopping at the next step with a final checkpoint",
-                                     "warning"))
+            self._on_event(
+                ev.Notice(
+                    self.engine.current.name if self.engine.current else self.config.arch,
+                    f"{signal.Signals(sig).name}: stopping at the next step with a final checkpoint",
+                    "warning",
+                )
+            )
 
     # --- events ------------------------------------------------------------------------------
     def _emit(self, event: ev.Event) -> None:  # the engine thread (or setup's)
@@ -264,14 +291,16 @@ class Job:
         for arch in archs:
             history = self.samples.history(arch)
             samples[arch] = tuple(ev.Samples(arch, **vars(s)) for s in history.snapshots)
-        out: list[ev.Event] = [proto.Replay(
-            self.config.arch,
-            histories={a: self.losses[a].points() for a in archs if a in self.losses},
-            samples=samples,
-            qualities={a: tuple(self.qualities[a]) for a in archs if a in self.qualities},
-            log=tuple(self.log_events),
-            viewers=len(self.viewers) + 1,
-        )]
+        out: list[ev.Event] = [
+            proto.Replay(
+                self.config.arch,
+                histories={a: self.losses[a].points() for a in archs if a in self.losses},
+                samples=samples,
+                qualities={a: tuple(self.qualities[a]) for a in archs if a in self.qualities},
+                log=tuple(self.log_events),
+                viewers=len(self.viewers) + 1,
+            )
+        ]
         if self.started is not None:
             out.append(self.started)
             arch = self.started.arch
@@ -285,10 +314,16 @@ class Job:
         """For `tui-gan ls`: one line's worth."""
         current = self.started.arch if self.started else self.config.arch
         stats = self.last_stats.get(current)
-        return {"op": "status", "run_dir": str(self.run_dir), "pid": os.getpid(), "arch": current,
-                "state": self.last_state.state if self.last_state else "starting",
-                "step": stats.step if stats else (self.started.step if self.started else 0),
-                "images_per_s": stats.images_per_s if stats else 0.0, "viewers": len(self.viewers)}
+        return {
+            "op": "status",
+            "run_dir": str(self.run_dir),
+            "pid": os.getpid(),
+            "arch": current,
+            "state": self.last_state.state if self.last_state else "starting",
+            "step": stats.step if stats else (self.started.step if self.started else 0),
+            "images_per_s": stats.images_per_s if stats else 0.0,
+            "viewers": len(self.viewers),
+        }
 
     # --- viewers -----------------------------------------------------------------------------
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -339,7 +374,9 @@ class Job:
                 self._maybe_end()
 
     def _viewers_changed(self) -> None:
-        self._on_event(proto.Viewers(self.started.arch if self.started else self.config.arch, len(self.viewers)))
+        self._on_event(
+            proto.Viewers(self.started.arch if self.started else self.config.arch, len(self.viewers))
+        )
 
 
 async def _read(reader: asyncio.StreamReader) -> dict:
@@ -356,7 +393,9 @@ def _same_user(sock: socket.socket | None) -> bool:
     """The peer runs as this user (Linux SO_PEERCRED; elsewhere the owner-only socket file decides)."""
     if sock is None or not hasattr(socket, "SO_PEERCRED"):
         return True
-    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    _pid, uid, _gid = struct.unpack(
+        "3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    )
     return uid == os.getuid()
 
 

@@ -5,8 +5,9 @@ lists and describes architectures but trains none (its engine runs in a child pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from tui_gan.errors import ConfigError
 

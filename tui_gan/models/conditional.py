@@ -33,7 +33,7 @@ class ConditionalHead(nn.Module):
     def __init__(self, n_classes: int, width: int):
         super().__init__()
         self.embed = nn.Embedding(n_classes, width)
-        nn.init.normal_(self.embed.weight, std=width ** -0.5)  # starts as a small term beside the logit
+        nn.init.normal_(self.embed.weight, std=width**-0.5)  # starts as a small term beside the logit
         self.classify = nn.Linear(width, n_classes)
 
     def forward(self, net: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:

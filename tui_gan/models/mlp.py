@@ -22,7 +22,9 @@ def _act(kind: str) -> nn.Module:
 class MLPGenerator(nn.Module):
     """z -> hidden layers (activation, optional BatchNorm) -> 784 -> Tanh -> 1x28x28."""
 
-    def __init__(self, z_dim: int, hidden: list[int], act: str = "leaky", batchnorm: bool = True, n_classes: int = 0):
+    def __init__(
+        self, z_dim: int, hidden: list[int], act: str = "leaky", batchnorm: bool = True, n_classes: int = 0
+    ):
         super().__init__()
         self.n_classes = n_classes
         layers: list[nn.Module] = []

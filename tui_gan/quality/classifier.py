@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -114,7 +114,9 @@ def _check_labels(images_u8: torch.Tensor, labels: torch.Tensor | None, what: st
     if labels.shape != (images_u8.shape[0],):
         raise DataError(f"{what} has {labels.shape[0]} labels for {images_u8.shape[0]} images")
     if images_u8.shape[0] < _MIN_IMAGES:
-        raise DataError(f"{what} has {images_u8.shape[0]} images; a quality classifier needs at least {_MIN_IMAGES}")
+        raise DataError(
+            f"{what} has {images_u8.shape[0]} images; a quality classifier needs at least {_MIN_IMAGES}"
+        )
     if labels.min() < 0 or labels.max() >= NUM_CLASSES:
         raise DataError(f"{what} has labels outside 0..{NUM_CLASSES - 1}")
     return labels
@@ -294,8 +296,12 @@ def load_or_train(
             progress(1.0)
     else:
         model, accuracy, val_idx = train_classifier(
-            images, dataset.labels, val_fraction=val_fraction, epochs=epochs,
-            should_stop=should_stop, progress=progress,
+            images,
+            dataset.labels,
+            val_fraction=val_fraction,
+            epochs=epochs,
+            should_stop=should_stop,
+            progress=progress,
         )
         blob = {
             "recipe": RECIPE_VERSION,

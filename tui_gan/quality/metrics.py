@@ -11,7 +11,14 @@ import math
 
 import torch
 
-from tui_gan.quality.classifier import NUM_CLASSES, Classifier, FeatureStats, _forward, feature_stats, stats_from_features
+from tui_gan.quality.classifier import (
+    NUM_CLASSES,
+    Classifier,
+    FeatureStats,
+    _forward,
+    feature_stats,
+    stats_from_features,
+)
 from tui_gan.quality.report import COVERED_SHARE, QualityReport
 
 

@@ -8,8 +8,12 @@ from dataclasses import asdict, dataclass
 # Shared by the engine, the collapse detector and the panels.
 COVERED_SHARE = 0.02  # a class counts as covered when at least this share of samples is predicted as it
 MIN_CLASSES = 7  # fewer classes covered than this is a mode-collapse warning
-ACCURATE_SHARE = 0.9  # a conditional generator's digit class counts as learnt when this share is drawn as asked
-EVAL_SEED_OFFSET = 7919  # evaluation latents come from seed + this: the same digits every time, so numbers compare
+ACCURATE_SHARE = (
+    0.9  # a conditional generator's digit class counts as learnt when this share is drawn as asked
+)
+EVAL_SEED_OFFSET = (
+    7919  # evaluation latents come from seed + this: the same digits every time, so numbers compare
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,11 @@ class QualityReport:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "QualityReport":
-        return cls(**{**d, "histogram": tuple(d.get("histogram", ())),
-                      "class_accuracy": tuple(d.get("class_accuracy", ()))})
+    def from_dict(cls, d: dict) -> QualityReport:
+        return cls(
+            **{
+                **d,
+                "histogram": tuple(d.get("histogram", ())),
+                "class_accuracy": tuple(d.get("class_accuracy", ())),
+            }
+        )

@@ -10,8 +10,14 @@ from tui_gan.training.state import ArchState
 
 
 class Batches:
-    def __init__(self, images: torch.Tensor, batch_size: int, z_dim: int,
-                 ranks: distributed.Ranks | None = None, labels: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        images: torch.Tensor,
+        batch_size: int,
+        z_dim: int,
+        ranks: distributed.Ranks | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> None:
         self.images = images  # uint8 (n, 28, 28) on the training device
         self.labels = labels  # int64 (n,) on the device for a conditional run, else None
         self.batch_size, self.z_dim = batch_size, z_dim
@@ -31,7 +37,9 @@ class Batches:
             s.perm = torch.randperm(len(self.images), generator=s.noise, device=self.images.device)
         start = s.pos * self.batch_size + self.offset
         index = s.perm[start : start + self.local]
-        real = self.images[index].unsqueeze(1).float().mul_(2 / 255).sub_(1)  # = ToTensor + Normalize(0.5, 0.5)
+        real = (
+            self.images[index].unsqueeze(1).float().mul_(2 / 255).sub_(1)
+        )  # = ToTensor + Normalize(0.5, 0.5)
         return real, self.latents(s), None if self.labels is None else self.labels[index]
 
     def latents(self, s: ArchState) -> torch.Tensor:

@@ -37,32 +37,46 @@ def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> dict[
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch.load fails in many ways on damaged input (KeyError, UnpicklingError, ...)
+    except (
+        Exception
+    ) as exc:  # torch.load fails in many ways on damaged input (KeyError, UnpicklingError, ...)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
-        raise CheckpointError(f"{path} is not a readable tui-gan checkpoint (truncated, damaged or foreign file: {first})") from None
+        raise CheckpointError(
+            f"{path} is not a readable tui-gan checkpoint (truncated, damaged or foreign file: {first})"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not a tui-gan checkpoint")
     if data.get("version") != VERSION:
-        raise CheckpointError(f"{path} has checkpoint format version {data.get('version')!r}; this tui-gan reads version {VERSION}")
+        raise CheckpointError(
+            f"{path} has checkpoint format version {data.get('version')!r}; this tui-gan reads version {VERSION}"
+        )
     missing = [key for key in REQUIRED if key not in data]
     if missing:
         raise CheckpointError(f"{path} is incomplete (missing {', '.join(missing)})")
     if expected_arch is not None and data["arch"] != expected_arch:
-        raise CheckpointError(f"{path} is a checkpoint for architecture {data['arch']!r}, not {expected_arch!r}")
+        raise CheckpointError(
+            f"{path} is a checkpoint for architecture {data['arch']!r}, not {expected_arch!r}"
+        )
     return data
 
 
-def build_payload(s: ArchState, config: TrainConfig, device: torch.device, dataset: Dataset) -> dict[str, Any]:
+def build_payload(
+    s: ArchState, config: TrainConfig, device: torch.device, dataset: Dataset
+) -> dict[str, Any]:
     return {
         "arch": s.name,
-        "config": config.replace(arch=s.name).to_dict(),  # the options as given: other architectures resolve their own
+        "config": config.replace(
+            arch=s.name
+        ).to_dict(),  # the options as given: other architectures resolve their own
         "recipe": asdict(s.recipe),  # as resolved: a resume trains the same way whatever the defaults become
         "step": s.step,
         "epoch": s.epoch,
         "pos": s.pos,
         "perm": s.perm.cpu() if s.perm is not None else None,
         "generator": s.G.state_dict(),
-        "generator_ema": s.G_ema.state_dict() if s.G_ema is not None else None,  # what `sample` and `eval` use
+        "generator_ema": s.G_ema.state_dict()
+        if s.G_ema is not None
+        else None,  # what `sample` and `eval` use
         "discriminator": s.D.state_dict(),
         "opt_g": s.opt_g.state_dict(),
         "opt_d": s.opt_d.state_dict(),
@@ -82,8 +96,14 @@ def build_payload(s: ArchState, config: TrainConfig, device: torch.device, datas
     }
 
 
-def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torch.device, dataset: Dataset,
-                  config: TrainConfig) -> str | None:
+def restore_state(
+    s: ArchState,
+    data: dict[str, Any],
+    source: Path,
+    device: torch.device,
+    dataset: Dataset,
+    config: TrainConfig,
+) -> str | None:
     """Load a checkpoint read from `source` into `s`: its recipe, with the options `config` sets
     on top, its weights and where it was. Returns a warning for the user, if any; raises
     CheckpointError when it does not fit."""
@@ -105,7 +125,10 @@ def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torc
         s.opt_g.load_state_dict(data["opt_g"])
         s.opt_d.load_state_dict(data["opt_d"])
         fused = {id(o): o.defaults.get("fused") for o in (s.opt_g, s.opt_d)}
-        for o in (s.opt_g, s.opt_d):  # keep the kernel choice made for *this* device, and the betas as resolved now
+        for o in (
+            s.opt_g,
+            s.opt_d,
+        ):  # keep the kernel choice made for *this* device, and the betas as resolved now
             for group in o.param_groups:
                 group["fused"] = fused[id(o)]
                 group["betas"] = s.recipe.betas
@@ -122,8 +145,10 @@ def restore_state(s: ArchState, data: dict[str, Any], source: Path, device: torc
             s.noise.set_state(rng["noise"])
         else:  # a CUDA generator's state does not fit a CPU one: continue on a fresh stream
             s.noise.manual_seed(config.seed + int(data["step"]))
-            warning = ("checkpoint from another device type: the noise stream restarts, "
-                       "so this run will not match an uninterrupted one exactly")
+            warning = (
+                "checkpoint from another device type: the noise stream restarts, "
+                "so this run will not match an uninterrupted one exactly"
+            )
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:150]
         raise CheckpointError(f"{source} does not fit architecture {s.name!r}: {first}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -20,13 +20,17 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+        raise ConfigError(
+            f"device {name!r} asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto"
+        )
     if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
         count = torch.cuda.device_count()
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        raise ConfigError(f"device {name!r} asked for, but PyTorch sees {count} GPU{'s' if count != 1 else ''} "
-                          f"(cuda:0{f'..cuda:{count - 1}' if count > 1 else ''})"
-                          + (f" with CUDA_VISIBLE_DEVICES={visible}" if visible is not None else ""))
+        raise ConfigError(
+            f"device {name!r} asked for, but PyTorch sees {count} GPU{'s' if count != 1 else ''} "
+            f"(cuda:0{f'..cuda:{count - 1}' if count > 1 else ''})"
+            + (f" with CUDA_VISIBLE_DEVICES={visible}" if visible is not None else "")
+        )
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError("device 'mps' asked for, but MPS is not available here; use --device cpu or auto")
     return torch.device(name)
@@ -45,7 +49,9 @@ def cuda_ids(device: torch.device) -> tuple[str | None, str | None]:
     return bus, (uuid if uuid.upper().startswith(("GPU-", "MIG-")) else f"GPU-{uuid}")
 
 
-def precision_context(precision: str, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
+def precision_context(
+    precision: str, device: torch.device
+) -> Callable[[], contextlib.AbstractContextManager]:
     """What the step's forward passes run under: autocast for bf16/fp16 (weights, optimizer
     state and the losses stay fp32), nothing for fp32. TF32 matmuls are on for fp32 on Ampere+
     GPUs (PyTorch leaves them off)."""

@@ -70,7 +70,9 @@ def local_device(device: torch.device, ranks: Ranks) -> torch.device:
     if device.type != "cuda":
         return device
     if ranks.local_rank >= torch.cuda.device_count():
-        raise ConfigError(f"rank {ranks.rank} wants GPU {ranks.local_rank}, but only {torch.cuda.device_count()} are visible")
+        raise ConfigError(
+            f"rank {ranks.rank} wants GPU {ranks.local_rank}, but only {torch.cuda.device_count()} are visible"
+        )
     torch.cuda.set_device(ranks.local_rank)
     return torch.device("cuda", ranks.local_rank)
 
@@ -106,7 +108,9 @@ def gather_rates(ranks: Ranks, rate: float) -> tuple[float, ...]:
     return tuple(float(r) for r in rates)
 
 
-def gather_devices(ranks: Ranks, ids: tuple[str | None, str | None]) -> tuple[tuple[str | None, str | None], ...]:
+def gather_devices(
+    ranks: Ranks, ids: tuple[str | None, str | None]
+) -> tuple[tuple[str | None, str | None], ...]:
     """Every rank's GPU as (PCI bus id, UUID), in rank order, so rank 0's dashboard shows them all."""
     out: list = [None] * ranks.world
     dist.all_gather_object(out, ids, group=ranks.control)  # our own ranks: pickle between them is fine

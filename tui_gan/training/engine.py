@@ -13,8 +13,8 @@ import os
 import queue
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -112,15 +112,25 @@ class Engine:
         torch.manual_seed(config.seed)  # dropout draws from the global generator
         if self.dataset is None:
             self.dataset = load_dataset(
-                config.dataset, config.data_dir, download=self.download, synthetic_size=config.synthetic_size, seed=config.seed
+                config.dataset,
+                config.data_dir,
+                download=self.download,
+                synthetic_size=config.synthetic_size,
+                seed=config.seed,
             )
         if len(self.dataset) < config.batch_size:
-            raise ConfigError(f"batch size {config.batch_size} is larger than the dataset ({len(self.dataset)} images)")
+            raise ConfigError(
+                f"batch size {config.batch_size} is larger than the dataset ({len(self.dataset)} images)"
+            )
         if config.conditional and self.dataset.labels is None:
-            raise ConfigError(f"--conditional needs class labels, and {pretty_name(self.dataset.name)} "
-                              f"({self.dataset.source}) has none: add its labels file beside the images")
+            raise ConfigError(
+                f"--conditional needs class labels, and {pretty_name(self.dataset.name)} "
+                f"({self.dataset.source}) has none: add its labels file beside the images"
+            )
         labels = self.dataset.labels.to(self.device) if config.conditional else None
-        self.batches = Batches(self.dataset.images.to(self.device), config.batch_size, config.z_dim, self.ranks, labels)
+        self.batches = Batches(
+            self.dataset.images.to(self.device), config.batch_size, config.z_dim, self.ranks, labels
+        )
         if self._run_dir_arg is True:
             self.run_dir = RunDir.create(config.runs_dir, config.arch)
         elif self._run_dir_arg:
@@ -128,8 +138,13 @@ class Engine:
         self.config = config
         self.stats = StepStats(self.device, config.batch_size)
         self.outputs = RunOutputs(self.run_dir)
-        self.quality = QualityJudge(config, self.dataset, self.emit, self.outputs,
-                                    self._checkpoint if self.run_dir is not None else None)
+        self.quality = QualityJudge(
+            config,
+            self.dataset,
+            self.emit,
+            self.outputs,
+            self._checkpoint if self.run_dir is not None else None,
+        )
         self.quality.start()
         state = build_state(get_arch(config.arch), config, self.device, self.ranks)
         if resume is not None:
@@ -174,7 +189,9 @@ class Engine:
             if self.ranks is not None:
                 distributed.close(self.ranks)
         state = self.current
-        self.emit(ev.Finished(state.name, reason, state.step, str(self.run_dir.path) if self.run_dir else None))
+        self.emit(
+            ev.Finished(state.name, reason, state.step, str(self.run_dir.path) if self.run_dir else None)
+        )
         return reason
 
     # --- the loop --------------------------------------------------------------------------
@@ -193,7 +210,9 @@ class Engine:
             state = self.current
             if state.diverged or self._done(state):
                 if self.exit_when_done:
-                    return "error" if state.diverged else ("max_steps" if self._hit_max_steps() else "completed")
+                    return (
+                        "error" if state.diverged else ("max_steps" if self._hit_max_steps() else "completed")
+                    )
                 self._wait_for_command()
                 continue
             if self.paused:
@@ -209,7 +228,8 @@ class Engine:
         if s.stopped_early and not stop:  # rank 0 alone judges quality: its early stop ends the run
             stop = 1
         paused, stop, arch, diverged = distributed.follow(
-            self.ranks, self.paused, stop, self._pending_switch or s.name, bool(s.diverged))
+            self.ranks, self.paused, stop, self._pending_switch or s.name, bool(s.diverged)
+        )
         self._pending_switch = None
         if arch != s.name:
             self._switch(arch)
@@ -270,8 +290,14 @@ class Engine:
             if self.ranks is None:
                 self._rollback(state)
             else:  # every rank would have to load it at the same step
-                self.emit(ev.Notice(state.name, "rolling back is for single-process runs: resume from best.pt "
-                                                "with tui-gan train --resume instead", "warning"))
+                self.emit(
+                    ev.Notice(
+                        state.name,
+                        "rolling back is for single-process runs: resume from best.pt "
+                        "with tui-gan train --resume instead",
+                        "warning",
+                    )
+                )
         elif isinstance(command, cmd.ToggleRawSamples):
             self._toggle_raw(state)
         elif isinstance(command, cmd.EvaluateNow):
@@ -318,12 +344,19 @@ class Engine:
             warning = s.d_wins.update(point.d_fake)
             if warning:
                 self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))
-            if self._is_main and not s.diverged and not (math.isfinite(point.d_loss) and math.isfinite(point.g_loss)):
+            if (
+                self._is_main
+                and not s.diverged
+                and not (math.isfinite(point.d_loss) and math.isfinite(point.g_loss))
+            ):
                 s.diverged = (
                     f"{s.name}: non-finite loss at step {point.step} (D {point.d_loss:.4g}, G {point.g_loss:.4g}); "
                     "training stopped. "
-                    + (f"Resume from the last good checkpoint: tui-gan train --resume {s.last_checkpoint}"
-                       if s.last_checkpoint else "No checkpoint was written yet: restart, perhaps with a lower --lr.")
+                    + (
+                        f"Resume from the last good checkpoint: tui-gan train --resume {s.last_checkpoint}"
+                        if s.last_checkpoint
+                        else "No checkpoint was written yet: restart, perhaps with a lower --lr."
+                    )
                 )
 
     def _after_step(self) -> None:
@@ -378,13 +411,20 @@ class Engine:
         self.outputs.steps(s.name, s.step, points, self.stats.images_per_s, s.train_time)
         self.emit(
             ev.Stats(
-                s.name, points, s.step, s.epoch, s.pos / self.steps_per_epoch, self.stats.images_per_s,
-                s.train_time + self.stats.open_seconds(now), self.rank_rates,
+                s.name,
+                points,
+                s.step,
+                s.epoch,
+                s.pos / self.steps_per_epoch,
+                self.stats.images_per_s,
+                s.train_time + self.stats.open_seconds(now),
+                self.rank_rates,
             )
         )
 
-    def sample_images(self, s: ArchState | None = None, z: torch.Tensor | None = None,
-                      y: torch.Tensor | None = None) -> np.ndarray:
+    def sample_images(
+        self, s: ArchState | None = None, z: torch.Tensor | None = None, y: torch.Tensor | None = None
+    ) -> np.ndarray:
         """The generator's digits for z and classes y (default: the sample grid's), as (n, 28, 28) uint8."""
         s = s or self.current
         if z is None:
@@ -403,16 +443,30 @@ class Engine:
         s.sample_cost = self._last_samples - start
         self.outputs.samples(s.name, s.step, out[:n])
         interp_class = -1 if s.interp_labels is None else int(s.interp_labels[0])
-        self.emit(ev.Samples(s.name, s.step, out[:n], out[n:], s.sampler is s.G_ema, s.per_class, interp_class))
+        self.emit(
+            ev.Samples(s.name, s.step, out[:n], out[n:], s.sampler is s.G_ema, s.per_class, interp_class)
+        )
 
     def _announce(self) -> None:
         s = self.current
         self.emit(
             ev.Started(
-                s.name, pretty_name(self.dataset.name), str(self.device),
-                str(self.run_dir.path) if self.run_dir else None, self.steps_per_epoch, self.config.epochs,
-                s.step, s.epoch, count_params(s.G), count_params(s.D), self.dataset.note, torch.get_num_threads(),
-                os.getpid(), *cuda_ids(self.device), self._devices, s.recipe.loss,
+                s.name,
+                pretty_name(self.dataset.name),
+                str(self.device),
+                str(self.run_dir.path) if self.run_dir else None,
+                self.steps_per_epoch,
+                self.config.epochs,
+                s.step,
+                s.epoch,
+                count_params(s.G),
+                count_params(s.D),
+                self.dataset.note,
+                torch.get_num_threads(),
+                os.getpid(),
+                *cuda_ids(self.device),
+                self._devices,
+                s.recipe.loss,
                 describe(s.recipe) + (", class-conditional" if s.per_class else ""),
             )
         )
@@ -463,19 +517,29 @@ class Engine:
         """`b`: continue from best.pt (after a collapse, say); the run folder keeps everything."""
         path = self.run_dir.checkpoint_path(s.name, "best") if self.run_dir else None
         if path is None or not path.is_file():
-            self.emit(ev.Notice(s.name, f"{s.name} has no best.pt yet (written at the first quality evaluation)",
-                                "warning"))
+            self.emit(
+                ev.Notice(
+                    s.name,
+                    f"{s.name} has no best.pt yet (written at the first quality evaluation)",
+                    "warning",
+                )
+            )
             return
         self._flush_stats(force=True)
         try:
-            restore_state(s, load_checkpoint(path, expected_arch=s.name), path, self.device, self.dataset,
-                          self.config)
+            restore_state(
+                s, load_checkpoint(path, expected_arch=s.name), path, self.device, self.dataset, self.config
+            )
         except TuiGanError as exc:
             self.emit(ev.Notice(s.name, str(exc), "error"))
             return
         s.diverged = s.stopped_early = None
         s.evals_since_best = 0
-        self.emit(ev.Notice(s.name, f"{s.name}: rolled back to best.pt (step {s.step:,}, FD {s.best_fd:.1f})", "success"))
+        self.emit(
+            ev.Notice(
+                s.name, f"{s.name}: rolled back to best.pt (step {s.step:,}, FD {s.best_fd:.1f})", "success"
+            )
+        )
         self.emit(ev.StateChanged(s.name, self._state_word(s), s.step))
         self._emit_samples()
 

@@ -3,8 +3,8 @@ must never touch a tensor."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import astuple, dataclass, field, fields
-from typing import Iterable
 
 import numpy as np
 
@@ -26,7 +26,7 @@ class StepPoint:
         return astuple(self)
 
     @classmethod
-    def from_row(cls, row: Iterable[float]) -> "StepPoint":
+    def from_row(cls, row: Iterable[float]) -> StepPoint:
         """From STEP_FIELDS values (floats from a tensor or a CSV; a downsampled step is an average)."""
         step, epoch, *values = row
         return cls(int(round(step)), int(epoch), *map(float, values))

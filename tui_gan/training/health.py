@@ -55,7 +55,13 @@ class DiscriminatorWins:
 class ModeCollapse:
     """The generator covers few classes, or its class histogram drifts far from uniform."""
 
-    def __init__(self, min_classes: int = MIN_CLASSES, max_kl: float = 0.5, recover_classes: int = 8, recover_kl: float = 0.3):
+    def __init__(
+        self,
+        min_classes: int = MIN_CLASSES,
+        max_kl: float = 0.5,
+        recover_classes: int = 8,
+        recover_kl: float = 0.3,
+    ):
         self.min_classes, self.max_kl = min_classes, max_kl
         self.recover_classes, self.recover_kl = recover_classes, recover_kl
         self.episode = Episode()

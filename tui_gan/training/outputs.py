@@ -3,7 +3,7 @@ and the TensorBoard event files beside it. A run without a folder writes nothing
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -21,7 +21,9 @@ class RunOutputs:
         self.tensorboard = None  # TensorBoardLog
         self._system = None  # SystemMonitor for the GPU/CPU figures TensorBoard gets
 
-    def open_tensorboard(self, config: TrainConfig, device: torch.device, resumed_step: int | None) -> str | None:
+    def open_tensorboard(
+        self, config: TrainConfig, device: torch.device, resumed_step: int | None
+    ) -> str | None:
         """Event files beside metrics.csv, plus a probe for the GPU figures they log. Returns why
         they are off when they cannot be written."""
         if self.run_dir is None or not config.tensorboard:
@@ -29,29 +31,37 @@ class RunOutputs:
         try:
             from tui_gan.training.tensorboard import TensorBoardLog
 
-            self.tensorboard = TensorBoardLog(self.run_dir.path, None if resumed_step is None else resumed_step + 1)
+            self.tensorboard = TensorBoardLog(
+                self.run_dir.path, None if resumed_step is None else resumed_step + 1
+            )
         except Exception as exc:  # e.g. the tensorboard package missing: the run goes on without it
             return f"TensorBoard logging is off: {type(exc).__name__}: {exc}"
         from tui_gan.system import DeviceIds, SystemMonitor
 
-        self._system = SystemMonitor(str(device), torch.get_num_threads(), device_ids=DeviceIds(*cuda_ids(device)))
+        self._system = SystemMonitor(
+            str(device), torch.get_num_threads(), device_ids=DeviceIds(*cuda_ids(device))
+        )
         return None
 
     def write_config(self, config: TrainConfig, dataset, device: torch.device, resumed_from) -> None:
         """config.json: the settings, and what they resolved to here."""
         if self.run_dir is None:
             return
-        self.run_dir.write_config({
-            **config.to_dict(),
-            "dataset_source": dataset.source,
-            "dataset_split": dataset.split,
-            "dataset_size": len(dataset),
-            "device_resolved": str(device),
-            "resumed_from": str(resumed_from) if resumed_from else None,
-            "torch": torch.__version__,
-        })
+        self.run_dir.write_config(
+            {
+                **config.to_dict(),
+                "dataset_source": dataset.source,
+                "dataset_split": dataset.split,
+                "dataset_size": len(dataset),
+                "device_resolved": str(device),
+                "resumed_from": str(resumed_from) if resumed_from else None,
+                "torch": torch.__version__,
+            }
+        )
 
-    def steps(self, arch: str, step: int, points: Iterable[StepPoint], images_per_s: float, train_time: float) -> None:
+    def steps(
+        self, arch: str, step: int, points: Iterable[StepPoint], images_per_s: float, train_time: float
+    ) -> None:
         if self.run_dir is None or not points:
             return
         self.run_dir.append_metrics(arch, points, images_per_s, train_time)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -23,8 +23,14 @@ from tui_gan.training.state import ArchState, evaluating, generate
 BUDGET = 0.05  # the share of training time evaluations may take
 
 
-def eval_images(G: torch.nn.Module, seed: int, n: int, z_dim: int, device: torch.device | str = "cpu",
-                conditional: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def eval_images(
+    G: torch.nn.Module,
+    seed: int,
+    n: int,
+    z_dim: int,
+    device: torch.device | str = "cpu",
+    conditional: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """G on the run's evaluation latents (the same every time, so numbers compare), in eval mode
     so BatchNorm uses its running statistics; on the CPU. A conditional G is asked for every
     class in turn; the classes come back beside the images (None when unconditional)."""
@@ -34,14 +40,22 @@ def eval_images(G: torch.nn.Module, seed: int, n: int, z_dim: int, device: torch
     zs = z.split(500)
     ys = (None,) * len(zs) if y is None else y.split(500)
     with evaluating(G):
-        return torch.cat([generate(G, zc, yc).cpu() for zc, yc in zip(zs, ys)]), None if y is None else y.cpu()
+        return torch.cat(
+            [generate(G, zc, yc).cpu() for zc, yc in zip(zs, ys)]
+        ), None if y is None else y.cpu()
 
 
 class QualityJudge:
     """Says what it finds (emit) and records it (outputs), like the engine it works for."""
 
-    def __init__(self, config: TrainConfig, dataset: Dataset, emit: Callable[[ev.Event], None],
-                 outputs: RunOutputs, checkpoint: Callable[[ArchState, str], str | None] | None = None) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        dataset: Dataset,
+        emit: Callable[[ev.Event], None],
+        outputs: RunOutputs,
+        checkpoint: Callable[[ArchState, str], str | None] | None = None,
+    ) -> None:
         self.config, self.dataset = config, dataset
         self.emit, self.outputs = emit, outputs
         self.checkpoint = checkpoint  # writes checkpoints/<arch>/<name>.pt (None: the run has no folder)
@@ -93,8 +107,14 @@ class QualityJudge:
             self.emit(ev.Notice(arch, self._error, "warning", topic="quality"))
             return False
         self.classifier, self.real_floor = self._result.pop("value")
-        self.emit(ev.Notice(arch, f"quality classifier ready ({self.classifier.val_accuracy:.1%} on held-out digits); "
-                                  f"real-vs-real Frechet distance {self.real_floor:.2f}", topic="quality"))
+        self.emit(
+            ev.Notice(
+                arch,
+                f"quality classifier ready ({self.classifier.val_accuracy:.1%} on held-out digits); "
+                f"real-vs-real Frechet distance {self.real_floor:.2f}",
+                topic="quality",
+            )
+        )
         requested, self._requested = self._requested, False
         return requested
 
@@ -106,7 +126,9 @@ class QualityJudge:
             self.emit(ev.Notice(arch, self.off_reason(), "warning", topic="quality"))
         else:
             self._requested = True
-            self.emit(ev.Notice(arch, "the quality classifier is still training: evaluating when it is ready"))
+            self.emit(
+                ev.Notice(arch, "the quality classifier is still training: evaluating when it is ready")
+            )
         return False
 
     def off_reason(self) -> str:
@@ -129,11 +151,17 @@ class QualityJudge:
         """Evaluate eval_samples digits of the generator (its EMA when there is one), record
         and report it (a mode-collapse warning too); the cost and time go on `s`."""
         start = time.perf_counter()
-        report = self.measure(s.G_ema if s.G_ema is not None else s.G, device)  # whatever the dashboard shows (r)
+        report = self.measure(
+            s.G_ema if s.G_ema is not None else s.G, device
+        )  # whatever the dashboard shows (r)
         s.eval_cost = time.perf_counter() - start
         s.last_eval_time = s.train_time
         self.outputs.quality(s.name, s.step, s.epoch, report, self.real_floor)
-        self.emit(ev.Quality(s.name, s.step, s.epoch, report, self.real_floor, self.classifier.val_accuracy, s.eval_cost))
+        self.emit(
+            ev.Quality(
+                s.name, s.step, s.epoch, report, self.real_floor, self.classifier.val_accuracy, s.eval_cost
+            )
+        )
         self._track_best(s, report.frechet_distance)
         warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
         if warning:
@@ -146,8 +174,9 @@ class QualityJudge:
         """The classifier's verdict on eval_samples digits of G from the evaluation latents."""
         from tui_gan.quality import evaluate
 
-        images, labels = eval_images(G, self.config.seed, self.config.eval_samples, self.config.z_dim, device,
-                                     self.config.conditional)
+        images, labels = eval_images(
+            G, self.config.seed, self.config.eval_samples, self.config.z_dim, device, self.config.conditional
+        )
         return evaluate(self.classifier, images, labels)
 
     def _track_best(self, s: ArchState, fd: float) -> None:
@@ -160,7 +189,9 @@ class QualityJudge:
         s.evals_since_best += 1
         patience = self.config.early_stop
         if patience and s.evals_since_best >= patience and not s.stopped_early:
-            s.stopped_early = (f"{s.name}: early stop, no better Frechet distance in {patience} evaluations "
-                               f"(best {s.best_fd:.1f} at step {s.best_step:,}"
-                               + (f", checkpoints/{s.name}/best.pt)" if self.checkpoint else ")"))
+            s.stopped_early = (
+                f"{s.name}: early stop, no better Frechet distance in {patience} evaluations "
+                f"(best {s.best_fd:.1f} at step {s.best_step:,}"
+                + (f", checkpoints/{s.name}/best.pt)" if self.checkpoint else ")")
+            )
             self.emit(ev.Notice(s.name, s.stopped_early, "warning"))

@@ -84,7 +84,11 @@ def lr_factor(recipe: Recipe, step: int, horizon: int) -> float:
 
 def describe(recipe: Recipe) -> str:
     """A few words for the event log: "hinge, Adam G 1e-4 / D 4e-4 (betas 0, 0.99), EMA 0.999"."""
-    lr = f"Adam {_lr(recipe.lr_g)}" if recipe.lr_g == recipe.lr_d else f"Adam G {_lr(recipe.lr_g)} / D {_lr(recipe.lr_d)}"
+    lr = (
+        f"Adam {_lr(recipe.lr_g)}"
+        if recipe.lr_g == recipe.lr_d
+        else f"Adam G {_lr(recipe.lr_g)} / D {_lr(recipe.lr_d)}"
+    )
     if recipe.betas != SEED.betas:
         lr += f" (betas {recipe.beta1:g}, {recipe.beta2:g})"
     parts = [recipe.loss, lr]

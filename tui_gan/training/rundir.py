@@ -14,8 +14,9 @@ import io
 import json
 import os
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,9 +25,19 @@ from tui_gan.fileio import atomic_write_bytes
 from tui_gan.training.events import STEP_FIELDS, StepPoint
 
 QUALITY_COLUMNS = (
-    "arch", "step", "epoch", "n", "classes_covered", "kl_to_uniform", "mean_confidence", "classifier_score",
-    "frechet_distance", "real_floor", *(f"share_{d}" for d in range(10)),
-    "accuracy", *(f"accuracy_{d}" for d in range(10)),  # conditional runs only (else empty)
+    "arch",
+    "step",
+    "epoch",
+    "n",
+    "classes_covered",
+    "kl_to_uniform",
+    "mean_confidence",
+    "classifier_score",
+    "frechet_distance",
+    "real_floor",
+    *(f"share_{d}" for d in range(10)),
+    "accuracy",
+    *(f"accuracy_{d}" for d in range(10)),  # conditional runs only (else empty)
 )
 QUALITY_BASE_COLUMNS = 20  # files from before conditional generation end after share_9
 METRIC_COLUMNS = ("arch", *STEP_FIELDS, "images_per_s", "time_s")
@@ -39,7 +50,7 @@ class RunDir:
         self._writer = None
 
     @classmethod
-    def create(cls, runs_root: str | os.PathLike, arch: str) -> "RunDir":
+    def create(cls, runs_root: str | os.PathLike, arch: str) -> RunDir:
         root = Path(runs_root).absolute()  # viewers attach from other folders: paths they can use
         stamp = time.strftime("%Y%m%d-%H%M%S")
         for n in range(1000):
@@ -55,7 +66,7 @@ class RunDir:
         raise RunDirError(f"cannot find a free run folder name under {root}")
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "RunDir":
+    def open(cls, path: str | os.PathLike) -> RunDir:
         path = Path(path).absolute()
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -71,9 +82,13 @@ class RunDir:
         return self.path / "checkpoints" / arch / f"{name}.pt"
 
     def write_config(self, data: dict[str, Any]) -> Path:
-        return atomic_write_bytes(self.path / "config.json", (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+        return atomic_write_bytes(
+            self.path / "config.json", (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+        )
 
-    def append_metrics(self, arch: str, points: Iterable[StepPoint], images_per_s: float, time_s: float) -> None:
+    def append_metrics(
+        self, arch: str, points: Iterable[StepPoint], images_per_s: float, time_s: float
+    ) -> None:
         if self._writer is None:
             path = self.path / "metrics.csv"
             new = not path.exists()
@@ -83,7 +98,9 @@ class RunDir:
                 self._writer.writerow(METRIC_COLUMNS)
         for p in points:
             step, epoch, *values = p.row()
-            self._writer.writerow((arch, step, epoch, *(f"{v:.6g}" for v in values), f"{images_per_s:.1f}", f"{time_s:.3f}"))
+            self._writer.writerow(
+                (arch, step, epoch, *(f"{v:.6g}" for v in values), f"{images_per_s:.1f}", f"{time_s:.3f}")
+            )
         self._metrics.flush()
 
     def append_quality(self, arch: str, step: int, epoch: int, report, real_floor: float) -> None:
@@ -95,11 +112,24 @@ class RunDir:
             if new:
                 writer.writerow(QUALITY_COLUMNS)
             writer.writerow(
-                (arch, step, epoch, report.n, report.classes_covered, f"{report.kl_to_uniform:.5g}",
-                 f"{report.mean_confidence:.5g}", f"{report.classifier_score:.5g}", f"{report.frechet_distance:.5g}",
-                 f"{real_floor:.5g}", *(f"{h:.4f}" for h in report.histogram),
-                 *((f"{report.accuracy:.4f}", *(f"{a:.4f}" for a in report.class_accuracy))
-                   if report.class_accuracy else [""] * 11))
+                (
+                    arch,
+                    step,
+                    epoch,
+                    report.n,
+                    report.classes_covered,
+                    f"{report.kl_to_uniform:.5g}",
+                    f"{report.mean_confidence:.5g}",
+                    f"{report.classifier_score:.5g}",
+                    f"{report.frechet_distance:.5g}",
+                    f"{real_floor:.5g}",
+                    *(f"{h:.4f}" for h in report.histogram),
+                    *(
+                        (f"{report.accuracy:.4f}", *(f"{a:.4f}" for a in report.class_accuracy))
+                        if report.class_accuracy
+                        else [""] * 11
+                    ),
+                )
             )
 
     def save_samples(self, arch: str, epoch: int, images: np.ndarray, columns: int | None = None) -> Path:
@@ -136,13 +166,17 @@ class RunDir:
         fig.savefig(buf, format="png")
         return atomic_write_bytes(self.path / f"loss_{arch}.png", buf.getvalue())
 
-    def write_progress_gif(self, arch: str, final: np.ndarray | None = None, columns: int | None = None) -> Path | None:
+    def write_progress_gif(
+        self, arch: str, final: np.ndarray | None = None, columns: int | None = None
+    ) -> Path | None:
         """A GIF of the per-epoch grids (and the final one), so training can be replayed at a glance."""
         from PIL import Image
 
         from tui_gan.render import grid_image, save_gif
 
-        frames = [Image.open(p).convert("L") for p in sorted((self.path / "samples" / arch).glob("epoch_*.png"))]
+        frames = [
+            Image.open(p).convert("L") for p in sorted((self.path / "samples" / arch).glob("epoch_*.png"))
+        ]
         if final is not None:
             frames.append(grid_image(final, columns))
         if not frames:

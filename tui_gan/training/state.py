@@ -82,8 +82,9 @@ class ArchState:
         return self.G if self.G_ema is None or self.show_raw else self.G_ema
 
 
-def build_state(spec: ArchSpec, config: TrainConfig, device: torch.device,
-                ranks: distributed.Ranks | None = None) -> ArchState:
+def build_state(
+    spec: ArchSpec, config: TrainConfig, device: torch.device, ranks: distributed.Ranks | None = None
+) -> ArchState:
     """A fresh architecture: the same initial weights and noise for a seed, whatever ran before."""
     recipe = resolve(config, spec.name)
     with torch.random.fork_rng(devices=[]):
@@ -115,12 +116,23 @@ def build_state(spec: ArchSpec, config: TrainConfig, device: torch.device,
         G_run, D_run = torch.compile(G_run, mode=mode), torch.compile(D_run, mode=mode)
         D_g = D_run if ranks is None else torch.compile(D, mode=mode)
     return ArchState(
-        spec, G, D, make_adam(G.parameters(), recipe.lr_g, recipe.betas), make_adam(D.parameters(), recipe.lr_d, recipe.betas),
-        noise, fixed_noise.to(device), interp_noise.to(device), fixed_labels, interp_labels,
+        spec,
+        G,
+        D,
+        make_adam(G.parameters(), recipe.lr_g, recipe.betas),
+        make_adam(D.parameters(), recipe.lr_d, recipe.betas),
+        noise,
+        fixed_noise.to(device),
+        interp_noise.to(device),
+        fixed_labels,
+        interp_labels,
         d_concat=not has_batchnorm(D),
-        G_run=G_run, D_run=D_run, D_g=D_g,
+        G_run=G_run,
+        D_run=D_run,
+        D_g=D_g,
         scaler=torch.amp.GradScaler(device.type) if config.precision == "fp16" else None,
-        recipe=recipe, G_ema=make_ema(G) if recipe.ema else None,
+        recipe=recipe,
+        G_ema=make_ema(G) if recipe.ema else None,
     )
 
 

@@ -14,7 +14,7 @@ D's class loss on real digits only)."""
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -27,9 +27,14 @@ from tui_gan.training.state import ArchState, update_ema
 AUX_WEIGHT = 1.0
 
 
-def gan_step(s: ArchState, real: torch.Tensor, z: torch.Tensor,
-             autocast: Callable[[], contextlib.AbstractContextManager],
-             noise: Callable[[], torch.Tensor] | None = None, y: torch.Tensor | None = None) -> torch.Tensor:
+def gan_step(
+    s: ArchState,
+    real: torch.Tensor,
+    z: torch.Tensor,
+    autocast: Callable[[], contextlib.AbstractContextManager],
+    noise: Callable[[], torch.Tensor] | None = None,
+    y: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Update D (n_critic times: fresh latents from `noise()` after the first, the same real
     batch), then G, on one batch. A conditional run passes the real digits' classes `y`: G draws
     fakes of those same classes and D judges every digit with its class.
@@ -61,8 +66,14 @@ def gan_step(s: ArchState, real: torch.Tensor, z: torch.Tensor,
         update_ema(s)
 
     with torch.no_grad():
-        return torch.stack([d_loss.detach().float(), g_loss.detach().float(),
-                            torch.sigmoid(real_out[:, :1].float()).mean(), torch.sigmoid(fake_out[:, :1].float()).mean()])
+        return torch.stack(
+            [
+                d_loss.detach().float(),
+                g_loss.detach().float(),
+                torch.sigmoid(real_out[:, :1].float()).mean(),
+                torch.sigmoid(fake_out[:, :1].float()).mean(),
+            ]
+        )
 
 
 def _d_step(s: ArchState, real: torch.Tensor, fake: torch.Tensor, c: tuple, loss: str, autocast):
@@ -107,7 +118,11 @@ def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
 LOSS_TERMS = {
     "bce": (lambda o: _bce(o, 1.0), lambda o: _bce(o, 0.0), lambda o: _bce(o, 1.0)),
     "hinge": (lambda o: F.relu(1 - o).mean(), lambda o: F.relu(1 + o).mean(), lambda o: -o.mean()),
-    "lsgan": (lambda o: 0.5 * (o - 1).pow(2).mean(), lambda o: 0.5 * o.pow(2).mean(), lambda o: 0.5 * (o - 1).pow(2).mean()),
+    "lsgan": (
+        lambda o: 0.5 * (o - 1).pow(2).mean(),
+        lambda o: 0.5 * o.pow(2).mean(),
+        lambda o: 0.5 * (o - 1).pow(2).mean(),
+    ),
     "wgan-gp": (lambda o: -o.mean(), lambda o: o.mean(), lambda o: -o.mean()),
 }
 
@@ -126,7 +141,9 @@ def _g_loss(fake_out: torch.Tensor, loss: str) -> torch.Tensor:
     return LOSS_TERMS[loss][2](fake_out)
 
 
-def gradient_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, *c: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(
+    D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, *c: torch.Tensor
+) -> torch.Tensor:
     """E[(||grad_x D(x)|| - 1)^2] at random points x between real and fake digits (of the same
     classes `c` in a conditional run), in fp32."""
     eps = torch.rand(len(real), *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)

@@ -9,8 +9,8 @@ metrics.csv drops those rows."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -37,8 +37,15 @@ class TensorBoardLog:
         tags = (f"{arch}/loss/D", f"{arch}/loss/G", f"{arch}/D(x)", f"{arch}/D(G(z))")
         last = None
         for p in points:
-            write(Summary(value=[value(tag=tag, simple_value=v)
-                                 for tag, v in zip(tags, (p.d_loss, p.g_loss, p.d_real, p.d_fake))]), p.step)
+            write(
+                Summary(
+                    value=[
+                        value(tag=tag, simple_value=v)
+                        for tag, v in zip(tags, (p.d_loss, p.g_loss, p.d_real, p.d_fake))
+                    ]
+                ),
+                p.step,
+            )
             last = p.step
         if last is not None and images_per_s:
             self.writer.add_scalar(f"{arch}/images_per_s", images_per_s, last)
@@ -54,7 +61,9 @@ class TensorBoardLog:
         if report.accuracy is not None:  # a conditional generator: drawn as the class asked for
             add(f"{arch}/quality/class_accuracy", report.accuracy, step)
 
-    def samples(self, arch: str, step: int, images: np.ndarray, force: bool = False, columns: int | None = None) -> None:
+    def samples(
+        self, arch: str, step: int, images: np.ndarray, force: bool = False, columns: int | None = None
+    ) -> None:
         """The fixed-noise grid (uint8 greys), at most every IMAGE_EVERY_S unless forced."""
         now = time.monotonic()
         if not force and now - self._last_image.get(arch, -IMAGE_EVERY_S) < IMAGE_EVERY_S:
@@ -62,7 +71,9 @@ class TensorBoardLog:
         self._last_image[arch] = now
         from tui_gan.render import grid_image
 
-        self.writer.add_image(f"{arch}/samples", np.asarray(grid_image(images, columns)), step, dataformats="HW")
+        self.writer.add_image(
+            f"{arch}/samples", np.asarray(grid_image(images, columns)), step, dataformats="HW"
+        )
 
     def system(self, step: int, poll: Callable[[], object]) -> None:
         """GPU (or CPU) figures from poll() (a tui_gan.system monitor's), at most every SYSTEM_EVERY_S."""
@@ -74,12 +85,19 @@ class TensorBoardLog:
 
         status = poll()
         if isinstance(status, GPUStatus):
-            figures = {"gpu/util_percent": status.util_percent, "gpu/mem_used_bytes": status.mem_used_bytes,
-                       "gpu/run_mem_bytes": status.process_mem_bytes, "gpu/temperature_c": status.temperature_c,
-                       "gpu/power_w": status.power_w}
+            figures = {
+                "gpu/util_percent": status.util_percent,
+                "gpu/mem_used_bytes": status.mem_used_bytes,
+                "gpu/run_mem_bytes": status.process_mem_bytes,
+                "gpu/temperature_c": status.temperature_c,
+                "gpu/power_w": status.power_w,
+            }
         else:
-            figures = {"cpu/percent": status.cpu_percent, "cpu/ram_used_bytes": status.ram_used_bytes,
-                       "cpu/run_rss_bytes": status.process_rss_bytes}
+            figures = {
+                "cpu/percent": status.cpu_percent,
+                "cpu/ram_used_bytes": status.ram_used_bytes,
+                "cpu/run_rss_bytes": status.process_rss_bytes,
+            }
         for tag, value in figures.items():
             if value is not None:  # n/a on this device
                 self.writer.add_scalar(f"system/{tag}", value, step)

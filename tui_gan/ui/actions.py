@@ -3,9 +3,9 @@ palette's entries are all made from ACTIONS."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -40,71 +40,209 @@ class Action:
         return self.key_display or self.keys.split(",")[0]
 
     def binding(self) -> Binding:
-        return Binding(self.keys, self.action, self.label, show=self.show, key_display=self.key_display,
-                       priority=self.priority, tooltip=self.tooltip, group=self.group, id=self.id)
+        return Binding(
+            self.keys,
+            self.action,
+            self.label,
+            show=self.show,
+            key_display=self.key_display,
+            priority=self.priority,
+            tooltip=self.tooltip,
+            group=self.group,
+            id=self.id,
+        )
 
 
 def _arch_actions() -> list[Action]:
     # One footer entry "1-5 Arch" stands for all of them; the help has one row, the palette one each.
     archs = ", ".join(f"{k} {n}" for k, n in zip(ARCH_KEYS, ARCH_NAMES))
     return [
-        Action(key, f"arch({i})", "Arch" if i == 0 else f"Train {ARCH_NAMES[i]}", f"train {ARCH_NAMES[i]}",
-               f"Switch to {ARCH_NAMES[i]} - {ARCHS[ARCH_NAMES[i]].description}",
-               help=f"train a given architecture: {archs}" if i == 0 else None, help_keys=f"1-{len(ARCH_KEYS)}",
-               key_display=f"1-{len(ARCH_KEYS)}" if i == 0 else None, key_name=key, show=i == 0, id=f"arch_{i + 1}")
+        Action(
+            key,
+            f"arch({i})",
+            "Arch" if i == 0 else f"Train {ARCH_NAMES[i]}",
+            f"train {ARCH_NAMES[i]}",
+            f"Switch to {ARCH_NAMES[i]} - {ARCHS[ARCH_NAMES[i]].description}",
+            help=f"train a given architecture: {archs}" if i == 0 else None,
+            help_keys=f"1-{len(ARCH_KEYS)}",
+            key_display=f"1-{len(ARCH_KEYS)}" if i == 0 else None,
+            key_name=key,
+            show=i == 0,
+            id=f"arch_{i + 1}",
+        )
         for i, key in enumerate(ARCH_KEYS)
     ]
 
 
 # Footer order: on 80 columns the footer cuts off from the end (help and palette list everything).
 ACTIONS: list[Action] = [
-    Action("space", "toggle_pause", "Pause", "pause or resume the training loop", "Pause / resume training",
-           "pause / resume training (stops within a step; samples refresh on pause)", id="pause"),
-    Action("c", "checkpoint", "Checkpoint", "checkpoint the current architecture now", "Write checkpoint",
-           "write a checkpoint of the current architecture now", id="checkpoint"),
-    Action("a", "next_arch", "Next arch", "switch to the next architecture", "Next architecture",
-           "next / previous architecture (each keeps its own weights, step and losses)", help_keys="a / A",
-           group=_SWITCH, id="next_arch"),
-    Action("A,shift+a", "prev_arch", "Previous arch", "switch to the previous architecture", "Previous architecture",
-           key_display="A", group=_SWITCH, id="prev_arch"),
+    Action(
+        "space",
+        "toggle_pause",
+        "Pause",
+        "pause or resume the training loop",
+        "Pause / resume training",
+        "pause / resume training (stops within a step; samples refresh on pause)",
+        id="pause",
+    ),
+    Action(
+        "c",
+        "checkpoint",
+        "Checkpoint",
+        "checkpoint the current architecture now",
+        "Write checkpoint",
+        "write a checkpoint of the current architecture now",
+        id="checkpoint",
+    ),
+    Action(
+        "a",
+        "next_arch",
+        "Next arch",
+        "switch to the next architecture",
+        "Next architecture",
+        "next / previous architecture (each keeps its own weights, step and losses)",
+        help_keys="a / A",
+        group=_SWITCH,
+        id="next_arch",
+    ),
+    Action(
+        "A,shift+a",
+        "prev_arch",
+        "Previous arch",
+        "switch to the previous architecture",
+        "Previous architecture",
+        key_display="A",
+        group=_SWITCH,
+        id="prev_arch",
+    ),
     *_arch_actions(),
-    Action("s", "save_grid", "PNG", "save the digits as PNG in the run folder", "Save sample grid",
-           "save the sample grid shown as PNG in the run folder (samples/<arch>/step_N.png)", id="save_grid"),
-    Action("question_mark", "help", "Help", "keys and what the panels mean", "Help", "this help",
-           key_display="?", id="help"),
-    Action("q", "quit", "Quit", "stop at the next step, write final checkpoints, exit", None,
-           "quit: stop training, write final checkpoints, exit (press again to leave at once)",
-           help_keys="q, ctrl+c", id="quit"),
-    Action("d", "detach", "Detach", "close the dashboard, keep training (tui-gan attach)", "Detach",
-           "detach: close the dashboard, training goes on (tui-gan attach comes back; so does a closed "
-           "terminal or a dropped SSH link)", id="detach"),
-    Action("ctrl+p", "command_palette", "palette", "every action, every architecture, themes", None,
-           "command palette: every action, every architecture, themes", textual_binds=True),
-    Action("e", "evaluate", "Evaluate", "classifier histogram, confidence, Frechet distance now",
-           "Evaluate sample quality",
-           "measure sample quality now (the quality panel; otherwise every ~{eval_every:g} s of training)",
-           id="evaluate"),
-    Action("left", "scrub(-1)", "Earlier samples", "step back through the sample history", "Earlier samples",
-           "scrub back / forward through the sample history (the title shows the step); → past the newest "
-           "returns to live", help_keys="← / →", key_display="←", group=_HISTORY, id="scrub_back"),
-    Action("right", "scrub(1)", "Later samples", "step forward; past the newest is live", "Later samples",
-           key_display="→", group=_HISTORY, id="scrub_forward"),
-    Action("i", "toggle_interpolation", "Interp", "digits along a line between two latents",
-           "Toggle interpolation row",
-           "show / hide the interpolation row: digits along a straight line between two fixed latents",
-           id="interpolation"),
-    Action("g", "export_gif", "GIF", "every kept grid as an animated GIF", "Export sample history GIF",
-           "export this architecture's sample history as an animated GIF in the run folder", id="export_gif"),
-    Action("b", "rollback", "Best", "continue from best.pt, the lowest Frechet distance so far",
-           "Roll back to the best checkpoint",
-           "roll back: continue from best.pt, the lowest Frechet distance so far (after a mode collapse, say)",
-           show=False, id="rollback"),  # the collapse warning names the key; a longer footer overflows
-    Action("r", "toggle_raw", "Raw/EMA", "samples from the raw generator or its moving average",
-           "Toggle raw / EMA samples",
-           "samples from the raw generator or its moving average (--ema; evaluations always use the EMA)",
-           show=False, id="raw_samples"),
-    Action("ctrl+c", "quit", "Quit", "stop at the next step, write final checkpoints, exit", None, show=False,
-           priority=True),
+    Action(
+        "s",
+        "save_grid",
+        "PNG",
+        "save the digits as PNG in the run folder",
+        "Save sample grid",
+        "save the sample grid shown as PNG in the run folder (samples/<arch>/step_N.png)",
+        id="save_grid",
+    ),
+    Action(
+        "question_mark",
+        "help",
+        "Help",
+        "keys and what the panels mean",
+        "Help",
+        "this help",
+        key_display="?",
+        id="help",
+    ),
+    Action(
+        "q",
+        "quit",
+        "Quit",
+        "stop at the next step, write final checkpoints, exit",
+        None,
+        "quit: stop training, write final checkpoints, exit (press again to leave at once)",
+        help_keys="q, ctrl+c",
+        id="quit",
+    ),
+    Action(
+        "d",
+        "detach",
+        "Detach",
+        "close the dashboard, keep training (tui-gan attach)",
+        "Detach",
+        "detach: close the dashboard, training goes on (tui-gan attach comes back; so does a closed "
+        "terminal or a dropped SSH link)",
+        id="detach",
+    ),
+    Action(
+        "ctrl+p",
+        "command_palette",
+        "palette",
+        "every action, every architecture, themes",
+        None,
+        "command palette: every action, every architecture, themes",
+        textual_binds=True,
+    ),
+    Action(
+        "e",
+        "evaluate",
+        "Evaluate",
+        "classifier histogram, confidence, Frechet distance now",
+        "Evaluate sample quality",
+        "measure sample quality now (the quality panel; otherwise every ~{eval_every:g} s of training)",
+        id="evaluate",
+    ),
+    Action(
+        "left",
+        "scrub(-1)",
+        "Earlier samples",
+        "step back through the sample history",
+        "Earlier samples",
+        "scrub back / forward through the sample history (the title shows the step); → past the newest "
+        "returns to live",
+        help_keys="← / →",
+        key_display="←",
+        group=_HISTORY,
+        id="scrub_back",
+    ),
+    Action(
+        "right",
+        "scrub(1)",
+        "Later samples",
+        "step forward; past the newest is live",
+        "Later samples",
+        key_display="→",
+        group=_HISTORY,
+        id="scrub_forward",
+    ),
+    Action(
+        "i",
+        "toggle_interpolation",
+        "Interp",
+        "digits along a line between two latents",
+        "Toggle interpolation row",
+        "show / hide the interpolation row: digits along a straight line between two fixed latents",
+        id="interpolation",
+    ),
+    Action(
+        "g",
+        "export_gif",
+        "GIF",
+        "every kept grid as an animated GIF",
+        "Export sample history GIF",
+        "export this architecture's sample history as an animated GIF in the run folder",
+        id="export_gif",
+    ),
+    Action(
+        "b",
+        "rollback",
+        "Best",
+        "continue from best.pt, the lowest Frechet distance so far",
+        "Roll back to the best checkpoint",
+        "roll back: continue from best.pt, the lowest Frechet distance so far (after a mode collapse, say)",
+        show=False,
+        id="rollback",
+    ),  # the collapse warning names the key; a longer footer overflows
+    Action(
+        "r",
+        "toggle_raw",
+        "Raw/EMA",
+        "samples from the raw generator or its moving average",
+        "Toggle raw / EMA samples",
+        "samples from the raw generator or its moving average (--ema; evaluations always use the EMA)",
+        show=False,
+        id="raw_samples",
+    ),
+    Action(
+        "ctrl+c",
+        "quit",
+        "Quit",
+        "stop at the next step, write final checkpoints, exit",
+        None,
+        show=False,
+        priority=True,
+    ),
 ]
 
 
@@ -114,7 +252,9 @@ def bindings() -> list[Binding]:
 
 def help_rows(config: TrainConfig) -> list[tuple[str, str]]:
     """(keys, what they do) for the help screen, in the footer's order, with this run's settings."""
-    return [(a.help_keys or a.display, a.help.format(eval_every=config.eval_every)) for a in ACTIONS if a.help]
+    return [
+        (a.help_keys or a.display, a.help.format(eval_every=config.eval_every)) for a in ACTIONS if a.help
+    ]
 
 
 def palette_commands(app: App, textual_commands: Iterable[SystemCommand]) -> Iterable[SystemCommand]:
@@ -125,4 +265,6 @@ def palette_commands(app: App, textual_commands: Iterable[SystemCommand]) -> Ite
         yield command
     for a in ACTIONS:
         if a.title:
-            yield SystemCommand(a.title, f"{a.key_name or a.display}: {a.tooltip}", partial(app.run_action, a.action))
+            yield SystemCommand(
+                a.title, f"{a.key_name or a.display}: {a.tooltip}", partial(app.run_action, a.action)
+            )

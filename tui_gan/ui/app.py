@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -38,7 +38,14 @@ from tui_gan.ui.engine_link import (
     job_engine_factory,
     poll_system,
 )
-from tui_gan.ui.messages import EngineEvent, EngineSetupFailed, EngineStopped, FileSaved, SamplesReady, SystemPolled
+from tui_gan.ui.messages import (
+    EngineEvent,
+    EngineSetupFailed,
+    EngineStopped,
+    FileSaved,
+    SamplesReady,
+    SystemPolled,
+)
 from tui_gan.ui.screens.confirm_stop import ConfirmStopScreen
 from tui_gan.ui.screens.dashboard import Dashboard
 from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
@@ -98,11 +105,18 @@ class TuiGanApp(App[None]):
         # Engine events by type; explicit, so a new event type is a visible decision here.
         d = self.dashboard
         self._handlers: dict[type, Callable] = {
-            ev.Started: self._on_started, ev.Stats: d.stats, ev.Samples: d.samples,
-            ev.Quality: d.quality, ev.StateChanged: self._on_state_changed,
-            ev.CheckpointSaved: self._on_checkpoint_saved, ev.ArchSwitched: self._on_arch_switched,
-            ev.Notice: self._on_notice, ev.Failed: self._on_failed, ev.Finished: self._on_finished,
-            Replay: self._on_replay, Viewers: self._on_viewers,
+            ev.Started: self._on_started,
+            ev.Stats: d.stats,
+            ev.Samples: d.samples,
+            ev.Quality: d.quality,
+            ev.StateChanged: self._on_state_changed,
+            ev.CheckpointSaved: self._on_checkpoint_saved,
+            ev.ArchSwitched: self._on_arch_switched,
+            ev.Notice: self._on_notice,
+            ev.Failed: self._on_failed,
+            ev.Finished: self._on_finished,
+            Replay: self._on_replay,
+            Viewers: self._on_viewers,
         }
 
     def get_default_screen(self) -> Dashboard:
@@ -139,8 +153,9 @@ class TuiGanApp(App[None]):
             wrap = SamplesReady if isinstance(event, ev.Samples) else EngineEvent
             self.post_message(wrap(event, generation))
 
-        self.engine = self.engine_factory(config, emit, resume=self.resume, exit_when_done=False,
-                                          stats_interval=STATS_INTERVAL)
+        self.engine = self.engine_factory(
+            config, emit, resume=self.resume, exit_when_done=False, stats_interval=STATS_INTERVAL
+        )
         self.engine_running = True
         self.failed = False
         self.dashboard.arch = self.target_arch = config.arch
@@ -162,7 +177,9 @@ class TuiGanApp(App[None]):
             try:
                 reason = engine.run()
             except Exception as exc:  # run() reports training crashes itself; this is the last resort
-                self.post_message(EngineEvent(ev.Failed(self.config.arch, f"{type(exc).__name__}: {exc}"), generation))
+                self.post_message(
+                    EngineEvent(ev.Failed(self.config.arch, f"{type(exc).__name__}: {exc}"), generation)
+                )
         finally:
             self.post_message(EngineStopped(generation, reason))
 
@@ -220,7 +237,9 @@ class TuiGanApp(App[None]):
         finally:
             self._replaying = False
         if e.viewers > 1:  # logged after the run's first line (on Started)
-            self._attach_note = f"attached: {e.viewers - 1} other dashboard{'s' if e.viewers > 2 else ''} watching too"
+            self._attach_note = (
+                f"attached: {e.viewers - 1} other dashboard{'s' if e.viewers > 2 else ''} watching too"
+            )
 
     def _on_viewers(self, e: Viewers) -> None:
         if e.count != self.viewers:
@@ -259,7 +278,9 @@ class TuiGanApp(App[None]):
         if self.run_dir and path.is_relative_to(self.run_dir):
             path = path.relative_to(self.run_dir)
         self._log(f"checkpoint written: {path}", "success", where=f"{e.arch} @{e.step:,}")
-        if Path(e.path).stem.startswith("step_"):  # asked for with `c`; per-epoch "latest" ones only get logged
+        if Path(e.path).stem.startswith(
+            "step_"
+        ):  # asked for with `c`; per-epoch "latest" ones only get logged
             self.notify(e.path, title=f"Checkpoint ({e.arch}, step {e.step:,})", markup=False)
 
     def _on_arch_switched(self, e: ev.ArchSwitched) -> None:
@@ -277,11 +298,16 @@ class TuiGanApp(App[None]):
         self.failed = True
         where = f" (traceback: {e.traceback_path})" if e.traceback_path else ""
         self._log(f"{e.message}{where}", "error", where=e.arch)
-        self.notify(f"{e.message}{where}", title=f"{e.arch} failed", severity="error", timeout=30, markup=False)
+        self.notify(
+            f"{e.message}{where}", title=f"{e.arch} failed", severity="error", timeout=30, markup=False
+        )
         self.state = "error"
 
     def _on_finished(self, e: ev.Finished) -> None:
-        self._log(f"engine finished ({e.reason}) at {e.arch} step {e.step:,}", "error" if e.reason == "error" else "info")
+        self._log(
+            f"engine finished ({e.reason}) at {e.arch} step {e.step:,}",
+            "error" if e.reason == "error" else "info",
+        )
 
     # --- reactive state --------------------------------------------------------------------
     def validate_state(self, state: str) -> str:
@@ -296,8 +322,14 @@ class TuiGanApp(App[None]):
     @work(thread=True, exit_on_error=False, group="system", name="system monitor")
     def _poll_system(self, started: ev.Started) -> None:
         worker = get_current_worker()
-        poll_system(self.monitor_factory, started, self.post_message, self.system_interval,
-                    lambda: self._stop_polling.is_set() or worker.is_cancelled, self._stop_polling.wait)
+        poll_system(
+            self.monitor_factory,
+            started,
+            self.post_message,
+            self.system_interval,
+            lambda: self._stop_polling.is_set() or worker.is_cancelled,
+            self._stop_polling.wait,
+        )
 
     def on_system_polled(self, message: SystemPolled) -> None:
         self.dashboard.system_panel.show(message.status, message.note)
@@ -390,7 +422,9 @@ class TuiGanApp(App[None]):
             self.notify(message.error, severity="error", markup=False)
         else:
             self._log(f"{message.what} saved: {message.path}", "success")
-            self.notify(message.path, title=f"{message.what[0].upper()}{message.what[1:]} saved", markup=False)
+            self.notify(
+                message.path, title=f"{message.what[0].upper()}{message.what[1:]} saved", markup=False
+            )
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -399,8 +433,9 @@ class TuiGanApp(App[None]):
     def action_detach(self) -> None:
         """Leave training running and close the dashboard (`tui-gan attach` comes back)."""
         if self.engine is None or not getattr(self.engine, "detachable", False):
-            self.notify("training runs inside this dashboard: q stops it, nothing to detach from",
-                        severity="warning")
+            self.notify(
+                "training runs inside this dashboard: q stops it, nothing to detach from", severity="warning"
+            )
             return
         self.detached = True
         self.exit(return_code=0)  # on_unmount detaches the client
@@ -443,8 +478,13 @@ class TuiGanApp(App[None]):
         self.dashboard.log(message, level, where)
 
 
-def run_dashboard(config: TrainConfig, resume: str | None = None, run_dir: str | None = None, attach=None,
-                  start: Callable | None = None) -> int:
+def run_dashboard(
+    config: TrainConfig,
+    resume: str | None = None,
+    run_dir: str | None = None,
+    attach=None,
+    start: Callable | None = None,
+) -> int:
     """Run the dashboard until the user quits or detaches; returns the process exit code.
     attach: a live job's JobInfo, or a finished run's folder (read-only); start: see job_engine_factory."""
     app = TuiGanApp(config, resume=resume, engine_factory=job_engine_factory(run_dir, attach, start))

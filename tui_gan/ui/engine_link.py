@@ -4,8 +4,9 @@ for users, an in-thread Engine for tests and platforms without Unix sockets. Bot
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from tui_gan.config import TrainConfig
 from tui_gan.training import commands as cmd
@@ -32,7 +33,9 @@ Emit = Callable[[ev.Event], None]
 MonitorFactory = Callable[..., object]
 
 
-def job_engine_factory(run_dir: str | None = None, attach=None, start: Callable | None = None) -> EngineFactory:
+def job_engine_factory(
+    run_dir: str | None = None, attach=None, start: Callable | None = None
+) -> EngineFactory:
     """Engines for a user's dashboard: a new background job (resumed in `run_dir` if given, or
     started by `start(cancel)` -> JobInfo, as with --nproc), or `attach` (a live job's JobInfo, or a
     finished run's folder to replay). A job in its own process also never waits for this
@@ -54,8 +57,12 @@ def job_engine_factory(run_dir: str | None = None, attach=None, start: Callable 
             return JobClient(emit, start=start)
         from tui_gan.jobs.launch import start_job
 
-        return JobClient(emit, start=lambda cancel: start_job(config, resume=resume, run_dir=run_dir, linger=True,
-                                                              cancel=cancel))
+        return JobClient(
+            emit,
+            start=lambda cancel: start_job(
+                config, resume=resume, run_dir=run_dir, linger=True, cancel=cancel
+            ),
+        )
 
     return factory
 
@@ -65,13 +72,28 @@ def default_monitor_factory(device: str, torch_threads: int | None, *, devices=(
     from tui_gan.system import DeviceIds, GPUsMonitor, SystemMonitor
 
     if len(devices) > 1:
-        return GPUsMonitor([SystemMonitor(f"cuda:{i}", torch_threads, engine_pid=kwargs.get("engine_pid"),
-                                          device_ids=DeviceIds(*ids)) for i, ids in enumerate(devices)])
+        return GPUsMonitor(
+            [
+                SystemMonitor(
+                    f"cuda:{i}",
+                    torch_threads,
+                    engine_pid=kwargs.get("engine_pid"),
+                    device_ids=DeviceIds(*ids),
+                )
+                for i, ids in enumerate(devices)
+            ]
+        )
     return SystemMonitor(device, torch_threads, **kwargs)
 
 
-def poll_system(monitor_factory: MonitorFactory, started: ev.Started, post: Callable, interval: float,
-                stopped: Callable[[], bool], wait: Callable[[float], object]) -> None:
+def poll_system(
+    monitor_factory: MonitorFactory,
+    started: ev.Started,
+    post: Callable,
+    interval: float,
+    stopped: Callable[[], bool],
+    wait: Callable[[float], object],
+) -> None:
     """In a worker thread: post a SystemPolled for the engine's device every `interval` seconds
     until `stopped()`. A broken probe costs the panel, never the run."""
     from tui_gan.system import DeviceIds
@@ -79,9 +101,13 @@ def poll_system(monitor_factory: MonitorFactory, started: ev.Started, post: Call
 
     monitor = None
     try:
-        monitor = monitor_factory(started.device, started.torch_threads, engine_pid=started.pid,
-                                  device_ids=DeviceIds(started.device_pci_bus_id, started.device_uuid),
-                                  devices=started.devices)
+        monitor = monitor_factory(
+            started.device,
+            started.torch_threads,
+            engine_pid=started.pid,
+            device_ids=DeviceIds(started.device_pci_bus_id, started.device_uuid),
+            devices=started.devices,
+        )
         note = getattr(monitor, "gpu_unavailable_reason", None) or ""
         while not stopped():
             post(SystemPolled(monitor.poll(), note))

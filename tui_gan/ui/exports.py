@@ -4,9 +4,9 @@ in a worker thread (a few hundred GIF frames take a second or two)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from tui_gan.history import SampleHistory, Snapshot
 from tui_gan.render import captioned, grid_image, save_gif, save_grid_png
@@ -22,7 +22,9 @@ class Export:
 
 def grid_png(run_dir: Path, arch: str, snapshot: Snapshot) -> Export:
     path = run_dir / "samples" / arch / f"step_{snapshot.step:07d}.png"
-    return Export("sample grid", path, lambda: save_grid_png(snapshot.images, path, snapshot.per_class or None, scale=2))
+    return Export(
+        "sample grid", path, lambda: save_grid_png(snapshot.images, path, snapshot.per_class or None, scale=2)
+    )
 
 
 def history_gif(run_dir: Path, arch: str, history: SampleHistory) -> Export:
@@ -30,7 +32,10 @@ def history_gif(run_dir: Path, arch: str, history: SampleHistory) -> Export:
     path = run_dir / f"history_{arch}_step_{snapshots[-1].step:07d}.gif"
 
     def write() -> Path:
-        frames = [captioned(grid_image(s.images, columns=s.per_class or 8, scale=2), f"{arch}  step {s.step:,}") for s in snapshots]
+        frames = [
+            captioned(grid_image(s.images, columns=s.per_class or 8, scale=2), f"{arch}  step {s.step:,}")
+            for s in snapshots
+        ]
         return save_gif(frames, path, [250] * (len(frames) - 1) + [1500])
 
     return Export(f"history GIF ({len(snapshots)} frames)", path, write)

@@ -28,8 +28,11 @@ class ConfirmStopScreen(ModalScreen[str]):
         with Vertical(id="dialog") as dialog:
             dialog.border_title = "Stop training for everyone?"
             viewers = f"{self.others} other viewer{'s are' if self.others != 1 else ' is'}"
-            yield Static(f"{viewers} watching this run. q stops the training job (with final "
-                         "checkpoints) for all of them; d only closes this dashboard.", id="dialog-message")
+            yield Static(
+                f"{viewers} watching this run. q stops the training job (with final "
+                "checkpoints) for all of them; d only closes this dashboard.",
+                id="dialog-message",
+            )
             with Horizontal(id="dialog-buttons"):
                 yield Button("Stop training (y)", id="stop", variant="error")
                 yield Button("Detach (d)", id="detach", variant="primary")

@@ -4,8 +4,8 @@ keys and the run's lifecycle, and hands display events to this screen."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -36,7 +36,9 @@ class ArchView:
 
 
 class Dashboard(Screen):
-    scrub_step: reactive[int | None] = reactive(None, init=False)  # step of the snapshot shown while scrubbing; None = live
+    scrub_step: reactive[int | None] = reactive(
+        None, init=False
+    )  # step of the snapshot shown while scrubbing; None = live
     show_interpolation: reactive[bool] = reactive(False, init=False)
 
     def __init__(self, arch: str, on_ready: Callable[[], None]) -> None:
@@ -98,9 +100,16 @@ class Dashboard(Screen):
         view = self.view(e.arch)
         last = view.last_stats
         self.status_bar.set_info(
-            arch=e.arch, dataset=e.dataset, device=e.device, run_dir=e.run_dir, epochs=e.epochs,
-            step=e.step, epoch=e.epoch, images_per_s=0.0,
-            epoch_progress=last.epoch_progress if last else 0.0, elapsed_s=last.elapsed_s if last else 0.0,
+            arch=e.arch,
+            dataset=e.dataset,
+            device=e.device,
+            run_dir=e.run_dir,
+            epochs=e.epochs,
+            step=e.step,
+            epoch=e.epoch,
+            images_per_s=0.0,
+            epoch_progress=last.epoch_progress if last else 0.0,
+            elapsed_s=last.elapsed_s if last else 0.0,
         )
         self.loss_panel.loss = e.loss
         self.loss_panel.show(view.losses, e.arch)
@@ -115,8 +124,12 @@ class Dashboard(Screen):
         if e.arch != self.arch:  # the last points of the architecture we just left
             return
         self.status_bar.set_info(
-            step=e.step, epoch=e.epoch, epoch_progress=e.epoch_progress,
-            images_per_s=e.images_per_s, elapsed_s=e.elapsed_s, rank_rates=e.rank_images_per_s,
+            step=e.step,
+            epoch=e.epoch,
+            epoch_progress=e.epoch_progress,
+            images_per_s=e.images_per_s,
+            elapsed_s=e.elapsed_s,
+            rank_rates=e.rank_images_per_s,
         )
         self.loss_panel.show(view.losses, e.arch)
 

@@ -14,7 +14,9 @@ MAX_LINES = 200
 
 class EventLog(RichLog):
     def __init__(self, **kwargs) -> None:
-        super().__init__(max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, min_width=20, **kwargs)
+        super().__init__(
+            max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, min_width=20, **kwargs
+        )
         self.entries: deque[tuple[str, str]] = deque(maxlen=MAX_LINES)  # (level, text), for tests and help
         self._lines: deque[Text] = deque(maxlen=MAX_LINES)  # as written, to wrap again at a new width
         self._width = 0

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
 from tui_gan.history import LossHistory, Tracked
-from tui_gan.ui.widgets.spark import BarSparkline
 from tui_gan.ui.widgets.formatting import progress_bar
+from tui_gan.ui.widgets.spark import BarSparkline
 
 
 def _num(value: float, digits: int = 3) -> str:
@@ -54,7 +55,11 @@ class LossPanel(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         # Made here, not in compose: the first events can arrive before this panel is composed.
-        self.d_label, self.g_label, self.p_label = Static(id="d-label"), Static(id="g-label"), Static(id="p-label")
+        self.d_label, self.g_label, self.p_label = (
+            Static(id="d-label"),
+            Static(id="g-label"),
+            Static(id="p-label"),
+        )
         self.d_spark = BarSparkline(id="d-spark")
         self.g_spark = BarSparkline(id="g-spark")
         self.history: LossHistory | None = None

@@ -9,15 +9,16 @@ from textual.widget import Widget
 
 from tui_gan.history import QualityHistory
 from tui_gan.quality.report import ACCURATE_SHARE, COVERED_SHARE, MIN_CLASSES
-from tui_gan.ui.widgets.spark import LEVELS, bar_rows
 from tui_gan.ui.widgets.formatting import fit_line
+from tui_gan.ui.widgets.spark import LEVELS, bar_rows
 
 BAR_LINES = 2
 HIST_WIDTH = 20  # ten classes, a bar and a gap each
 
 
-def histogram_lines(shares: tuple[float, ...] | list[float], top: float | None = None,
-                    good: float = COVERED_SHARE) -> list[Content]:
+def histogram_lines(
+    shares: tuple[float, ...] | list[float], top: float | None = None, good: float = COVERED_SHARE
+) -> list[Content]:
     """BAR_LINES lines of vertical bars (eighth blocks) plus a label line; bars below `good` are
     red. The scale tops out at `top`, by default twice the uniform share (or the largest bar),
     so a balanced histogram reads as even bars at half height and a collapse as one tall bar."""
@@ -63,7 +64,9 @@ class QualityPanel(Widget):
         self.history, self.arch = history, arch
         q = history.latest if history else None
         self.border_title = f"quality · {arch}" + (f" · step {q.step:,}" if q else "")
-        self.border_subtitle = f"#{history.count} · {q.seconds * 1000:.0f} ms · e: now" if q else "e: evaluate now"
+        self.border_subtitle = (
+            f"#{history.count} · {q.seconds * 1000:.0f} ms · e: now" if q else "e: evaluate now"
+        )
         self.refresh()
 
     def render(self) -> Content:
@@ -83,19 +86,25 @@ class QualityPanel(Widget):
         if room < 16:  # too narrow to share a line: the bars alone say the most
             return Content("\n").join(hist)
         fd = f"{r.frechet_distance:.1f}" if r.frechet_distance < 1000 else f"{r.frechet_distance:.0f}"
-        first = [Content.assemble((f"{r.classes_covered}/10", covered_style), " classes"),
-                 Content.assemble("conf ", (f"{r.mean_confidence:.2f}", "bold")),
-                 Content.assemble("score ", (f"{r.classifier_score:.2f}", "bold"))]
+        first = [
+            Content.assemble((f"{r.classes_covered}/10", covered_style), " classes"),
+            Content.assemble("conf ", (f"{r.mean_confidence:.2f}", "bold")),
+            Content.assemble("score ", (f"{r.classifier_score:.2f}", "bold")),
+        ]
         if accuracy is not None:
             style = "bold" if accuracy >= ACCURATE_SHARE else "$warning bold"
             first = [Content.assemble((f"{accuracy:.0%}", style), " as asked"), *first[:1], first[2]]
         figures = [
             fit_line(room, *first),
-            fit_line(room, Content.assemble("FD ", (fd, fd_style), (f" (real {q.real_floor:.1f})", "$text-muted")),
-                 Content.assemble("KL ", (f"{r.kl_to_uniform:.2f}", "bold"))),
+            fit_line(
+                room,
+                Content.assemble("FD ", (fd, fd_style), (f" (real {q.real_floor:.1f})", "$text-muted")),
+                Content.assemble("KL ", (f"{r.kl_to_uniform:.2f}", "bold")),
+            ),
         ]
         label = "FD trend " if room < 30 else "FD over time "
-        trend = Content.assemble((label, "$text-muted"), (sparkline(self.history.frechet.values(), room - len(label)), "$accent"))
+        trend = Content.assemble(
+            (label, "$text-muted"), (sparkline(self.history.frechet.values(), room - len(label)), "$accent")
+        )
         right = [line.truncate(room) for line in (*figures, trend)]
         return Content("\n").join(Content.assemble(h, " ", line) for h, line in zip(hist, right))
-

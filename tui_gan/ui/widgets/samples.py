@@ -12,8 +12,8 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tui_gan.render import DIGIT_CELLS, DIGIT_LINES, fit_grid, grid_to_segments
 from tui_gan.history import Snapshot
+from tui_gan.render import DIGIT_CELLS, DIGIT_LINES, fit_grid, grid_to_segments
 
 HALF_CELLS, HALF_LINES = DIGIT_CELLS // 2, DIGIT_LINES // 2
 PLAIN = Style()
@@ -23,7 +23,11 @@ INTERP_LINES = HALF_LINES + 1  # a caption line, then one row of half-size digit
 CLASSES = 10
 LABEL_CELLS = 2  # "7 " before each class's digits
 # A conditional grid's sizes, largest first: (subtitle word, cells, lines); quarter size is 7x7 pixels.
-CLASS_SIZES = (("", DIGIT_CELLS, DIGIT_LINES), ("half", HALF_CELLS, HALF_LINES), ("quarter", HALF_CELLS // 2, 4))
+CLASS_SIZES = (
+    ("", DIGIT_CELLS, DIGIT_LINES),
+    ("half", HALF_CELLS, HALF_LINES),
+    ("quarter", HALF_CELLS // 2, 4),
+)
 
 
 def halve(images: np.ndarray) -> np.ndarray:
@@ -38,8 +42,10 @@ def class_layout(width: int, height: int, per_class: int, cells: int, lines: int
     """(digits shown per class, classes per line, classes shown) for a conditional grid of
     `per_class` digits of each of the 10 classes: every class if they fit (as many digits of each
     as then fit), else as many classes as fit with one digit each. (0, 0, 0): not one digit fits."""
+
     def groups(k: int) -> int:  # classes side by side: a label, k digits, a blank cell before the next
         return (width + 1) // (LABEL_CELLS + k * cells + k)
+
     line_rows = (height + 1) // (lines + 1)
     for k in range(per_class, 0, -1):
         g = groups(k)
@@ -49,8 +55,9 @@ def class_layout(width: int, height: int, per_class: int, cells: int, lines: int
     return (1, g, min(CLASSES, g * line_rows)) if g and line_rows else (0, 0, 0)
 
 
-def class_rows(images: np.ndarray, per_class: int, k: int, per_line: int, shown: int,
-               color: bool) -> list[list[Segment]]:
+def class_rows(
+    images: np.ndarray, per_class: int, k: int, per_line: int, shown: int, color: bool
+) -> list[list[Segment]]:
     """Lines of segments: classes 0..shown-1, `per_line` to a line, each its label then its first k digits."""
     lines: list[list[Segment]] = []
     gap = [Segment(" ", PLAIN)]  # a blank cell between classes sharing a line
@@ -61,8 +68,10 @@ def class_rows(images: np.ndarray, per_class: int, k: int, per_line: int, shown:
         for c in range(first, min(first + per_line, shown)):
             digits = grid_to_segments(images[c * per_class : c * per_class + k], k, color=color)
             middle = len(digits) // 2
-            labelled = [[Segment(f"{c} " if i == middle else " " * LABEL_CELLS, MUTED), *line]
-                        for i, line in enumerate(digits)]
+            labelled = [
+                [Segment(f"{c} " if i == middle else " " * LABEL_CELLS, MUTED), *line]
+                for i, line in enumerate(digits)
+            ]
             block = labelled if block is None else [a + gap + b for a, b in zip(block, labelled)]
         lines += block or []
     return lines
@@ -100,8 +109,13 @@ class SamplesPanel(Widget):
         self.border_title = "samples"
         self.redraw()
 
-    def show(self, snapshot: Snapshot | None, arch: str, position: tuple[int, int] | None = None,
-             interpolation: bool | None = None) -> None:
+    def show(
+        self,
+        snapshot: Snapshot | None,
+        arch: str,
+        position: tuple[int, int] | None = None,
+        interpolation: bool | None = None,
+    ) -> None:
         self.snapshot, self.arch, self.position = snapshot, arch, position
         if interpolation is not None:
             self.interpolation = interpolation
@@ -112,7 +126,15 @@ class SamplesPanel(Widget):
 
     def redraw(self) -> None:
         width, height = self.content_size
-        key = (id(self.snapshot), self.arch, self.position, self.interpolation, width, height, self.app.no_color)
+        key = (
+            id(self.snapshot),
+            self.arch,
+            self.position,
+            self.interpolation,
+            width,
+            height,
+            self.app.no_color,
+        )
         if key == self._drawn:
             return
         self._drawn = key
@@ -145,7 +167,8 @@ class SamplesPanel(Widget):
             lines += [[]] * (height - len(lines) + 1) + interp_lines  # the row sits at the bottom
         # Textual's NO_COLOR filter needs a Style on every segment, monochrome ones included.
         self._lines = [
-            Strip([seg if seg.style is not None else Segment(seg.text, PLAIN) for seg in line]) for line in lines
+            Strip([seg if seg.style is not None else Segment(seg.text, PLAIN) for seg in line])
+            for line in lines
         ]
         self.refresh()
 
@@ -175,7 +198,9 @@ class SamplesPanel(Widget):
         if not shown:
             return None
         classes = "0-9" if shown == CLASSES else f"0-{shown - 1} of 0-9"
-        self.border_subtitle = f"digits {classes} · {k} of {per_class} each" + (f" · {size} size" if size else "")
+        self.border_subtitle = f"digits {classes} · {k} of {per_class} each" + (
+            f" · {size} size" if size else ""
+        )
         return class_rows(images, per_class, k, per_line, shown, color)
 
     def _titles(self) -> None:

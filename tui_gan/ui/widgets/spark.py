@@ -40,8 +40,7 @@ def bar_rows(values: list[float], width: int, height: int, stretch: bool = True)
     span = hi - lo or 1.0
     eighths = [1 + round((v - lo) / span * (height * 8 - 1)) for v in columns]
     return [
-        "".join(LEVELS[min(8, max(0, e - (height - 1 - row) * 8))] for e in eighths)
-        for row in range(height)
+        "".join(LEVELS[min(8, max(0, e - (height - 1 - row) * 8))] for e in eighths) for row in range(height)
     ]
 
 

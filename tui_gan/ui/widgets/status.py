@@ -47,7 +47,9 @@ class StatusBar(Widget):
     StatusBar { height: 2; padding: 0 1; }
     """
 
-    info: reactive[StatusInfo] = reactive(StatusInfo)  # repaints when a field changes (a paused engine changes nothing)
+    info: reactive[StatusInfo] = reactive(
+        StatusInfo
+    )  # repaints when a field changes (a paused engine changes nothing)
 
     def set_info(self, **changes) -> None:
         self.info = dataclasses.replace(self.info, **changes)
@@ -64,17 +66,35 @@ class StatusBar(Widget):
         where = Content.assemble(i.dataset, " · ", i.device)
         run = Content.assemble(("run ", "$text-muted"), (i.run_dir or "-", "$text-muted"))
         if i.rank_rates:
-            run = Content.assemble(run, (f"  ·  {len(i.rank_rates)} ranks: "
-                                         + ", ".join(f"{r:,.0f}" for r in i.rank_rates) + " img/s", "$text-muted"))
+            run = Content.assemble(
+                run,
+                (
+                    f"  ·  {len(i.rank_rates)} ranks: "
+                    + ", ".join(f"{r:,.0f}" for r in i.rank_rates)
+                    + " img/s",
+                    "$text-muted",
+                ),
+            )
 
         def line(bar: int, epoch_word: str, with_where: bool) -> Content:
             return Content.assemble(
-                state, "  ", (i.arch, "bold"), *((" · ", where) if with_where else ()),
-                "  ", epoch_word, (f"{epoch_now}/{i.epochs or '?'}", "bold"), " ",
-                (progress_bar(progress, bar), "$primary on $boost"), f" {progress * 100:3.0f}%",
-                "  step ", (f"{i.step:,}", "bold"),
-                "  ", (f"{i.images_per_s:,.0f}", "bold"), " img/s",
-                "  ", (format_duration(i.elapsed_s), "bold"),
+                state,
+                "  ",
+                (i.arch, "bold"),
+                *((" · ", where) if with_where else ()),
+                "  ",
+                epoch_word,
+                (f"{epoch_now}/{i.epochs or '?'}", "bold"),
+                " ",
+                (progress_bar(progress, bar), "$primary on $boost"),
+                f" {progress * 100:3.0f}%",
+                "  step ",
+                (f"{i.step:,}", "bold"),
+                "  ",
+                (f"{i.images_per_s:,.0f}", "bold"),
+                " img/s",
+                "  ",
+                (format_duration(i.elapsed_s), "bold"),
             )
 
         first = line(10, "epoch ", True)

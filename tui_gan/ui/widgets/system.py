@@ -6,9 +6,8 @@ from textual.content import Content
 from textual.widget import Widget
 
 from tui_gan.system import CPUStatus, GPUStatus, format_bytes
-from tui_gan.ui.widgets.spark import LEVELS
 from tui_gan.ui.widgets.formatting import fit_line, progress_bar
-
+from tui_gan.ui.widgets.spark import LEVELS
 
 NA = "n/a"  # a figure this GPU does not report
 
@@ -44,14 +43,25 @@ def _gpu_lines(s: GPUStatus, width: int, height: int) -> list[Content]:
     name = Content.assemble((f"GPU {s.index} ", "bold"), s.name, " (MIG slice)" if s.mig else "")
     run = "" if s.process_mem_bytes is None else f" · run {format_bytes(s.process_mem_bytes)}"
     if height < 3:
-        line = fit_line(width, Content.assemble(("GPU", "bold"), _pct(s.util_percent, f" {NA}")),
-                    f"mem {_used(s.mem_used_bytes, s.mem_total_bytes, '/', NA)}{run}", temp, power)
+        line = fit_line(
+            width,
+            Content.assemble(("GPU", "bold"), _pct(s.util_percent, f" {NA}")),
+            f"mem {_used(s.mem_used_bytes, s.mem_total_bytes, '/', NA)}{run}",
+            temp,
+            power,
+        )
         return [line] if height < 2 else [name, line]
     bar = max(0, min(20, width - 34))
     return [
         name,
         Content.assemble(("util  ", "bold"), _bar(util, bar), " ", _pct(s.util_percent, NA)),
-        Content.assemble(("mem   ", "bold"), _bar(mem, bar), " ", _used(s.mem_used_bytes, s.mem_total_bytes, missing=NA), run),
+        Content.assemble(
+            ("mem   ", "bold"),
+            _bar(mem, bar),
+            " ",
+            _used(s.mem_used_bytes, s.mem_total_bytes, missing=NA),
+            run,
+        ),
         Content.assemble(("temp  ", "bold"), temp, ("   power ", "bold"), power),
     ]
 
@@ -62,18 +72,30 @@ def _cpu_lines(s: CPUStatus, width: int, height: int) -> list[Content]:
     threads = "-" if s.torch_threads is None else str(s.torch_threads)
     if height < 3:
         rss = format_bytes(s.process_rss_bytes) if s.process_rss_bytes is not None else "-"
-        line = fit_line(width, Content.assemble(("CPU", "bold"), _pct(s.cpu_percent)),
-                    f"RAM {_used(s.ram_used_bytes, s.ram_total_bytes, '/')}", f"{threads} torch threads", f"RSS {rss}")
+        line = fit_line(
+            width,
+            Content.assemble(("CPU", "bold"), _pct(s.cpu_percent)),
+            f"RAM {_used(s.ram_used_bytes, s.ram_total_bytes, '/')}",
+            f"{threads} torch threads",
+            f"RSS {rss}",
+        )
         return [line] if height < 2 else [Content.assemble(("CPU ", "bold"), s.cpu_name or "-"), line]
     bar = max(0, min(20, width - 34))
     lines = [
         Content.assemble(("CPU ", "bold"), s.cpu_name or "-", f" ({cores} cores)" if cores else ""),
-        Content.assemble(("cpu   ", "bold"), _bar(None if s.cpu_percent is None else s.cpu_percent / 100, bar),
-                         " ", _pct(s.cpu_percent)),
+        Content.assemble(
+            ("cpu   ", "bold"),
+            _bar(None if s.cpu_percent is None else s.cpu_percent / 100, bar),
+            " ",
+            _pct(s.cpu_percent),
+        ),
         Content.assemble(("RAM   ", "bold"), _bar(ram, bar), " ", _used(s.ram_used_bytes, s.ram_total_bytes)),
         Content.assemble(
-            ("proc  ", "bold"), format_bytes(s.process_rss_bytes) if s.process_rss_bytes is not None else "-",
-            " RSS · ", threads, " torch threads",
+            ("proc  ", "bold"),
+            format_bytes(s.process_rss_bytes) if s.process_rss_bytes is not None else "-",
+            " RSS · ",
+            threads,
+            " torch threads",
         ),
     ]
     if height >= 5 and s.per_cpu and width >= 12:
@@ -110,8 +132,10 @@ class SystemPanel(Widget):
             return Content(self.note or "reading...")
         room = max(1, height - (1 if self.note and height >= 5 else 0))
         if isinstance(s, tuple):  # a line per rank's GPU
-            lines = [Content.assemble((f"#{rank} ", "bold"), _device_lines(one, width - 3, 1)[0])
-                     for rank, one in enumerate(s)]
+            lines = [
+                Content.assemble((f"#{rank} ", "bold"), _device_lines(one, width - 3, 1)[0])
+                for rank, one in enumerate(s)
+            ]
         else:
             lines = _device_lines(s, width, room)
         if self.note and height >= 5:
