@@ -168,7 +168,8 @@ def main() -> int:
         f"GIL switch interval: {f'{args.switch_interval:g} ms' if args.switch_interval else 'default'}"
     )
     print(
-        f"load average at the start: {os.getloadavg()[0]:.2f} (other work on this machine takes cores from training)"
+        f"load average at the start: {os.getloadavg()[0]:.2f} "
+        "(other work on this machine takes cores from training)"
     )
     try:
         with tempfile.TemporaryDirectory(prefix="tui-gan-bench-") as tmp:

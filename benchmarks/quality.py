@@ -461,13 +461,14 @@ def benchmark(args: argparse.Namespace) -> None:
     cores = len(os.sched_getaffinity(0))
     load = os.getloadavg()[0]
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cores} cores, 1-minute load {load:.2f}; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cores} cores, "
+        f"1-minute load {load:.2f}; "
         f"data: {dataset.source} ({len(dataset)} images)"
     )
     if load > cores:
         print(
-            f"warning: the load average ({load:.2f}) exceeds the {cores} cores: another process is taking CPU "
-            "time, so runs get fewer steps than on an idle machine"
+            f"warning: the load average ({load:.2f}) exceeds the {cores} cores: "
+            "another process is taking CPU time, so runs get fewer steps than on an idle machine"
         )
     t = time.perf_counter()
     classifier = load_or_train(dataset)
@@ -479,7 +480,8 @@ def benchmark(args: argparse.Namespace) -> None:
         f"training digits judged like a run's samples: FD {real['frechet_distance']:.2f}"
     )
     print(
-        f"{args.seconds:g} s per run after {WARMUP_STEPS} warm-up steps, batch {BATCH}, {args.samples} digits "
+        f"{args.seconds:g} s per run after {WARMUP_STEPS} warm-up steps, batch {BATCH}, "
+        f"{args.samples} digits "
         f"judged per run, recipes {', '.join(recipes)}, {args.repeats} repeat(s), {args.device}; "
         f"TrainConfig.recipe {'present' if has_recipes() else 'absent (seed recipe only)'}"
     )
@@ -496,7 +498,8 @@ def benchmark(args: argparse.Namespace) -> None:
                 rows.append(row)
                 rep = row["report"]
                 found = (
-                    f"FD {rep['frechet_distance']:.2f}, {rep['classes_covered']}/10 classes (judged {row['judged']})"
+                    f"FD {rep['frechet_distance']:.2f}, {rep['classes_covered']}/10 classes "
+                    f"(judged {row['judged']})"
                     + (f", {rep['accuracy']:.1%} as asked" if rep["accuracy"] is not None else "")
                     if rep
                     else f"diverged: {row['diverged']}"
@@ -532,7 +535,8 @@ def benchmark(args: argparse.Namespace) -> None:
         )
     print(
         f"real-vs-real floor FD: {floor:.2f} ({FLOOR_FACTOR:g}x: {FLOOR_FACTOR * floor:.2f}); "
-        f"{real['n']} real digits judged like a run's samples (the 'real digits' row): {real['frechet_distance']:.2f}"
+        f"{real['n']} real digits judged like a run's samples (the 'real digits' row): "
+        f"{real['frechet_distance']:.2f}"
     )
     if args.json:
         result = {

@@ -171,8 +171,10 @@ def main() -> int:
                 real_floor(clf, n=TrainConfig.eval_samples)
                 floor = time.perf_counter() - t
             print(
-                f"classifier from an empty cache (one-off, in the engine's background thread): trained in "
-                f"{trained:.1f} s ({clf.val_accuracy:.1%} held-out accuracy), real-vs-real floor {floor:.2f} s"
+                "classifier from an empty cache (one-off, in the engine's background thread): "
+                "trained in "
+                f"{trained:.1f} s ({clf.val_accuracy:.1%} held-out accuracy), "
+                f"real-vs-real floor {floor:.2f} s"
             )
         t = time.perf_counter()
         clf = load_or_train(dataset)  # the cache the engine will use: trains once if it is missing
@@ -195,9 +197,12 @@ def main() -> int:
                     run = timed_run(arch, dataset, eval_every, args.seconds, args.warmup, args.device)
                     runs.append(run)
                     print(
-                        f"  {arch:6} {'on ' if eval_every else 'off'} #{r + 1}: {run['images_per_s']:8,.0f} img/s, "
-                        f"{run['steps']} steps in {run['wall']:.1f} s, {len(run['evals'])} evaluation(s) in that time "
-                        f"({', '.join(f'{x:.2f}' for x in run['all_evals']) or '-'} s each, warm-up included); "
+                        f"  {arch:6} {'on ' if eval_every else 'off'} #{r + 1}: "
+                        f"{run['images_per_s']:8,.0f} img/s, "
+                        f"{run['steps']} steps in {run['wall']:.1f} s, "
+                        f"{len(run['evals'])} evaluation(s) in that time "
+                        f"({', '.join(f'{x:.2f}' for x in run['all_evals']) or '-'} s each, "
+                        "warm-up included); "
                         f"whole run {run['run_s']:.1f} s"
                     )
             best_off = max(run["images_per_s"] for run in off)
@@ -224,9 +229,11 @@ def main() -> int:
         print("\n".join(rows))
         print()
         print(
-            "slowdown: best on vs best off images/s (evaluations included); evals: per on-run, in the timed window; "
+            "slowdown: best on vs best off images/s (evaluations included); "
+            "evals: per on-run, in the timed window; "
             "s/eval: mean cost, warm-up included; spacing: mean wall time "
-            "between evaluations; eval share: evaluation time / on-run wall time; steady: s/eval / (interval + s/eval) "
+            "between evaluations; eval share: evaluation time / on-run wall time; "
+            "steady: s/eval / (interval + s/eval) "
             "for a long run; clf ready: seconds from the first step to the classifier being handed over "
             "(negative: before it)"
         )

@@ -40,6 +40,7 @@ from tui_gan.models import get_arch  # noqa: E402
 from tui_gan.training.engine import Engine  # noqa: E402
 
 BATCH = 128
+CPU = torch.device("cpu")
 
 
 class SeedStyleMNIST(torch.utils.data.Dataset):
@@ -62,7 +63,7 @@ def plain_loop(
     steps: int,
     warmup: int,
     fresh_fake: bool = False,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device = CPU,
 ) -> float:
     """fresh_fake: the G step draws new noise and runs G again, as seed 001's loop describes
     ("Train the Generator: generate fake images..."); otherwise it reuses the D step's fakes
@@ -191,15 +192,18 @@ def main() -> int:
     dataset = load_images()
     name = torch.cuda.get_device_name(device) if on_gpu else f"CPU, {torch.get_num_threads()} threads"
     print(
-        f"torch {torch.__version__}, {name}, data: {dataset.source} ({len(dataset)} images), compile {args.compile}"
+        f"torch {torch.__version__}, {name}, data: {dataset.source} ({len(dataset)} images), "
+        f"compile {args.compile}"
     )
     peaks = {p: matmul_peak(device, p) for p in precisions}
     print("measured matmul peak: " + ", ".join(f"{p} {peak:,.0f} GFLOP/s" for p, peak in peaks.items()))
     print(
-        "plain A reuses the D step's fakes in the G step (pytorch/examples dcgan); plain B draws fresh ones (seeds 001/003)"
+        "plain A reuses the D step's fakes in the G step (pytorch/examples dcgan); "
+        "plain B draws fresh ones (seeds 001/003)"
     )
     print(
-        f"{'arch':8} {'prec':5} {'plain A':>9} {'plain B':>9} {'engine':>9} {'vs A':>6} {'vs B':>6} {'GFLOP/step':>11} "
+        f"{'arch':8} {'prec':5} {'plain A':>9} {'plain B':>9} {'engine':>9} {'vs A':>6} {'vs B':>6} "
+        f"{'GFLOP/step':>11} "
         f"{'GFLOP/s':>8} {'of peak':>8}"
     )
     for arch, steps in steps_for.items():

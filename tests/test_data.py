@@ -84,7 +84,8 @@ def test_offline_download_failure_is_one_clear_error(tmp_path, monkeypatch):
     class Offline:
         def __init__(self, *a, **k):
             raise RuntimeError(
-                "Error downloading train-images-idx3-ubyte.gz:\nTried x, got:\n<urlopen error [Errno -2] Name or service not known>"
+                "Error downloading train-images-idx3-ubyte.gz:\nTried x, got:\n"
+                "<urlopen error [Errno -2] Name or service not known>"
             )
 
     import torchvision.datasets

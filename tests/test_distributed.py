@@ -49,8 +49,10 @@ def test_two_ranks_train_identical_weights(tmp_path, arch, conditional):
         from tui_gan.training.engine import Engine
         steps = []
         engine = Engine(tiny_config(Path({str(tmp_path)!r}), arch={arch!r}, max_steps=5, epochs=10,
-                                                conditional={conditional!r}, device="cpu"), dataset=blob_digits(512),
-                        run_dir=Path({str(tmp_path / "run")!r}), emit=lambda e: steps.append(getattr(e, "step", None)))
+                                    conditional={conditional!r}, device="cpu"),
+                        dataset=blob_digits(512),
+                        run_dir=Path({str(tmp_path / "run")!r}),
+                        emit=lambda e: steps.append(getattr(e, "step", None)))
         assert engine.run() == "max_steps"
         assert engine.batches.local == 16 and engine.current.step == 5
         # parameters: BatchNorm's running statistics are each rank's own on CPUs (no SyncBatchNorm)

@@ -368,7 +368,8 @@ def test_a_closed_dashboard_leaves_its_job_training(tmp_path):
 
         async def body():
             async with app.run_test(size=(120, 40)) as pilot:
-                await wait_for(pilot, lambda: app.dashboard.status_bar.info.step >= 3 and app.dashboard.samples_panel.snapshot
+                await wait_for(pilot, lambda: app.dashboard.status_bar.info.step >= 3
+                               and app.dashboard.samples_panel.snapshot
                                and app.dashboard.system_panel.status, "training", 60)
                 assert "torch" not in sys.modules
                 print(app.engine.info.pid, app.dashboard.system_panel.status.torch_threads, flush=True)
@@ -673,9 +674,9 @@ async def test_closing_the_dashboard_while_its_job_loads(tmp_path, cpu_monitor):
 
         started = time.monotonic()
         async with running(app) as pilot:
-            await wait_for(pilot, lambda: app.state == "loading data", "the job to be starting")
+            await wait_for(pilot, lambda app=app: app.state == "loading data", "the job to be starting")
             await press(pilot, *keys)
-            await wait_for(pilot, lambda: exited(app), "the dashboard to leave", timeout=10)
+            await wait_for(pilot, lambda app=app: exited(app), "the dashboard to leave", timeout=10)
         assert (
             time.monotonic() - started < 15
         )  # never waited for the job's setup (its worker thread included)

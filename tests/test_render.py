@@ -34,7 +34,7 @@ def grey_of(color):
 
 
 def cell_style(text, line, col):
-    offset = sum(len(l) + 1 for l in text.plain.split("\n")[:line]) + col
+    offset = sum(len(row) + 1 for row in text.plain.split("\n")[:line]) + col
     return text.get_style_at_offset(CONSOLE, offset)
 
 
@@ -91,7 +91,7 @@ def test_grid_dimensions(n, columns, gap):
     for r in range(rows):
         k = min(columns, n - r * columns)
         digit_lines = lines[r * 15 : r * 15 + 14]
-        assert [l.cell_len for l in digit_lines] == [k * 28 + (k - 1) * gap] * 14
+        assert [row.cell_len for row in digit_lines] == [k * 28 + (k - 1) * gap] * 14
         if r < rows - 1:
             assert lines[r * 15 + 14].cell_len == 0
     assert text.plain.count(HALF_BLOCK) == n * 28 * 14
@@ -136,7 +136,7 @@ def test_monochrome_uses_ramp_without_colour():
 def test_monochrome_grid_layout_matches_colour_layout():
     images = np.full((5, 28, 28), 255, np.uint8)
     mono, colour = grid_to_text(images, 2, color=False), grid_to_text(images, 2)
-    assert [l.cell_len for l in lines_of(mono)] == [l.cell_len for l in lines_of(colour)]
+    assert [row.cell_len for row in lines_of(mono)] == [row.cell_len for row in lines_of(colour)]
     assert mono.plain.replace("@", HALF_BLOCK) == colour.plain
 
 

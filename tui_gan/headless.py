@@ -84,8 +84,9 @@ class ConsoleReporter:
         elif isinstance(event, ev.Quality):
             r = event.report
             self.log(
-                f"quality at step {event.step}: {r.classes_covered}/10 classes, confidence {r.mean_confidence:.2f}, "
-                f"score {r.classifier_score:.2f}, Frechet {r.frechet_distance:.2f} (real {event.real_floor:.2f})"
+                f"quality at step {event.step}: {r.classes_covered}/10 classes, "
+                f"confidence {r.mean_confidence:.2f}, score {r.classifier_score:.2f}, "
+                f"Frechet {r.frechet_distance:.2f} (real {event.real_floor:.2f})"
                 + (f", {r.accuracy:.1%} drawn as the digit asked for" if r.accuracy is not None else "")
             )
         elif isinstance(event, ev.CheckpointSaved):

@@ -156,7 +156,8 @@ def mode_attach(args: argparse.Namespace, tmp: Path) -> bool:
         raise BenchError(f"attach: preparing failed: {prepared['error']}")
     run_dir = Path(prepared["run_dir"])
     print(
-        f"  prepared {run_dir.name}: {prepared['step']:,} steps of history ({prepared['steps_per_epoch']} steps/epoch), "
+        f"  prepared {run_dir.name}: {prepared['step']:,} steps of history "
+        f"({prepared['steps_per_epoch']} steps/epoch), "
         f"{prepared['grids']} sample grids of {prepared['grid_bytes'] / 1000:.0f} KB, newest at step "
         f"{prepared['last_grid']:,}",
         flush=True,
@@ -176,7 +177,8 @@ def mode_attach(args: argparse.Namespace, tmp: Path) -> bool:
             engine_kwargs=timed_kwargs(args, tmp / "attach-job.timing"),
         )
         print(
-            f"  the job resumed it in {time.monotonic() - t0:.1f} s (start_job: process start, imports, data, "
+            f"  the job resumed it in {time.monotonic() - t0:.1f} s "
+            "(start_job: process start, imports, data, "
             f"checkpoint, history)",
             flush=True,
         )
@@ -212,7 +214,8 @@ def mode_attach(args: argparse.Namespace, tmp: Path) -> bool:
             print(
                 f"  tui-gan attach #{n + 1}: full frame after {one['frame'] * 1000:.0f} ms (first byte "
                 f"{one['first_byte'] * 1000:.0f}, status {one['status'] * 1000:.0f}, losses "
-                f"{one['losses'] * 1000:.0f}, samples {one['samples'] * 1000:.0f}) at job step {status['step']:,}"
+                f"{one['losses'] * 1000:.0f}, samples {one['samples'] * 1000:.0f}) "
+                f"at job step {status['step']:,}"
                 f"{machine_load.note(one['t0'], one['t0'] + one['frame'])}",
                 flush=True,
             )
@@ -243,7 +246,8 @@ def mode_attach(args: argparse.Namespace, tmp: Path) -> bool:
     frames = [a["frame"] for a in attaches]
     print()
     print(
-        f"attach to a {'paused' if args.attach_paused else 'training'} {arch} job with {args.history:,} steps "
+        f"attach to a {'paused' if args.attach_paused else 'training'} {arch} job "
+        f"with {args.history:,} steps "
         f"of history ({prepared['grids']} sample grids; Replay {replay_bytes / 1e6:.1f} MB):"
     )
     print(f"  {'':34} {'median':>6}{'max':>6}")
@@ -263,7 +267,8 @@ def mode_attach(args: argparse.Namespace, tmp: Path) -> bool:
     if pauses:
         print(
             f"  the job's full garbage collections: {len(pauses)} in its life, median "
-            f"{statistics.median(b for _, b in pauses) * 1000:.0f} ms, max {max(b for _, b in pauses) * 1000:.0f} ms "
+            f"{statistics.median(b for _, b in pauses) * 1000:.0f} ms, "
+            f"max {max(b for _, b in pauses) * 1000:.0f} ms "
             f"(every thread waits, training too)"
         )
     ok = max(frames) < 1.0

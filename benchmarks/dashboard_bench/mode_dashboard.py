@@ -241,7 +241,8 @@ def mode_dashboard(args: argparse.Namespace, archs: list[str], tmp: Path) -> boo
 
     print()
     print(
-        f"{'arch':8} {'steps':>6} {'headless':>9} {'dashboard':>9} {'ratio':>6} {'pairs':>6}   {'term KB/s':>9} "
+        f"{'arch':8} {'steps':>6} {'headless':>9} {'dashboard':>9} {'ratio':>6} {'pairs':>6}   "
+        f"{'term KB/s':>9} "
         f"{'peak':>6}   {'key->app ms':>12} {'key->paused ms':>14} {'key->screen ms':>14}"
     )
     print(

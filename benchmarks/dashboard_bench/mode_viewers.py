@@ -89,7 +89,8 @@ def mode_viewers(args: argparse.Namespace, archs: list[str], tmp: Path) -> bool:
 
     print()
     print(
-        f"{'arch':8} {'steps':>6} {'viewers':>7} {'img/s':>8} {'vs 0':>6} {'rounds':>6}   {'KB/s':>6} {'replay':>7}   "
+        f"{'arch':8} {'steps':>6} {'viewers':>7} {'img/s':>8} {'vs 0':>6} {'rounds':>6}   "
+        f"{'KB/s':>6} {'replay':>7}   "
         f"{'job loop':>8} {'viewer':>6}"
     )
     print(
@@ -103,12 +104,14 @@ def mode_viewers(args: argparse.Namespace, archs: list[str], tmp: Path) -> bool:
             ok = ok and ratio >= target
         print(
             f"{arch:8} {steps:6} {n:7} {rate:8,.0f} {ratio:6.0%} {pairs:6.0%}   "
-            f"{'-' if kbs is None else f'{kbs / 1000:.1f}':>6} {'-' if rep is None else f'{rep / 1000:.1f}':>7}   "
+            f"{'-' if kbs is None else f'{kbs / 1000:.1f}':>6} "
+            f"{'-' if rep is None else f'{rep / 1000:.1f}':>7}   "
             f"{loop_cores:8.3f} {'-' if vcores is None else f'{vcores:.3f}':>6}"
         )
     print(
-        "vs 0: best run with that many viewers over the best with none; rounds: the median over rounds of each "
-        "run over the run with no viewer in the same round. KB/s: what each viewer read from the socket while "
+        "vs 0: best run with that many viewers over the best with none; rounds: the median over rounds "
+        "of each run over the run with no viewer in the same round. KB/s: what each viewer read from "
+        "the socket while "
         "training (median over viewers and runs); replay: what it read on attach; job loop: cores the job's "
         "event loop kept busy while training; viewer: cores each viewer process used while attached"
     )

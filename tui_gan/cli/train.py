@@ -129,7 +129,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     headless = args.headless
     if not headless and not (sys.stdout.isatty() and sys.stdin.isatty()):
         print(
-            "tui-gan: not a terminal (output is piped or captured): training headless instead of the dashboard",
+            "tui-gan: not a terminal (output is piped or captured): "
+            "training headless instead of the dashboard",
             file=sys.stderr,
         )
         headless = True

@@ -127,7 +127,10 @@ def _load_from_folder(name: str, folder: Path) -> Dataset | None:
             labels = torch.from_numpy(lab.astype(np.int64))
         note = ""
         if split == "test":
-            note = f"only the test split of {pretty_name(name)} was found in {folder}: training on its {images.shape[0]} images"
+            note = (
+                f"only the test split of {pretty_name(name)} was found in {folder}: "
+                f"training on its {images.shape[0]} images"
+            )
         return Dataset(name, torch.from_numpy(images.copy()), labels, split, str(folder), note)
     return None
 

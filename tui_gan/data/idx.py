@@ -34,7 +34,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
         raise DataError(
-            f"{path} is truncated or damaged: expected {expected} data bytes for shape {shape}, found {len(raw) - header}"
+            f"{path} is truncated or damaged: expected {expected} data bytes for shape {shape}, "
+            f"found {len(raw) - header}"
         )
     return (
         np.frombuffer(raw, dtype=dtype, offset=header)

@@ -73,7 +73,8 @@ ARCHS: dict[str, ArchSpec] = {
         ),
         ArchSpec(
             "mlp-bn-dropout",
-            "MLP GAN, base width 256: G 256-512-1024 (LeakyReLU+BatchNorm), D 1024-512-256 (LeakyReLU+Dropout 0.3)",
+            "MLP GAN, base width 256: G 256-512-1024 (LeakyReLU+BatchNorm), "
+            "D 1024-512-256 (LeakyReLU+Dropout 0.3)",
             "MNIST GAN Generator (seed 004)",
             lambda z, c: _mlp().MLPGenerator(z, [256, 512, 1024], "leaky", batchnorm=True, n_classes=c),
             lambda c: _mlp().MLPDiscriminator([1024, 512, 256], "leaky", dropout=0.3, n_classes=c),

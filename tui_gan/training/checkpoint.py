@@ -48,7 +48,8 @@ def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> dict[
         raise CheckpointError(f"{path} is a PyTorch file but not a tui-gan checkpoint")
     if data.get("version") != VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint format version {data.get('version')!r}; this tui-gan reads version {VERSION}"
+            f"{path} has checkpoint format version {data.get('version')!r}; "
+            f"this tui-gan reads version {VERSION}"
         )
     missing = [key for key in REQUIRED if key not in data]
     if missing:

@@ -71,7 +71,8 @@ def local_device(device: torch.device, ranks: Ranks) -> torch.device:
         return device
     if ranks.local_rank >= torch.cuda.device_count():
         raise ConfigError(
-            f"rank {ranks.rank} wants GPU {ranks.local_rank}, but only {torch.cuda.device_count()} are visible"
+            f"rank {ranks.rank} wants GPU {ranks.local_rank}, "
+            f"but only {torch.cuda.device_count()} are visible"
         )
     torch.cuda.set_device(ranks.local_rank)
     return torch.device("cuda", ranks.local_rank)

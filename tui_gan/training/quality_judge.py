@@ -136,7 +136,8 @@ class QualityJudge:
             return self._error
         if not self.config.eval_every:
             return "quality metrics are off (--eval-every 0)"
-        return f"quality metrics are off: {pretty_name(self.dataset.name)} has no labels to train the classifier on"
+        name = pretty_name(self.dataset.name)
+        return f"quality metrics are off: {name} has no labels to train the classifier on"
 
     def due(self, s: ArchState, train_time: float) -> bool:
         """Whether `s`, at `train_time` seconds of training, is due an evaluation."""

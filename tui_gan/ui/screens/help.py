@@ -20,8 +20,8 @@ def panels(config: TrainConfig) -> list[tuple[str, str]]:
         f"Bars (--conditional): per digit, the share of digits asked for as it that are drawn as it "
         f"(full height = all; red: under {ACCURATE_SHARE:.0%}); 'as asked' is their mean. "
         if conditional
-        else f"Bars: the share drawn of each class 0-9 (red: under {COVERED_SHARE:.0%}, not covered; even bars at "
-        "half height = balanced). "
+        else f"Bars: the share drawn of each class 0-9 (red: under {COVERED_SHARE:.0%}, not covered; "
+        "even bars at half height = balanced). "
     )
     rows = (
         "a row per digit 0-9 (its label on the left; two or more digits share a line when the panel is "
@@ -38,16 +38,18 @@ def panels(config: TrainConfig) -> list[tuple[str, str]]:
         (
             "Losses",
             "D loss: how well the discriminator tells real from generated (BCE over both halves; "
-            "2·ln2 ≈ 1.39 when it cannot tell). G loss: how well the generator fools D (non-saturating BCE; "
-            "ln2 ≈ 0.69 at the equilibrium). ema is a moving average over ~50 steps; the sparklines span the "
-            "whole run, older steps averaged together so memory stays bounded. Each architecture keeps its own.",
+            "2·ln2 ≈ 1.39 when it cannot tell). G loss: how well the generator fools D "
+            "(non-saturating BCE; ln2 ≈ 0.69 at the equilibrium). ema is a moving average over ~50 steps; "
+            "the sparklines span the whole run, older steps averaged together so memory stays bounded. "
+            "Each architecture keeps its own.",
         ),
         (
             "D(x), D(G(z))",
             "the discriminator's mean probability that real images (x) and generated images "
-            "(G(z)) are real. Early on D(x) → 1 and D(G(z)) → 0: D wins easily. Both near 0.5: D can no longer "
-            "tell them apart (good if the samples look right). D(G(z)) stuck near 0 with G loss climbing: G gets "
-            "no useful gradient. Healthy losses but samples that all look alike: mode collapse.",
+            "(G(z)) are real. Early on D(x) → 1 and D(G(z)) → 0: D wins easily. Both near 0.5: D can "
+            "no longer tell them apart (good if the samples look right). D(G(z)) stuck near 0 with G loss "
+            "climbing: G gets no useful gradient. Healthy losses but samples that all look alike: "
+            "mode collapse.",
         ),
         (
             "System",
@@ -59,14 +61,16 @@ def panels(config: TrainConfig) -> list[tuple[str, str]]:
             f"every ~{config.eval_every:g} s of training (e: now) a small classifier judges "
             f"{config.eval_samples} generated digits. {bars}classes: covered out of 10 "
             f"(under {MIN_CLASSES} = mode collapse). conf: mean classifier confidence (low = the "
-            "digits look like no digit). score: exp(E[KL(p(y|x) || p(y))]), 1 (one class or unsure) to 10. FD: "
-            "Frechet distance to real digits in the classifier's features, lower is better; 'real' is what real "
-            "digits score against each other, the best reachable. KL: of the histogram to uniform (0 = balanced).",
+            "digits look like no digit). score: exp(E[KL(p(y|x) || p(y))]), 1 (one class or unsure) to 10. "
+            "FD: Frechet distance to real digits in the classifier's features, lower is better; 'real' is "
+            "what real digits score against each other, the best reachable. KL: of the histogram to "
+            "uniform (0 = balanced).",
         ),
         (
             "Samples",
             "the generator's digits for a fixed batch of noise, so you watch the same digits evolve"
-            f"{': ' + rows if rows else '. '}Redrawn about once a second and on pause; as many as fit (half size when the panel is small). "
+            f"{': ' + rows if rows else '. '}Redrawn about once a second and on pause; as many as fit "
+            "(half size when the panel is small). "
             "Every refresh is kept (older ones thinned out): ←/→ scrub through them, g saves them as a GIF. "
             "i adds a row of digits along a straight line between two fixed latent points: smooth morphing "
             "means G learned a continuous space; sudden jumps or repeats hint at collapse.",
