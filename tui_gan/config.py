@@ -1,10 +1,17 @@
-"""Training configuration: defaults, a JSON/TOML config file, command-line overrides, validation."""
+"""Training configuration: every setting once, a JSON/TOML config file, validation.
+
+Each TrainConfig field is declared with `option(...)`: its command-line help, metavar, short
+flags, choices and validation rule sit next to its default. cli/parser.py makes the `train`
+options from them and validate() checks them, so a new setting is one new field here.
+Torch-free: the dashboard's process validates settings too."""
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,122 +24,298 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 _PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic digits"}
 
+# A validation rule: (value, the whole config) -> what is wrong, or None. It sees the whole
+# config for the few settings that depend on another one (--early-stop on --eval-every).
+Check = Callable[[Any, "TrainConfig"], "str | None"]
+
 
 def pretty_name(dataset: str) -> str:
     """How the status line and messages name a dataset."""
     return _PRETTY.get(dataset, dataset)
 
 
+def suggest(word: str, options: Sequence[str]) -> str:
+    """' (did you mean X?)' when `word` looks like a typo of one of `options`, else ''."""
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one TrainConfig field meets the user. `help` may name {choices} and {default}; the
+    command line adds "(default X)" itself when it does not."""
+
+    help: str
+    metavar: str | None = None
+    choices: Sequence[str] | Callable[[], Sequence[str]] | None = None  # a callable: looked up late
+    flags: tuple[str, ...] = ()  # short flags besides --the-field-name
+    check: Check | None = None
+    label: str | None = None  # how an unknown choice is named: "unknown <label> 'x'"
+    group: str | None = None  # "recipe": train's "how it trains" options
+    const: Any = None  # what the option means when given without a value (`--compile`)
+
+    def choice_list(self) -> tuple[str, ...]:
+        return tuple((self.choices() if callable(self.choices) else self.choices) or ())
+
+    def problem(self, name: str, value: Any, config: TrainConfig) -> str | None:
+        choices = self.choice_list()
+        if choices and value not in choices:
+            label = self.label or name.replace("_", "-")
+            hint = suggest(str(value), choices)
+            return f"unknown {label} {value!r}{hint}; choose one of: {', '.join(choices)}"
+        return self.check(value, config) if self.check else None
+
+
+def option(default: Any, help: str, **details: Any) -> Any:
+    """A TrainConfig field with its Option (see Option for the details)."""
+    return dataclasses.field(default=default, metadata={"option": Option(help, **details)})
+
+
+def option_fields() -> tuple[dataclasses.Field, ...]:
+    """TrainConfig's fields, each with its Option in metadata["option"]."""
+    return dataclasses.fields(TrainConfig)
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _rule(ok: Callable[[Any], bool], message: str) -> Check:
+    """A check from a test of the value and what to say when it fails ({value!r} in it)."""
+    return lambda value, config: None if ok(value) else message.format(value=value)
+
+
+def _whole(label: str) -> Check:
+    return _rule(lambda v: _int(v) and v >= 1, label + " must be a whole number of at least 1, got {value!r}")
+
+
+def _positive(label: str) -> Check:
+    return _rule(lambda v: _finite(v) and v > 0, label + " must be a positive number, got {value!r}")
+
+
+def _below_one(message: str) -> Check:
+    return _rule(lambda v: _finite(v) and 0 <= v < 1, message)
+
+
+def _boolean(label: str) -> Check:
+    return _rule(lambda v: isinstance(v, bool), label + " must be true or false, got {value!r}")
+
+
+def _device(value: Any, config: TrainConfig) -> str | None:
+    kind, colon, index = str(value).partition(":")
+    if value in DEVICES or (kind == "cuda" and colon and index.isdigit()):
+        return None
+    return (
+        f"unknown device {value!r}; choose one of: {', '.join(DEVICES)} or cuda:N (N a GPU number: 0, 1, ...)"
+    )
+
+
+def _patience(value: Any, config: TrainConfig) -> str | None:
+    problem = _whole("early-stop patience (evaluations)")(value, config)
+    if not problem and not config.eval_every:  # early stopping counts evaluations
+        problem = "--early-stop needs quality evaluations: --eval-every must not be 0"
+    return problem
+
+
+def _arch_names() -> Sequence[str]:
+    from tui_gan.models import ARCH_NAMES  # the registry is torch-free
+
+    return ARCH_NAMES
+
+
+def _recipe_names(kind: str) -> Callable[[], Sequence[str]]:
+    def names() -> Sequence[str]:
+        from tui_gan.training import recipes  # torch-free
+
+        return getattr(recipes, kind)
+
+    return names
+
+
 @dataclass
 class TrainConfig:
-    arch: str = "mlp"
-    dataset: str = "mnist"
-    data_dir: str | None = None
-    epochs: int = 100
-    batch_size: int = 128
-    # How it trains: `recipe` (tui_gan/training/recipes.py) per architecture; a value set here wins.
-    recipe: str = "default"  # or "seed": the reference GANs' own BCE + Adam 2e-4
-    loss: str | None = None  # bce, hinge, lsgan, wgan-gp
-    lr: float | None = None  # both nets (unless lr_g / lr_d)
-    lr_g: float | None = None
-    lr_d: float | None = None
-    lr_schedule: str | None = None  # none, linear, cosine
-    warmup: int | None = None  # steps of learning-rate warm-up
-    ema: float | None = None  # generator EMA decay, 0 off
-    n_critic: int | None = None  # D steps per G step
-    gp_weight: float | None = None  # wgan-gp gradient-penalty weight
-    early_stop: int | None = None  # stop after this many evaluations without a better Frechet distance
-    conditional: bool = False  # G and D take the digit's class (models/conditional.py)
-    beta1: float | None = None  # Adam's betas (default: the recipe's)
-    beta2: float | None = None
-    z_dim: int = 100
-    seed: int = 0
-    device: str = "auto"
-    runs_dir: str = "runs"
-    max_steps: int | None = None  # stop early (demos, tests, benchmarks)
-    synthetic_size: int = 60000
-    sample_count: int = 64  # fixed-noise digits in the sample grid (conditional: rounded up to 10 per row)
-    checkpoint_every: int = 1  # epochs between automatic checkpoints (0: only at the end)
-    eval_every: float = 30.0  # seconds of training between quality evaluations (0: off)
-    eval_samples: int = 1000  # generated digits per quality evaluation
-    tensorboard: bool = True  # event files in RUN_DIR/tensorboard
-    precision: str = "fp32"  # bf16/fp16: the forward passes under autocast
-    compile: str = "off"  # torch.compile mode for G and D ("reduce-overhead" captures CUDA graphs)
+    arch: str = option(
+        "mlp",
+        "architecture: {choices}",
+        metavar="NAME",
+        flags=("-a",),
+        choices=_arch_names,
+        label="architecture",
+    )
+    dataset: str = option("mnist", "dataset: {choices}", metavar="NAME", flags=("-d",), choices=DATASETS)
+    data_dir: str | None = option(
+        None, "folder with the IDX files (flat or torchvision layout)", metavar="DIR"
+    )
+    epochs: int = option(100, "epochs to train", metavar="N", check=_whole("epochs"))
+    batch_size: int = option(128, "batch size", metavar="N", check=_whole("batch size"))
+    # How it trains: `recipe` (tui_gan/training/recipes.py) per architecture; a value set here wins
+    # over the recipe's, and None means the recipe's.
+    recipe: str = option(
+        "default",
+        "{default} (the default): each architecture's best found by benchmarks/quality.py; "
+        "seed: the reference GANs' BCE + Adam 2e-4",
+        choices=_recipe_names("RECIPES"),
+        group="recipe",
+    )
+    loss: str | None = option(
+        None,
+        "GAN loss (bce is the original non-saturating one)",
+        choices=_recipe_names("LOSSES"),
+        group="recipe",
+    )
+    lr: float | None = option(
+        None,
+        "Adam learning rate of both nets (the recipe's: 2e-4 for seed)",
+        metavar="LR",
+        check=_positive("learning rate"),
+        group="recipe",
+    )
+    lr_g: float | None = option(
+        None,
+        "the generator's learning rate",
+        metavar="LR",
+        check=_positive("learning rate --lr-g"),
+        group="recipe",
+    )
+    lr_d: float | None = option(
+        None,
+        "the discriminator's learning rate (TTUR: higher than G's)",
+        metavar="LR",
+        check=_positive("learning rate --lr-d"),
+        group="recipe",
+    )
+    lr_schedule: str | None = option(
+        None,
+        "learning-rate decay to 0 over the run's --epochs",
+        choices=_recipe_names("SCHEDULES"),
+        label="lr-schedule",
+        group="recipe",
+    )
+    warmup: int | None = option(
+        None,
+        "steps of linear learning-rate warm-up",
+        metavar="STEPS",
+        check=_rule(
+            lambda v: _int(v) and v >= 0, "warmup must be 0 or a whole number of steps, got {value!r}"
+        ),
+        group="recipe",
+    )
+    ema: float | None = option(
+        None,
+        "generator EMA, e.g. 0.999 (0 off): samples, evaluations and exports use it",
+        metavar="DECAY",
+        check=_below_one("ema must be 0 (off) or a decay in (0, 1) such as 0.999, got {value!r}"),
+        group="recipe",
+    )
+    n_critic: int | None = option(
+        None, "D steps per G step (wgan-gp: 5)", metavar="N", check=_whole("n-critic"), group="recipe"
+    )
+    gp_weight: float | None = option(
+        None,
+        "wgan-gp gradient-penalty weight (10)",
+        metavar="W",
+        check=_positive("gp-weight"),
+        group="recipe",
+    )
+    early_stop: int | None = option(
+        None,
+        "stop after PATIENCE quality evaluations without a better Frechet distance (best.pt keeps the best)",
+        metavar="PATIENCE",
+        check=_patience,
+        group="recipe",
+    )
+    conditional: bool = option(
+        False,
+        "class-conditional G and D (models/conditional.py): the samples panel shows a row per digit, "
+        "the quality panel each digit's accuracy, and `tui-gan sample --digit N` draws a chosen digit",
+        check=_boolean("conditional"),
+        group="recipe",
+    )
+    beta1: float | None = option(
+        None,
+        "Adam's beta1 (default: the recipe's; seed 0.5)",
+        metavar="BETA",
+        check=_below_one("beta1 must be in [0, 1), got {value!r}"),
+        group="recipe",
+    )
+    beta2: float | None = option(
+        None,
+        "Adam's beta2 (default: the recipe's; seed 0.999)",
+        metavar="BETA",
+        check=_below_one("beta2 must be in [0, 1), got {value!r}"),
+        group="recipe",
+    )
+    z_dim: int = option(100, "latent size", metavar="N", check=_whole("z-dim"))
+    seed: int = option(
+        0, "random seed", metavar="N", check=_rule(_int, "seed must be an integer, got {value!r}")
+    )
+    device: str = option(
+        "auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps", metavar="DEVICE", check=_device
+    )
+    runs_dir: str = option("runs", "where run folders go", metavar="DIR")
+    max_steps: int | None = option(
+        None, "stop after N steps (demos, tests, quick tries)", metavar="N", check=_whole("max steps")
+    )
+    synthetic_size: int = option(
+        60000,
+        "images in the set of --dataset synthetic",
+        metavar="N",
+        check=_whole("synthetic size"),
+    )
+    sample_count: int = option(
+        64,
+        "fixed-noise digits in the sample grid, rounded up to 10 per row when conditional",
+        metavar="N",
+        check=_whole("sample count"),
+    )
+    checkpoint_every: int = option(
+        1,
+        "epochs between automatic checkpoints, 0 only at the end",
+        metavar="E",
+        check=_rule(lambda v: _int(v) and v >= 0, "checkpoint-every must be 0 or more, got {value!r}"),
+    )
+    eval_every: float = option(
+        30.0,
+        "seconds of training between quality evaluations, 0 off",
+        metavar="S",
+        check=_rule(
+            lambda v: _finite(v) and v >= 0,
+            "eval-every must be 0 (off) or a positive number of seconds, got {value!r}",
+        ),
+    )
+    eval_samples: int = option(
+        1000, "digits generated per quality evaluation", metavar="N", check=_whole("eval samples")
+    )
+    # A flag that is on by default is the command line's --no-<name>; its help says what that does.
+    tensorboard: bool = option(
+        True, "no TensorBoard event files in RUN_DIR/tensorboard", check=_boolean("tensorboard")
+    )
+    precision: str = option(
+        "fp32", "fp32 (TF32 matmuls on Ampere+ GPUs), bf16 or fp16 (GPU) autocast", choices=PRECISIONS
+    )
+    compile: str = option(
+        "off",
+        "torch.compile G and D, MODE one of: {choices} (default {default}; --compile alone means "
+        "default; reduce-overhead captures CUDA graphs)",
+        metavar="MODE",
+        choices=COMPILE_MODES,
+        label="compile mode",
+        const="default",
+    )
 
     def validate(self) -> TrainConfig:
-        from tui_gan.models import get_arch
-
-        get_arch(self.arch)
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
-        kind, colon, index = str(self.device).partition(":")
-        if self.device not in DEVICES and not (kind == "cuda" and colon and index.isdigit()):
-            raise ConfigError(
-                f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)} or cuda:N "
-                "(N a GPU number: 0, 1, ...)"
-            )
-        _positive_int("epochs", self.epochs)
-        _positive_int("batch size", self.batch_size)
-        _positive_int("z-dim", self.z_dim)
-        _positive_int("synthetic size", self.synthetic_size)
-        _positive_int("sample count", self.sample_count)
-        if self.max_steps is not None:
-            _positive_int("max steps", self.max_steps)
-        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
-            raise ConfigError(f"checkpoint-every must be 0 or more, got {self.checkpoint_every!r}")
-        _positive_int("eval samples", self.eval_samples)
-        if not _finite(self.eval_every) or self.eval_every < 0:
-            raise ConfigError(
-                f"eval-every must be 0 (off) or a positive number of seconds, got {self.eval_every!r}"
-            )
-        self._validate_recipe()
-        for name, beta in (("beta1", self.beta1), ("beta2", self.beta2)):
-            if beta is not None and (not _finite(beta) or not 0 <= beta < 1):
-                raise ConfigError(f"{name} must be in [0, 1), got {beta!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
-        if self.compile not in COMPILE_MODES:
-            raise ConfigError(
-                f"unknown compile mode {self.compile!r}; choose one of: {', '.join(COMPILE_MODES)}"
-            )
-        for name in ("tensorboard", "conditional"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if not isinstance(self.seed, int):
-            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        for f in option_fields():
+            value = getattr(self, f.name)
+            if value is None and f.default is None:
+                continue  # not set: the recipe's value, or no limit
+            problem = f.metadata["option"].problem(f.name, value, self)
+            if problem:
+                raise ConfigError(problem)
         return self
-
-    def _validate_recipe(self) -> None:
-        from tui_gan.training.recipes import LOSSES, RECIPES, SCHEDULES
-
-        for name, value, choices in (
-            ("recipe", self.recipe, RECIPES),
-            ("loss", self.loss, LOSSES),
-            ("lr-schedule", self.lr_schedule, SCHEDULES),
-        ):
-            if value is not None and value not in choices:
-                raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
-        for name, label in (
-            ("lr", "learning rate"),
-            ("lr_g", "learning rate --lr-g"),
-            ("lr_d", "learning rate --lr-d"),
-            ("gp_weight", "gp-weight"),
-        ):
-            value = getattr(self, name)
-            if value is not None and (not _finite(value) or value <= 0):
-                raise ConfigError(f"{label} must be a positive number, got {value!r}")
-        if self.ema is not None and (not _finite(self.ema) or not 0 <= self.ema < 1):
-            raise ConfigError(f"ema must be 0 (off) or a decay in (0, 1) such as 0.999, got {self.ema!r}")
-        if self.warmup is not None and (
-            isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0
-        ):
-            raise ConfigError(f"warmup must be 0 or a whole number of steps, got {self.warmup!r}")
-        if self.n_critic is not None:
-            _positive_int("n-critic", self.n_critic)
-        if self.early_stop is not None:
-            _positive_int("early-stop patience (evaluations)", self.early_stop)
-            if not self.eval_every:
-                raise ConfigError("--early-stop needs quality evaluations: --eval-every must not be 0")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -149,15 +332,6 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

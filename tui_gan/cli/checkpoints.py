@@ -8,32 +8,59 @@ from pathlib import Path
 
 from tui_gan.errors import CheckpointError, ConfigError
 
+WIDTH = 80  # `archs` fits an 80-column terminal, and a pipe (no terminal to ask)
+
 
 def cmd_archs() -> int:
-    from rich.console import Console
-    from rich.table import Table
+    import shutil
+    import textwrap
 
     from tui_gan.models import ARCHS, count_params
     from tui_gan.training.recipes import DEFAULTS, SEED, describe
 
-    table = Table(title="tui-gan architectures")
-    for heading in ("name", "G params", "D params"):
-        table.add_column(heading, no_wrap=True)  # the description and recipe wrap instead
-    for heading in ("description", "default recipe", "from"):
-        table.add_column(heading)
+    # a block per architecture, not a table: six columns in 80 cut the descriptions to shreds
+    width = max(40, min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns))
+    name_width = max(len(name) for name in ARCHS) + 2
+    print(
+        textwrap.fill("tui-gan architectures (G, D: the generator's and discriminator's parameters)", width)
+    )
     for spec in ARCHS.values():
         G, D = spec.build(100)
-        table.add_row(
-            spec.name,
-            f"{count_params(G):,}",
-            f"{count_params(D):,}",
-            spec.description,
-            describe(DEFAULTS.get(spec.name, SEED)),
-            spec.origin,
-        )
-    Console().print(table)
-    print(f"--recipe seed, for every architecture: {describe(SEED)}")
+        print(f"\n{spec.name:<{name_width}}G {count_params(G):,}  D {count_params(D):,}")
+        for label, text in (
+            ("", spec.description),
+            ("default recipe: ", describe(DEFAULTS.get(spec.name, SEED))),
+            ("from: ", spec.origin),
+        ):
+            print(textwrap.fill(label + text, width, initial_indent="  ", subsequent_indent="    "))
+    print("\n" + textwrap.fill(f"--recipe seed, for every architecture: {describe(SEED)}", width))
     return 0
+
+
+def find_checkpoint(run: Path, names: tuple[str, ...], arch: str | None = None) -> Path | None:
+    """checkpoints/<arch>/<the first of names there> in a run folder, for `arch` or else for the
+    architecture trained most recently (whose such file is newest); None when there is none."""
+    folders = [run / "checkpoints" / arch] if arch else (run / "checkpoints").glob("*")
+    found = []
+    for folder in folders:
+        files = [folder / name for name in names if (folder / name).is_file()]
+        if files:
+            found.append((max(f.stat().st_mtime for f in files), files[0]))
+    return max(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def checkpoint_in(target: str) -> str:
+    """sample's and eval's argument: a checkpoint, or a run folder's best.pt, else latest.pt."""
+    path = Path(target).expanduser()
+    if not path.is_dir():
+        return target  # load_checkpoint says what is wrong with it
+    if not (path / "config.json").is_file():
+        raise CheckpointError(f"{target} is a folder but not a run folder (no config.json)")
+    found = find_checkpoint(path, ("best.pt", "latest.pt"))
+    if found is None:
+        raise CheckpointError(f"{target} holds no checkpoints/<arch>/best.pt or latest.pt yet")
+    print(f"tui-gan: using {found}", file=sys.stderr)  # which of the run's checkpoints it chose
+    return str(found)
 
 
 def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | None = None) -> int:
@@ -53,6 +80,7 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | Non
         raise ConfigError(f"output must end in .png or .npy, got {output!r}")
     if not out.parent.exists() or not os.access(out.parent, os.W_OK):
         raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist or is not writable")
+    checkpoint = checkpoint_in(checkpoint)
     data, G, z_dim = load_generator(checkpoint)
     if digit is not None and not G.n_classes:
         raise ConfigError(
@@ -103,6 +131,7 @@ def cmd_eval(checkpoint: str, samples: int | None, data_dir: str | None) -> int:
     from tui_gan.quality import evaluate, load_or_train, real_floor
     from tui_gan.training.quality_judge import eval_images
 
+    checkpoint = checkpoint_in(checkpoint)
     data, G, z_dim = load_generator(checkpoint)
     config = data["config"]
     n = samples if samples is not None else int(config.get("eval_samples", 1000))

@@ -8,51 +8,17 @@ import os
 import sys
 from pathlib import Path
 
-from tui_gan.config import TrainConfig, load_config_file
+from tui_gan.cli.checkpoints import find_checkpoint
+from tui_gan.config import TrainConfig, load_config_file, option_fields
 from tui_gan.errors import CheckpointError, ConfigError
-
-# The train options that set a TrainConfig field of the same name (the rest steer the command).
-TRAIN_OPTIONS = (
-    "arch",
-    "dataset",
-    "data_dir",
-    "epochs",
-    "batch_size",
-    "lr",
-    "beta1",
-    "beta2",
-    "z_dim",
-    "seed",
-    "device",
-    "runs_dir",
-    "max_steps",
-    "checkpoint_every",
-    "synthetic_size",
-    "eval_every",
-    "eval_samples",
-    "tensorboard",
-    "precision",
-    "compile",
-    "recipe",
-    "loss",
-    "lr_g",
-    "lr_d",
-    "lr_schedule",
-    "warmup",
-    "ema",
-    "n_critic",
-    "gp_weight",
-    "early_stop",
-    "conditional",
-)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Defaults < the checkpoint's settings (with --resume) < the config file < options given."""
     data = load_config_file(args.config) if args.config else {}
-    for name in TRAIN_OPTIONS:
-        if getattr(args, name, None) is not None:
-            data[name] = getattr(args, name)
+    for field in option_fields():  # every field is a train option of the same name
+        if getattr(args, field.name, None) is not None:
+            data[field.name] = getattr(args, field.name)
     if getattr(args, "resume", None):
         from tui_gan.training.checkpoint import load_checkpoint
 
@@ -84,19 +50,12 @@ def resolve_resume(target: str, arch: str | None) -> tuple[str, str | None]:
         job = read_job(path)
         if arch is None:
             arch = job.arch if job and job.arch else None
-        candidates = (
-            [path / "checkpoints" / arch / "latest.pt"]
-            if arch
-            else sorted(
-                (path / "checkpoints").glob("*/latest.pt"), key=lambda p: p.stat().st_mtime, reverse=True
-            )
-        )
-        candidates = [c for c in candidates if c.is_file()]
-        if not candidates:
+        found = find_checkpoint(path, ("latest.pt",), arch)
+        if found is None:
             raise CheckpointError(
                 f"{target} holds no checkpoints/{arch or '<arch>'}/latest.pt to resume from"
             )
-        return str(candidates[0]), str(path)
+        return str(found), str(path)
     run = path.parent.parent.parent
     inside_run = path.parent.parent.name == "checkpoints" and (run / "config.json").is_file()
     return target, (str(run) if inside_run else None)

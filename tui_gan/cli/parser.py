@@ -1,0 +1,219 @@
+"""The command line's grammar: `tui-gan`'s subcommands and their options. The `train` options
+that set a TrainConfig field are made from the fields (config.py declares each once), and
+every usage error is one line: `tui-gan: error: ...`, with a "did you mean" where one fits."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from tui_gan import __version__
+from tui_gan.config import TrainConfig, option_fields, suggest
+
+PROG = "tui-gan"
+GROUP_TITLES = {"recipe": "how it trains (each architecture's recipe; `tui-gan archs` lists them)"}
+# The options of `train` that steer the command rather than set a TrainConfig field.
+TRAIN_COMMAND_OPTIONS = ("headless", "detach", "config", "resume", "run_dir", "nproc", "log_every")
+CHECKPOINT_HELP = "a checkpoint, or a run folder: its newest architecture's best.pt, else latest.pt"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors; add_subparsers makes its subcommands of this class too."""
+
+    commands: tuple[str, ...] = ()
+
+    def error(self, message: str) -> NoReturn:
+        # no usage dump first: the line says what is wrong, `--help` says the rest
+        self.exit(2, f"{PROG}: error: {message}\n")
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> argparse.Namespace:
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self.error(self._unrecognized(extras, getattr(namespace, "command", None)))
+        return namespace
+
+    def _unrecognized(self, extras: list[str], command: str | None) -> str:
+        parser = self._subcommand(command) or self
+        # train is also what `tui-gan --option` means, so naming it there would puzzle
+        where = f" for {PROG} {command}" if command and command != "train" else ""
+        for token in extras:
+            if token.startswith("-") and token != "-":
+                name = token.split("=", 1)[0]
+                # argparse keeps no public list of a parser's option strings
+                hint = suggest(name, [s for s in parser._option_string_actions if s.startswith("--")])
+                return f"unrecognized option {name}{where}{hint}"
+        return f"unexpected argument {extras[0]!r}{where}"
+
+    def _subcommand(self, name: str | None) -> argparse.ArgumentParser | None:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return action.choices.get(name)
+        return None
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """(the parsed options, argv as `train` sees it). With no command, or options first,
+    `tui-gan` means train (`tui-gan --arch dcgan`); a bare word first is a command or a typo of one."""
+    parser = build_parser()
+    first = argv[0] if argv else "-"
+    if first in parser.commands or first in ("-h", "--help", "--version"):
+        pass
+    elif first.startswith("-"):
+        argv = ["train", *argv]
+    else:  # train takes no positional arguments, so this was meant as a command
+        hint = suggest(first, parser.commands)
+        parser.error(f"unknown command {first!r}{hint}; commands: {', '.join(parser.commands)}")
+    return parser.parse_args(argv), argv
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=PROG,
+        description="Train a GAN on MNIST-style digits and watch it live in the terminal. "
+        "With no command, opens the dashboard (headless when not in a terminal).",
+        epilog="Options given without a command are train's: `tui-gan --arch dcgan`. "
+        "Each command's options: tui-gan COMMAND --help.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    def command(name: str, about: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=about, description=about)
+
+    _add_train(command("train", "train a GAN: with the dashboard, --headless or --detach"))
+    _add_runs(command("ls", "list live training jobs and recent runs"), "where finished runs are")
+    attach = command("attach", "open the dashboard on a live job, or a finished run read-only")
+    attach.add_argument(
+        "target",
+        nargs="?",
+        default="latest",
+        metavar="RUN_DIR|latest",
+        help="a run folder (default: the newest live job, else the newest run)",
+    )
+    _add_runs(attach, "where `latest` looks for runs")
+    command("archs", "list the architectures, their sizes and how each trains")
+    _add_sample(command("sample", "draw digits from a checkpoint's generator (PNG or .npy)"))
+    _add_eval(command("eval", "judge a checkpoint's generator: quality metrics as JSON"))
+    parser.commands = tuple(sub.choices)
+    return parser
+
+
+def _add_runs(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--runs-dir", default="runs", metavar="DIR", help=f"{what} (default ./runs)")
+
+
+def _add_train(train: argparse.ArgumentParser) -> None:
+    mode = train.add_mutually_exclusive_group()
+    mode.add_argument("--headless", action="store_true", help="no dashboard: Rich progress bar and log lines")
+    mode.add_argument(
+        "--detach", action="store_true", help="train in the background; attach with tui-gan attach"
+    )
+    train.add_argument(
+        "--config", metavar="FILE", help="JSON or TOML file of settings; options given here win"
+    )
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR|CKPT",
+        help="continue a run in its own folder (a run folder, or a checkpoint in one)",
+    )
+    train.add_argument(
+        "--run-dir", metavar="DIR", help="write the run into DIR instead of a new folder under --runs-dir"
+    )
+    train.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train on N processes with DistributedDataParallel (one per GPU; gloo on CPUs), "
+        "started with torchrun; the global batch is kept and split over them",
+    )
+    add_config_options(train)
+    train.add_argument(
+        "--log-every", type=float, default=10.0, metavar="S", help="headless: seconds between log lines"
+    )
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """An option per TrainConfig field: --the-name (bools: --name, or --no-name when on by
+    default). Each defaults to None, so only the options given override a config file."""
+    groups = {key: parser.add_argument_group(title) for key, title in GROUP_TITLES.items()}
+    hints = typing.get_type_hints(TrainConfig)
+    for field in option_fields():
+        opt = field.metadata["option"]
+        flag = "--" + field.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"dest": field.name, "default": None, "help": _help(field)}
+        if hints[field.name] is bool:
+            flag = "--no-" + flag[2:] if field.default else flag
+            kwargs["action"] = "store_false" if field.default else "store_true"
+        else:
+            kwargs.update(type=_value_type(hints[field.name]), metavar=opt.metavar)
+            choices = opt.choice_list()
+            if choices:
+                kwargs.update(choices=choices, type=_choice(choices))
+            if opt.const is not None:
+                kwargs.update(nargs="?", const=opt.const)
+        groups.get(opt.group, parser).add_argument(flag, *opt.flags, **kwargs)
+
+
+def _help(field: dataclasses.Field) -> str:
+    opt = field.metadata["option"]
+    default = f"{field.default:g}" if isinstance(field.default, float) else field.default
+    text = opt.help.format(choices=", ".join(opt.choice_list()), default=default)
+    if "{default}" not in opt.help and default is not None and not isinstance(default, bool):
+        text += f" (default {default})"
+    return text.replace("%", "%%")  # argparse expands %(...)s in help
+
+
+def _value_type(hint: Any) -> type:
+    """int from `int | None`."""
+    return next((t for t in typing.get_args(hint) if t is not type(None)), hint)
+
+
+def _choice(choices: Sequence[str]):
+    """A `type=` that names the valid choices, and the near one, itself (argparse lists them
+    quoted and would not guess)."""
+
+    def choice(value: str) -> str:
+        if value in choices:
+            return value
+        hint = suggest(value, choices)
+        raise argparse.ArgumentTypeError(f"invalid choice {value!r}{hint}; choose from: {', '.join(choices)}")
+
+    return choice
+
+
+def _add_sample(sample: argparse.ArgumentParser) -> None:
+    sample.add_argument("checkpoint", metavar="CKPT|RUN_DIR", help=CHECKPOINT_HELP)
+    sample.add_argument("-n", type=int, default=64, metavar="N", help="how many digits (default 64)")
+    sample.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="FILE.png (a grid) or FILE.npy (N x 28 x 28 uint8)",
+    )
+    sample.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed (default 0)")
+    sample.add_argument(
+        "--digit",
+        type=int,
+        metavar="D",
+        help="only this digit, 0-9 (a --conditional run's "
+        "checkpoint; without it such a checkpoint draws 0-9 in turn)",
+    )
+
+
+def _add_eval(evaluate: argparse.ArgumentParser) -> None:
+    evaluate.add_argument("checkpoint", metavar="CKPT|RUN_DIR", help=CHECKPOINT_HELP)
+    evaluate.add_argument(
+        "-n",
+        "--samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="digits to generate (default: the run's eval-samples)",
+    )
+    evaluate.add_argument(
+        "--data-dir", metavar="DIR", help="where the run's dataset is (default: as trained)"
+    )
