@@ -185,7 +185,7 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
         "load_at_start": round(load, 2),
         "steps": state.step,
         "images_per_s": None,
-        "diverged": state.diverged,
+        "diverged": state.why if state.failed else None,
         "judged": None,
         "report": None,
         "others_cores": others,
@@ -193,7 +193,7 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
     }
     if len(ends) > WARMUP_STEPS + 1:
         row["images_per_s"] = (len(ends) - WARMUP_STEPS) * BATCH / (ends[-1] - ends[WARMUP_STEPS - 1])
-    if state.diverged:
+    if state.failed:
         return row  # a result, not an error: the recipe blew up within the budget
     if reason != "stopped" or problems:
         raise BenchError(

@@ -92,7 +92,7 @@ def test_conditional_dcgan_trains_in_bf16_on_the_gpu(tmp_path):
     assert len(points) == 30 and all(torch.isfinite(torch.tensor([p.d_loss, p.g_loss])).all() for p in points)
     samples = [e for e in events if isinstance(e, ev.Samples)][-1]
     assert samples.per_class == 2 and samples.images.shape == (20, 28, 28)
-    digits = engine.sample_images(
+    digits = engine.current.digits(
         z=torch.randn(4, config.z_dim, device="cuda"), y=torch.tensor([3, 3, 7, 7], device="cuda")
     )
     assert digits.shape == (4, 28, 28) and digits.dtype.name == "uint8"

@@ -181,9 +181,9 @@ async def test_quit_stops_the_engine_and_writes_the_final_checkpoint(harness, ke
 
 
 class SlowFinalCheckpoint(Engine):
-    def _checkpoint_all_dirty(self):
+    def checkpoint_all_dirty(self):
         time.sleep(1.5)
-        super()._checkpoint_all_dirty()
+        super().checkpoint_all_dirty()
 
 
 async def test_second_quit_forces_exit(harness):

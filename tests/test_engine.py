@@ -65,7 +65,7 @@ def test_samples_carry_the_interpolation_row_from_a_straight_latent_line(tmp_pat
     first, last = rec.of(ev.Samples)[0], rec.of(ev.Samples)[-1]
     assert last.interpolation.shape == (INTERPOLATION_POINTS, 28, 28) and last.interpolation.dtype == np.uint8
     # the row is the current generator on those latents, refreshed like the grid
-    np.testing.assert_array_equal(last.interpolation, engine.sample_images(engine.current, z))
+    np.testing.assert_array_equal(last.interpolation, engine.current.digits(z))
     assert not np.array_equal(first.interpolation, last.interpolation)
 
 
@@ -283,7 +283,7 @@ def test_compiled_models_train_and_checkpoint_plain_weights(tmp_path):
         tmp_path, rec, arch="simple", max_steps=4, compile="default", run_dir=tmp_path / "run"
     )
     assert engine.run() == "max_steps"
-    assert engine.current.G_run is not engine.current.G  # the step ran the compiled modules
+    assert engine.current.G_train is not engine.current.G  # the step ran the compiled modules
     assert all(math.isfinite(p.d_loss) for p in rec.points()) and len(rec.points()) == 4
     data = load_checkpoint(tmp_path / "run" / "checkpoints" / "simple" / "latest.pt")
     assert not any("_orig_mod" in key for key in data["generator"])  # loads into a plain model

@@ -13,6 +13,7 @@ from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.engine import Engine
 from tui_gan.training.health import DiscriminatorWins, ModeCollapse
+from tui_gan.training.runstate import RunState
 
 
 def test_discriminator_wins_warns_once_per_episode():
@@ -121,7 +122,9 @@ def test_non_finite_loss_pauses_the_dashboard_engine(tmp_path):
     wait_until(lambda: rec.of(ev.Failed), "the failure", 20, interval=0.01)
     step = engine.current.step
     time.sleep(0.3)
-    assert engine.current.step == step and engine.paused  # stopped, but the engine (and UI) stay alive
+    assert (
+        engine.current.step == step and engine.state is RunState.FAILED
+    )  # stopped, but the engine (and UI) stay alive
     message = rec.of(ev.Failed)[0].message
     assert "non-finite loss" in message and "--resume" in message and "latest.pt" in message
     engine.send(cmd.Stop())

@@ -42,7 +42,12 @@ def test_each_loss_trains_with_finite_moving_losses(tmp_path, loss):
 
 def test_gradient_penalty_of_a_linear_critic():
     """D(x) = w . x has gradient w everywhere: the penalty is (|w| - 1)^2 whatever the points."""
-    D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 1, bias=True))
+
+    class LinearCritic(torch.nn.Sequential):
+        def forward(self, x, y=None):  # a discriminator's signature: y, the class, unused here
+            return super().forward(x)
+
+    D = LinearCritic(torch.nn.Flatten(), torch.nn.Linear(4, 1, bias=True))
     with torch.no_grad():
         D[1].weight.copy_(torch.tensor([[3.0, 0.0, 4.0, 0.0]]))  # |w| = 5
     real, fake = torch.randn(8, 1, 2, 2), torch.randn(8, 1, 2, 2)
@@ -216,7 +221,8 @@ def test_rollback_continues_from_best(tmp_path):
     engine.run()
     assert any("no best.pt yet" in n.message for n in rec.of(ev.Notice))
     assert engine.current.step == 6
-    engine._rollback(engine.current)
+    engine.send(cmd.RollbackToBest())
+    engine.drain_commands()
     assert engine.current.step == 2 and len(engine.current.history) == 2
     assert any("rolled back to best.pt (step 2, FD 20.0)" in n.message for n in rec.of(ev.Notice))
 
@@ -278,6 +284,6 @@ def test_a_resume_keeps_its_recipe_takes_new_options_and_other_archs_get_their_o
     )
     resumed.setup()
     resumed.send(cmd.SwitchArch("mlp"))
-    resumed._drain_commands()
+    resumed.drain_commands()
     assert resumed.current.recipe == DEFAULTS["mlp"]  # not simple's lr 1e-3 / EMA 0.999
     assert resumed.archs["simple"].recipe == DEFAULTS["simple"]

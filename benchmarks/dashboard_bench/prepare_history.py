@@ -97,7 +97,7 @@ def child_prepare(args: argparse.Namespace) -> int:
                 )
         # the sample history a job keeping a grid every GRID_EVERY steps leaves (SampleStore's thinning)
         s = engine.current
-        out = engine.sample_images(s, torch.cat([s.fixed_noise, s.interp_noise]))
+        out = s.digits(torch.cat([s.fixed_noise, s.interp_noise]))
         images, interpolation = out[: len(s.fixed_noise)], out[len(s.fixed_noise) :]
         history = SampleHistory()
         for step in range(GRID_EVERY, n + 1, GRID_EVERY):

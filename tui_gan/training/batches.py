@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import torch
 
+from tui_gan.config import TrainConfig, pretty_name
+from tui_gan.data import Dataset
+from tui_gan.errors import ConfigError
 from tui_gan.training import distributed
 from tui_gan.training.state import ArchState
 
@@ -46,3 +49,19 @@ class Batches:
         """This rank's slice of a batch of latents from s's noise stream."""
         z = torch.randn(self.batch_size, self.z_dim, generator=s.noise, device=self.images.device)
         return z[self.offset : self.offset + self.local]
+
+
+def batches_for(dataset: Dataset, config: TrainConfig, device: torch.device, ranks=None) -> Batches:
+    """The dataset on the device, in batches of config.batch_size; raises ConfigError when the
+    dataset cannot train this config (too small, or unlabelled for --conditional)."""
+    if len(dataset) < config.batch_size:
+        raise ConfigError(
+            f"batch size {config.batch_size} is larger than the dataset ({len(dataset)} images)"
+        )
+    if config.conditional and dataset.labels is None:
+        raise ConfigError(
+            f"--conditional needs class labels, and {pretty_name(dataset.name)} "
+            f"({dataset.source}) has none: add its labels file beside the images"
+        )
+    labels = dataset.labels.to(device) if config.conditional else None
+    return Batches(dataset.images.to(device), config.batch_size, config.z_dim, ranks, labels)

@@ -89,7 +89,7 @@ def build_payload(
         },
         "history": torch.tensor(s.history, dtype=torch.float64).reshape(-1, len(STEP_FIELDS)),
         "train_time": s.train_time,
-        "scaler": s.scaler.state_dict() if s.scaler is not None else None,
+        "scaler": s.scaler.state_dict() or None,  # {} when disabled (not fp16)
         "device_type": device.type,
         "dataset": {"name": dataset.name, "size": len(dataset), "split": dataset.split},
         "best": {"fd": s.best_fd, "step": s.best_step, "evals_since": s.evals_since_best},
@@ -162,8 +162,8 @@ def restore_state(
     s.best_fd, s.best_step = float(best.get("fd", math.inf)), int(best.get("step", -1))
     s.evals_since_best = int(best.get("evals_since", 0))
     s.show_raw = bool(data.get("show_raw", False))
-    if s.scaler is not None and data.get("scaler"):
-        s.scaler.load_state_dict(data["scaler"])
+    if data.get("scaler"):
+        s.scaler.load_state_dict(data["scaler"])  # a disabled scaler ignores it
     s.last_checkpoint = str(source)
     s.checkpoint_step = s.step
     return warning

@@ -9,7 +9,7 @@ becomes SyncBatchNorm on GPUs (on CPUs, where it is not available, each rank kee
 of its own slice).
 
 Rank 0 alone writes the run folder, judges quality and serves viewers. At the top of every
-loop iteration it broadcasts its state (paused, stopping, which architecture, diverged) over a
+loop iteration it broadcasts its run state (training/runstate.py) and architecture over a
 CPU (gloo) group and the others adopt it, so every rank acts at the same step (and none waits
 for a GPU sync to learn it); an architecture switch happens on all ranks after that broadcast,
 since building the new DDP models is itself collective.
@@ -17,6 +17,7 @@ since building the new DDP models is itself collective.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import signal
@@ -28,6 +29,8 @@ import torch.distributed as dist
 
 from tui_gan.errors import ConfigError
 from tui_gan.models import ARCH_NAMES
+from tui_gan.training.device import cuda_ids
+from tui_gan.training.runstate import RunState
 
 RATES_EVERY = 50  # steps between gathers of each rank's img/s (a collective: at the same step on all ranks)
 
@@ -50,6 +53,14 @@ def world_size() -> int:
         return int(os.environ.get("WORLD_SIZE", "1"))
     except ValueError:
         return 1
+
+
+def join(device: torch.device) -> tuple[Ranks, torch.device, tuple]:
+    """This process's rank, its device, and every rank's GPU as (PCI bus id, UUID) (empty on CPUs)."""
+    ranks = init(device)
+    device = local_device(device, ranks)
+    devices = gather_devices(ranks, cuda_ids(device)) if device.type == "cuda" else ()
+    return ranks, device, devices
 
 
 def init(device: torch.device) -> Ranks:
@@ -84,22 +95,40 @@ def local_batch(batch_size: int, ranks: Ranks) -> int:
     return batch_size // ranks.world
 
 
+def sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """On GPUs, BatchNorm over every rank's slice of the batch (SyncBatchNorm needs CUDA)."""
+    if device.type == "cuda":
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    return module
+
+
 def wrap(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
-    if device.type == "cuda":
-        module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
-        return DistributedDataParallel(module, device_ids=[device.index])
-    return DistributedDataParallel(module)
+    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def follow(ranks: Ranks, paused: bool, stop: int, arch: str, diverged: bool) -> tuple[bool, int, str, bool]:
-    """Rank 0's (paused, stop, architecture, diverged) on every rank; stop: 0 no, 1 with a final
-    checkpoint, 2 without."""
-    state = torch.tensor([int(paused), stop, ARCH_NAMES.index(arch), int(diverged)], dtype=torch.int64)
-    dist.broadcast(state, src=0, group=ranks.control)
-    paused_, stop_, arch_, diverged_ = (int(v) for v in state)
-    return bool(paused_), stop_, ARCH_NAMES[arch_], bool(diverged_)
+def unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a DDP wrapper (compiled, if it was); anything else as it is."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+def no_sync(module: torch.nn.Module):
+    """DDP's forward without preparing a gradient sync; nothing for a plain module."""
+    return module.no_sync() if hasattr(module, "no_sync") else contextlib.nullcontext()
+
+
+def follow(ranks: Ranks, state: RunState, final_checkpoint: bool, arch: str) -> tuple[RunState, bool, str]:
+    """Rank 0's (run state, final checkpoint on stop, architecture) on every rank."""
+    order = list(RunState)
+    sent = torch.tensor(
+        [order.index(state), int(final_checkpoint), ARCH_NAMES.index(arch)], dtype=torch.int64
+    )
+    dist.broadcast(sent, src=0, group=ranks.control)
+    state_, final_, arch_ = (int(v) for v in sent)
+    return order[state_], bool(final_), ARCH_NAMES[arch_]
 
 
 def gather_rates(ranks: Ranks, rate: float) -> tuple[float, ...]:

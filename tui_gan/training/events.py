@@ -33,6 +33,8 @@ class StepPoint:
 
 
 STEP_FIELDS = tuple(f.name for f in fields(StepPoint))
+# What gan_step measures, in the order of the tensor it returns (it builds that tensor by these names).
+STEP_VALUES = STEP_FIELDS[2:]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from tui_gan.models.conditional import NUM_CLASSES
 from tui_gan.quality.report import EVAL_SEED_OFFSET, QualityReport
 from tui_gan.training import events as ev
 from tui_gan.training.outputs import RunOutputs
+from tui_gan.training.runstate import RunState
 from tui_gan.training.state import ArchState, evaluating, generate
 
 BUDGET = 0.05  # the share of training time evaluations may take
@@ -141,7 +142,7 @@ class QualityJudge:
 
     def due(self, s: ArchState, train_time: float) -> bool:
         """Whether `s`, at `train_time` seconds of training, is due an evaluation."""
-        if self.classifier is None or s.diverged:
+        if self.classifier is None or s.failed:
             return False
         cost = s.eval_cost
         if not cost:  # before the first one: about a sample grid's cost per generated digit
@@ -189,10 +190,11 @@ class QualityJudge:
             return
         s.evals_since_best += 1
         patience = self.config.early_stop
-        if patience and s.evals_since_best >= patience and not s.stopped_early:
-            s.stopped_early = (
+        if patience and s.evals_since_best >= patience and s.ended is None:
+            s.end(
+                RunState.FINISHED,
                 f"{s.name}: early stop, no better Frechet distance in {patience} evaluations "
                 f"(best {s.best_fd:.1f} at step {s.best_step:,}"
-                + (f", checkpoints/{s.name}/best.pt)" if self.checkpoint else ")")
+                + (f", checkpoints/{s.name}/best.pt)" if self.checkpoint else ")"),
             )
-            self.emit(ev.Notice(s.name, s.stopped_early, "warning"))
+            self.emit(ev.Notice(s.name, s.why, "warning"))

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
-LOSSES = ("bce", "hinge", "lsgan", "wgan-gp")
+from tui_gan.training.losses import LOSSES  # the registered losses: config and cli check --loss against it
+
 SCHEDULES = ("none", "linear", "cosine")
 RECIPES = ("default", "seed")
 
@@ -64,8 +65,9 @@ def resolve(config, arch: str, base: Recipe | None = None) -> Recipe:
     for name in ("lr_g", "lr_d"):
         if name not in changes and config.lr is not None:
             changes[name] = config.lr
-    if changes.get("loss") == "wgan-gp" and config.n_critic is None and base.loss != "wgan-gp":
-        changes["n_critic"] = 5  # the WGAN-GP paper's critic steps, unless asked otherwise
+    loss = changes.get("loss")
+    if loss in LOSSES and loss != base.loss and config.n_critic is None and LOSSES[loss].n_critic > 1:
+        changes["n_critic"] = LOSSES[loss].n_critic  # the critic steps the loss is meant for (wgan-gp: 5)
     return replace(base, **changes)
 
 

@@ -19,6 +19,7 @@ from tui_gan.training import distributed
 from tui_gan.training.device import make_adam
 from tui_gan.training.health import DiscriminatorWins, ModeCollapse
 from tui_gan.training.recipes import Recipe, lr_factor, resolve
+from tui_gan.training.runstate import RunState
 
 INTERPOLATION_POINTS = 16  # digits along the straight latent path sent with every Samples event
 
@@ -48,22 +49,25 @@ class ArchState:
     history: list[tuple] = field(default_factory=list)  # StepPoint rows, one per step
     last_checkpoint: str | None = None
     checkpoint_step: int = -1
-    diverged: str | None = None  # why stepping stopped (non-finite loss)
+    # How training of this architecture ended before its epochs did: FAILED (a non-finite
+    # loss) or FINISHED (--early-stop), and why, in a line for the user. None: it goes on.
+    ended: RunState | None = None
+    why: str = ""
     d_concat: bool = True  # D has no BatchNorm: real and fake can share one forward pass
     last_eval_time: float = 0.0  # train_time at the last quality evaluation
     eval_cost: float = 0.0  # seconds the last evaluation took (0: none yet)
     sample_cost: float = 0.0  # seconds the last sample grid took
-    G_run: torch.nn.Module | None = None  # what the step calls: G, or torch.compile(G)
-    D_run: torch.nn.Module | None = None
-    D_g: torch.nn.Module | None = None  # D in the G step: compiled maybe, never DDP-wrapped
-    scaler: torch.amp.GradScaler | None = None  # fp16 only
+    # What the step calls: G and D compiled (--compile) and DDP-wrapped (torchrun), or G and D
+    # themselves. G and D hold the weights: checkpoints, sampling and the EMA use those.
+    G_train: torch.nn.Module | None = None
+    D_train: torch.nn.Module | None = None
+    scaler: torch.amp.GradScaler | None = None  # enabled under fp16 only; else a no-op
     recipe: Recipe = field(default_factory=Recipe)
     G_ema: torch.nn.Module | None = None  # the generator's moving average (--ema), what samples come from
     show_raw: bool = False  # samples from G even though there is an EMA (the dashboard's toggle)
     best_fd: float = math.inf  # the lowest Frechet distance so far: checkpoints/<arch>/best.pt
     best_step: int = -1
     evals_since_best: int = 0
-    stopped_early: str | None = None  # why --early-stop ended training
     d_wins: DiscriminatorWins = field(default_factory=DiscriminatorWins)
     collapse: ModeCollapse = field(default_factory=ModeCollapse)
 
@@ -77,9 +81,23 @@ class ArchState:
         return 0 if self.fixed_labels is None else len(self.fixed_labels) // NUM_CLASSES
 
     @property
+    def failed(self) -> bool:
+        return self.ended is RunState.FAILED
+
+    def end(self, state: RunState, why: str) -> None:
+        """Training of this architecture ends early (see `ended`); a rollback clears it."""
+        self.ended, self.why = state, why
+
+    @property
     def sampler(self) -> torch.nn.Module:
         """The generator samples, evaluations and exports use: the EMA one when there is one."""
         return self.G if self.G_ema is None or self.show_raw else self.G_ema
+
+    def digits(self, z: torch.Tensor | None = None, y: torch.Tensor | None = None) -> np.ndarray:
+        """The sampler's digits for z and classes y (default: the sample grid's), (n, 28, 28) uint8."""
+        if z is None:
+            z, y = self.fixed_noise, self.fixed_labels
+        return sample_digits(self.sampler, z, y)
 
 
 def build_state(
@@ -106,15 +124,15 @@ def build_state(
     D.to(device, memory_format=torch.channels_last).train()
     noise = torch.Generator(device=device)
     noise.manual_seed(config.seed + 1)
-    G_run, D_run = G, D
-    if ranks is not None:  # the wrapped modules (SyncBatchNorm on GPUs) are G and D from now on
-        G_run, D_run = distributed.wrap(G, device), distributed.wrap(D, device)
-        G, D = G_run.module, D_run.module
-    D_g = D_run if ranks is None else D
-    if config.compile != "off":  # the weights stay G's and D's: checkpoints and sampling use those
+    if ranks is not None:  # BatchNorm becomes SyncBatchNorm on GPUs: these are G and D from now on
+        G, D = distributed.sync_batchnorm(G, device), distributed.sync_batchnorm(D, device)
+    # Compiled, then DDP-wrapped (as nanoGPT does): the G step unwraps D_train to its compiled D.
+    G_train, D_train = G, D
+    if config.compile != "off":
         mode = None if config.compile == "default" else config.compile
-        G_run, D_run = torch.compile(G_run, mode=mode), torch.compile(D_run, mode=mode)
-        D_g = D_run if ranks is None else torch.compile(D, mode=mode)
+        G_train, D_train = torch.compile(G, mode=mode), torch.compile(D, mode=mode)
+    if ranks is not None:
+        G_train, D_train = distributed.wrap(G_train, device), distributed.wrap(D_train, device)
     return ArchState(
         spec,
         G,
@@ -127,10 +145,9 @@ def build_state(
         fixed_labels,
         interp_labels,
         d_concat=not has_batchnorm(D),
-        G_run=G_run,
-        D_run=D_run,
-        D_g=D_g,
-        scaler=torch.amp.GradScaler(device.type) if config.precision == "fp16" else None,
+        G_train=G_train,
+        D_train=D_train,
+        scaler=torch.amp.GradScaler(device.type, enabled=config.precision == "fp16"),
         recipe=recipe,
         G_ema=make_ema(G) if recipe.ema else None,
     )
