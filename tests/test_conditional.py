@@ -114,10 +114,18 @@ def test_class_accuracy_counts_digits_drawn_as_asked():
 
 def test_reports_and_grids_cross_the_wire_and_the_run_folder(tmp_path):
     report = QualityReport(1000, (0.1,) * 10, 10, 0.0, 0.9, 9.0, 20.0, tuple(i / 10 for i in range(10)))
-    quality = ev.Quality("dcgan", 5, 0, report, 13.6, 0.98, 0.1)
+    quality = ev.Quality(
+        "dcgan", step=5, epoch=0, report=report, real_floor=13.6, classifier_accuracy=0.98, seconds=0.1
+    )
     assert protocol.decode_event(protocol.encode_event(quality)).report == report
     samples = ev.Samples(
-        "dcgan", 5, np.zeros((20, 28, 28), np.uint8), np.zeros((4, 28, 28), np.uint8), True, 2, 3
+        "dcgan",
+        step=5,
+        images=np.zeros((20, 28, 28), np.uint8),
+        interpolation=np.zeros((4, 28, 28), np.uint8),
+        ema=True,
+        per_class=2,
+        interp_class=3,
     )
     assert protocol.decode_event(protocol.encode_event(samples)).per_class == 2
 

@@ -71,7 +71,17 @@ def test_quality_history_keeps_the_latest_and_the_distance_trend():
     h = QualityHistory()
     for fd in (90.0, 40.0, 20.0):
         report = QualityReport(100, (0.1,) * 10, 10, 0.0, 0.9, 8.0, fd)
-        h.add(ev.Quality("simple", 1, 0, report, 9.0, 0.98, 0.02))
+        h.add(
+            ev.Quality(
+                "simple",
+                step=1,
+                epoch=0,
+                report=report,
+                real_floor=9.0,
+                classifier_accuracy=0.98,
+                seconds=0.02,
+            )
+        )
     assert (
         h.count == 3 and h.latest.report.frechet_distance == 20.0 and h.frechet.values() == [90.0, 40.0, 20.0]
     )

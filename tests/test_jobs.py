@@ -148,19 +148,34 @@ def test_every_event_survives_the_wire():
 
     report = QualityReport(100, tuple([0.1] * 10), 10, 0.01, 0.9, 8.5, 23.0)
     images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
-    quality = ev.Quality("mlp", 5, 0, report, 19.0, 0.98, 0.1)
+    quality = ev.Quality(
+        "mlp", step=5, epoch=0, report=report, real_floor=19.0, classifier_accuracy=0.98, seconds=0.1
+    )
     events = [
-        ev.Started("mlp", "MNIST", "cpu", "/r", 468, 100, 5, 0, 10, 20, "note", 2),
+        ev.Started(
+            "mlp",
+            dataset="MNIST",
+            device="cpu",
+            run_dir="/r",
+            steps_per_epoch=468,
+            epochs=100,
+            step=5,
+            epoch=0,
+            params_g=10,
+            params_d=20,
+            note="note",
+            torch_threads=2,
+        ),
         ev.Stats(
             "mlp",
-            (ev.StepPoint(1, 0, 0.5, 0.7, 0.6, 0.4), ev.StepPoint(2, 0, 0.4, 0.8, 0.6, 0.3)),
-            2,
-            0,
-            0.1,
-            900.0,
-            1.5,
+            points=(ev.StepPoint(1, 0, 0.5, 0.7, 0.6, 0.4), ev.StepPoint(2, 0, 0.4, 0.8, 0.6, 0.3)),
+            step=2,
+            epoch=0,
+            epoch_progress=0.1,
+            images_per_s=900.0,
+            elapsed_s=1.5,
         ),
-        ev.Samples("mlp", 2, images, images[:1]),
+        ev.Samples("mlp", step=2, images=images, interpolation=images[:1]),
         quality,
         ev.StateChanged("mlp", "paused", 2),
         ev.CheckpointSaved("mlp", "/r/x.pt", 2),
@@ -171,12 +186,12 @@ def test_every_event_survives_the_wire():
         proto.Viewers("mlp", 3),
         proto.Replay(
             "mlp",
-            {"mlp": (ev.StepPoint(1, 0, 0.5, 0.7, 0.6, 0.4),)},
-            {"mlp": (ev.Samples("mlp", 2, images),)},
-            {"mlp": (quality,)},
-            (ev.Notice("mlp", "old"),),
-            2,
-            False,
+            histories={"mlp": (ev.StepPoint(1, 0, 0.5, 0.7, 0.6, 0.4),)},
+            samples={"mlp": (ev.Samples("mlp", step=2, images=images),)},
+            qualities={"mlp": (quality,)},
+            log=(ev.Notice("mlp", "old"),),
+            viewers=2,
+            read_only=False,
         ),
     ]
     for event in events:

@@ -93,10 +93,30 @@ class ScriptedEngine:
         e = self.emit
         conditional = self.config.conditional
         images, per_class = (CLASS_IMAGES, PER_CLASS) if conditional else (SAMPLE_IMAGES, 0)
-        last_samples = ev.Samples(a, STEPS, images, INTERPOLATION, False, per_class, 8 if conditional else -1)
-        e(ev.Started(a, "MNIST", self.device, RUN, STEPS_PER_EPOCH, 100, 0, 0, 1_489_936, 1_460_225))
+        last_samples = ev.Samples(
+            a,
+            step=STEPS,
+            images=images,
+            interpolation=INTERPOLATION,
+            per_class=per_class,
+            interp_class=8 if conditional else -1,
+        )
+        e(
+            ev.Started(
+                a,
+                dataset="MNIST",
+                device=self.device,
+                run_dir=RUN,
+                steps_per_epoch=STEPS_PER_EPOCH,
+                epochs=100,
+                step=0,
+                epoch=0,
+                params_g=1_489_936,
+                params_d=1_460_225,
+            )
+        )
         e(ev.StateChanged(a, "running", 0))
-        e(ev.Samples(a, 0, np.zeros_like(images), None, False, per_class))
+        e(ev.Samples(a, step=0, images=np.zeros_like(images), per_class=per_class))
         points = scripted_points()
         for chunk in range(0, STEPS, 300):  # several Stats batches, as the engine sends them
             part = points[chunk : chunk + 300]
@@ -104,12 +124,12 @@ class ScriptedEngine:
             e(
                 ev.Stats(
                     a,
-                    part,
-                    last,
-                    last // STEPS_PER_EPOCH,
-                    (last % STEPS_PER_EPOCH) / STEPS_PER_EPOCH,
-                    48_213.0,
-                    last / 14.4,
+                    points=part,
+                    step=last,
+                    epoch=last // STEPS_PER_EPOCH,
+                    epoch_progress=(last % STEPS_PER_EPOCH) / STEPS_PER_EPOCH,
+                    images_per_s=48_213.0,
+                    elapsed_s=last / 14.4,
                 )
             )
             if last >= STEPS_PER_EPOCH and chunk < STEPS_PER_EPOCH <= last:
@@ -119,12 +139,12 @@ class ScriptedEngine:
             e(
                 ev.Quality(
                     a,
-                    last,
-                    last // STEPS_PER_EPOCH,
-                    scripted_report(fd, share, conditional),
-                    9.8,
-                    0.984,
-                    0.041,
+                    step=last,
+                    epoch=last // STEPS_PER_EPOCH,
+                    report=scripted_report(fd, share, conditional),
+                    real_floor=9.8,
+                    classifier_accuracy=0.984,
+                    seconds=0.041,
                 )
             )
         self.current.step = STEPS

@@ -46,7 +46,7 @@ class Viewers(ev.Event):
     count: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Replay(ev.Event):
     """The run so far, sent once on attach (bounded: downsampled losses, thinned sample grids).
 

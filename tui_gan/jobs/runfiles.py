@@ -78,12 +78,12 @@ def read_quality(run_dir: Path) -> dict[str, list[ev.Quality]]:
             )
             event = ev.Quality(
                 row["arch"],
-                int(row["step"]),
-                int(row["epoch"]),
-                report,
-                float(row["real_floor"]),
-                float("nan"),
-                0.0,
+                step=int(row["step"]),
+                epoch=int(row["epoch"]),
+                report=report,
+                real_floor=float(row["real_floor"]),
+                classifier_accuracy=float("nan"),
+                seconds=0.0,
             )
         except (TypeError, ValueError):
             continue

@@ -39,10 +39,13 @@ STEP_VALUES = STEP_FIELDS[2:]
 
 @dataclass(frozen=True)
 class Event:
+    """The architecture an event is about comes first; the events with many fields take the
+    rest by keyword."""
+
     arch: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Started(Event):
     """Sent once the data is loaded and again whenever the architecture changes."""
 
@@ -65,7 +68,7 @@ class Started(Event):
     recipe: str = ""  # how this architecture trains, in a few words (the event log says it)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Stats(Event):
     """Every loss point since the previous Stats (none is dropped), plus the current rates."""
 
@@ -78,7 +81,7 @@ class Stats(Event):
     rank_images_per_s: tuple[float, ...] = ()  # with several processes (torchrun): each rank's img/s
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Samples(Event):
     """The generator's output on the fixed noise, as uint8 greys (0 black .. 255 white), and on
     evenly spaced points of a straight line between two fixed latents (the interpolation row).
@@ -92,7 +95,7 @@ class Samples(Event):
     interp_class: int = -1  # conditional: the class the interpolation row draws
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Quality(Event):
     """A quality evaluation of the generator (see tui_gan.quality): `report` is a QualityReport
     of plain values; `real_floor` is the Frechet distance real digits get against each other."""

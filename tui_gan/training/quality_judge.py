@@ -153,15 +153,19 @@ class QualityJudge:
         """Evaluate eval_samples digits of the generator (its EMA when there is one), record
         and report it (a mode-collapse warning too); the cost and time go on `s`."""
         start = time.perf_counter()
-        report = self.measure(
-            s.G_ema if s.G_ema is not None else s.G, device
-        )  # whatever the dashboard shows (r)
+        report = self.measure(s.G_ema if s.G_ema is not None else s.G, device)  # whatever r shows
         s.eval_cost = time.perf_counter() - start
         s.last_eval_time = s.train_time
         self.outputs.quality(s.name, s.step, s.epoch, report, self.real_floor)
         self.emit(
             ev.Quality(
-                s.name, s.step, s.epoch, report, self.real_floor, self.classifier.val_accuracy, s.eval_cost
+                s.name,
+                step=s.step,
+                epoch=s.epoch,
+                report=report,
+                real_floor=self.real_floor,
+                classifier_accuracy=self.classifier.val_accuracy,
+                seconds=s.eval_cost,
             )
         )
         self._track_best(s, report.frechet_distance)
