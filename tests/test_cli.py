@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tui_gan.cli import main
+from tui_gan.models import ARCH_NAMES
 
 pytestmark = pytest.mark.usefixtures("private_cache")
 
@@ -117,7 +118,7 @@ def test_eval_prints_quality_as_json(tmp_path, idx_dir, capsys):
 def test_archs_lists_names_and_sizes(capsys):
     assert main(["archs"]) == 0
     out = capsys.readouterr().out
-    for name in ("mlp", "dcgan", "simple", "relu-mlp", "mlp-bn-dropout"):
+    for name in ARCH_NAMES:
         assert name in out
     assert "1,489,936" in out  # mlp generator parameters
 

@@ -7,6 +7,7 @@ import pytest
 from factories import blob_digits, tiny_config
 from waiting import wait_until
 
+from tui_gan.models import ARCH_NAMES
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
@@ -69,7 +70,7 @@ def test_samples_carry_the_interpolation_row_from_a_straight_latent_line(tmp_pat
     assert not np.array_equal(first.interpolation, last.interpolation)
 
 
-@pytest.mark.parametrize("arch", ["mlp", "dcgan", "simple", "relu-mlp", "mlp-bn-dropout"])
+@pytest.mark.parametrize("arch", ARCH_NAMES)
 def test_each_architecture_trains_a_few_steps(tmp_path, arch):
     rec = Recorder()
     engine = make_engine(tmp_path, rec, arch=arch, max_steps=3)

@@ -15,13 +15,14 @@ from test_engine import Recorder, make_engine
 from tui_gan.cli import main
 from tui_gan.config import TrainConfig
 from tui_gan.errors import ConfigError
+from tui_gan.models import ARCHS
 from tui_gan.quality.report import QualityReport
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
 from tui_gan.training.engine import Engine
 from tui_gan.training.quality_judge import QualityJudge
-from tui_gan.training.recipes import DEFAULTS, SEED, Recipe, lr_factor, resolve
+from tui_gan.training.recipes import SEED, Recipe, lr_factor, resolve
 from tui_gan.training.step import gradient_penalty
 
 
@@ -80,10 +81,10 @@ def test_recipes_resolve_per_architecture_and_options_win(tmp_path):
     seed = TrainConfig(recipe="seed", arch="mlp")
     assert resolve(seed, "mlp") == SEED == Recipe("bce", 2e-4, 2e-4, "none", 0, 0.0, 1)
     default = TrainConfig(arch="dcgan")
-    assert resolve(default, "dcgan") == DEFAULTS["dcgan"]
+    assert resolve(default, "dcgan") == ARCHS["dcgan"].recipe
     mine = TrainConfig(recipe="seed", lr=1e-3, lr_d=5e-4, ema=0.99, loss="hinge")
     assert resolve(mine, "simple") == Recipe("hinge", 1e-3, 5e-4, "none", 0, 0.99, 1)
-    assert resolve(TrainConfig(beta1=0.3), "simple") == replace(DEFAULTS["simple"], beta1=0.3)
+    assert resolve(TrainConfig(beta1=0.3), "simple") == replace(ARCHS["simple"].recipe, beta1=0.3)
 
 
 def test_the_recipes_betas_reach_both_optimizers_and_a_resume_takes_new_ones(tmp_path):
@@ -272,7 +273,7 @@ def test_a_resume_keeps_its_recipe_takes_new_options_and_other_archs_get_their_o
     )
     engine.run()
     s = engine.current
-    assert s.recipe == replace(DEFAULTS["simple"], lr_g=3e-5, lr_d=3e-5)
+    assert s.recipe == replace(ARCHS["simple"].recipe, lr_g=3e-5, lr_d=3e-5)
     assert s.opt_g.param_groups[0]["lr"] == s.opt_d.param_groups[0]["lr"] == 3e-5
 
     resumed = Engine(
@@ -285,5 +286,5 @@ def test_a_resume_keeps_its_recipe_takes_new_options_and_other_archs_get_their_o
     resumed.setup()
     resumed.send(cmd.SwitchArch("mlp"))
     resumed.drain_commands()
-    assert resumed.current.recipe == DEFAULTS["mlp"]  # not simple's lr 1e-3 / EMA 0.999
-    assert resumed.archs["simple"].recipe == DEFAULTS["simple"]
+    assert resumed.current.recipe == ARCHS["mlp"].recipe  # not simple's lr 1e-3 / EMA 0.999
+    assert resumed.archs["simple"].recipe == ARCHS["simple"].recipe

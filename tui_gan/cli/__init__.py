@@ -4,6 +4,7 @@ checkpoints.py do the work of each subcommand."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -36,3 +37,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tui-gan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tui-gan archs | head`: the reader left, which is no error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's exit flush must not fail
+        return 141

@@ -16,7 +16,7 @@ def cmd_archs() -> int:
     import textwrap
 
     from tui_gan.models import ARCHS, count_params
-    from tui_gan.training.recipes import DEFAULTS, SEED, describe
+    from tui_gan.training.recipes import SEED, describe
 
     # a block per architecture, not a table: six columns in 80 cut the descriptions to shreds
     width = max(40, min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns))
@@ -29,7 +29,7 @@ def cmd_archs() -> int:
         print(f"\n{spec.name:<{name_width}}G {count_params(G):,}  D {count_params(D):,}")
         for label, text in (
             ("", spec.description),
-            ("default recipe: ", describe(DEFAULTS.get(spec.name, SEED))),
+            ("default recipe: ", describe(spec.recipe)),
             ("from: ", spec.origin),
         ):
             print(textwrap.fill(label + text, width, initial_indent="  ", subsequent_indent="    "))

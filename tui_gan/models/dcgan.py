@@ -51,3 +51,7 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x) if self.project is None else self.project(self.net, x, y)
+
+
+# The names the architecture registry builds (tui_gan/models/__init__.py).
+Generator, Discriminator = DCGANGenerator, DCGANDiscriminator

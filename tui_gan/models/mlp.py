@@ -61,3 +61,7 @@ class MLPDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         x = x.flatten(1)
         return self.net(x) if self.project is None else self.project(self.net, x, y)
+
+
+# The names the architecture registry builds (tui_gan/models/__init__.py).
+Generator, Discriminator = MLPGenerator, MLPDiscriminator

@@ -37,22 +37,6 @@ class Recipe:
 
 RECIPE_FIELDS = tuple(f.name for f in fields(Recipe))
 SEED = Recipe()
-# Measured with benchmarks/quality.py-style runs (60 s, 90 s for dcgan; README "Training
-# recipes" has the 180 s figures). A faster Adam plus a generator EMA helped every MLP; 1e-3
-# was best without BatchNorm but worse with it; the DCGAN collapsed at 5e-4 and did best with
-# least squares. For the BatchNorm MLPs, 180 s runs then put EMA 0.995 ahead of 0.99 and 0.999.
-# Then Adam's betas (0, 0.99), as SAGAN and StyleGAN train, in place of the seeds' (0.5, 0.999),
-# over two or three 120 s runs each: lower Frechet distances for every architecture but
-# relu-mlp (three times higher there), and with them the hinge loss did best for the MLPs
-# (mlp 0.3x the distance before, simple 0.45x, mlp-bn-dropout 0.25x; dcgan 0.8x, betas alone).
-_BETAS = dict(beta1=0.0, beta2=0.99)
-DEFAULTS: dict[str, Recipe] = {
-    "mlp": Recipe(loss="hinge", lr_g=5e-4, lr_d=5e-4, ema=0.995, **_BETAS),
-    "dcgan": Recipe(loss="lsgan", ema=0.99, **_BETAS),
-    "simple": Recipe(loss="hinge", lr_g=1e-3, lr_d=1e-3, ema=0.999, **_BETAS),
-    "relu-mlp": Recipe(lr_g=1e-3, lr_d=1e-3, ema=0.999),
-    "mlp-bn-dropout": Recipe(loss="hinge", lr_g=5e-4, lr_d=5e-4, ema=0.995, **_BETAS),
-}
 
 
 def resolve(config, arch: str, base: Recipe | None = None) -> Recipe:
@@ -60,7 +44,9 @@ def resolve(config, arch: str, base: Recipe | None = None) -> Recipe:
     a checkpoint's), then whatever the user set. --lr sets both nets' rates unless --lr-g/--lr-d
     say otherwise."""
     if base is None:
-        base = SEED if config.recipe == "seed" else DEFAULTS.get(arch, SEED)
+        from tui_gan.models import ARCHS  # the registry imports Recipe from here
+
+        base = SEED if config.recipe == "seed" or arch not in ARCHS else ARCHS[arch].recipe
     changes = {name: getattr(config, name) for name in RECIPE_FIELDS if getattr(config, name) is not None}
     for name in ("lr_g", "lr_d"):
         if name not in changes and config.lr is not None:

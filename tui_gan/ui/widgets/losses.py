@@ -10,6 +10,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tui_gan.history import LossHistory, Tracked
+from tui_gan.training.losses import LOSSES
 from tui_gan.ui.widgets.formatting import progress_bar
 from tui_gan.ui.widgets.spark import BarSparkline
 
@@ -24,16 +25,6 @@ def _loss_line(name: str, t: Tracked) -> Content:
     return Content.assemble(
         (name, "bold"), "  ", (_num(t.last), "bold"), "  ema ", (_num(t.ema), "bold"), (span, "$text-muted")
     )
-
-
-# Each loss in its own terms: the two loss lines, then D's verdicts on real and fake digits
-# (sigmoid of its score: a probability under bce, a squashed score under the others).
-LABELS = {
-    "bce": ("D loss", "G loss", "D(x)", "D(G(z))"),
-    "hinge": ("D hinge", "G -D(G(z))", "σD(x)", "σD(G(z))"),
-    "lsgan": ("D least sq.", "G least sq.", "σD(x)", "σD(G(z))"),
-    "wgan-gp": ("critic+GP", "G -critic", "σC(x)", "σC(G(z))"),
-}
 
 
 def _prob_line(t_real: Tracked, t_fake: Tracked, bar: int, labels: tuple[str, str]) -> Content:
@@ -91,7 +82,7 @@ class LossPanel(Vertical):
             self._title = self.border_title = title
         # One-line labels never change size: skipping the layout pass saves a full-screen
         # layout per Stats event (the UI thread shares the GIL with training).
-        d_name, g_name, *verdicts = LABELS.get(self.loss, LABELS["bce"])
+        d_name, g_name, *verdicts = (LOSSES.get(self.loss) or LOSSES["bce"]).labels  # in its own terms
         self.d_label.update(_loss_line(d_name, h.d_loss), layout=False)
         self.g_label.update(_loss_line(g_name, h.g_loss), layout=False)
         bar = max(3, min(10, (self.content_size.width - 28) // 2))  # both bars fit on one line
