@@ -232,3 +232,19 @@ def test_missing_data_dialog_80x24(snap_compare, cpu_monitor):
 
     app = make_app(cpu_monitor, dataset="mnist", data_dir="/offline")
     assert snap_compare(app, terminal_size=(80, 24), run_before=dialog)
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_footer_fits_whole(cpu_monitor, width):
+    """Every footer key (actions.ACTIONS with show=True) is on screen whole, none cut at the edge."""
+    from textual.widgets._footer import FooterKey
+
+    from tui_gan.ui.actions import ACTIONS
+
+    app = make_app(cpu_monitor)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settled(pilot)
+        keys = list(app.screen.query(FooterKey))
+        shown = [k for k in keys if k.region.width]
+        assert {k.description for k in shown} >= {a.label for a in ACTIONS if a.show}
+        assert all(k.region.right <= width for k in shown)

@@ -14,8 +14,6 @@ from tui_gan.config import TrainConfig
 from tui_gan.models import ARCH_NAMES, ARCHS
 
 ARCH_KEYS = [str(i + 1) for i in range(min(len(ARCH_NAMES), 9))]
-_SWITCH = Binding.Group("Switch arch", compact=True)
-_HISTORY = Binding.Group("History", compact=True)
 
 
 @dataclass(frozen=True)
@@ -29,8 +27,8 @@ class Action:
     help_keys: str | None = None  # how that row names the keys (default: key_display)
     key_display: str | None = None
     key_name: str | None = None  # how the palette names the key (default: key_display)
-    show: bool = True
-    group: Binding.Group | None = None
+    needs: str | None = None  # "engine": usable while training runs; "run folder": once there is one
+    show: bool = False  # in the footer: the keys a person needs most (the rest: help and palette)
     id: str | None = None
     priority: bool = False
     textual_binds: bool = False  # a key Textual binds itself: listed in the help, not bound again
@@ -48,33 +46,32 @@ class Action:
             key_display=self.key_display,
             priority=self.priority,
             tooltip=self.tooltip,
-            group=self.group,
             id=self.id,
         )
 
 
 def _arch_actions() -> list[Action]:
-    # One footer entry "1-5 Arch" stands for all of them; the help has one row, the palette one each.
+    # The help has one row for all of them, the palette one each.
     archs = ", ".join(f"{k} {n}" for k, n in zip(ARCH_KEYS, ARCH_NAMES))
     return [
         Action(
             key,
             f"arch({i})",
-            "Arch" if i == 0 else f"Train {ARCH_NAMES[i]}",
+            f"Train {ARCH_NAMES[i]}",
             f"train {ARCH_NAMES[i]}",
             f"Switch to {ARCH_NAMES[i]} - {ARCHS[ARCH_NAMES[i]].description}",
             help=f"train a given architecture: {archs}" if i == 0 else None,
             help_keys=f"1-{len(ARCH_KEYS)}",
-            key_display=f"1-{len(ARCH_KEYS)}" if i == 0 else None,
             key_name=key,
-            show=i == 0,
+            needs="engine",
             id=f"arch_{i + 1}",
         )
         for i, key in enumerate(ARCH_KEYS)
     ]
 
 
-# Footer order: on 80 columns the footer cuts off from the end (help and palette list everything).
+# Footer order, and in the footer (show=True) only what fits 80 columns: pause, checkpoint,
+# switch, evaluate, help, detach, quit. Help and the palette list every key.
 ACTIONS: list[Action] = [
     Action(
         "space",
@@ -83,6 +80,8 @@ ACTIONS: list[Action] = [
         "pause or resume the training loop",
         "Pause / resume training",
         "pause / resume training (stops within a step; samples refresh on pause)",
+        show=True,
+        needs="engine",
         id="pause",
     ),
     Action(
@@ -92,38 +91,32 @@ ACTIONS: list[Action] = [
         "checkpoint the current architecture now",
         "Write checkpoint",
         "write a checkpoint of the current architecture now",
+        show=True,
+        needs="engine",
         id="checkpoint",
     ),
     Action(
         "a",
         "next_arch",
-        "Next arch",
+        "Arch",
         "switch to the next architecture",
         "Next architecture",
         "next / previous architecture (each keeps its own weights, step and losses)",
         help_keys="a / A",
-        group=_SWITCH,
+        show=True,
+        needs="engine",
         id="next_arch",
     ),
     Action(
-        "A,shift+a",
-        "prev_arch",
-        "Previous arch",
-        "switch to the previous architecture",
-        "Previous architecture",
-        key_display="A",
-        group=_SWITCH,
-        id="prev_arch",
-    ),
-    *_arch_actions(),
-    Action(
-        "s",
-        "save_grid",
-        "PNG",
-        "save the digits as PNG in the run folder",
-        "Save sample grid",
-        "save the sample grid shown as PNG in the run folder (samples/<arch>/step_N.png)",
-        id="save_grid",
+        "e",
+        "evaluate",
+        "Evaluate",
+        "classifier histogram, confidence, Frechet distance now",
+        "Evaluate sample quality",
+        "measure sample quality now (the quality panel; otherwise every ~{eval_every:g} s of training)",
+        show=True,
+        needs="engine",
+        id="evaluate",
     ),
     Action(
         "question_mark",
@@ -133,17 +126,8 @@ ACTIONS: list[Action] = [
         "Help",
         "this help",
         key_display="?",
+        show=True,
         id="help",
-    ),
-    Action(
-        "q",
-        "quit",
-        "Quit",
-        "stop at the next step, write final checkpoints, exit",
-        None,
-        "quit: stop training, write final checkpoints, exit (press again to leave at once)",
-        help_keys="q, ctrl+c",
-        id="quit",
     ),
     Action(
         "d",
@@ -153,7 +137,19 @@ ACTIONS: list[Action] = [
         "Detach",
         "detach: close the dashboard, training goes on (tui-gan attach comes back; so does a closed "
         "terminal or a dropped SSH link)",
+        show=True,
         id="detach",
+    ),
+    Action(
+        "q",
+        "quit",
+        "Quit",
+        "stop at the next step, write final checkpoints, exit",
+        None,
+        "quit: stop training, write final checkpoints, exit (press again to leave at once)",
+        help_keys="q, ctrl+c",
+        show=True,
+        id="quit",
     ),
     Action(
         "ctrl+p",
@@ -165,13 +161,35 @@ ACTIONS: list[Action] = [
         textual_binds=True,
     ),
     Action(
-        "e",
-        "evaluate",
-        "Evaluate",
-        "classifier histogram, confidence, Frechet distance now",
-        "Evaluate sample quality",
-        "measure sample quality now (the quality panel; otherwise every ~{eval_every:g} s of training)",
-        id="evaluate",
+        "A,shift+a",
+        "prev_arch",
+        "Previous arch",
+        "switch to the previous architecture",
+        "Previous architecture",
+        key_display="A",
+        needs="engine",
+        id="prev_arch",
+    ),
+    *_arch_actions(),
+    Action(
+        "s",
+        "save_grid",
+        "PNG",
+        "save the digits as PNG in the run folder",
+        "Save sample grid",
+        "save the sample grid shown as PNG in the run folder (samples/<arch>/step_N.png)",
+        needs="run folder",
+        id="save_grid",
+    ),
+    Action(
+        "g",
+        "export_gif",
+        "GIF",
+        "every kept grid as an animated GIF",
+        "Export sample history GIF",
+        "export this architecture's sample history as an animated GIF in the run folder",
+        needs="run folder",
+        id="export_gif",
     ),
     Action(
         "left",
@@ -183,7 +201,6 @@ ACTIONS: list[Action] = [
         "returns to live",
         help_keys="← / →",
         key_display="←",
-        group=_HISTORY,
         id="scrub_back",
     ),
     Action(
@@ -193,7 +210,6 @@ ACTIONS: list[Action] = [
         "step forward; past the newest is live",
         "Later samples",
         key_display="→",
-        group=_HISTORY,
         id="scrub_forward",
     ),
     Action(
@@ -206,24 +222,15 @@ ACTIONS: list[Action] = [
         id="interpolation",
     ),
     Action(
-        "g",
-        "export_gif",
-        "GIF",
-        "every kept grid as an animated GIF",
-        "Export sample history GIF",
-        "export this architecture's sample history as an animated GIF in the run folder",
-        id="export_gif",
-    ),
-    Action(
         "b",
         "rollback",
         "Best",
         "continue from best.pt, the lowest Frechet distance so far",
         "Roll back to the best checkpoint",
         "roll back: continue from best.pt, the lowest Frechet distance so far (after a mode collapse, say)",
-        show=False,
+        needs="engine",
         id="rollback",
-    ),  # the collapse warning names the key; a longer footer overflows
+    ),
     Action(
         "r",
         "toggle_raw",
@@ -231,7 +238,7 @@ ACTIONS: list[Action] = [
         "samples from the raw generator or its moving average",
         "Toggle raw / EMA samples",
         "samples from the raw generator or its moving average (--ema; evaluations always use the EMA)",
-        show=False,
+        needs="engine",
         id="raw_samples",
     ),
     Action(
@@ -240,10 +247,12 @@ ACTIONS: list[Action] = [
         "Quit",
         "stop at the next step, write final checkpoints, exit",
         None,
-        show=False,
         priority=True,
     ),
 ]
+
+# Textual action name (before any parameters) -> what it needs: check_action dims the key.
+NEEDS = {a.action.split("(")[0]: a.needs for a in ACTIONS if a.needs}
 
 
 def bindings() -> list[Binding]:

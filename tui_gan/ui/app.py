@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -29,7 +28,7 @@ from tui_gan.jobs.protocol import Replay, Viewers
 from tui_gan.models import ARCH_NAMES
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
-from tui_gan.ui import actions, exports
+from tui_gan.ui import actions
 from tui_gan.ui.engine_link import (
     Driven,
     EngineFactory,
@@ -42,7 +41,6 @@ from tui_gan.ui.messages import (
     EngineEvent,
     EngineSetupFailed,
     EngineStopped,
-    FileSaved,
     SamplesReady,
     SystemPolled,
 )
@@ -66,6 +64,9 @@ class TuiGanApp(App[None]):
     BINDINGS = actions.bindings()
 
     state: reactive[str] = reactive("starting", init=False)  # the status line's state word
+    # What the keys need (actions.NEEDS): check_action dims a key while it cannot work.
+    engine_running: reactive[bool] = reactive(False, init=False, bindings=True)
+    run_dir: reactive[str | None] = reactive(None, init=False, bindings=True)
 
     def __init__(
         self,
@@ -86,35 +87,22 @@ class TuiGanApp(App[None]):
             self.animation_level = "none"  # every animated frame is bytes down a slow SSH link
         self.engine: Driven | None = None
         self.generation = 0  # bumped per engine: messages from an older one are dropped
-        self.engine_running = False
         self.dataset_choice: str | None = None  # "synthetic" once chosen in the dialog, for the session
         self.dashboard = Dashboard(config.arch, on_ready=self.start_engine)
         self.target_arch = config.arch  # what we asked for (a/A pressed twice before the switch lands)
-        self.run_dir: str | None = None
         self.quitting = False
         self.forced_exit = False
         self.detached = False  # left with `d`: training goes on
         self.viewers = 1  # dashboards attached to the job, this one included
         self.read_only = False  # a finished run's replay
         self.failed = False
-        self._replaying = False
-        self._attach_note = ""
-        self._recipes_told: set[str] = set()
         self._monitor_started = False
         self._stop_polling = threading.Event()
-        # Engine events by type; explicit, so a new event type is a visible decision here.
-        d = self.dashboard
-        self._handlers: dict[type, Callable] = {
+        # What engine events change in the run's lifecycle, by type (the dashboard shows them all).
+        self._lifecycle: dict[type, Callable] = {
             ev.Started: self._on_started,
-            ev.Stats: d.stats,
-            ev.Samples: d.samples,
-            ev.Quality: d.quality,
             ev.StateChanged: self._on_state_changed,
-            ev.CheckpointSaved: self._on_checkpoint_saved,
-            ev.ArchSwitched: self._on_arch_switched,
-            ev.Notice: self._on_notice,
             ev.Failed: self._on_failed,
-            ev.Finished: self._on_finished,
             Replay: self._on_replay,
             Viewers: self._on_viewers,
         }
@@ -158,11 +146,9 @@ class TuiGanApp(App[None]):
         )
         self.engine_running = True
         self.failed = False
-        self.dashboard.arch = self.target_arch = config.arch
+        self.target_arch = config.arch
         self.state = "loading data"
-        self.dashboard.status_bar.set_info(
-            arch=config.arch, dataset=pretty_name(config.dataset), device=config.device, epochs=config.epochs
-        )
+        self.dashboard.starting(config)
         self._run_engine(self.engine, generation)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine", name="engine")
@@ -220,94 +206,37 @@ class TuiGanApp(App[None]):
     def on_engine_event(self, message: EngineEvent) -> None:
         if message.generation != self.generation:
             return
-        handler = self._handlers.get(type(message.event))
-        if handler is not None:
-            handler(message.event)
+        self.dashboard.handle(message.event)
+        lifecycle = self._lifecycle.get(type(message.event))
+        if lifecycle is not None:
+            lifecycle(message.event)
 
-    # --- engine events ---------------------------------------------------------------------
+    # --- engine events: the run's lifecycle ------------------------------------------------
     def _on_replay(self, e: Replay) -> None:
         """Attached to a job (or a finished run): the run so far, before the live events."""
         self.read_only = e.read_only
         self.viewers = e.viewers
-        self.dashboard.replay(e)
-        self._replaying = True  # the job's recent event-log lines, without their toasts again
-        try:
-            for event in e.log:
-                self.on_engine_event(EngineEvent(event, self.generation))
-        finally:
-            self._replaying = False
-        if e.viewers > 1:  # logged after the run's first line (on Started)
-            self._attach_note = (
-                f"attached: {e.viewers - 1} other dashboard{'s' if e.viewers > 2 else ''} watching too"
-            )
+        for event in e.log:  # a failure among the job's recent events makes the exit code 1
+            if isinstance(event, (ev.Failed, ev.StateChanged)):
+                self._lifecycle[type(event)](event)
 
     def _on_viewers(self, e: Viewers) -> None:
-        if e.count != self.viewers:
-            self._log(f"{e.count} dashboard{'s' if e.count != 1 else ''} attached")
         self.viewers = e.count
 
     def _on_started(self, e: ev.Started) -> None:
-        first = self.run_dir is None
         self.target_arch = e.arch
         self.run_dir = e.run_dir
-        self.dashboard.started(e)
-        if first and not self.read_only:
-            self._log(
-                f"training {e.arch} on {e.dataset} ({e.device}), {e.steps_per_epoch:,} steps/epoch, "
-                f"G {e.params_g:,} / D {e.params_d:,} params; run folder {e.run_dir or '(none)'}"
-            )
-        if e.recipe and e.arch not in self._recipes_told:
-            self._recipes_told.add(e.arch)
-            self._log(f"{e.arch} trains with {e.recipe}")
-        if self._attach_note:
-            self._log(self._attach_note)
-            self._attach_note = ""
         if not self._monitor_started:
             self._monitor_started = True
             self._poll_system(e)
 
     def _on_state_changed(self, e: ev.StateChanged) -> None:
-        if e.state == "finished" and self.state != "finished" and not self.read_only:
-            self._log(f"{e.arch} finished at step {e.step:,}", "success")
-            self.notify(f"{e.arch} finished training; switch architecture or quit", title="Finished")
         self.failed = self.failed or e.state == "error"
         self.state = e.state
 
-    def _on_checkpoint_saved(self, e: ev.CheckpointSaved) -> None:
-        path = Path(e.path)  # inside the run folder the status line names: the short path is enough
-        if self.run_dir and path.is_relative_to(self.run_dir):
-            path = path.relative_to(self.run_dir)
-        self._log(f"checkpoint written: {path}", "success", where=f"{e.arch} @{e.step:,}")
-        if Path(e.path).stem.startswith(
-            "step_"
-        ):  # asked for with `c`; per-epoch "latest" ones only get logged
-            self.notify(e.path, title=f"Checkpoint ({e.arch}, step {e.step:,})", markup=False)
-
-    def _on_arch_switched(self, e: ev.ArchSwitched) -> None:
-        where = f"continuing at step {e.step:,}" if e.step else "starting fresh"
-        self._log(f"switched {e.previous} -> {e.arch}, {where}")
-
-    def _on_notice(self, e: ev.Notice) -> None:
-        if e.topic == "quality":
-            self.dashboard.quality_notice(e.message)
-        self._log(e.message, e.level, where=e.arch)
-        if e.level in ("warning", "error"):
-            self.notify(e.message, severity=e.level, markup=False)
-
     def _on_failed(self, e: ev.Failed) -> None:
         self.failed = True
-        where = f" (traceback: {e.traceback_path})" if e.traceback_path else ""
-        self._log(f"{e.message}{where}", "error", where=e.arch)
-        self.notify(
-            f"{e.message}{where}", title=f"{e.arch} failed", severity="error", timeout=30, markup=False
-        )
         self.state = "error"
-
-    def _on_finished(self, e: ev.Finished) -> None:
-        self._log(
-            f"engine finished ({e.reason}) at {e.arch} step {e.step:,}",
-            "error" if e.reason == "error" else "info",
-        )
 
     # --- reactive state --------------------------------------------------------------------
     def validate_state(self, state: str) -> str:
@@ -316,7 +245,7 @@ class TuiGanApp(App[None]):
         return state
 
     def watch_state(self, state: str) -> None:
-        self.dashboard.status_bar.set_info(state=state)
+        self.dashboard.run_state = state
 
     # --- system status ---------------------------------------------------------------------
     @work(thread=True, exit_on_error=False, group="system", name="system monitor")
@@ -332,36 +261,31 @@ class TuiGanApp(App[None]):
         )
 
     def on_system_polled(self, message: SystemPolled) -> None:
-        self.dashboard.system_panel.show(message.status, message.note)
+        self.dashboard.show_system(message.status, message.note)
 
     # --- actions (keys, help and palette: tui_gan/ui/actions.py) ---------------------------
-    def _engine_or_warn(self) -> Driven | None:
-        if self.engine is None or not self.engine_running:
-            self.notify("the training engine is not running", severity="warning")
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """None (the key shows dimmed and does nothing) while what it needs is not there."""
+        needs = actions.NEEDS.get(action)
+        if needs == "engine" and not (self.engine is not None and self.engine_running):
             return None
-        return self.engine
-
-    def _send(self, command: cmd.Command) -> bool:
-        if (engine := self._engine_or_warn()) is None:
-            return False
-        engine.send(command)
+        if needs == "run folder" and not self.run_dir:
+            return None
         return True
 
     def action_toggle_pause(self) -> None:
-        self._send(cmd.TogglePause())
+        self.engine.send(cmd.TogglePause())
 
     def action_checkpoint(self) -> None:
-        self._send(cmd.SaveCheckpoint())
+        self.engine.send(cmd.SaveCheckpoint())
 
     def action_arch(self, index: int) -> None:
         name = ARCH_NAMES[index]
-        if (engine := self._engine_or_warn()) is None:
-            return
         if name == self.target_arch:
             self.notify(f"already training {name}")
             return
         self.target_arch = name
-        engine.send(cmd.SwitchArch(name))
+        self.engine.send(cmd.SwitchArch(name))
 
     def _step_arch(self, delta: int) -> None:
         index = ARCH_NAMES.index(self.target_arch) if self.target_arch in ARCH_NAMES else 0
@@ -374,14 +298,14 @@ class TuiGanApp(App[None]):
         self._step_arch(-1)
 
     def action_rollback(self) -> None:
-        self._send(cmd.RollbackToBest())
+        self.engine.send(cmd.RollbackToBest())
 
     def action_toggle_raw(self) -> None:
-        self._send(cmd.ToggleRawSamples())
+        self.engine.send(cmd.ToggleRawSamples())
 
     def action_evaluate(self) -> None:
-        if self._send(cmd.EvaluateNow()):
-            self.notify("evaluating sample quality at the next step", timeout=3)
+        self.engine.send(cmd.EvaluateNow())
+        self.notify("evaluating sample quality at the next step", timeout=3)
 
     def action_scrub(self, delta: int) -> None:
         if not self.dashboard.scrub(delta):
@@ -390,41 +314,11 @@ class TuiGanApp(App[None]):
     def action_toggle_interpolation(self) -> None:
         self.dashboard.show_interpolation = not self.dashboard.show_interpolation
 
-    def _run_folder_or_warn(self) -> Path | None:
-        if not self.run_dir:
-            self.notify("this run has no folder to save into", severity="warning")
-            return None
-        return Path(self.run_dir)
-
     def action_save_grid(self) -> None:
-        """Save what the samples panel shows (a scrubbed-to grid too)."""
-        snapshot = self.dashboard.samples_panel.snapshot
-        if snapshot is None:
-            self.notify("no samples yet", severity="warning")
-        elif (folder := self._run_folder_or_warn()) is not None:
-            self._write_file(exports.grid_png(folder, self.dashboard.arch, snapshot))
+        self.dashboard.save_grid()
 
     def action_export_gif(self) -> None:
-        arch = self.dashboard.arch
-        history = self.dashboard.view(arch).samples
-        if not history:
-            self.notify("no samples yet", severity="warning")
-        elif (folder := self._run_folder_or_warn()) is not None:
-            self._write_file(exports.history_gif(folder, arch, history))
-
-    @work(thread=True, exit_on_error=False, group="save", name="save file")
-    def _write_file(self, export: exports.Export) -> None:
-        self.post_message(exports.write(export))
-
-    def on_file_saved(self, message: FileSaved) -> None:
-        if message.error:
-            self._log(message.error, "error")
-            self.notify(message.error, severity="error", markup=False)
-        else:
-            self._log(f"{message.what} saved: {message.path}", "success")
-            self.notify(
-                message.path, title=f"{message.what[0].upper()}{message.what[1:]} saved", markup=False
-            )
+        self.dashboard.export_gif()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -470,10 +364,6 @@ class TuiGanApp(App[None]):
         return actions.palette_commands(self, super().get_system_commands(screen))
 
     # --- helpers ---------------------------------------------------------------------------
-    def notify(self, *args, **kwargs) -> None:
-        if not self._replaying:  # log lines replayed on attach were toasts once already
-            super().notify(*args, **kwargs)
-
     def _log(self, message: str, level: str = "info", where: str = "") -> None:
         self.dashboard.log(message, level, where)
 

@@ -1,12 +1,15 @@
 """The main screen: the panels, what the dashboard remembers of each architecture, and how
-engine events change what the panels show. The App (tui_gan/ui/app.py) owns the engine, the
-keys and the run's lifecycle, and hands display events to this screen."""
+engine events change what the panels and the event log show (`handle`). The App
+(tui_gan/ui/app.py) owns the engine, the keys and the run's lifecycle, and hands every engine
+event to this screen; the run state reaches it as the `run_state` reactive."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
@@ -14,9 +17,12 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from tui_gan.config import TrainConfig, pretty_name
 from tui_gan.history import LossHistory, QualityHistory, SampleHistory, Snapshot
-from tui_gan.jobs.protocol import Replay
+from tui_gan.jobs.protocol import Replay, Viewers
 from tui_gan.training import events as ev
+from tui_gan.ui import exports
+from tui_gan.ui.messages import FileSaved
 from tui_gan.ui.widgets.events import EventLog
 from tui_gan.ui.widgets.losses import LossPanel
 from tui_gan.ui.widgets.quality import QualityPanel
@@ -40,6 +46,7 @@ class Dashboard(Screen):
         None, init=False
     )  # step of the snapshot shown while scrubbing; None = live
     show_interpolation: reactive[bool] = reactive(False, init=False)
+    run_state: reactive[str] = reactive("starting", init=False)  # set by the App: its `state`
 
     def __init__(self, arch: str, on_ready: Callable[[], None]) -> None:
         super().__init__()
@@ -54,6 +61,27 @@ class Dashboard(Screen):
         self.event_log = EventLog(id="events")
         self.samples_panel = SamplesPanel(id="samples")
         self.footer = Footer()
+        self.run_dir: str | None = None
+        self.read_only = False  # a finished run's replay: no "finished" toasts, no first log line
+        self.viewers = 1
+        self._replaying = False  # the job's recent log lines on attach: logged, not toasted again
+        self._attach_note = ""
+        self._recipes_told: set[str] = set()
+        # Engine events by type; explicit, so a new event type is a visible decision here.
+        self._handlers: dict[type, Callable] = {
+            ev.Started: self.started,
+            ev.Stats: self.stats,
+            ev.Samples: self.samples,
+            ev.Quality: self.quality,
+            ev.StateChanged: self._state_changed,
+            ev.CheckpointSaved: self._checkpoint_saved,
+            ev.ArchSwitched: self._arch_switched,
+            ev.Notice: self._notice,
+            ev.Failed: self._failed,
+            ev.Finished: self._finished,
+            Replay: self.replay,
+            Viewers: self._viewers,
+        }
 
     def compose(self) -> ComposeResult:
         yield self.status_bar
@@ -84,8 +112,25 @@ class Dashboard(Screen):
         return self.views[arch]
 
     # --- engine events ---------------------------------------------------------------------
+    def handle(self, event: ev.Event) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def starting(self, config: TrainConfig) -> None:
+        """An engine is starting with `config`: what the status line can say before it reports."""
+        self.arch = config.arch
+        self.status_bar.set_info(
+            arch=config.arch, dataset=pretty_name(config.dataset), device=config.device, epochs=config.epochs
+        )
+
+    def watch_run_state(self, state: str) -> None:
+        self.status_bar.set_info(state=state)
+
     def replay(self, e: Replay) -> None:
-        """The run so far, as a job (or a finished run's folder) keeps it for late viewers."""
+        """The run so far, as a job (or a finished run's folder) keeps it for late viewers, then
+        the job's recent event-log lines."""
+        self.read_only, self.viewers = e.read_only, e.viewers
         for arch, points in e.histories.items():
             self.view(arch).losses.extend(points)
         for arch, grids in e.samples.items():
@@ -94,8 +139,19 @@ class Dashboard(Screen):
         for arch, qualities in e.qualities.items():
             for quality in qualities:
                 self.view(arch).qualities.add(quality)
+        self._replaying = True
+        try:
+            for event in e.log:
+                self.handle(event)
+        finally:
+            self._replaying = False
+        if e.viewers > 1:  # logged after the run's first line (on Started)
+            others = e.viewers - 1
+            self._attach_note = f"attached: {others} other dashboard{'s' if others > 1 else ''} watching too"
 
     def started(self, e: ev.Started) -> None:
+        first = self.run_dir is None
+        self.run_dir = e.run_dir
         self.arch = e.arch
         view = self.view(e.arch)
         last = view.last_stats
@@ -116,6 +172,17 @@ class Dashboard(Screen):
         self.scrub_step = None
         self.show_samples()
         self.quality_panel.show(view.qualities, e.arch, self.quality_note)
+        if first and not self.read_only:
+            self.log(
+                f"training {e.arch} on {e.dataset} ({e.device}), {e.steps_per_epoch:,} steps/epoch, "
+                f"G {e.params_g:,} / D {e.params_d:,} params; run folder {e.run_dir or '(none)'}"
+            )
+        if e.recipe and e.arch not in self._recipes_told:
+            self._recipes_told.add(e.arch)
+            self.log(f"{e.arch} trains with {e.recipe}")
+        if self._attach_note:
+            self.log(self._attach_note)
+            self._attach_note = ""
 
     def stats(self, e: ev.Stats) -> None:
         view = self.view(e.arch)
@@ -151,6 +218,82 @@ class Dashboard(Screen):
 
     def log(self, message: str, level: str = "info", where: str = "") -> None:
         self.event_log.add(message, level, where)
+
+    def toast(self, message: str, **kwargs) -> None:
+        if not self._replaying:  # log lines replayed on attach were toasts once already
+            self.app.notify(message, **kwargs)
+
+    def _viewers(self, e: Viewers) -> None:
+        if e.count != self.viewers:
+            self.log(f"{e.count} dashboard{'s' if e.count != 1 else ''} attached")
+        self.viewers = e.count
+
+    def _state_changed(self, e: ev.StateChanged) -> None:
+        if e.state == "finished" and self.run_state != "finished" and not self.read_only:
+            self.log(f"{e.arch} finished at step {e.step:,}", "success")
+            self.toast(f"{e.arch} finished training; switch architecture or quit", title="Finished")
+
+    def _checkpoint_saved(self, e: ev.CheckpointSaved) -> None:
+        path = Path(e.path)  # inside the run folder the status line names: the short path is enough
+        if self.run_dir and path.is_relative_to(self.run_dir):
+            path = path.relative_to(self.run_dir)
+        self.log(f"checkpoint written: {path}", "success", where=f"{e.arch} @{e.step:,}")
+        if Path(e.path).stem.startswith("step_"):  # asked for with `c`; "latest" ones are only logged
+            self.toast(e.path, title=f"Checkpoint ({e.arch}, step {e.step:,})", markup=False)
+
+    def _arch_switched(self, e: ev.ArchSwitched) -> None:
+        where = f"continuing at step {e.step:,}" if e.step else "starting fresh"
+        self.log(f"switched {e.previous} -> {e.arch}, {where}")
+
+    def _notice(self, e: ev.Notice) -> None:
+        if e.topic == "quality":
+            self.quality_notice(e.message)
+        self.log(e.message, e.level, where=e.arch)
+        if e.level in ("warning", "error"):
+            self.toast(e.message, severity=e.level, markup=False)
+
+    def _failed(self, e: ev.Failed) -> None:
+        where = f" (traceback: {e.traceback_path})" if e.traceback_path else ""
+        self.log(f"{e.message}{where}", "error", where=e.arch)
+        message = f"{e.message}{where}"
+        self.toast(message, title=f"{e.arch} failed", severity="error", timeout=30, markup=False)
+
+    def _finished(self, e: ev.Finished) -> None:
+        level = "error" if e.reason == "error" else "info"
+        self.log(f"engine finished ({e.reason}) at {e.arch} step {e.step:,}", level)
+
+    def show_system(self, status: object, note: str) -> None:
+        self.system_panel.show(status, note)
+
+    # --- files the user asks for (s, g) ----------------------------------------------------
+    def save_grid(self) -> None:
+        """`s`: the grid the samples panel shows (a scrubbed-to one too) as PNG."""
+        snapshot = self.samples_panel.snapshot
+        if snapshot is None:
+            self.app.notify("no samples yet", severity="warning")
+        else:
+            self._write_file(exports.grid_png(Path(self.run_dir), self.arch, snapshot))
+
+    def export_gif(self) -> None:
+        """`g`: this architecture's sample history as an animated GIF."""
+        history = self.view(self.arch).samples
+        if not history:
+            self.app.notify("no samples yet", severity="warning")
+        else:
+            self._write_file(exports.history_gif(Path(self.run_dir), self.arch, history))
+
+    @work(thread=True, exit_on_error=False, group="save", name="save file")
+    def _write_file(self, export: exports.Export) -> None:
+        self.post_message(exports.write(export))
+
+    def on_file_saved(self, message: FileSaved) -> None:
+        if message.error:
+            self.log(message.error, "error")
+            self.app.notify(message.error, severity="error", markup=False)
+        else:
+            self.log(f"{message.what} saved: {message.path}", "success")
+            title = f"{message.what[0].upper()}{message.what[1:]} saved"
+            self.app.notify(message.path, title=title, markup=False)
 
     # --- samples ---------------------------------------------------------------------------
     def scrub(self, delta: int) -> bool:
