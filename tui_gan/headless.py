@@ -44,69 +44,88 @@ class ConsoleReporter:
         self.failed = False
         self.summary = ""
         self.viewers = 0
+        self._handlers = {  # what each event type prints, by type
+            ev.Started: self._started,
+            ev.Stats: self._stats,
+            ev.Quality: self._quality,
+            ev.CheckpointSaved: self._checkpoint,
+            ev.Notice: self._notice,
+            ev.Failed: self._failed,
+            Viewers: self._viewers,
+            ev.Finished: self._finished,
+        }
 
     def log(self, text: str) -> None:
         (self.progress.console if self.progress else self.console).log(text)
 
     def __call__(self, event: ev.Event) -> None:
-        if isinstance(event, ev.Started):
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _started(self, event: ev.Started) -> None:
+        self.log(
+            f"training [bold]{event.arch}[/] on {event.dataset} ({event.device}), "
+            f"{event.steps_per_epoch} steps/epoch, {event.epochs} epochs; run folder {event.run_dir}"
+            + (f"\n{event.arch} trains with {event.recipe}" if event.recipe else "")
+        )
+        if self.progress is not None and self.task is None:
+            total = event.epochs * event.steps_per_epoch
+            if self.max_steps is not None:
+                total = min(total, event.step + self.max_steps)
+            self.task = self.progress.add_task(event.arch, total=total, completed=event.step, rate="-")
+
+    def _stats(self, event: ev.Stats) -> None:
+        if event.points:
+            self.latest = event.points[-1]
+        if self.task is not None:
+            self.progress.update(
+                self.task,
+                completed=event.step,
+                rate=f"{event.images_per_s:,.0f}",
+                description=f"{event.arch} epoch {event.epoch + 1}/{self.epochs}",
+            )
+        if self.latest is not None and time.monotonic() - self.last_log >= self.log_every:
+            self.last_log = time.monotonic()
+            ranks = (
+                f" (ranks: {', '.join(f'{r:,.0f}' for r in event.rank_images_per_s)})"
+                if event.rank_images_per_s
+                else ""
+            )
             self.log(
-                f"training [bold]{event.arch}[/] on {event.dataset} ({event.device}), "
-                f"{event.steps_per_epoch} steps/epoch, {event.epochs} epochs; run folder {event.run_dir}"
-                + (f"\n{event.arch} trains with {event.recipe}" if event.recipe else "")
+                f"epoch {event.epoch + 1} step {event.step}  {describe(self.latest)}  "
+                f"{event.images_per_s:,.0f} img/s{ranks}"
             )
-            if self.progress is not None and self.task is None:
-                total = event.epochs * event.steps_per_epoch
-                if self.max_steps is not None:
-                    total = min(total, event.step + self.max_steps)
-                self.task = self.progress.add_task(event.arch, total=total, completed=event.step, rate="-")
-        elif isinstance(event, ev.Stats):
-            if event.points:
-                self.latest = event.points[-1]
-            if self.task is not None:
-                self.progress.update(
-                    self.task,
-                    completed=event.step,
-                    rate=f"{event.images_per_s:,.0f}",
-                    description=f"{event.arch} epoch {event.epoch + 1}/{self.epochs}",
-                )
-            if self.latest is not None and time.monotonic() - self.last_log >= self.log_every:
-                self.last_log = time.monotonic()
-                ranks = (
-                    f" (ranks: {', '.join(f'{r:,.0f}' for r in event.rank_images_per_s)})"
-                    if event.rank_images_per_s
-                    else ""
-                )
-                self.log(
-                    f"epoch {event.epoch + 1} step {event.step}  {describe(self.latest)}  "
-                    f"{event.images_per_s:,.0f} img/s{ranks}"
-                )
-        elif isinstance(event, ev.Quality):
-            r = event.report
-            self.log(
-                f"quality at step {event.step}: {r.classes_covered}/10 classes, "
-                f"confidence {r.mean_confidence:.2f}, score {r.classifier_score:.2f}, "
-                f"Frechet {r.frechet_distance:.2f} (real {event.real_floor:.2f})"
-                + (f", {r.accuracy:.1%} drawn as the digit asked for" if r.accuracy is not None else "")
-            )
-        elif isinstance(event, ev.CheckpointSaved):
-            self.log(f"checkpoint written: {event.path}")
-        elif isinstance(event, ev.Notice):
-            style = {"warning": "yellow", "error": "red"}.get(event.level, "")
-            self.log(f"[{style}]{event.message}[/]" if style else event.message)
-        elif isinstance(event, ev.Failed):
-            self.failed = True
-            where = f" (traceback in {event.traceback_path})" if event.traceback_path else ""
-            self.log(f"[bold red]error:[/] {event.message}{where}")
-        elif isinstance(event, Viewers):
-            came = "attached" if event.count > self.viewers else "left"
-            self.viewers = event.count
-            self.log(f"a dashboard {came} ({event.count} watching)")
-        elif isinstance(event, ev.Finished):
-            last = f" last: {describe(self.latest)}." if self.latest else ""
-            self.summary = (
-                f"{event.reason}: {event.arch} at step {event.step}.{last} Run folder: {event.run_dir}"
-            )
+
+    def _quality(self, event: ev.Quality) -> None:
+        r = event.report
+        self.log(
+            f"quality at step {event.step}: {r.classes_covered}/10 classes, "
+            f"confidence {r.mean_confidence:.2f}, score {r.classifier_score:.2f}, "
+            f"Frechet {r.frechet_distance:.2f} (real {event.real_floor:.2f})"
+            + (f", {r.accuracy:.1%} drawn as the digit asked for" if r.accuracy is not None else "")
+        )
+
+    def _checkpoint(self, event: ev.CheckpointSaved) -> None:
+        self.log(f"checkpoint written: {event.path}")
+
+    def _notice(self, event: ev.Notice) -> None:
+        style = {"warning": "yellow", "error": "red"}.get(event.level, "")
+        self.log(f"[{style}]{event.message}[/]" if style else event.message)
+
+    def _failed(self, event: ev.Failed) -> None:
+        self.failed = True
+        where = f" (traceback in {event.traceback_path})" if event.traceback_path else ""
+        self.log(f"[bold red]error:[/] {event.message}{where}")
+
+    def _viewers(self, event: Viewers) -> None:
+        came = "attached" if event.count > self.viewers else "left"
+        self.viewers = event.count
+        self.log(f"a dashboard {came} ({event.count} watching)")
+
+    def _finished(self, event: ev.Finished) -> None:
+        last = f" last: {describe(self.latest)}." if self.latest else ""
+        self.summary = f"{event.reason}: {event.arch} at step {event.step}.{last} Run folder: {event.run_dir}"
 
 
 def run_headless(

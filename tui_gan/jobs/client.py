@@ -19,6 +19,7 @@ from tui_gan.jobs import registry
 from tui_gan.jobs.runfiles import SampleStore, read_metrics, read_quality
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
+from tui_gan.training.runstate import RunState
 
 CONNECT_TIMEOUT_S = 5.0
 
@@ -136,7 +137,7 @@ class JobClient:
                     f"is in {self.run_dir}",
                 )
             )
-            self.emit(ev.StateChanged(arch, "error"))
+            self.emit(ev.StateChanged(arch, RunState.FAILED.value))
             return "error"
         return reason
 
@@ -228,9 +229,7 @@ class RunReplay:
                 images_per_s=losses[arch].images_per_s if arch in losses else 0.0,
                 elapsed_s=losses[arch].time_s if arch in losses else 0.0,
             ),
-            ev.StateChanged(
-                arch, "finished" if ended in ("completed", "max_steps", "finished") else "stopped", step
-            ),
+            ev.StateChanged(arch, _ended_state(ended).value, step),
             ev.Notice(
                 arch,
                 f"replay of a run that ended ({ended}): read-only; continue it with "
@@ -252,3 +251,8 @@ class RunReplay:
 
     def detach(self) -> None:
         self._closed.set()
+
+
+def _ended_state(outcome: str) -> RunState:
+    """A finished run's state from how its job ended (job.json: completed, max_steps, SIGTERM, ...)."""
+    return RunState.FINISHED if outcome in ("completed", "max_steps", "finished") else RunState.STOPPED

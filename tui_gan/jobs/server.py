@@ -33,6 +33,7 @@ from tui_gan.jobs import registry
 from tui_gan.jobs.runfiles import QUALITY_EVENTS, LossPoints, SampleStore, read_quality, truncate_after
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
+from tui_gan.training.runstate import RunState
 
 log = logging.getLogger("tui_gan.job")
 
@@ -127,6 +128,14 @@ class Job:
         self.started: ev.Started | None = None
         self.last_stats: dict[str, ev.Stats] = {}
         self.last_state: ev.StateChanged | None = None
+        # What each event type leaves for late viewers, by type (see _remember).
+        self._keep: dict[type, Callable] = {
+            ev.Started: self._keep_started,
+            ev.Stats: self._keep_stats,
+            ev.Samples: self._keep_samples,
+            ev.Quality: self._keep_quality,
+            ev.StateChanged: self._keep_state,
+        }
 
     # --- setup -----------------------------------------------------------------------------
     def setup(self) -> None:
@@ -258,28 +267,39 @@ class Job:
             self._maybe_end()
 
     def _remember(self, e: ev.Event) -> None:
-        if isinstance(e, ev.Started):
-            self.started = e
-        elif isinstance(e, ev.Stats):
-            self.losses[e.arch].extend(e.points)
-            self.last_stats[e.arch] = e
-        elif isinstance(e, ev.Samples):
-            try:
-                self.samples.add(e)
-            except OSError as exc:
-                log.warning("could not keep a sample grid: %s", exc)
-        elif isinstance(e, ev.Quality):
-            self.qualities[e.arch].append(e)
-        elif isinstance(e, ev.StateChanged):
-            self.last_state = e
-        if isinstance(e, _LOGGED) or isinstance(e, ev.StateChanged) and e.state in ("finished", "error"):
+        """Keep what a viewer attaching later needs (see replay)."""
+        keep = self._keep.get(type(e))
+        if keep is not None:
+            keep(e)
+        if isinstance(e, _LOGGED) or isinstance(e, ev.StateChanged) and RunState(e.state).ended:
             self.log_events.append(e)
+
+    def _keep_started(self, e: ev.Started) -> None:
+        self.started = e
+
+    def _keep_stats(self, e: ev.Stats) -> None:
+        self.losses[e.arch].extend(e.points)
+        self.last_stats[e.arch] = e
+
+    def _keep_samples(self, e: ev.Samples) -> None:
+        try:
+            self.samples.add(e)
+        except OSError as exc:
+            log.warning("could not keep a sample grid: %s", exc)
+
+    def _keep_quality(self, e: ev.Quality) -> None:
+        self.qualities[e.arch].append(e)
+
+    def _keep_state(self, e: ev.StateChanged) -> None:
+        self.last_state = e
 
     def _maybe_end(self) -> None:
         """A lingering job with nobody watching ends once its training has ended."""
         state = self.last_state
-        if self.linger and not self.viewers and state is not None and state.state in ("finished", "error"):
-            self._outcome = "completed" if state.state == "finished" else "error"  # not "stopped" by anyone
+        if self.linger and not self.viewers and state is not None and RunState(state.state).ended:
+            self._outcome = (
+                "completed" if state.state == RunState.FINISHED else "error"
+            )  # not "stopped" by anyone
             self.engine.send(cmd.Stop(checkpoint=True))
 
     def replay(self) -> list[ev.Event]:
@@ -319,7 +339,7 @@ class Job:
             "run_dir": str(self.run_dir),
             "pid": os.getpid(),
             "arch": current,
-            "state": self.last_state.state if self.last_state else "starting",
+            "state": self.last_state.state if self.last_state else RunState.STARTING.value,
             "step": stats.step if stats else (self.started.step if self.started else 0),
             "images_per_s": stats.images_per_s if stats else 0.0,
             "viewers": len(self.viewers),

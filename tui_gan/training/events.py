@@ -110,7 +110,7 @@ class Quality(Event):
 
 @dataclass(frozen=True)
 class StateChanged(Event):
-    state: str  # "running" | "paused" | "finished" | "error" | "stopped"
+    state: str  # a RunState value (training/runstate.py): "running", "paused", "finished", ...
     step: int = 0
 
 

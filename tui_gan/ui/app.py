@@ -28,6 +28,7 @@ from tui_gan.jobs.protocol import Replay, Viewers
 from tui_gan.models import ARCH_NAMES
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
+from tui_gan.training.runstate import RunState
 from tui_gan.ui import actions
 from tui_gan.ui.engine_link import (
     Driven,
@@ -53,6 +54,7 @@ from tui_gan.ui.screens.help import HelpScreen
 # redraw takes CPU from training on a small machine: on 2 cores the UI process used 0.087 of a
 # core at 4 batches a second, 0.058 at 2 and 0.043 at 1, of which 0.03 is the digits' redraw.
 STATS_INTERVAL = 0.5
+STOPPING = "stopping..."  # q pressed: before the engine says RunState.STOPPING
 
 
 class TuiGanApp(App[None]):
@@ -63,7 +65,7 @@ class TuiGanApp(App[None]):
     AUTO_FOCUS = None  # nothing needs focus; keys go to the App's bindings
     BINDINGS = actions.bindings()
 
-    state: reactive[str] = reactive("starting", init=False)  # the status line's state word
+    state: reactive[str] = reactive(RunState.STARTING.value, init=False)  # the status line's state word
     # What the keys need (actions.NEEDS): check_action dims a key while it cannot work.
     engine_running: reactive[bool] = reactive(False, init=False, bindings=True)
     run_dir: reactive[str | None] = reactive(None, init=False, bindings=True)
@@ -182,7 +184,7 @@ class TuiGanApp(App[None]):
         self.failed = True
         text = str(error) if isinstance(error, TuiGanError) else f"{type(error).__name__}: {error}"
         self._log(f"could not start: {text}", "error")
-        self.state = "error"
+        self.state = RunState.FAILED.value
         self.notify(text, title="Could not start training", severity="error", timeout=30, markup=False)
 
     def _data_choice(self, choice: str | None) -> None:
@@ -231,16 +233,16 @@ class TuiGanApp(App[None]):
             self._poll_system(e)
 
     def _on_state_changed(self, e: ev.StateChanged) -> None:
-        self.failed = self.failed or e.state == "error"
+        self.failed = self.failed or e.state == RunState.FAILED
         self.state = e.state
 
     def _on_failed(self, e: ev.Failed) -> None:
         self.failed = True
-        self.state = "error"
+        self.state = RunState.FAILED.value
 
     # --- reactive state --------------------------------------------------------------------
     def validate_state(self, state: str) -> str:
-        if self.quitting and state not in ("stopping...", "stopped", "error"):
+        if self.quitting and state not in (STOPPING, RunState.STOPPED, RunState.FAILED):
             return self.state  # the engine may still report "paused" etc. on its way out
         return state
 
@@ -355,7 +357,7 @@ class TuiGanApp(App[None]):
                 self._log("forced exit: not waiting for the engine", "warning")
             self.exit(return_code=1 if self.failed else 0)
             return
-        self.state = "stopping..."
+        self.state = STOPPING
         self.quitting = True
         self._log("stopping: writing final checkpoints (q again to force)")
         self.engine.send(cmd.Stop(checkpoint=True))

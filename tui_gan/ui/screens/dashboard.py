@@ -21,6 +21,7 @@ from tui_gan.config import TrainConfig, pretty_name
 from tui_gan.history import LossHistory, QualityHistory, SampleHistory, Snapshot
 from tui_gan.jobs.protocol import Replay, Viewers
 from tui_gan.training import events as ev
+from tui_gan.training.runstate import RunState
 from tui_gan.ui import exports
 from tui_gan.ui.messages import FileSaved
 from tui_gan.ui.widgets.events import EventLog
@@ -46,7 +47,7 @@ class Dashboard(Screen):
         None, init=False
     )  # step of the snapshot shown while scrubbing; None = live
     show_interpolation: reactive[bool] = reactive(False, init=False)
-    run_state: reactive[str] = reactive("starting", init=False)  # set by the App: its `state`
+    run_state: reactive[str] = reactive(RunState.STARTING.value, init=False)  # set by the App: its `state`
 
     def __init__(self, arch: str, on_ready: Callable[[], None]) -> None:
         super().__init__()
@@ -229,7 +230,8 @@ class Dashboard(Screen):
         self.viewers = e.count
 
     def _state_changed(self, e: ev.StateChanged) -> None:
-        if e.state == "finished" and self.run_state != "finished" and not self.read_only:
+        finished = RunState.FINISHED
+        if e.state == finished and self.run_state != finished and not self.read_only:
             self.log(f"{e.arch} finished at step {e.step:,}", "success")
             self.toast(f"{e.arch} finished training; switch architecture or quit", title="Finished")
 

@@ -9,18 +9,22 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tui_gan.training.runstate import RunState
 from tui_gan.ui.widgets.formatting import format_duration, progress_bar
 
+# The run's states (training/runstate.py), and the dashboard's own words before the engine
+# reports one (loading data, no data) or after q (stopping...).
 STATE_STYLES = {
-    "starting": "$text-muted",
+    RunState.STARTING.value: "$text-muted",
     "loading data": "$text-muted",
     "no data": "$warning bold",
-    "running": "$success bold",
-    "paused": "$warning bold",
-    "finished": "$accent bold",
+    RunState.RUNNING.value: "$success bold",
+    RunState.PAUSED.value: "$warning bold",
+    RunState.FINISHED.value: "$accent bold",
     "stopping...": "$warning bold",
-    "stopped": "$text-muted bold",
-    "error": "$error bold",
+    RunState.STOPPING.value: "$warning bold",
+    RunState.STOPPED.value: "$text-muted bold",
+    RunState.FAILED.value: "$error bold",
 }
 
 
@@ -29,7 +33,7 @@ class StatusInfo:
     arch: str = "-"
     dataset: str = "-"
     device: str = "-"
-    state: str = "starting"
+    state: str = RunState.STARTING.value
     step: int = 0
     epoch: int = 0  # completed epochs
     epochs: int = 0
