@@ -114,42 +114,9 @@ def restore_state(
             f"{source} was trained on {info.get('size')} images of {info.get('name')}, "
             f"but the dataset found now has {len(dataset)}; pass the same --data-dir"
         )
-    warning = None
     try:
-        if data.get("recipe"):  # (older checkpoints pinned it in their config, which the caller resumes with)
-            s.recipe = resolve(config, s.name, base=Recipe(**data["recipe"]))
-            s.G_ema = (s.G_ema if s.G_ema is not None else make_ema(s.G)) if s.recipe.ema else None
-        s.G.load_state_dict(data["generator"])
-        if s.G_ema is not None:  # an EMA this run adds starts from the weights
-            s.G_ema.load_state_dict(data.get("generator_ema") or data["generator"])
-        s.D.load_state_dict(data["discriminator"])
-        s.opt_g.load_state_dict(data["opt_g"])
-        s.opt_d.load_state_dict(data["opt_d"])
-        fused = {id(o): o.defaults.get("fused") for o in (s.opt_g, s.opt_d)}
-        for o in (
-            s.opt_g,
-            s.opt_d,
-        ):  # keep the kernel choice made for *this* device, and the betas as resolved now
-            for group in o.param_groups:
-                group["fused"] = fused[id(o)]
-                group["betas"] = s.recipe.betas
-        set_learning_rates(s)  # an --lr given now wins over the saved one (schedules rescale it every step)
-        s.fixed_noise = data["fixed_noise"].to(device)
-        if s.fixed_labels is not None:
-            s.fixed_labels = grid_labels(len(s.fixed_noise), device)
-        rng = data.get("rng") or {}
-        if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
-        if rng.get("cuda") and device.type == "cuda":
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        if data.get("device_type", "cpu") == device.type:
-            s.noise.set_state(rng["noise"])
-        else:  # a CUDA generator's state does not fit a CPU one: continue on a fresh stream
-            s.noise.manual_seed(config.seed + int(data["step"]))
-            warning = (
-                "checkpoint from another device type: the noise stream restarts, "
-                "so this run will not match an uninterrupted one exactly"
-            )
+        _load_weights(s, data, config)
+        warning = _load_noise(s, data, device, config)
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:150]
         raise CheckpointError(f"{source} does not fit architecture {s.name!r}: {first}") from None
@@ -167,3 +134,43 @@ def restore_state(
     s.last_checkpoint = str(source)
     s.checkpoint_step = s.step
     return warning
+
+
+def _load_weights(s: ArchState, data: dict[str, Any], config: TrainConfig) -> None:
+    """The recipe, the nets, the EMA and the optimizers."""
+    if data.get("recipe"):  # (older checkpoints pinned it in their config, which the caller resumes with)
+        s.recipe = resolve(config, s.name, base=Recipe(**data["recipe"]))
+        s.G_ema = (s.G_ema if s.G_ema is not None else make_ema(s.G)) if s.recipe.ema else None
+    s.G.load_state_dict(data["generator"])
+    if s.G_ema is not None:  # an EMA this run adds starts from the weights
+        s.G_ema.load_state_dict(data.get("generator_ema") or data["generator"])
+    s.D.load_state_dict(data["discriminator"])
+    s.opt_g.load_state_dict(data["opt_g"])
+    s.opt_d.load_state_dict(data["opt_d"])
+    fused = {id(o): o.defaults.get("fused") for o in (s.opt_g, s.opt_d)}
+    for o in (s.opt_g, s.opt_d):  # the kernel chosen for *this* device, the betas as resolved now
+        for group in o.param_groups:
+            group["fused"] = fused[id(o)]
+            group["betas"] = s.recipe.betas
+    set_learning_rates(s)  # an --lr given now wins over the saved one (schedules rescale it every step)
+
+
+def _load_noise(s: ArchState, data: dict[str, Any], device: torch.device, config: TrainConfig) -> str | None:
+    """The sample grid's latents and every random stream; a warning when the noise cannot
+    continue exactly (a checkpoint from another device type)."""
+    s.fixed_noise = data["fixed_noise"].to(device)
+    if s.fixed_labels is not None:
+        s.fixed_labels = grid_labels(len(s.fixed_noise), device)
+    rng = data.get("rng") or {}
+    if "torch" in rng:
+        torch.set_rng_state(rng["torch"])
+    if rng.get("cuda") and device.type == "cuda":
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    if data.get("device_type", "cpu") == device.type:
+        s.noise.set_state(rng["noise"])
+        return None
+    s.noise.manual_seed(config.seed + int(data["step"]))  # a CUDA generator's state does not fit a CPU one
+    return (
+        "checkpoint from another device type: the noise stream restarts, "
+        "so this run will not match an uninterrupted one exactly"
+    )

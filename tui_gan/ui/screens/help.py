@@ -12,6 +12,30 @@ from textual.widgets import Static
 from tui_gan.config import TrainConfig
 from tui_gan.quality.report import ACCURATE_SHARE, COVERED_SHARE, MIN_CLASSES
 
+# How to read the panels whose meaning does not depend on the run's settings.
+_STATUS = (
+    "state, architecture · dataset · device, epoch with progress through it, step, "
+    "images per second, training time of this architecture (pauses excluded), run folder."
+)
+_LOSSES = (
+    "D loss: how well the discriminator tells real from generated (BCE over both halves; "
+    "2·ln2 ≈ 1.39 when it cannot tell). G loss: how well the generator fools D "
+    "(non-saturating BCE; ln2 ≈ 0.69 at the equilibrium). ema is a moving average over ~50 steps; "
+    "the sparklines span the whole run, older steps averaged together so memory stays bounded. "
+    "Each architecture keeps its own."
+)
+_VERDICTS = (
+    "the discriminator's mean probability that real images (x) and generated images "
+    "(G(z)) are real. Early on D(x) → 1 and D(G(z)) → 0: D wins easily. Both near 0.5: D can "
+    "no longer tell them apart (good if the samples look right). D(G(z)) stuck near 0 with G loss "
+    "climbing: G gets no useful gradient. Healthy losses but samples that all look alike: "
+    "mode collapse."
+)
+_SYSTEM = (
+    "GPU name, utilisation, memory, temperature and power of the training device; "
+    "on a CPU run, CPU load, RAM, this process's memory and torch threads. Polled once a second."
+)
+
 
 def panels(config: TrainConfig) -> list[tuple[str, str]]:
     """How to read each panel, with this run's settings."""
@@ -30,32 +54,10 @@ def panels(config: TrainConfig) -> list[tuple[str, str]]:
         else ""
     )
     return [
-        (
-            "Status line",
-            "state, architecture · dataset · device, epoch with progress through it, step, "
-            "images per second, training time of this architecture (pauses excluded), run folder.",
-        ),
-        (
-            "Losses",
-            "D loss: how well the discriminator tells real from generated (BCE over both halves; "
-            "2·ln2 ≈ 1.39 when it cannot tell). G loss: how well the generator fools D "
-            "(non-saturating BCE; ln2 ≈ 0.69 at the equilibrium). ema is a moving average over ~50 steps; "
-            "the sparklines span the whole run, older steps averaged together so memory stays bounded. "
-            "Each architecture keeps its own.",
-        ),
-        (
-            "D(x), D(G(z))",
-            "the discriminator's mean probability that real images (x) and generated images "
-            "(G(z)) are real. Early on D(x) → 1 and D(G(z)) → 0: D wins easily. Both near 0.5: D can "
-            "no longer tell them apart (good if the samples look right). D(G(z)) stuck near 0 with G loss "
-            "climbing: G gets no useful gradient. Healthy losses but samples that all look alike: "
-            "mode collapse.",
-        ),
-        (
-            "System",
-            "GPU name, utilisation, memory, temperature and power of the training device; "
-            "on a CPU run, CPU load, RAM, this process's memory and torch threads. Polled once a second.",
-        ),
+        ("Status line", _STATUS),
+        ("Losses", _LOSSES),
+        ("D(x), D(G(z))", _VERDICTS),
+        ("System", _SYSTEM),
         (
             "Quality",
             f"every ~{config.eval_every:g} s of training (e: now) a small classifier judges "
