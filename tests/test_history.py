@@ -31,7 +31,7 @@ def test_loss_history_tracks_last_and_ema():
     h = LossHistory(capacity=8)
     pts = [ev.StepPoint(i, 0, 1.0 if i < 100 else 0.0, 2.0, 0.9, 0.1) for i in range(1, 201)]
     h.extend(pts)
-    assert h.steps_seen == 200 and h.last_step == 200 and h.version == 1
+    assert h.steps_seen == 200 and h.last_step == 200
     assert h.d_loss.last == 0.0 and 0.0 < h.d_loss.ema < 0.2  # smoothed toward the new level
     assert h.g_loss.ema == pytest.approx(2.0) and len(h.d_loss.series) <= 8
 

@@ -85,7 +85,7 @@ async def test_the_loss_panel_speaks_a_registered_loss(toy):
     async with app.run_test() as pilot:
         panel = app.query_one(LossPanel)
         panel.loss = "soft-hinge"
-        panel.show(None, "toy")
+        panel.arch = "toy"
         await pilot.pause()
         assert str(panel.d_label.content).startswith("D soft hinge")
         assert panel.border_title == "losses · toy · soft-hinge"

@@ -90,13 +90,11 @@ class LossHistory:
     d_fake: Tracked = field(init=False)
     steps_seen: int = 0
     last_step: int = 0
-    version: int = 0  # bumped on every change, so the panel redraws only when needed
 
     def __post_init__(self) -> None:
         self.d_loss, self.g_loss, self.d_real, self.d_fake = (_tracked(self.capacity) for _ in range(4))
 
     def extend(self, points: Iterable[StepPoint]) -> None:
-        changed = False
         for p in points:
             self.d_loss.add(p.d_loss)
             self.g_loss.add(p.g_loss)
@@ -104,12 +102,9 @@ class LossHistory:
             self.d_fake.add(p.d_fake)
             self.steps_seen += 1
             self.last_step = p.step
-            changed = True
-        if changed:
-            self.version += 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # the same refresh is the same object (arrays do not compare)
 class Snapshot:
     """One sample refresh: the fixed-noise digits and the interpolation row at a step."""
 
@@ -137,7 +132,6 @@ class SampleHistory:
             raise ValueError("capacity must be >= 4")
         self.capacity = capacity
         self.snapshots: list[Snapshot] = []
-        self.version = 0  # bumped on every change
 
     def add(self, snapshot: Snapshot) -> None:
         snaps = self.snapshots
@@ -149,7 +143,6 @@ class SampleHistory:
         if len(snaps) > self.capacity:
             half = len(snaps) // 2
             self.snapshots = snaps[:half:2] + snaps[half:]
-        self.version += 1
 
     def index_near(self, step: int) -> int:
         """Index of the snapshot at `step`, or the nearest earlier one (0 if none)."""
@@ -171,10 +164,8 @@ class QualityHistory:
     latest: object | None = None  # ev.Quality
     frechet: DownsampledSeries = field(default_factory=lambda: DownsampledSeries(128))
     count: int = 0
-    version: int = 0
 
     def add(self, quality) -> None:
         self.latest = quality
         self.frechet.add(quality.report.frechet_distance)
         self.count += 1
-        self.version += 1

@@ -27,7 +27,7 @@ from tui_gan.ui.messages import FileSaved
 from tui_gan.ui.widgets.events import EventLog
 from tui_gan.ui.widgets.losses import LossPanel
 from tui_gan.ui.widgets.quality import QualityPanel
-from tui_gan.ui.widgets.samples import SamplesPanel
+from tui_gan.ui.widgets.samples import SamplesPanel, Shown
 from tui_gan.ui.widgets.status import StatusBar
 from tui_gan.ui.widgets.system import SystemPanel
 
@@ -54,7 +54,6 @@ class Dashboard(Screen):
         self.on_ready = on_ready  # called once the panels are mounted: the App starts the engine then
         self.arch = arch  # the architecture shown: the one the engine trains now
         self.views: dict[str, ArchView] = {}  # per architecture, made on first use (see view())
-        self.quality_note = "the quality classifier is getting ready in the background..."
         self.status_bar = StatusBar(id="status")
         self.loss_panel = LossPanel(id="losses")
         self.quality_panel = QualityPanel(id="quality")
@@ -169,10 +168,12 @@ class Dashboard(Screen):
             elapsed_s=last.elapsed_s if last else 0.0,
         )
         self.loss_panel.loss = e.loss
-        self.loss_panel.show(view.losses, e.arch)
+        self.loss_panel.arch = e.arch
+        self.loss_panel.history = view.losses
         self.scrub_step = None
         self.show_samples()
-        self.quality_panel.show(view.qualities, e.arch, self.quality_note)
+        self.quality_panel.arch = e.arch
+        self.quality_panel.history = view.qualities
         if first and not self.read_only:
             self.log(
                 f"training {e.arch} on {e.dataset} ({e.device}), {e.steps_per_epoch:,} steps/epoch, "
@@ -199,7 +200,7 @@ class Dashboard(Screen):
             elapsed_s=e.elapsed_s,
             rank_rates=e.rank_images_per_s,
         )
-        self.loss_panel.show(view.losses, e.arch)
+        self.loss_panel.history = view.losses
 
     def samples(self, e: ev.Samples) -> None:
         self.view(e.arch).samples.add(Snapshot.of(e))
@@ -210,12 +211,11 @@ class Dashboard(Screen):
         history = self.view(e.arch).qualities
         history.add(e)
         if e.arch == self.arch:
-            self.quality_panel.show(history, e.arch)
+            self.quality_panel.history = history
 
     def quality_notice(self, message: str) -> None:
         """Why quality figures are not there (yet), until the first evaluation."""
-        self.quality_note = message
-        self.quality_panel.show(self.view(self.arch).qualities, self.arch, message)
+        self.quality_panel.note = message
 
     def log(self, message: str, level: str = "info", where: str = "") -> None:
         self.event_log.add(message, level, where)
@@ -320,9 +320,10 @@ class Dashboard(Screen):
         history is thinned, so it is remembered by step)."""
         history = self.view(self.arch).samples
         if not history:
-            self.samples_panel.show(None, self.arch)
+            shown = Shown(None, self.arch, None, self.show_interpolation)
         elif self.scrub_step is None:
-            self.samples_panel.show(history[-1], self.arch, None, self.show_interpolation)
+            shown = Shown(history[-1], self.arch, None, self.show_interpolation)
         else:
             index = history.index_near(self.scrub_step)
-            self.samples_panel.show(history[index], self.arch, (index, len(history)), self.show_interpolation)
+            shown = Shown(history[index], self.arch, (index, len(history)), self.show_interpolation)
+        self.samples_panel.shown = shown

@@ -7,6 +7,7 @@ import math
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.reactive import reactive
 from textual.widgets import Static
 
 from tui_gan.history import LossHistory, Tracked
@@ -37,11 +38,16 @@ def _prob_line(t_real: Tracked, t_fake: Tracked, bar: int, labels: tuple[str, st
 
 
 class LossPanel(Vertical):
-    """Redraws only when the shown history has new points (see LossHistory.version)."""
+    """Repaints when its reactives are assigned: the screen assigns `history` after every batch
+    of points (it changes in place, hence always_update), `arch` and `loss` on a switch."""
 
     DEFAULT_CSS = """
     LossPanel > Static { height: 1; }
     """
+
+    history: reactive[LossHistory | None] = reactive(None, always_update=True, init=False)
+    arch: reactive[str] = reactive("", init=False)
+    loss: reactive[str] = reactive("bce", init=False)  # the labels speak its terms
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -53,30 +59,29 @@ class LossPanel(Vertical):
         )
         self.d_spark = BarSparkline(id="d-spark")
         self.g_spark = BarSparkline(id="g-spark")
-        self.history: LossHistory | None = None
-        self.arch = ""
-        self.loss = "bce"
-        self._shown: tuple | None = None  # (id of history, its version, loss) on screen
         self._title = ""
 
     def compose(self) -> ComposeResult:
         yield from (self.d_label, self.d_spark, self.g_label, self.g_spark, self.p_label)
 
     def on_mount(self) -> None:
-        self._shown = None
-        self.show(self.history, self.arch)
+        self._update()
 
     def on_resize(self) -> None:
-        self._shown = None
-        self.show(self.history, self.arch)
+        self._update()  # the verdict bars fit the width
 
-    def show(self, history: LossHistory | None, arch: str) -> None:
-        key = (id(history), history.version if history else -1, self.loss)
-        if key == self._shown:
-            return
-        self._shown = key
-        self.history, self.arch = history, arch
-        h = history or LossHistory(capacity=2)
+    def watch_history(self) -> None:
+        self._update()
+
+    def watch_arch(self) -> None:
+        self._update()
+
+    def watch_loss(self) -> None:
+        self._update()
+
+    def _update(self) -> None:
+        arch = self.arch
+        h = self.history or LossHistory(capacity=2)
         title = (f"losses · {arch}" if arch else "losses") + (f" · {self.loss}" if self.loss != "bce" else "")
         if title != self._title:  # each assignment repaints the whole panel, border and all
             self._title = self.border_title = title

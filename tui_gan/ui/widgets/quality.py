@@ -5,6 +5,7 @@ figures, and the Frechet distance over time (lower is better)."""
 from __future__ import annotations
 
 from textual.content import Content
+from textual.reactive import reactive
 from textual.widget import Widget
 
 from tui_gan.history import QualityHistory
@@ -42,32 +43,30 @@ def sparkline(values: list[float], width: int) -> str:
 
 
 class QualityPanel(Widget):
-    """Redraws when the shown architecture's evaluations change (QualityHistory.version)."""
+    """Repaints when its reactives are assigned: the screen assigns `history` after each
+    evaluation (it changes in place, hence always_update), `arch` on a switch, `note` until the
+    first evaluation (why there are no figures yet)."""
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.history: QualityHistory | None = None
-        self.arch = ""
-        self.note = "waiting for the quality classifier..."
-        self._shown: tuple | None = None
+    history: reactive[QualityHistory | None] = reactive(None, always_update=True, init=False)
+    arch: reactive[str] = reactive("", init=False)
+    note: reactive[str] = reactive("the quality classifier is getting ready in the background...", init=False)
 
     def on_mount(self) -> None:
-        self.border_title = "quality"
+        self._titles()
 
-    def show(self, history: QualityHistory | None, arch: str, note: str | None = None) -> None:
-        if note is not None:
-            self.note = note
-        key = (id(history), history.version if history else -1, arch, self.note)
-        if key == self._shown:
-            return
-        self._shown = key
-        self.history, self.arch = history, arch
+    def watch_history(self) -> None:
+        self._titles()
+
+    def watch_arch(self) -> None:
+        self._titles()
+
+    def _titles(self) -> None:
+        history, arch = self.history, self.arch
         q = history.latest if history else None
         self.border_title = f"quality · {arch}" + (f" · step {q.step:,}" if q else "")
         self.border_subtitle = (
             f"#{history.count} · {q.seconds * 1000:.0f} ms · e: now" if q else "e: evaluate now"
         )
-        self.refresh()
 
     def render(self) -> Content:
         width = self.size.width

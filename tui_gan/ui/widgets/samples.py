@@ -6,9 +6,12 @@ Keeps what it shows so a resize re-renders locally, without asking the engine.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
+from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -23,6 +26,19 @@ INTERP_LINES = HALF_LINES + 1  # a caption line, then one row of half-size digit
 CLASSES = 10
 LABEL_CELLS = 2  # "7 " before each class's digits
 # A conditional grid's sizes, largest first: (subtitle word, cells, lines); quarter size is 7x7 pixels.
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the samples panel draws: a snapshot (compared by identity) of an architecture, where
+    it sits in the scrubbed history ((index, count); None: live), and the interpolation row."""
+
+    snapshot: Snapshot | None = None
+    arch: str = ""
+    position: tuple[int, int] | None = None
+    interpolation: bool = False
+
+
 CLASS_SIZES = (
     ("", DIGIT_CELLS, DIGIT_LINES),
     ("half", HALF_CELLS, HALF_LINES),
@@ -92,14 +108,17 @@ class SamplesPanel(Widget):
     SamplesPanel { overflow: hidden; }
     """
 
+    # What to draw, assigned whole by the screen (one redraw per change, none when it is equal).
+    shown: reactive[Shown] = reactive(Shown, init=False)
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.snapshot: Snapshot | None = None
-        self.arch = ""
-        self.position: tuple[int, int] | None = None  # (index, count) while scrubbing history; None = live
-        self.interpolation = False
-        self._drawn: tuple | None = None
         self._lines: list[Strip] = []
+
+    snapshot = property(lambda self: self.shown.snapshot)
+    arch = property(lambda self: self.shown.arch)
+    position = property(lambda self: self.shown.position)
+    interpolation = property(lambda self: self.shown.interpolation)
 
     @property
     def step(self) -> int:
@@ -109,16 +128,7 @@ class SamplesPanel(Widget):
         self.border_title = "samples"
         self.redraw()
 
-    def show(
-        self,
-        snapshot: Snapshot | None,
-        arch: str,
-        position: tuple[int, int] | None = None,
-        interpolation: bool | None = None,
-    ) -> None:
-        self.snapshot, self.arch, self.position = snapshot, arch, position
-        if interpolation is not None:
-            self.interpolation = interpolation
+    def watch_shown(self) -> None:
         self.redraw()
 
     def on_resize(self) -> None:
@@ -126,18 +136,6 @@ class SamplesPanel(Widget):
 
     def redraw(self) -> None:
         width, height = self.content_size
-        key = (
-            id(self.snapshot),
-            self.arch,
-            self.position,
-            self.interpolation,
-            width,
-            height,
-            self.app.no_color,
-        )
-        if key == self._drawn:
-            return
-        self._drawn = key
         self._titles()
         if self.snapshot is None:
             self.update("waiting for the generator's first samples...")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from rich.segment import Segment
+from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -45,34 +46,30 @@ def bar_rows(values: list[float], width: int, height: int, stretch: bool = True)
 
 
 class BarSparkline(Widget):
-    """A multi-line sparkline of `data` in the widget's CSS colour; recomputed only when the
-    data or the size changes."""
+    """A multi-line sparkline of `data` in the widget's CSS colour, as Textual's Sparkline:
+    assigning `data` repaints; the bars are recomputed when the data or the size changes."""
 
     DEFAULT_CSS = """
     BarSparkline { height: 1fr; min-height: 1; }
     """
 
+    data: reactive[list[float]] = reactive(list, init=False)
+
     def __init__(self, data: list[float] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._data = list(data or [])
         self._rows: list[str] = []
-        self._key: tuple | None = None
+        self._rows_size: tuple[int, int] | None = None  # the size _rows were made for
+        if data:
+            self.set_reactive(BarSparkline.data, list(data))
 
-    @property
-    def data(self) -> list[float]:
-        return self._data
-
-    @data.setter
-    def data(self, values: list[float]) -> None:
-        self._data = values
-        self._key = None
-        self.refresh()
+    def watch_data(self) -> None:
+        self._rows_size = None
 
     def render_line(self, y: int) -> Strip:
         width, height = self.size
-        if self._key != (width, height):
-            self._key = (width, height)
-            self._rows = bar_rows(self._data, width, height)
+        if self._rows_size != (width, height):
+            self._rows_size = (width, height)
+            self._rows = bar_rows(self.data, width, height)
         style = self.rich_style
         text = self._rows[y] if y < len(self._rows) else ""
         return Strip([Segment(text.ljust(width), style)], width)
