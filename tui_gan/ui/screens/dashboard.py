@@ -156,16 +156,11 @@ class Dashboard(Screen):
         view = self.view(e.arch)
         last = view.last_stats
         self.status_bar.set_info(
-            arch=e.arch,
-            dataset=e.dataset,
-            device=e.device,
-            run_dir=e.run_dir,
-            epochs=e.epochs,
-            step=e.step,
-            epoch=e.epoch,
-            images_per_s=0.0,
-            epoch_progress=last.epoch_progress if last else 0.0,
-            elapsed_s=last.elapsed_s if last else 0.0,
+            arch=e.arch, dataset=e.dataset, device=e.device, run_dir=e.run_dir, epochs=e.epochs
+        )
+        # where this architecture is: Started's step, and the training time its last Stats said
+        self._show_progress(
+            e.step, e.epoch, last.epoch_progress if last else 0.0, 0.0, last.elapsed_s if last else 0.0
         )
         self.loss_panel.loss = e.loss
         self.loss_panel.arch = e.arch
@@ -192,15 +187,20 @@ class Dashboard(Screen):
         view.last_stats = e
         if e.arch != self.arch:  # the last points of the architecture we just left
             return
-        self.status_bar.set_info(
-            step=e.step,
-            epoch=e.epoch,
-            epoch_progress=e.epoch_progress,
-            images_per_s=e.images_per_s,
-            elapsed_s=e.elapsed_s,
-            rank_rates=e.rank_images_per_s,
+        self._show_progress(
+            e.step, e.epoch, e.epoch_progress, e.images_per_s, e.elapsed_s, e.rank_images_per_s
         )
         self.loss_panel.history = view.losses
+
+    def _show_progress(self, step: int, epoch: int, progress: float, rate: float, elapsed: float, ranks=()):
+        self.status_bar.set_info(
+            step=step,
+            epoch=epoch,
+            epoch_progress=progress,
+            images_per_s=rate,
+            elapsed_s=elapsed,
+            rank_rates=ranks,
+        )
 
     def samples(self, e: ev.Samples) -> None:
         self.view(e.arch).samples.add(Snapshot.of(e))
