@@ -123,10 +123,6 @@ def cpu_seconds() -> tuple[float, float] | None:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK"), mine.user + mine.system
 
 
-def has_recipes() -> bool:
-    return "recipe" in {f.name for f in dataclasses.fields(TrainConfig)}
-
-
 def make_config(
     arch: str,
     recipe: str,
@@ -136,14 +132,6 @@ def make_config(
     runs_dir: str,
     conditional: bool = False,
 ) -> TrainConfig:
-    extra = {"recipe": recipe} if has_recipes() else {}
-    if conditional:
-        extra["conditional"] = True
-    if not extra and recipe != "seed":
-        raise BenchError(
-            f"recipe {recipe!r} needs TrainConfig.recipe, which this checkout does not have yet: "
-            "only --recipe seed can run"
-        )
     return TrainConfig(
         arch=arch,
         dataset=dataset_name,
@@ -153,7 +141,8 @@ def make_config(
         seed=seed,
         device=device,
         runs_dir=runs_dir,
-        **extra,
+        recipe=recipe,
+        conditional=conditional,
     ).validate()
 
 
@@ -177,7 +166,6 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
     others = None  # CPU time other processes took while this one trained, in cores: the fairness check
     if cpu_before and cpu_after:
         others = max(0.0, (cpu_after[0] - cpu_before[0]) - (cpu_after[1] - cpu_before[1])) / wall
-    recipe_used = getattr(state, "recipe", None)  # what the engine resolved the recipe to, where it does
     row = {
         "arch": arch,
         "recipe": recipe,
@@ -189,7 +177,7 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
         "judged": None,
         "report": None,
         "others_cores": others,
-        "settings": dataclasses.asdict(recipe_used) if dataclasses.is_dataclass(recipe_used) else None,
+        "settings": dataclasses.asdict(state.recipe),  # what the engine resolved the recipe to
     }
     if len(ends) > WARMUP_STEPS + 1:
         row["images_per_s"] = (len(ends) - WARMUP_STEPS) * BATCH / (ends[-1] - ends[WARMUP_STEPS - 1])
@@ -200,7 +188,7 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
             f"{arch} / {recipe}: training ended ({reason}) after {state.step} steps"
             + (f": {problems[0]}" if problems else "")
         )
-    ema = getattr(state, "G_ema", None)
+    ema = state.G_ema
     row["judged"] = "G" if ema is None else "G_ema"
     images, labels = eval_images(
         state.G if ema is None else ema, seed, args.samples, config.z_dim, engine.device, args.conditional
@@ -482,8 +470,7 @@ def benchmark(args: argparse.Namespace) -> None:
     print(
         f"{args.seconds:g} s per run after {WARMUP_STEPS} warm-up steps, batch {BATCH}, "
         f"{args.samples} digits "
-        f"judged per run, recipes {', '.join(recipes)}, {args.repeats} repeat(s), {args.device}; "
-        f"TrainConfig.recipe {'present' if has_recipes() else 'absent (seed recipe only)'}"
+        f"judged per run, recipes {', '.join(recipes)}, {args.repeats} repeat(s), {args.device}"
     )
     sys.stdout.flush()
 

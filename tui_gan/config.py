@@ -19,6 +19,7 @@ from typing import Any
 from tui_gan.errors import ConfigError
 
 DATASETS = ("mnist", "fashion-mnist", "synthetic")
+NUM_CLASSES = 10  # in every dataset: digits, Fashion-MNIST's ten kinds of clothing
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")

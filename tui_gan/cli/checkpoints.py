@@ -107,8 +107,8 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | Non
 
 def load_generator(checkpoint: str):
     """(checkpoint data, its generator in eval mode on the CPU, latent size)."""
+    from tui_gan.config import NUM_CLASSES
     from tui_gan.models import get_arch
-    from tui_gan.models.conditional import NUM_CLASSES
     from tui_gan.training.checkpoint import load_checkpoint
 
     data = load_checkpoint(checkpoint)

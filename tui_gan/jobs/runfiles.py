@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tui_gan.config import NUM_CLASSES
 from tui_gan.fileio import atomic_write, atomic_write_bytes
 from tui_gan.history import DownsampledSeries, SampleHistory, Snapshot
 from tui_gan.quality.report import QualityReport
@@ -66,13 +67,13 @@ def read_quality(run_dir: Path) -> dict[str, list[ev.Quality]]:
         try:
             report = QualityReport(
                 n=int(row["n"]),
-                histogram=tuple(float(row[f"share_{d}"]) for d in range(10)),
+                histogram=tuple(float(row[f"share_{d}"]) for d in range(NUM_CLASSES)),
                 classes_covered=int(row["classes_covered"]),
                 kl_to_uniform=float(row["kl_to_uniform"]),
                 mean_confidence=float(row["mean_confidence"]),
                 classifier_score=float(row["classifier_score"]),
                 frechet_distance=float(row["frechet_distance"]),
-                class_accuracy=tuple(float(row[f"accuracy_{d}"]) for d in range(10))
+                class_accuracy=tuple(float(row[f"accuracy_{d}"]) for d in range(NUM_CLASSES))
                 if row.get("accuracy")
                 else (),
             )

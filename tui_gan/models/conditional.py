@@ -14,8 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-NUM_CLASSES = 10  # digits (and Fashion-MNIST's ten kinds of clothing)
-
 
 def with_class(z: torch.Tensor, y: torch.Tensor | None, n_classes: int) -> torch.Tensor:
     """z with y's one-hot appended when the generator is conditional."""

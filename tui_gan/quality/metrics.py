@@ -11,8 +11,8 @@ import math
 
 import torch
 
+from tui_gan.config import NUM_CLASSES
 from tui_gan.quality.classifier import (
-    NUM_CLASSES,
     Classifier,
     FeatureStats,
     _forward,

@@ -12,9 +12,8 @@ from collections.abc import Callable
 
 import torch
 
-from tui_gan.config import TrainConfig, pretty_name
+from tui_gan.config import NUM_CLASSES, TrainConfig, pretty_name
 from tui_gan.data import Dataset
-from tui_gan.models.conditional import NUM_CLASSES
 from tui_gan.quality.report import EVAL_SEED_OFFSET, QualityReport
 from tui_gan.training import events as ev
 from tui_gan.training.outputs import RunOutputs

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tui_gan.config import NUM_CLASSES
 from tui_gan.errors import RunDirError
 from tui_gan.fileio import atomic_write_bytes
 from tui_gan.training.events import STEP_FIELDS, StepPoint
@@ -35,9 +36,9 @@ QUALITY_COLUMNS = (
     "classifier_score",
     "frechet_distance",
     "real_floor",
-    *(f"share_{d}" for d in range(10)),
+    *(f"share_{d}" for d in range(NUM_CLASSES)),
     "accuracy",
-    *(f"accuracy_{d}" for d in range(10)),  # conditional runs only (else empty)
+    *(f"accuracy_{d}" for d in range(NUM_CLASSES)),  # conditional runs only (else empty)
 )
 QUALITY_BASE_COLUMNS = 20  # files from before conditional generation end after share_9
 METRIC_COLUMNS = ("arch", *STEP_FIELDS, "images_per_s", "time_s")

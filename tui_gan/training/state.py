@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from tui_gan.config import TrainConfig
+from tui_gan.config import NUM_CLASSES, TrainConfig
 from tui_gan.models import ArchSpec, has_batchnorm
-from tui_gan.models.conditional import NUM_CLASSES
 from tui_gan.render import to_uint8
 from tui_gan.training import distributed
 from tui_gan.training.device import make_adam

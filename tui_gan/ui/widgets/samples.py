@@ -15,6 +15,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui_gan.config import NUM_CLASSES
 from tui_gan.history import Snapshot
 from tui_gan.render import DIGIT_CELLS, DIGIT_LINES, fit_grid, grid_to_segments
 
@@ -23,7 +24,6 @@ PLAIN = Style()
 MUTED = Style(dim=True)
 MIN_FULL_SIZE = 6  # fewer full-size digits than this: show more at half size (diversity matters in a GAN)
 INTERP_LINES = HALF_LINES + 1  # a caption line, then one row of half-size digits
-CLASSES = 10
 LABEL_CELLS = 2  # "7 " before each class's digits
 # A conditional grid's sizes, largest first: (subtitle word, cells, lines); quarter size is 7x7 pixels.
 
@@ -65,10 +65,10 @@ def class_layout(width: int, height: int, per_class: int, cells: int, lines: int
     line_rows = (height + 1) // (lines + 1)
     for k in range(per_class, 0, -1):
         g = groups(k)
-        if g and -(-CLASSES // g) <= line_rows:
-            return k, g, CLASSES
+        if g and -(-NUM_CLASSES // g) <= line_rows:
+            return k, g, NUM_CLASSES
     g = groups(1)
-    return (1, g, min(CLASSES, g * line_rows)) if g and line_rows else (0, 0, 0)
+    return (1, g, min(NUM_CLASSES, g * line_rows)) if g and line_rows else (0, 0, 0)
 
 
 def class_rows(
@@ -190,12 +190,12 @@ class SamplesPanel(Widget):
         images, per_class = self.snapshot.images, self.snapshot.per_class
         for size, cells, lines in CLASS_SIZES:
             k, per_line, shown = class_layout(width, height, per_class, cells, lines)
-            if shown == CLASSES or size == CLASS_SIZES[-1][0]:
+            if shown == NUM_CLASSES or size == CLASS_SIZES[-1][0]:
                 break
             images = halve(images)
         if not shown:
             return None
-        classes = "0-9" if shown == CLASSES else f"0-{shown - 1} of 0-9"
+        classes = "0-9" if shown == NUM_CLASSES else f"0-{shown - 1} of 0-9"
         self.border_subtitle = f"digits {classes} · {k} of {per_class} each" + (
             f" · {size} size" if size else ""
         )
