@@ -1,32 +1,14 @@
-"""Fixtures shared by the tests: fake system monitors with fixed readings; the CUDA skip; a time
-bound on async tests; a private data cache and an IDX folder for command-line tests."""
+"""Fixtures shared by the tests: fake system monitors with fixed readings; the CUDA skip; a private
+data cache and an IDX folder for command-line tests. Every test, async Pilot tests included, is
+bounded by pytest-timeout (`timeout` in pyproject.toml)."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
-
 import pytest
-
-ASYNC_TEST_TIMEOUT = 90.0  # s: a Pilot test whose app never exits fails instead of stalling the suite
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if inspect.iscoroutinefunction(getattr(item, "obj", None)):
-            item.obj = _bounded(item.obj)
     _skip_cuda_without_a_gpu(items)
-
-
-def _bounded(test):
-    """The async test, failing with TimeoutError after ASYNC_TEST_TIMEOUT (asyncio.timeout is 3.11+)."""
-
-    @functools.wraps(test)
-    async def bounded(*args, **kwargs):
-        return await asyncio.wait_for(test(*args, **kwargs), ASYNC_TEST_TIMEOUT)
-
-    return bounded
 
 
 def _skip_cuda_without_a_gpu(items):

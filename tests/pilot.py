@@ -1,7 +1,7 @@
 """Helpers for driving the dashboard with Pilot against the real engine on tiny data.
 
 Pilot tests are `async def` tests (pytest-asyncio, asyncio_mode = "auto") that run their app with
-`async with running(app, size) as pilot:`; conftest bounds each one at 90 s."""
+`async with running(app, size) as pilot:`; pytest-timeout bounds each one like any test."""
 
 from __future__ import annotations
 
