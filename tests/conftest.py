@@ -1,32 +1,28 @@
-"""Fixtures shared by the tests: fake system monitors with fixed readings; the CUDA skip; a time
-bound on async tests; a private data cache and an IDX folder for command-line tests."""
+"""Fixtures shared by the tests: fake system monitors with fixed readings, the CUDA skip, the data
+caches, a private runtime folder for jobs and an IDX folder for command-line tests. Plain helpers
+are in factories.py (data, configs, engines), pilot.py (the dashboard), viewers.py (job viewers)
+and waiting.py.
+
+Time: every test is bounded by pytest-timeout (`timeout` in pyproject.toml; a few tests that must
+wait longer say so with @pytest.mark.timeout), async Pilot tests included.
+
+Marks: `slow` tests start processes (subprocess, job processes, torchrun) or train something to
+its end that takes seconds (whole command-line runs, the exact-resume comparisons, quality
+classifiers, torch.compile). The default run, CI's included, runs them; for a quick loop while
+working, leave them out:
+
+    python -m pytest -q -m "not slow"
+
+`cuda` tests run only where PyTorch sees a GPU."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
-
 import pytest
-
-ASYNC_TEST_TIMEOUT = 90.0  # s: a Pilot test whose app never exits fails instead of stalling the suite
+from factories import blob_digits, cpu_status, gpu_status, monitor_factory
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if inspect.iscoroutinefunction(getattr(item, "obj", None)):
-            item.obj = _bounded(item.obj)
     _skip_cuda_without_a_gpu(items)
-
-
-def _bounded(test):
-    """The async test, failing with TimeoutError after ASYNC_TEST_TIMEOUT (asyncio.timeout is 3.11+)."""
-
-    @functools.wraps(test)
-    async def bounded(*args, **kwargs):
-        return await asyncio.wait_for(test(*args, **kwargs), ASYNC_TEST_TIMEOUT)
-
-    return bounded
 
 
 def _skip_cuda_without_a_gpu(items):
@@ -43,73 +39,19 @@ def _skip_cuda_without_a_gpu(items):
         item.add_marker(skip)
 
 
-def cpu_status():
-    from tui_gan.system import CPUStatus
-
-    return CPUStatus(
-        cpu_percent=37.5,
-        per_cpu=(30.0, 45.0),
-        ram_used_bytes=3 * 2**30,
-        ram_total_bytes=16 * 2**30,
-        process_rss_bytes=900 * 2**20,
-        torch_threads=2,
-        cpu_name="Test CPU 3000",
-    )
-
-
-def gpu_status():
-    from tui_gan.system import GPUStatus
-
-    return GPUStatus(
-        name="NVIDIA H100 80GB HBM3",
-        index=0,
-        util_percent=87.0,
-        mem_used_bytes=21 * 2**30,
-        mem_total_bytes=80 * 2**30,
-        temperature_c=61.0,
-        power_w=412.0,
-        power_limit_w=700.0,
-    )
-
-
-class FakeMonitor:
-    """SystemMonitor's interface with a fixed reading, so panels and snapshots never flake."""
-
-    def __init__(self, status, reason=None):
-        self.status = status
-        self.gpu_unavailable_reason = reason
-        self.polls = 0
-        self.closed = False
-
-    def poll(self):
-        self.polls += 1
-        return self.status
-
-    def close(self):
-        self.closed = True
-
-
-def _monitor_factory(make_status):
-    made = []
-
-    def factory(device, torch_threads=None, **ids):
-        made.append(FakeMonitor(make_status()))
-        return made[-1]
-
-    factory.made = made  # the monitors built, to check they were polled and closed
-    return factory
+# --- the dashboard -------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def cpu_monitor():
     """A monitor_factory for TuiGanApp reading a fixed CPU status."""
-    return _monitor_factory(cpu_status)
+    return monitor_factory(cpu_status)
 
 
 @pytest.fixture
 def gpu_monitor():
     """A monitor_factory for TuiGanApp reading a fixed GPU status."""
-    return _monitor_factory(gpu_status)
+    return monitor_factory(gpu_status)
 
 
 @pytest.fixture(scope="module")
@@ -131,17 +73,46 @@ def harness(tmp_path, cpu_monitor):
     return Harness(tmp_path, cpu_monitor)
 
 
+# --- data caches and runtime folders -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    """The data cache of the whole session (of each xdist worker): quality classifiers are cached
+    in its classifiers/ folder by their dataset's content, so each is trained once."""
+    return tmp_path_factory.mktemp("data-cache")
+
+
+@pytest.fixture
+def classifier_cache(shared_cache, monkeypatch):
+    """TUI_GAN_DATA is the session's cache: a classifier some test trained before is loaded, not
+    trained again (and a test that trains one leaves it to those after it)."""
+    monkeypatch.setenv("TUI_GAN_DATA", str(shared_cache))
+    return shared_cache
+
+
 @pytest.fixture
 def private_cache(tmp_path, monkeypatch):
-    """Classifiers and downloads go to a folder of this test's own."""
-    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
+    """TUI_GAN_DATA is an empty folder of this test's own: for tests of downloading, and of what
+    happens before a classifier is cached."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("TUI_GAN_DATA", str(folder))
+    return folder
+
+
+@pytest.fixture
+def private_runtime(tmp_path, monkeypatch, classifier_cache):
+    """This test's jobs register in a runtime folder of its own (the jobs inherit the variable),
+    and read the session's data cache."""
+    folder = tmp_path / "rt"
+    monkeypatch.setenv("TUI_GAN_RUNTIME_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture
 def idx_dir(tmp_path):
     """A folder of MNIST-named IDX files holding 256 labelled test blobs."""
     import numpy as np
-    from factories import blob_digits
 
     from tui_gan.data.idx import write_idx
 

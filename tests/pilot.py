@@ -1,7 +1,7 @@
 """Helpers for driving the dashboard with Pilot against the real engine on tiny data.
 
 Pilot tests are `async def` tests (pytest-asyncio, asyncio_mode = "auto") that run their app with
-`async with running(app, size) as pilot:`; conftest bounds each one at 90 s."""
+`async with running(app, size) as pilot:`; pytest-timeout bounds each one like any test."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from factories import blob_digits, tiny_config
+from factories import DIGITS, endless_config
 from rich.console import Console
 from textual.notifications import Notification, Notify
 from waiting import wait_for
@@ -22,7 +22,6 @@ from tui_gan.training.engine import Engine
 from tui_gan.ui.app import TuiGanApp
 
 SIZE = (120, 40)
-DIGITS = blob_digits(512, seed=3)  # 16 steps per epoch at batch 32
 
 _notifications: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # app -> every Notification it raised
 
@@ -120,8 +119,7 @@ class Harness:
         self.configs: list = []
 
     def app(self, engine_cls=Engine, data=DIGITS, **changes) -> TuiGanApp:
-        changes = {"epochs": 1000, "checkpoint_every": 0, **changes}
-        config = tiny_config(self.tmp_path, **changes)
+        config = endless_config(self.tmp_path, **changes)
 
         def factory(config, emit, **kwargs):
             self.configs.append(config)

@@ -1,16 +1,15 @@
 import pytest
 import torch
-from factories import blob_digits, tiny_config
+from factories import blob_digits, make_engine
 
 from tui_gan.errors import CheckpointError
 from tui_gan.training import checkpoint as ckpt_mod
 from tui_gan.training.checkpoint import load_checkpoint, save_checkpoint
-from tui_gan.training.engine import Engine
 
 
 @pytest.fixture
 def trained(tmp_path):
-    engine = Engine(tiny_config(tmp_path, max_steps=4, arch="mlp"), dataset=blob_digits(256), run_dir=False)
+    engine = make_engine(tmp_path, max_steps=4, arch="mlp")
     engine.run()
     return engine
 
@@ -82,13 +81,13 @@ def test_checkpoints_cannot_run_code(tmp_path):
 
 def test_resume_with_another_architecture_is_refused(tmp_path, trained):
     path = save_checkpoint(tmp_path / "c.pt", trained.checkpoint_payload(trained.current))
-    engine = Engine(tiny_config(tmp_path, arch="dcgan"), dataset=blob_digits(256), resume=path, run_dir=False)
+    engine = make_engine(tmp_path, arch="dcgan", resume=path)
     with pytest.raises(CheckpointError, match="architecture 'mlp', not 'dcgan'"):
         engine.setup()
 
 
 def test_resume_on_a_different_dataset_is_refused(tmp_path, trained):
     path = save_checkpoint(tmp_path / "c.pt", trained.checkpoint_payload(trained.current))
-    engine = Engine(tiny_config(tmp_path, arch="mlp"), dataset=blob_digits(512), resume=path, run_dir=False)
+    engine = make_engine(tmp_path, arch="mlp", dataset=blob_digits(512), resume=path)
     with pytest.raises(CheckpointError, match="256 images"):
         engine.setup()

@@ -6,43 +6,15 @@ import sys
 
 import numpy as np
 import pytest
+from factories import one_line_error, run_dirs, train_args
 
 from tui_gan.cli import main
 from tui_gan.models import ARCH_NAMES
 
-pytestmark = pytest.mark.usefixtures("private_cache")
+pytestmark = pytest.mark.usefixtures("classifier_cache")
 
 
-def train_args(tmp_path, idx_dir, *extra):
-    return [
-        "train",
-        "--headless",
-        "--data-dir",
-        str(idx_dir),
-        "--arch",
-        "simple",
-        "--batch-size",
-        "32",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        *extra,
-    ]
-
-
-def one_line_error(capsys, code):
-    out = capsys.readouterr()
-    lines = [line for line in out.err.splitlines() if line.strip()]
-    assert code == 2, out
-    assert len(lines) == 1 and lines[0].startswith("tui-gan: error:"), out.err
-    assert "Traceback" not in out.err + out.out
-    return lines[0]
-
-
-def run_dirs(tmp_path):
-    root = tmp_path / "runs"
-    return sorted(root.iterdir()) if root.exists() else []
-
-
+@pytest.mark.slow
 def test_headless_train_then_resume_then_sample(tmp_path, idx_dir, capsys):
     assert main(train_args(tmp_path, idx_dir, "--epochs", "2")) == 0
     out = capsys.readouterr().out
@@ -90,6 +62,7 @@ def test_headless_train_then_resume_then_sample(tmp_path, idx_dir, capsys):
     assert Image.open(tmp_path / "d.png").size[0] > 28
 
 
+@pytest.mark.slow
 def test_eval_prints_quality_as_json(tmp_path, idx_dir, capsys):
     import json
 
@@ -223,6 +196,8 @@ def test_unwritable_runs_dir(tmp_path, idx_dir, capsys):
     assert blocker.read_text() == "runs dir cannot live under a file"
 
 
+@pytest.mark.timeout(180)  # the subprocess has 120 s
+@pytest.mark.slow
 def test_piped_output_runs_headless(tmp_path, idx_dir):
     # `tui-gan` with stdout piped: no dashboard, no traceback, a normal headless run
     proc = subprocess.run(

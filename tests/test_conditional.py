@@ -9,9 +9,15 @@ import re
 import numpy as np
 import pytest
 import torch
-from factories import blob_digits, tiny_config
-from test_cli import one_line_error, run_dirs, train_args
-from test_engine import Recorder, make_engine
+from factories import (
+    Recorder,
+    blob_digits,
+    make_engine,
+    one_line_error,
+    run_dirs,
+    straight_and_resumed,
+    train_args,
+)
 
 from tui_gan.cli import main
 from tui_gan.data import Dataset
@@ -23,7 +29,6 @@ from tui_gan.models import ARCH_NAMES, get_arch
 from tui_gan.quality.metrics import class_accuracy
 from tui_gan.quality.report import QualityReport
 from tui_gan.training import events as ev
-from tui_gan.training.engine import Engine
 from tui_gan.training.rundir import QUALITY_COLUMNS, RunDir
 from tui_gan.training.state import sample_digits
 from tui_gan.ui.widgets.samples import class_layout
@@ -75,31 +80,17 @@ def test_conditional_training_and_its_sample_grid(tmp_path):
 def test_conditional_needs_labels(tmp_path):
     unlabelled = blob_digits(64)
     unlabelled = Dataset(unlabelled.name, unlabelled.images, None, "generated", "blobs without labels")
-    engine = Engine(tiny_config(tmp_path, conditional=True), Recorder(), dataset=unlabelled, run_dir=False)
+    engine = make_engine(tmp_path, dataset=unlabelled, conditional=True)
     with pytest.raises(ConfigError, match="--conditional needs class labels"):
         engine.setup()
 
 
+@pytest.mark.slow
 def test_conditional_resume_is_exact(tmp_path):
-    k, changes = 4, dict(conditional=True, arch="mlp-bn-dropout", ema=0.99)
-    straight = Recorder()
-    make_engine(tmp_path, straight, max_steps=2 * k, **changes).run()
-    first = Recorder()
-    make_engine(tmp_path, first, run_dir=tmp_path / "a", max_steps=k, checkpoint_every=0, **changes).run()
-    ckpt = first.of(ev.CheckpointSaved)[-1].path
-    resumed = Recorder()
-    engine = Engine(
-        tiny_config(tmp_path, max_steps=k, **changes),
-        resumed,
-        dataset=blob_digits(256),
-        resume=ckpt,
-        run_dir=False,
-    )
-    engine.run()
-    assert [(p.d_loss, p.g_loss) for p in resumed.points()] == [
-        (p.d_loss, p.g_loss) for p in straight.points()[k:]
-    ]
-    assert engine.current.fixed_labels.tolist() == [c for c in range(10) for _ in range(2)]
+    k = 4
+    runs = straight_and_resumed(tmp_path, k, conditional=True, arch="mlp-bn-dropout", ema=0.99)
+    assert runs.resumed.losses() == runs.straight.losses()[k:]
+    assert runs.engine.current.fixed_labels.tolist() == [c for c in range(10) for _ in range(2)]
 
 
 def test_class_accuracy_counts_digits_drawn_as_asked():
@@ -159,7 +150,7 @@ def test_class_layout_fits_a_row_per_digit_or_shares_lines():
     assert class_layout(10, 40, 7, 14, 7) == (0, 0, 0)
 
 
-def test_sample_draws_a_chosen_digit(tmp_path, idx_dir, capsys, private_cache):
+def test_sample_draws_a_chosen_digit(tmp_path, idx_dir, capsys, classifier_cache):
     assert (
         main(
             train_args(
@@ -190,7 +181,7 @@ def test_sample_draws_a_chosen_digit(tmp_path, idx_dir, capsys, private_cache):
 
 
 def test_conditional_cannot_change_on_resume_and_plain_checkpoints_draw_no_digit(
-    tmp_path, idx_dir, capsys, private_cache
+    tmp_path, idx_dir, capsys, classifier_cache
 ):
     assert (
         main(train_args(tmp_path, idx_dir, "--max-steps", "2", "--eval-every", "0", "--no-tensorboard")) == 0

@@ -4,6 +4,9 @@ Device-number checks that need no GPU fake only torch's device count."""
 
 from __future__ import annotations
 
+import os
+
+import pynvml  # nvidia-ml-py: a dependency of tui-gan
 import pytest
 import torch
 from factories import blob_digits, tiny_config
@@ -59,7 +62,20 @@ def test_the_system_panel_probes_the_training_gpu(tmp_path):
     assert isinstance(status, GPUStatus), monitor.gpu_unavailable_reason
     assert status.name == torch.cuda.get_device_name(0)
     assert status.mem_total_bytes and status.mem_total_bytes > 0
-    assert status.process_mem_bytes is None or status.process_mem_bytes > 0
+    pynvml.nvmlInit()  # what NVML itself says this process holds there
+    try:
+        handle = pynvml.nvmlDeviceGetHandleByUUID(uuid) if uuid else pynvml.nvmlDeviceGetHandleByPciBusId(bus)
+        ours = [
+            p.usedGpuMemory
+            for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
+            if p.pid == os.getpid()
+        ]
+    finally:
+        pynvml.nvmlShutdown()
+    if ours and None not in ours:  # the panel counts it (and any children's)
+        assert status.process_mem_bytes >= sum(ours) > 0
+    else:  # NVML lists no PID of ours (a container's PID namespace) or hides sizes: no figure, no guess
+        assert status.process_mem_bytes is None
 
 
 @pytest.mark.cuda

@@ -3,13 +3,14 @@ pilot.py): the keys, panels and failure paths of the dashboard issue."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from factories import DIGITS, gpu_status
 from PIL import Image
 from pilot import (
-    DIGITS,
     Harness,
     exited,
     log_text,
@@ -53,19 +54,24 @@ async def test_space_pauses_and_resumes_the_engine(harness):
         await wait_for(pilot, lambda: app.state == "paused", "the paused state")
         engine = app.engine
         paused_at = engine.current.step
-        await pilot.pause(0.6)
-        assert engine.current.step == paused_at  # stopped within a step
-        assert (
-            app.dashboard.status_bar.info.state == "paused"
-            and app.dashboard.status_bar.info.step == paused_at
-        )
         # the UI stays responsive while paused
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         await press(pilot, "escape")
         assert not isinstance(app.screen, HelpScreen)
-        # samples are refreshed on pause
+        # samples are refreshed on pause (the last thing the engine does for it)
         await wait_for(pilot, lambda: samples_step(app) == paused_at, "samples of the paused step")
+        # two commands: the paused engine answers the second after going round its loop once more
+        for written in (1, 2):
+            await press(pilot, "c")
+            await wait_for(
+                pilot, lambda n=written: log_text(app).count("checkpoint written") == n, "a checkpoint"
+            )
+        assert engine.current.step == paused_at  # stopped within a step
+        assert (
+            app.dashboard.status_bar.info.state == "paused"
+            and app.dashboard.status_bar.info.step == paused_at
+        )
         await press(pilot, "space")
         await wait_for(pilot, lambda: engine.current.step > paused_at + 5, "training to resume")
         assert app.state == "running"
@@ -109,16 +115,20 @@ async def test_arch_keys_switch_what_trains_and_switching_back_continues(harness
         assert before_seen == before_step  # every step's losses reached the UI
         await press(pilot, "space")
 
-        await switch(pilot, "a", order[(start + 1) % len(order)])
-        assert app.dashboard.views["simple"].losses.steps_seen >= before_seen
-        assert app.dashboard.loss_panel.history is app.dashboard.views[order[(start + 1) % len(order)]].losses
+        following = order[(start + 1) % len(order)]
+        await switch(pilot, "a", following)
+        left_at = app.engine.archs["simple"].step
+        simple = app.dashboard.views["simple"].losses
+        # each of simple's steps, up to the switch, in its own history; none of the next one's
+        assert simple.steps_seen == simple.last_step == left_at
+        assert app.dashboard.loss_panel.history is app.dashboard.views[following].losses
 
         await switch(pilot, "A", "simple")  # shift+a: back to where we were
         assert app.engine.current.step >= before_step
+        await wait_for(pilot, lambda: simple.last_step > left_at, "simple's next steps")
         panel = app.dashboard.loss_panel
-        assert (
-            panel.history is app.dashboard.views["simple"].losses and panel.history.steps_seen >= before_seen
-        )
+        # the same history goes on: every step from the first, none twice, none of the other's
+        assert panel.history is simple and simple.steps_seen == simple.last_step
         assert app.dashboard.status_bar.info.arch == "simple"
 
         await switch(pilot, "A", order[(start - 1) % len(order)])  # previous from simple
@@ -181,7 +191,12 @@ async def test_quit_stops_the_engine_and_writes_the_final_checkpoint(harness, ke
 
 
 class SlowFinalCheckpoint(Engine):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.writing = threading.Event()  # set once the final checkpoints have begun
+
     def checkpoint_all_dirty(self):
+        self.writing.set()
         time.sleep(1.5)
         super().checkpoint_all_dirty()
 
@@ -192,8 +207,8 @@ async def test_second_quit_forces_exit(harness):
     async with running(app) as pilot:
         await until_training(pilot, app)
         await press(pilot, "q")
-        await pilot.pause(0.2)
-        assert app.state == "stopping..." and not exited(app)
+        await wait_for(pilot, app.engine.writing.is_set, "the engine to write its final checkpoints")
+        assert app.state == "stopping..." and not exited(app)  # the first q waits for them
         await press(pilot, "q")
         assert exited(app) and app.engine_running  # left without waiting for the engine
         assert "forced exit" in log_text(app)
@@ -314,8 +329,20 @@ async def test_a_setup_error_is_shown_not_raised(harness):
 # --- panels ----------------------------------------------------------------------------------
 
 
+class CommandLog(Engine):
+    """The engine, keeping every command the dashboard sends it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sent = []
+
+    def send(self, command):
+        self.sent.append(command)
+        super().send(command)
+
+
 async def test_resize_rerenders_samples_from_the_last_images(harness):
-    app = harness.app(sample_count=64)
+    app = harness.app(engine_cls=CommandLog, sample_count=64)
 
     async with running(app, (200, 60)) as pilot:
         await until_training(pilot, app)
@@ -327,13 +354,11 @@ async def test_resize_rerenders_samples_from_the_last_images(harness):
         panel = app.dashboard.samples_panel
         snapshot = panel.snapshot
         big = digits_shown(panel)
-        sent = app.engine.commands.qsize()
+        sent = list(app.engine.sent)
         await pilot.resize_terminal(80, 24)
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: digits_shown(panel) < big, "the samples drawn again, smaller")
         small = digits_shown(panel)
-        assert (
-            panel.snapshot is snapshot and app.engine.commands.qsize() == sent
-        )  # nothing asked of the engine
+        assert panel.snapshot is snapshot and app.engine.sent == sent  # nothing asked of the engine
         assert 1 <= small < big
         await press(pilot, "space")
 
@@ -404,7 +429,6 @@ async def test_system_panel_shows_every_ranks_gpu():
     """A multi-GPU run's panel: a line per rank's GPU."""
     import dataclasses
 
-    from conftest import gpu_status
     from textual.app import App
 
     from tui_gan.ui.widgets.system import SystemPanel

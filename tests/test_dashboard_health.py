@@ -25,11 +25,6 @@ from tui_gan.ui.widgets.quality import histogram_lines, sparkline
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture
-def classifier_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
-
-
 async def test_e_evaluates_now_and_the_quality_panel_shows_the_figures(harness, classifier_cache):
     app = harness.app(eval_every=3600, eval_samples=200)  # only `e` triggers an evaluation
 

@@ -78,8 +78,7 @@ def test_missing_data_dir_says_what_to_do(tmp_path):
         load_dataset("mnist", tmp_path / "nothing-here", download=False)
 
 
-def test_offline_download_failure_is_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
+def test_offline_download_failure_is_one_clear_error(private_cache, monkeypatch):
 
     class Offline:
         def __init__(self, *a, **k):
@@ -97,12 +96,10 @@ def test_offline_download_failure_is_one_clear_error(tmp_path, monkeypatch):
     assert "Name or service not known" in message and "--dataset synthetic" in message and "\n" not in message
 
 
-def test_download_success_path_uses_torchvision_layout(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
-
+def test_download_success_path_uses_torchvision_layout(private_cache, monkeypatch):
     class FakeDownload:  # what torchvision leaves on disk after downloading
         def __init__(self, root, train, download):
-            _write_split(tmp_path / "cache" / "MNIST" / "raw", "train", n=9)
+            _write_split(private_cache / "MNIST" / "raw", "train", n=9)
 
     import torchvision.datasets
 
@@ -111,8 +108,7 @@ def test_download_success_path_uses_torchvision_layout(tmp_path, monkeypatch):
     assert len(ds) == 9 and ds.split == "train"
 
 
-def test_debian_fashion_mnist_is_found(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "empty-cache"))
+def test_debian_fashion_mnist_is_found(tmp_path, private_cache, monkeypatch):
     _write_split(tmp_path / "debian", "train", n=6)
     monkeypatch.setattr(data_mod, "DEBIAN_FASHION_DIR", tmp_path / "debian")
     ds = load_dataset("fashion-mnist", download=False)

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 import torch
+from viewers import Viewer
 from waiting import wait_until
 
+import tui_gan
 from tui_gan.jobs import registry
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
 
 TESTS = Path(__file__).resolve().parent
+PACKAGE_ROOT = Path(tui_gan.__file__).resolve().parents[1]  # the ranks import the tui_gan these tests do
 
 
-@pytest.fixture(autouse=True)
-def private_runtime(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUI_GAN_RUNTIME_DIR", str(tmp_path / "rt"))
-    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_runtime")
 
 
 def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -35,6 +35,8 @@ def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.timeout(300)  # torchrun has 240 s
+@pytest.mark.slow
 @pytest.mark.parametrize("arch, conditional", [("dcgan", False), ("mlp", False), ("dcgan", True)])
 def test_two_ranks_train_identical_weights(tmp_path, arch, conditional):
     """dcgan's D has BatchNorm (two backward passes, the first without a sync); mlp's G has it.
@@ -43,7 +45,7 @@ def test_two_ranks_train_identical_weights(tmp_path, arch, conditional):
     script.write_text(
         textwrap.dedent(f"""
         import os, sys, torch
-        sys.path.insert(0, {str(TESTS)!r})
+        sys.path[:0] = [{str(TESTS)!r}, {str(PACKAGE_ROOT)!r}]
         from pathlib import Path
         from factories import blob_digits, tiny_config
         from tui_gan.training.engine import Engine
@@ -73,6 +75,8 @@ def test_two_ranks_train_identical_weights(tmp_path, arch, conditional):
         assert torch.equal(saved["generator"][key], g0[key])
 
 
+@pytest.mark.timeout(300)  # torchrun has 240 s
+@pytest.mark.slow
 def test_nproc_run_resumes_in_one_process(tmp_path):
     runs = tmp_path / "runs"
     args = [
@@ -111,13 +115,11 @@ def test_nproc_run_resumes_in_one_process(tmp_path):
     assert load_checkpoint(run_dir / "checkpoints" / "simple" / "latest.pt")["step"] == 9
 
 
+@pytest.mark.timeout(300)  # torchrun has 240 s
+@pytest.mark.slow
 def test_commands_reach_every_rank(tmp_path):
     """A viewer of a 2-process job pauses it, switches architecture and stops it: every rank acts
     at the same step (or the collectives would hang), and rank 0 checkpoints both."""
-    import time
-
-    from test_jobs import Recorder
-
     runs = tmp_path / "runs"
     done = subprocess.run(
         [
@@ -153,15 +155,14 @@ def test_commands_reach_every_rank(tmp_path):
     assert done.returncode == 0, done.stderr
     (run_dir,) = runs.iterdir()
     job = registry.read_job(run_dir)
-    viewer = Recorder(job)
+    viewer = Viewer(job)
     try:
         viewer.wait(
             lambda e: isinstance(e, ev.Stats) and e.step > 60 and e.rank_images_per_s, "per-rank rates"
         )
         viewer.client.send(cmd.Pause())
         paused = viewer.wait(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused", "paused")
-        time.sleep(1.0)
-        viewer.client.send(cmd.SwitchArch("mlp"))
+        viewer.client.send(cmd.SwitchArch("mlp"))  # the ranks switch while paused: simple trains no more
         viewer.wait(lambda e: isinstance(e, ev.ArchSwitched) and e.arch == "mlp", "the switch")
         viewer.client.send(cmd.Resume())
         viewer.wait(lambda e: isinstance(e, ev.Stats) and e.arch == "mlp" and e.step >= 5, "mlp training")

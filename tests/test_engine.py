@@ -1,40 +1,15 @@
 import math
 import threading
-import time
 
 import numpy as np
 import pytest
-from factories import blob_digits, tiny_config
+from factories import Recorder, make_engine, straight_and_resumed, tiny_config
 from waiting import wait_until
 
 from tui_gan.models import ARCH_NAMES
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
-from tui_gan.training.engine import Engine
-
-
-class Recorder:
-    def __init__(self):
-        self.events = []
-
-    def __call__(self, event):
-        self.events.append(event)
-
-    def of(self, kind):
-        return [e for e in self.events if isinstance(e, kind)]
-
-    def points(self, arch=None):
-        return [p for s in self.of(ev.Stats) if arch in (None, s.arch) for p in s.points]
-
-
-def make_engine(tmp_path, rec=None, run_dir=False, dataset=None, **changes):
-    return Engine(
-        tiny_config(tmp_path, **changes),
-        rec or Recorder(),
-        dataset=dataset or blob_digits(256),
-        run_dir=run_dir,
-    )
 
 
 def test_every_step_is_reported_once(tmp_path):
@@ -124,18 +99,19 @@ def test_pause_resume_checkpoint_switch_stop(tmp_path):
     wait_until(lambda: engine.current.step > 5, "step 5", 20, interval=0.01)
 
     engine.send(cmd.Pause())
-    wait_until(
-        lambda: any(e.state == "paused" for e in rec.of(ev.StateChanged)),
-        "the paused state",
-        20,
-        interval=0.01,
-    )
-    paused_at = engine.current.step
-    time.sleep(0.3)
-    assert engine.current.step == paused_at  # nothing trains while paused
 
-    engine.send(cmd.SaveCheckpoint())
-    wait_until(lambda: rec.of(ev.CheckpointSaved), "the checkpoint", 20, interval=0.01)
+    def pause_handled() -> bool:  # the paused state, then the samples of the paused step
+        paused = [
+            i for i, e in enumerate(rec.events) if isinstance(e, ev.StateChanged) and e.state == "paused"
+        ]
+        return bool(paused) and any(isinstance(e, ev.Samples) for e in rec.events[paused[0] :])
+
+    wait_until(pause_handled, "the paused state", 20, interval=0.01)
+    paused_at = engine.current.step
+    for n in (1, 2):  # the paused engine answers the second after going round its loop once more
+        engine.send(cmd.SaveCheckpoint())
+        wait_until(lambda n=n: len(rec.of(ev.CheckpointSaved)) == n, "the checkpoint", 20, interval=0.01)
+    assert engine.current.step == paused_at  # nothing trains while paused
     saved = rec.of(ev.CheckpointSaved)[0]
     assert load_checkpoint(saved.path)["step"] == paused_at
 
@@ -146,8 +122,8 @@ def test_pause_resume_checkpoint_switch_stop(tmp_path):
     wait_until(
         lambda: engine.current.name == "mlp" and engine.current.step > 2, "mlp to train", 20, interval=0.01
     )
-    simple_step = engine.archs["simple"].step
-    time.sleep(0.2)
+    simple_step, mlp_step = engine.archs["simple"].step, engine.current.step
+    wait_until(lambda: engine.current.step > mlp_step + 3, "mlp to train on", 20, interval=0.01)
     assert engine.archs["simple"].step == simple_step  # only the current architecture trains
 
     engine.send(cmd.SwitchArch("simple"))
@@ -164,7 +140,7 @@ def test_pause_resume_checkpoint_switch_stop(tmp_path):
     engine.send(cmd.Stop(checkpoint=True))
     thread.join(20)
     assert result["reason"] == "stopped"
-    finals = {e.arch: e.path for e in rec.of(ev.CheckpointSaved)[1:]}
+    finals = {e.arch: e.path for e in rec.of(ev.CheckpointSaved)[2:]}
     assert set(finals) == {"simple", "mlp"}  # every architecture trained here gets a final checkpoint
     assert load_checkpoint(finals["mlp"], expected_arch="mlp")["step"] == engine.archs["mlp"].step
     run = tmp_path / "run"
@@ -214,58 +190,28 @@ def test_same_seed_same_losses(tmp_path):
     assert [p.d_loss for p in a.points()] == [p.d_loss for p in b.points()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["simple", "mlp-bn-dropout", "dcgan"])
 def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path, arch):
     k = 6  # crosses an epoch boundary (8 steps per epoch) after resuming mid-epoch
-    straight = Recorder()
-    make_engine(tmp_path, straight, arch=arch, max_steps=2 * k).run()
-
-    first = Recorder()
-    engine = make_engine(tmp_path, first, arch=arch, run_dir=tmp_path / "a", max_steps=k, checkpoint_every=0)
-    engine.run()
-    ckpt = [e.path for e in first.of(ev.CheckpointSaved)][-1]
-
-    resumed = Recorder()
-    engine = Engine(
-        tiny_config(tmp_path, arch=arch, max_steps=k),
-        resumed,
-        dataset=blob_digits(256),
-        resume=ckpt,
-        run_dir=False,
-    )
-    engine.run()
-    assert [p.step for p in resumed.points()] == list(range(k + 1, 2 * k + 1))
-    expected = [(p.d_loss, p.g_loss) for p in straight.points()[k:]]
-    assert [(p.d_loss, p.g_loss) for p in resumed.points()] == expected
-    assert len(engine.current.history) == 2 * k  # the history travels with the checkpoint
+    runs = straight_and_resumed(tmp_path, k, arch=arch)
+    assert [p.step for p in runs.resumed.points()] == list(range(k + 1, 2 * k + 1))
+    assert runs.resumed.losses() == runs.straight.losses()[k:]
+    assert len(runs.engine.current.history) == 2 * k  # the history travels with the checkpoint
 
 
+@pytest.mark.slow
 def test_bf16_autocast_trains_and_resumes_exactly(tmp_path):
     """bf16 on a CPU (this one has avx512_bf16): finite, moving losses, and the same exact resume."""
     k = 5
-    straight = Recorder()
-    make_engine(tmp_path, straight, arch="mlp", max_steps=2 * k, precision="bf16").run()
-    points = straight.points()
+    runs = straight_and_resumed(tmp_path, k, arch="mlp", precision="bf16")
+    points = runs.straight.points()
     assert all(math.isfinite(p.d_loss) and math.isfinite(p.g_loss) for p in points)
     assert len({round(p.g_loss, 4) for p in points}) > 1
     fp32 = Recorder()
     make_engine(tmp_path, fp32, arch="mlp", max_steps=2).run()
     assert fp32.points()[1].d_loss != points[1].d_loss  # the forward really ran in bf16
-
-    first = Recorder()
-    make_engine(
-        tmp_path, first, arch="mlp", run_dir=tmp_path / "a", max_steps=k, checkpoint_every=0, precision="bf16"
-    ).run()
-    ckpt = [e.path for e in first.of(ev.CheckpointSaved)][-1]
-    resumed = Recorder()
-    Engine(
-        tiny_config(tmp_path, arch="mlp", max_steps=k, precision="bf16"),
-        resumed,
-        dataset=blob_digits(256),
-        resume=ckpt,
-        run_dir=False,
-    ).run()
-    assert [(p.d_loss, p.g_loss) for p in resumed.points()] == [(p.d_loss, p.g_loss) for p in points[k:]]
+    assert runs.resumed.losses() == runs.straight.losses()[k:]
 
 
 def test_fp16_needs_a_gpu(tmp_path):
@@ -277,6 +223,7 @@ def test_fp16_needs_a_gpu(tmp_path):
         tiny_config(tmp_path, precision="fp8")
 
 
+@pytest.mark.slow
 def test_compiled_models_train_and_checkpoint_plain_weights(tmp_path):
     """torch.compile (inductor, here on the CPU: ~20 s of compiling) for G and D."""
     rec = Recorder()

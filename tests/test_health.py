@@ -1,12 +1,9 @@
 """GAN health: quality evaluations inside the engine, and alerts that fire once per episode."""
 
 import threading
-import time
 
-import pytest
 import torch
-from factories import blob_digits, tiny_config
-from test_engine import Recorder
+from factories import DIGITS, Recorder, blob_digits, tiny_config
 from waiting import wait_until
 
 from tui_gan.training import commands as cmd
@@ -39,11 +36,6 @@ def test_mode_collapse_hysteresis():
     assert alarm.update(10, 0.9) is not None  # KL alone can signal collapse
 
 
-@pytest.fixture
-def classifier_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
-
-
 def run_until(engine, predicate, what: str, timeout=60):
     """Runs the engine in a thread until `predicate` holds (or fails after `timeout`), then stops it."""
     thread = threading.Thread(target=engine.run, daemon=True)
@@ -56,7 +48,7 @@ def run_until(engine, predicate, what: str, timeout=60):
 
 
 def test_engine_evaluates_quality_and_flags_a_one_digit_generator(tmp_path, classifier_cache):
-    data = blob_digits(512)
+    data = DIGITS
     rec = Recorder()
     engine = Engine(
         tiny_config(tmp_path, eval_every=0.2, eval_samples=200, epochs=1000, recipe="seed"),
@@ -88,7 +80,8 @@ def test_engine_evaluates_quality_and_flags_a_one_digit_generator(tmp_path, clas
     assert rows[0].startswith("arch,step,epoch,n,classes_covered") and len(rows) >= 3
 
 
-def test_evaluate_now_command(tmp_path, classifier_cache):
+def test_evaluate_now_command(tmp_path, private_cache):
+    """No classifier is cached yet: `e` waits for the one training in the background."""
     rec = Recorder()
     engine = Engine(
         tiny_config(tmp_path, eval_every=3600, eval_samples=100, epochs=1000),
@@ -119,9 +112,18 @@ def test_non_finite_loss_pauses_the_dashboard_engine(tmp_path):
     )  # to resume from
     with torch.no_grad():
         engine.current.G.net[0].weight.fill_(float("inf"))
-    wait_until(lambda: rec.of(ev.Failed), "the failure", 20, interval=0.01)
+    wait_until(
+        lambda: any(e.state == "error" for e in rec.of(ev.StateChanged)), "the failure", 20, interval=0.01
+    )
     step = engine.current.step
-    time.sleep(0.3)
+
+    def answers() -> int:  # "quality metrics are off": said at the start, and to each `e`
+        return sum("quality metrics are off" in n.message for n in rec.of(ev.Notice))
+
+    said = answers()
+    for n in (1, 2):  # the engine answers the second after going round its loop once more
+        engine.send(cmd.EvaluateNow())
+        wait_until(lambda n=n: answers() == said + n, "the engine to answer `e`", 20, interval=0.01)
     assert (
         engine.current.step == step and engine.state is RunState.FAILED
     )  # stopped, but the engine (and UI) stay alive

@@ -4,7 +4,6 @@ Each job is a fresh Python that imports torch, so each costs a few seconds."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -14,19 +13,20 @@ import struct
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from factories import endless_config
 from pilot import exited, log_text, press, running, samples_step
+from viewers import Viewer
 from waiting import wait_for, wait_until
 
 from tui_gan.config import TrainConfig
 from tui_gan.errors import DataUnavailable
 from tui_gan.jobs import protocol as proto
 from tui_gan.jobs import registry
-from tui_gan.jobs.client import JobClient, query_status
+from tui_gan.jobs.client import query_status
 from tui_gan.jobs.launch import start_job
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
@@ -35,28 +35,7 @@ from tui_gan.training.checkpoint import load_checkpoint
 TESTS = Path(__file__).resolve().parent
 
 
-@pytest.fixture(autouse=True)
-def private_runtime(tmp_path, monkeypatch):
-    """Each test's jobs register in a runtime folder of its own (children inherit the variable)."""
-    folder = tmp_path / "rt"
-    monkeypatch.setenv("TUI_GAN_RUNTIME_DIR", str(folder))
-    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path / "cache"))
-    return folder
-
-
-def job_config(tmp_path: Path, **changes) -> TrainConfig:
-    base = dict(
-        arch="simple",
-        dataset="synthetic",
-        synthetic_size=512,
-        batch_size=32,
-        epochs=1000,
-        eval_every=0.0,
-        checkpoint_every=0,
-        runs_dir=str(tmp_path / "runs"),
-        sample_count=16,
-    )
-    return TrainConfig(**{**base, **changes}).validate()
+pytestmark = pytest.mark.usefixtures("private_runtime")
 
 
 @pytest.fixture
@@ -110,34 +89,6 @@ def wait_step(info: registry.JobInfo, at_least: int, timeout: float = 60.0) -> i
 
     wait_until(reached, lambda: f"step {at_least}; the job stayed at step {steps[-1]}", timeout, interval=0.1)
     return steps[-1]
-
-
-class Recorder:
-    """A JobClient viewer in a thread, recording its events."""
-
-    def __init__(self, info: registry.JobInfo) -> None:
-        self.events: list[ev.Event] = []
-        self.client = JobClient(self.events.append, info=info)
-        self.client.setup()
-        self.result: dict = {}
-        self.thread = threading.Thread(
-            target=lambda: self.result.update(reason=self.client.run()), daemon=True
-        )
-        self.thread.start()
-
-    def wait(self, test, what: str, timeout: float = 60.0):
-        """The first event that passes `test`, once there is one."""
-        return wait_until(
-            lambda: next((e for e in list(self.events) if test(e)), None),
-            lambda: f"{what}; got {[type(e).__name__ for e in self.events][-10:]}",
-            timeout,
-            interval=0.02,
-        )
-
-    def close(self) -> str:
-        self.client.detach()
-        self.thread.join(10)
-        return self.result.get("reason")
 
 
 # --- the protocol ------------------------------------------------------------------------------
@@ -241,31 +192,33 @@ def test_a_viewer_of_another_user_is_refused(monkeypatch):
 
     a, b = socket.socketpair(socket.AF_UNIX)
     with a, b:
-        assert server._same_user(a)  # SO_PEERCRED: the peer is us
+        assert server.same_user(a)  # SO_PEERCRED: the peer is us
         monkeypatch.setattr(server.os, "getuid", lambda: 12345)
-        assert not server._same_user(a)
+        assert not server.same_user(a)
 
 
 # --- jobs and viewers ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_setup_errors_reach_the_starter_as_themselves(tmp_path):
-    config = job_config(tmp_path, dataset="mnist", data_dir=str(tmp_path / "no-mnist-here"))
+    config = endless_config(tmp_path, dataset="mnist", data_dir=str(tmp_path / "no-mnist-here"))
     with pytest.raises(DataUnavailable):  # the dashboard offers synthetic digits for exactly this
         start_job(config, engine_kwargs={"download": False})
     assert not list((tmp_path / "runs").glob("*/job.json"))
 
 
+@pytest.mark.slow
 async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_monitor):
     """A job trains with nobody watching; a dashboard attaches, sees it train, detaches with d;
     training goes on; a second dashboard starts with the loss history so far."""
     from tui_gan.ui.app import TuiGanApp
     from tui_gan.ui.engine_link import job_engine_factory
 
-    info = jobs(job_config(tmp_path))
+    info = jobs(endless_config(tmp_path))
     wait_step(info, 20)
 
     def dashboard():
         return TuiGanApp(
-            job_config(tmp_path),
+            endless_config(tmp_path),
             engine_factory=job_engine_factory(attach=info),
             monitor_factory=cpu_monitor,
             system_interval=0.2,
@@ -303,14 +256,15 @@ async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_mon
     assert registry.pid_alive(info.pid) and status_step(info) > left_at
 
 
+@pytest.mark.slow
 async def test_two_viewers_see_the_same_state(tmp_path, jobs, cpu_monitor):
     from tui_gan.ui.app import TuiGanApp
     from tui_gan.ui.engine_link import job_engine_factory
 
-    info = jobs(job_config(tmp_path))
-    other = Recorder(info)
+    info = jobs(endless_config(tmp_path))
+    other = Viewer(info)
     app = TuiGanApp(
-        job_config(tmp_path),
+        endless_config(tmp_path),
         engine_factory=job_engine_factory(attach=info),
         monitor_factory=cpu_monitor,
         system_interval=0.2,
@@ -341,12 +295,13 @@ async def test_two_viewers_see_the_same_state(tmp_path, jobs, cpu_monitor):
     assert load_checkpoint(info.run_dir / "checkpoints" / "simple" / "latest.pt")["step"] == job.step
 
 
+@pytest.mark.slow
 async def test_the_dashboard_starts_a_job_by_default_and_q_stops_it(tmp_path, cpu_monitor):
     """The real `tui-gan` path: no engine_factory, so the App starts a job and attaches to it."""
     from tui_gan.jobs.client import JobClient
     from tui_gan.ui.app import TuiGanApp
 
-    config = job_config(tmp_path)
+    config = endless_config(tmp_path)
     app = TuiGanApp(config, monitor_factory=cpu_monitor, system_interval=0.2)
 
     async with running(app) as pilot:
@@ -367,6 +322,8 @@ async def test_the_dashboard_starts_a_job_by_default_and_q_stops_it(tmp_path, cp
     assert load_checkpoint(final)["step"] == paused_at
 
 
+@pytest.mark.timeout(300)  # 30 epochs trained unwatched (up to 120 s) after the dashboard came up
+@pytest.mark.slow
 def test_a_closed_dashboard_leaves_its_job_training(tmp_path):
     """kill -9 of the dashboard's process (or a dropped SSH link): its job goes on training, and
     once training ends with nobody watching it writes its final checkpoint and exits."""
@@ -393,13 +350,18 @@ def test_a_closed_dashboard_leaves_its_job_training(tmp_path):
         asyncio.run(body())
     """)
     dashboard = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},  # the job inherits it: torch there runs 1 thread
     )
     try:
         line = dashboard.stdout.readline()
         assert line, dashboard.stderr.read()[-2000:]
-        pid, threads = map(int, line.split())
-        assert threads >= 1  # the job reports its own torch threads
+        pid, threads = line.split()
+        pid = int(pid)
+        assert threads == "1"  # the job's torch threads, reported by the job (the dashboard has no torch)
         dashboard.kill()
         dashboard.wait()
         wait_gone(pid, timeout=120)  # 30 epochs of 16 steps, then the job ends on its own
@@ -446,6 +408,8 @@ def metrics(run_dir: Path) -> dict[int, tuple[str, str]]:
     return {int(r[1]): (r[3], r[4]) for r in rows}
 
 
+@pytest.mark.timeout(300)  # three headless runs, the last two given 120 s each
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_stops_with_a_final_checkpoint_and_resume_continues_exactly(tmp_path, sig):
     runs = tmp_path / "runs"
@@ -482,12 +446,14 @@ def test_a_signal_stops_with_a_final_checkpoint_and_resume_continues_exactly(tmp
     assert sorted(metrics(run_dir)) == list(range(1, stopped + 11))
 
 
+@pytest.mark.timeout(300)  # four jobs, each given 60 s to start
+@pytest.mark.slow
 def test_kill_9_during_checkpoint_writes_never_damages_the_previous_one(tmp_path, jobs):
     """A checkpoint every 2 steps of mlp (~20 MB each): killed at random moments, mostly inside a
     write. The latest.pt on disk always loads."""
     rng = random.Random(0)
     for trial in range(4):
-        config = job_config(tmp_path / f"t{trial}", arch="mlp", synthetic_size=64, checkpoint_every=1)
+        config = endless_config(tmp_path / f"t{trial}", arch="mlp", synthetic_size=64, checkpoint_every=1)
         info = jobs(config)
         latest = info.run_dir / "checkpoints" / "mlp" / "latest.pt"
         wait_until(latest.exists, "the first checkpoint", 60, interval=0.02)
@@ -498,8 +464,9 @@ def test_kill_9_during_checkpoint_writes_never_damages_the_previous_one(tmp_path
         assert data["step"] >= 2 and data["step"] % 2 == 0
 
 
+@pytest.mark.slow
 def test_garbage_from_a_client_does_not_disturb_training(tmp_path, jobs):
-    info = jobs(job_config(tmp_path))
+    info = jobs(endless_config(tmp_path))
     before = wait_step(info, 5)
     attempts = [
         os.urandom(4096),  # random bytes
@@ -516,7 +483,7 @@ def test_garbage_from_a_client_does_not_disturb_training(tmp_path, jobs):
     with socket.socket(socket.AF_UNIX) as sock:  # one that says nothing at all, and stays
         sock.connect(str(info.socket))
         assert wait_step(info, before + 30) > before
-    viewer = Recorder(info)  # a proper viewer is still served
+    viewer = Viewer(info)  # a proper viewer is still served
     viewer.wait(lambda e: isinstance(e, ev.Stats) and e.points, "live stats")
     assert viewer.close() == "detached"
     log = (info.run_dir / "job.log").read_text()
@@ -524,18 +491,19 @@ def test_garbage_from_a_client_does_not_disturb_training(tmp_path, jobs):
     assert "Traceback" not in log
 
 
+@pytest.mark.slow
 def test_ls_and_attach_errors(tmp_path, jobs, capsys):
     from tui_gan.cli import main
 
     runs = tmp_path / "runs"
     assert main(["ls", "--runs-dir", str(runs)]) == 0
     assert "no live training jobs" in capsys.readouterr().out
-    first = jobs(job_config(tmp_path))
+    first = jobs(endless_config(tmp_path))
     wait_step(first, 3)
     assert main(["ls", "--runs-dir", str(runs)]) == 0
     out = capsys.readouterr().out
     assert str(first.run_dir) in out and str(first.pid) in out and "running" in out
-    second = jobs(job_config(tmp_path, arch="mlp"))
+    second = jobs(endless_config(tmp_path, arch="mlp"))
     wait_step(second, 1)
     main(["ls", "--runs-dir", str(runs)])
     live = capsys.readouterr().out.split("recent runs")[0]
@@ -560,6 +528,7 @@ def test_ls_and_attach_errors(tmp_path, jobs, capsys):
     assert line == 2 and "in use by a live job" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_detach_option_prints_how_to_attach(tmp_path):
     proc = cli("train", "--detach", *TRAIN[2:], "--epochs", "2", "--runs-dir", str(tmp_path / "runs"))
     out, err = proc.communicate(timeout=60)
@@ -607,6 +576,7 @@ def finished_run(tmp_path) -> Path:
     return run_dir
 
 
+@pytest.mark.slow
 async def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor, finished_run):
     from tui_gan.ui.app import TuiGanApp
     from tui_gan.ui.engine_link import job_engine_factory
@@ -614,7 +584,9 @@ async def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor, finished_ru
     run_dir = finished_run
     assert list((run_dir / "samples" / "simple" / "history").glob("step_*.npz"))  # the scrubber's grids, kept
     app = TuiGanApp(
-        job_config(tmp_path), engine_factory=job_engine_factory(attach=run_dir), monitor_factory=cpu_monitor
+        endless_config(tmp_path),
+        engine_factory=job_engine_factory(attach=run_dir),
+        monitor_factory=cpu_monitor,
     )
 
     async with running(app) as pilot:
@@ -635,6 +607,7 @@ async def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor, finished_ru
     assert app.return_code == 0
 
 
+@pytest.mark.slow
 def test_resume_in_place_keeps_one_history(tmp_path):
     """A run killed after its last checkpoint redoes those steps on resume: its files hold each
     step once, and the panels start from the checkpoint's history."""
@@ -676,6 +649,7 @@ def test_resume_in_place_keeps_one_history(tmp_path):
     assert json.loads((run_dir / "job.json").read_text())["step"] == 64
 
 
+@pytest.mark.slow
 async def test_closing_the_dashboard_while_its_job_loads(tmp_path, cpu_monitor):
     """q then q again (or d) before the job has loaded its data: the dashboard leaves at once;
     after q the starting job is stopped, after d it trains on unwatched."""
@@ -684,12 +658,14 @@ async def test_closing_the_dashboard_while_its_job_loads(tmp_path, cpu_monitor):
     for keys, survives in ((("q", "q"), False), (("d",), True)):
         runs = tmp_path / keys[0] / "runs"
         app = TuiGanApp(
-            job_config(tmp_path, runs_dir=str(runs), synthetic_size=60000), monitor_factory=cpu_monitor
+            endless_config(tmp_path, runs_dir=str(runs), synthetic_size=60000), monitor_factory=cpu_monitor
         )
+        before = starting_jobs()
 
         started = time.monotonic()
         async with running(app) as pilot:
             await wait_for(pilot, lambda app=app: app.state == "loading data", "the job to be starting")
+            (pid,) = await wait_for(pilot, lambda b=before: starting_jobs() - b, "the job's process")
             await press(pilot, *keys)
             await wait_for(pilot, lambda app=app: exited(app), "the dashboard to leave", timeout=10)
         assert (
@@ -698,10 +674,24 @@ async def test_closing_the_dashboard_while_its_job_loads(tmp_path, cpu_monitor):
         if survives:
             wait_until(registry.live_jobs, "the detached job to come up", 60, interval=0.1)
         else:
-            await asyncio.sleep(8)  # time enough to have loaded its data, had it lived
-            assert not list(runs.glob("*/job.json"))
+            wait_gone(pid, timeout=30)  # stopped while it loaded its data ...
+            assert not list(runs.glob("*/job.json"))  # ... so it never served viewers
         jobs_now = registry.live_jobs()
         assert bool(jobs_now) == survives
         for job in jobs_now:
             os.kill(job.pid, signal.SIGKILL)
             wait_gone(job.pid)
+
+
+def starting_jobs() -> set[int]:
+    """The job processes this process started (launch.start_job's `python -c ... child_main`)."""
+    import psutil
+
+    pids = set()
+    for child in psutil.Process().children():
+        try:
+            if "child_main" in " ".join(child.cmdline()) and _alive(child.pid):
+                pids.add(child.pid)
+        except psutil.Error:
+            pass  # gone meanwhile
+    return pids

@@ -1,16 +1,17 @@
 """Quality metrics: the classifier is good enough to judge digits, and the metrics separate real
-digits from collapsed and noisy samples. The MNIST classifier is trained once per session."""
+digits from collapsed and noisy samples. The MNIST classifier is trained once per session (into
+the session's data cache)."""
 
 from __future__ import annotations
 
 import json
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from factories import SHARED_MNIST, blob_digits
 
 import tui_gan.quality.classifier as classifier_mod
 from tui_gan.data import Dataset, load_dataset
@@ -29,12 +30,17 @@ from tui_gan.quality import (
 )
 from tui_gan.quality.classifier import cache_path, feature_stats
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-needs_mnist = pytest.mark.skipif(
+_mnist_present = pytest.mark.skipif(
     not any(SHARED_MNIST.glob("t10k-images-idx3-ubyte*"))
     and not any(SHARED_MNIST.glob("train-images-idx3-ubyte*")),
     reason=f"real MNIST not found at {SHARED_MNIST}",
 )
+
+
+def needs_mnist(test):
+    """Skipped without the shared MNIST copy; slow: the first of these to run trains the MNIST
+    classifier (15 s on 2 idle cores, over a minute on busy ones), hence a longer time limit."""
+    return pytest.mark.slow(pytest.mark.timeout(300)(_mnist_present(test)))
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +49,8 @@ def mnist():
 
 
 @pytest.fixture(scope="module")
-def clf_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("classifiers")
+def clf_dir(shared_cache):
+    return shared_cache / "classifiers"
 
 
 @pytest.fixture(scope="module")
@@ -53,17 +59,6 @@ def clf(mnist, clf_dir):
     model = load_or_train(mnist, clf_dir)
     print(f"classifier: {model.val_accuracy:.2%} held-out after {time.perf_counter() - start:.1f} s")
     return model
-
-
-def blobs(n: int = 300, seed: int = 0) -> Dataset:
-    """A blob per class at a class-dependent place: learnable in a second."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    yy, xx = np.mgrid[0:28, 0:28]
-    cy = 6 + (labels // 4)[:, None, None] * 8 + rng.normal(0, 0.7, (n, 1, 1))
-    cx = 6 + (labels % 4)[:, None, None] * 5 + rng.normal(0, 0.7, (n, 1, 1))
-    images = (255 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 6.0)).astype(np.uint8)
-    return Dataset("blobs", torch.from_numpy(images), torch.from_numpy(labels), "generated", "test blobs")
 
 
 # --- the classifier on real digits ------------------------------------------------------------
@@ -189,7 +184,7 @@ def test_frechet_distance_survives_singular_covariances():
 
 
 def test_train_learns_blobs_without_touching_the_global_rng():
-    data = blobs()
+    data = blob_digits(300, jitter=0.5)  # no class's blobs reach another's place: learnable in a second
     state = torch.get_rng_state()
     model, accuracy, val_idx = train_classifier(data.images, data.labels, epochs=5, batch_size=32, seed=1)
     assert torch.equal(torch.get_rng_state(), state)  # a seeded GAN run beside it stays reproducible
@@ -199,11 +194,10 @@ def test_train_learns_blobs_without_touching_the_global_rng():
     assert model.features(torch.zeros(2, 1, 28, 28)).shape == (2, 84)
 
 
-def test_second_load_hits_the_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUI_GAN_DATA", str(tmp_path))
-    data = blobs()
+def test_second_load_hits_the_cache(private_cache, monkeypatch):
+    data = blob_digits(300)
     first = load_or_train(data, epochs=3)
-    path = tmp_path / "classifiers" / cache_path(".", first.fingerprint).name
+    path = private_cache / "classifiers" / cache_path(".", first.fingerprint).name
     assert path.is_file() and first.fingerprint in path.name
 
     def no_training(*args, **kwargs):
@@ -219,7 +213,7 @@ def test_second_load_hits_the_cache(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign"])
 def test_damaged_cache_is_retrained_and_overwritten(tmp_path, damage):
-    data = blobs()
+    data = blob_digits(300)
     first = load_or_train(data, tmp_path, epochs=2)
     path = cache_path(tmp_path, first.fingerprint)
     if damage == "garbage":
@@ -244,7 +238,7 @@ def test_damaged_cache_is_retrained_and_overwritten(tmp_path, damage):
 
 
 def test_should_stop_aborts_between_batches(tmp_path):
-    data = blobs(2000)
+    data = blob_digits(2000)
     polls, steps = [], []
 
     def should_stop():
@@ -260,7 +254,7 @@ def test_should_stop_aborts_between_batches(tmp_path):
 
 
 def test_unlabelled_or_bad_labels_raise_data_error(tmp_path):
-    data = blobs()
+    data = blob_digits(300)
     with pytest.raises(DataError, match="no labels"):
         load_or_train(Dataset("mnist", data.images, None, "train", "somewhere"), tmp_path)
     with pytest.raises(DataError, match="no labels"):
@@ -270,7 +264,7 @@ def test_unlabelled_or_bad_labels_raise_data_error(tmp_path):
 
 
 def test_fingerprint_follows_content():
-    data = blobs(100)
+    data = blob_digits(100)
     base = dataset_fingerprint(data.images, data.labels)
     assert base == dataset_fingerprint(data.images.clone(), data.labels.clone())
     assert len(base) == 16 and set(base) <= set("0123456789abcdef")  # 16 hex digits
@@ -282,6 +276,7 @@ def test_fingerprint_follows_content():
     assert dataset_fingerprint(data.images, label) != base
 
 
+@pytest.mark.slow
 def test_classifier_learns_the_synthetic_digits():
     images, labels = make_synthetic_digits(3000, seed=0)
     _, accuracy, _ = train_classifier(images, labels, epochs=6)  # 95-97% over seeds

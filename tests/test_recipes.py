@@ -9,8 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from factories import blob_digits, tiny_config
-from test_engine import Recorder, make_engine
+from factories import Recorder, make_engine, straight_and_resumed
 
 from tui_gan.cli import main
 from tui_gan.config import TrainConfig
@@ -93,12 +92,8 @@ def test_the_recipes_betas_reach_both_optimizers_and_a_resume_takes_new_ones(tmp
     recipe = engine.current.recipe
     for opt in (engine.current.opt_g, engine.current.opt_d):
         assert opt.param_groups[0]["betas"] == (recipe.beta1, recipe.beta2)
-    resumed = Engine(
-        tiny_config(tmp_path, arch="simple", beta2=0.9, max_steps=1),
-        Recorder(),
-        dataset=blob_digits(256),
-        resume=engine.current.last_checkpoint,
-        run_dir=False,
+    resumed = make_engine(
+        tmp_path, arch="simple", beta2=0.9, max_steps=1, resume=engine.current.last_checkpoint
     )
     resumed.setup()  # the saved optimizer state carried the old betas
     for opt in (resumed.current.opt_g, resumed.current.opt_d):
@@ -144,24 +139,11 @@ def test_raw_samples_toggle_and_checkpoints_keep_the_ema(tmp_path):
         dict(beta1=0.0, beta2=0.9, arch="simple"),
     ],
 )
+@pytest.mark.slow
 def test_resume_is_exact_with_each_option(tmp_path, changes):
     k = 5
-    straight = Recorder()
-    make_engine(tmp_path, straight, max_steps=2 * k, **changes).run()
-    first = Recorder()
-    make_engine(tmp_path, first, run_dir=tmp_path / "a", max_steps=k, checkpoint_every=0, **changes).run()
-    ckpt = [e.path for e in first.of(ev.CheckpointSaved)][-1]
-    resumed = Recorder()
-    Engine(
-        tiny_config(tmp_path, max_steps=k, **changes),
-        resumed,
-        dataset=blob_digits(256),
-        resume=ckpt,
-        run_dir=False,
-    ).run()
-    assert [(p.d_loss, p.g_loss) for p in resumed.points()] == [
-        (p.d_loss, p.g_loss) for p in straight.points()[k:]
-    ]
+    runs = straight_and_resumed(tmp_path, k, **changes)
+    assert runs.resumed.losses() == runs.straight.losses()[k:]
 
 
 class ScriptedJudge(QualityJudge):
@@ -215,7 +197,7 @@ def test_early_stop_ends_a_run_that_stopped_improving(tmp_path):
 def test_rollback_continues_from_best(tmp_path):
     rec = Recorder()
     engine = scripted(
-        Engine(tiny_config(tmp_path, max_steps=6), rec, dataset=blob_digits(256), run_dir=tmp_path / "run"),
+        make_engine(tmp_path, rec, run_dir=tmp_path / "run", max_steps=6),
         [20.0, 25.0],
     )
     engine.send(cmd.RollbackToBest())  # before any best.pt: says so
@@ -264,25 +246,13 @@ def test_a_resume_keeps_its_recipe_takes_new_options_and_other_archs_get_their_o
     first = Recorder()
     make_engine(tmp_path, first, run_dir=tmp_path / "a", arch="simple", max_steps=3, checkpoint_every=0).run()
     ckpt = first.of(ev.CheckpointSaved)[-1].path
-    engine = Engine(
-        tiny_config(tmp_path, arch="simple", lr=3e-5, max_steps=2),
-        Recorder(),
-        dataset=blob_digits(256),
-        resume=ckpt,
-        run_dir=False,
-    )
+    engine = make_engine(tmp_path, arch="simple", lr=3e-5, max_steps=2, resume=ckpt)
     engine.run()
     s = engine.current
     assert s.recipe == replace(ARCHS["simple"].recipe, lr_g=3e-5, lr_d=3e-5)
     assert s.opt_g.param_groups[0]["lr"] == s.opt_d.param_groups[0]["lr"] == 3e-5
 
-    resumed = Engine(
-        tiny_config(tmp_path, arch="simple", max_steps=50),
-        Recorder(),
-        dataset=blob_digits(256),
-        resume=ckpt,
-        run_dir=False,
-    )
+    resumed = make_engine(tmp_path, arch="simple", max_steps=50, resume=ckpt)
     resumed.setup()
     resumed.send(cmd.SwitchArch("mlp"))
     resumed.drain_commands()

@@ -267,7 +267,7 @@ def test_poll_never_raises(nvml, monkeypatch):
     monitor = SystemMonitor("cuda")
     monkeypatch.setattr(psutil, "virtual_memory", boom)
     monkeypatch.setattr(psutil, "cpu_percent", boom)
-    monkeypatch.setattr(monitor, "_process", SimpleNamespace(memory_info=boom))
+    monkeypatch.setattr(psutil.Process, "memory_info", boom)  # this process's memory among them
     status = monitor.poll()
     assert isinstance(status, CPUStatus)
     assert (status.cpu_percent, status.per_cpu, status.ram_total_bytes) == (0.0, (), 0)
@@ -303,6 +303,7 @@ def test_format_bytes(n, text):
     assert format_bytes(n) == text
 
 
+@pytest.mark.slow
 def test_process_memory_counts_child_processes():
     """The dashboard trains in a child process: its memory is the run's memory too."""
     import subprocess
@@ -373,6 +374,7 @@ def test_the_engines_pci_bus_id_beats_index_order(nvml):
     assert status.mig and status.index == 1
 
 
+@pytest.mark.slow
 def test_engine_process_memory_counts(nvml):
     """An attached dashboard is not the job's parent: the job's pid is passed in."""
     import subprocess

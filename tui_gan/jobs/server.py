@@ -350,7 +350,7 @@ class Job:
         viewer = None
         pump = None
         try:
-            if not _same_user(writer.get_extra_info("socket")):
+            if not same_user(writer.get_extra_info("socket")):
                 log.warning("refused a connection from another user")
                 return
             hello = await asyncio.wait_for(_read(reader), HELLO_TIMEOUT_S)
@@ -409,7 +409,7 @@ async def _read(reader: asyncio.StreamReader) -> dict:
     return proto.unpack(await reader.readexactly(proto.frame_length(header, proto.MAX_VIEWER_FRAME)))
 
 
-def _same_user(sock: socket.socket | None) -> bool:
+def same_user(sock: socket.socket | None) -> bool:
     """The peer runs as this user (Linux SO_PEERCRED; elsewhere the owner-only socket file decides)."""
     if sock is None or not hasattr(socket, "SO_PEERCRED"):
         return True
