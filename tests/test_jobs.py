@@ -188,7 +188,7 @@ def test_commands_are_checked_before_they_reach_the_engine():
 
 
 def test_a_viewer_of_another_user_is_refused(monkeypatch):
-    from tui_gan.jobs import server
+    from tui_gan.jobs import viewer as server
 
     a, b = socket.socketpair(socket.AF_UNIX)
     with a, b:

@@ -5,9 +5,8 @@ asyncio loop that owns everything else: it keeps what a late viewer needs (downs
 the sample grids, quality evaluations, recent log lines), serves the socket, and turns SIGTERM,
 SIGHUP and SIGINT into "stop at the next step with a final checkpoint" (exit code 128+signal).
 
-A slow viewer never slows training: the engine hands events to the loop without waiting, each
-viewer has its own queue (oldest events dropped past VIEWER_QUEUE, only the newest sample grid
-per architecture kept), and only that viewer's writer waits for its socket.
+A slow viewer never slows training: the engine hands events to the loop without waiting, and
+each viewer has its own queue and writer (jobs/viewer.py).
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import logging
 import os
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
@@ -31,48 +29,16 @@ from tui_gan.config import TrainConfig
 from tui_gan.jobs import protocol as proto
 from tui_gan.jobs import registry
 from tui_gan.jobs.runfiles import QUALITY_EVENTS, LossPoints, SampleStore, read_quality, truncate_after
+from tui_gan.jobs.viewer import HELLO_TIMEOUT_S, Viewer, read_frame, same_user
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.runstate import RunState
 
 log = logging.getLogger("tui_gan.job")
 
-VIEWER_QUEUE = 1000  # events waiting for one viewer before the oldest are dropped
 LOG_EVENTS = 200  # recent event-log lines a viewer gets on attach
-HELLO_TIMEOUT_S = 10.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 _LOGGED = (ev.Notice, ev.CheckpointSaved, ev.ArchSwitched, ev.Failed, ev.Finished)
-
-
-class Viewer:
-    """One attached viewer's queue and writer."""
-
-    def __init__(self, writer: asyncio.StreamWriter, number: int) -> None:
-        self.writer = writer
-        self.number = number
-        self.queue: deque[bytes] = deque(maxlen=VIEWER_QUEUE)
-        self.samples: dict[str, bytes] = {}  # the newest grid per architecture
-        self.wake = asyncio.Event()
-
-    def push(self, event: ev.Event, frame: bytes) -> None:
-        if isinstance(event, ev.Samples):
-            self.samples[event.arch] = frame
-        else:
-            self.queue.append(frame)
-        self.wake.set()
-
-    async def pump(self) -> None:
-        try:
-            while True:
-                await self.wake.wait()
-                self.wake.clear()
-                while self.queue or self.samples:
-                    frame = self.queue.popleft() if self.queue else self.samples.pop(next(iter(self.samples)))
-                    self.writer.write(frame)
-                    await self.writer.drain()  # only this viewer waits for its socket
-        except (ConnectionError, OSError):
-            self.queue.clear()  # gone: the reading side notices and says goodbye
-            self.samples.clear()
 
 
 class Job:
@@ -353,7 +319,7 @@ class Job:
             if not same_user(writer.get_extra_info("socket")):
                 log.warning("refused a connection from another user")
                 return
-            hello = await asyncio.wait_for(_read(reader), HELLO_TIMEOUT_S)
+            hello = await asyncio.wait_for(read_frame(reader), HELLO_TIMEOUT_S)
             if hello.get("op") != "hello" or hello.get("v") != proto.VERSION:
                 raise proto.ProtocolError(f"expected hello v{proto.VERSION}")
             if hello.get("role") == "status":
@@ -370,7 +336,7 @@ class Job:
             pump = asyncio.ensure_future(viewer.pump())
             self._viewers_changed()
             while True:
-                message = await _read(reader)
+                message = await read_frame(reader)
                 if message.get("op") == "bye":
                     return
                 if message.get("op") != "command":
@@ -397,26 +363,6 @@ class Job:
         self._on_event(
             proto.Viewers(self.started.arch if self.started else self.config.arch, len(self.viewers))
         )
-
-
-async def _read(reader: asyncio.StreamReader) -> dict:
-    try:
-        header = await reader.readexactly(proto.HEADER.size)
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
-            raise EOFError from None
-        raise
-    return proto.unpack(await reader.readexactly(proto.frame_length(header, proto.MAX_VIEWER_FRAME)))
-
-
-def same_user(sock: socket.socket | None) -> bool:
-    """The peer runs as this user (Linux SO_PEERCRED; elsewhere the owner-only socket file decides)."""
-    if sock is None or not hasattr(socket, "SO_PEERCRED"):
-        return True
-    _pid, uid, _gid = struct.unpack(
-        "3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    )
-    return uid == os.getuid()
 
 
 def setup_logging(stream=None, level: int = logging.INFO) -> None:

@@ -67,8 +67,8 @@ class TuiGanApp(App[None]):
 
     state: reactive[str] = reactive(RunState.STARTING.value, init=False)  # the status line's state word
     # What the keys need (actions.NEEDS): check_action dims a key while it cannot work.
-    engine_running: reactive[bool] = reactive(False, init=False, bindings=True)
-    run_dir: reactive[str | None] = reactive(None, init=False, bindings=True)
+    engine_running: reactive[bool] = reactive(False, init=False)
+    run_dir: reactive[str | None] = reactive(None, init=False)
 
     def __init__(
         self,
@@ -201,6 +201,8 @@ class TuiGanApp(App[None]):
         self.engine_running = False
         if self.quitting:
             self.exit(return_code=1 if self.failed else 0)
+        else:
+            self.refresh_bindings()  # the footer dims the keys that needed the engine
 
     def on_samples_ready(self, message: SamplesReady) -> None:
         self.on_engine_event(message)
