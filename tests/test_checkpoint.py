@@ -1,8 +1,10 @@
+import numpy as np
 import pytest
 import torch
 from factories import blob_digits, make_engine
 
 from tui_gan.errors import CheckpointError
+from tui_gan.history import HISTORY_BUCKETS, StepHistory
 from tui_gan.training import checkpoint as ckpt_mod
 from tui_gan.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -91,3 +93,54 @@ def test_resume_on_a_different_dataset_is_refused(tmp_path, trained):
     engine = make_engine(tmp_path, arch="mlp", dataset=blob_digits(512), resume=path)
     with pytest.raises(CheckpointError, match="256 images"):
         engine.setup()
+
+
+def _per_step_rows(steps: int) -> np.ndarray:
+    """STEP_FIELDS rows for steps 1..steps, as an older checkpoint holds them."""
+    step = np.arange(1, steps + 1, dtype=np.float64)
+    return np.stack(
+        [
+            step,
+            (step - 1) // 100,
+            1.3 + np.sin(step / 1e3),
+            0.8 + step / 1e6,
+            0.55 + 0 * step,
+            0.45 + 0 * step,
+        ],
+        1,
+    )
+
+
+def test_checkpoints_do_not_grow_with_the_steps(tmp_path, trained):
+    s = trained.current
+    sizes, rows = {}, {}
+    for steps in (10_000, 200_000):
+        s.history = StepHistory.restored(_per_step_rows(steps))
+        path = save_checkpoint(tmp_path / f"{steps}.pt", trained.checkpoint_payload(s))
+        sizes[steps], rows[steps] = path.stat().st_size, len(load_checkpoint(path)["history"])
+    assert max(rows.values()) <= HISTORY_BUCKETS
+    # at most the bucket table's own swing (half to all of its rows full); a row a step was +9 MB
+    assert abs(sizes[200_000] - sizes[10_000]) < HISTORY_BUCKETS * 6 * 8
+
+
+def test_an_older_checkpoint_with_a_row_per_step_still_resumes(tmp_path, trained):
+    """Before the bounded history, "history" held every step's row and nothing said otherwise."""
+    payload = trained.checkpoint_payload(trained.current)
+    del payload["history_buckets"]
+    for rows in (np.array(list(trained.current.history)), _per_step_rows(50_000)):
+        path = save_checkpoint(tmp_path / "old.pt", {**payload, "history": torch.from_numpy(rows)})
+        engine = Engine(
+            tiny_config(tmp_path, max_steps=4, arch="mlp"),
+            dataset=blob_digits(256),
+            resume=path,
+            run_dir=False,
+        )
+        engine.setup()
+        history = engine.current.history
+        if len(rows) <= HISTORY_BUCKETS:
+            np.testing.assert_array_equal(history.rows(), rows)  # a short run's rows as they were
+        else:
+            assert (
+                len(history) <= HISTORY_BUCKETS and history.spans()[0, 0] == 1 and history.last_step == 50_000
+            )
+            assert history.rows()[:, 2].mean() == pytest.approx(rows[:, 2].mean(), rel=1e-6)

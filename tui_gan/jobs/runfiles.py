@@ -15,7 +15,7 @@ import numpy as np
 
 from tui_gan.config import NUM_CLASSES
 from tui_gan.fileio import atomic_write, atomic_write_bytes
-from tui_gan.history import DownsampledSeries, SampleHistory, Snapshot
+from tui_gan.history import DownsampledSeries, SampleHistory, Snapshot, StepHistory
 from tui_gan.quality.report import QualityReport
 from tui_gan.training import events as ev
 from tui_gan.training.rundir import METRIC_COLUMNS, QUALITY_BASE_COLUMNS, QUALITY_COLUMNS
@@ -34,12 +34,20 @@ class LossPoints:
         self.images_per_s = 0.0  # as of the last metrics row read (a replay's status line)
         self.time_s = 0.0
 
+    @classmethod
+    def of(cls, history: StepHistory, capacity: int = LOSS_POINTS) -> LossPoints:
+        """A resumed run's history so far, coarsened to `capacity`: the steps that follow weigh
+        as they would have had every step come through here."""
+        out = cls(capacity)
+        out.series = history.series.fitted(capacity)
+        return out
+
     def extend(self, rows: Iterable) -> None:
         """rows: StepPoints or STEP_FIELDS sequences."""
-        for row in rows:
-            vector = np.array(row.row() if isinstance(row, ev.StepPoint) else row, dtype=np.float64)
-            self.series.add(vector)
-            self.last = ev.StepPoint.from_row(vector)
+        array = np.array([r.row() if isinstance(r, ev.StepPoint) else r for r in rows], dtype=np.float64)
+        if len(array):
+            self.series.extend(array.reshape(len(array), -1))  # a Stats event's points in one go
+            self.last = ev.StepPoint.from_row(array[-1])
 
     def points(self) -> tuple[ev.StepPoint, ...]:
         return tuple(ev.StepPoint.from_row(v) for v in self.series.values())

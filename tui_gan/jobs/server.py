@@ -116,7 +116,7 @@ class Job:
             if self.resume:
                 truncate_after(self.run_dir, name, state.step)
                 self.samples.drop_after(name, state.step)
-            self.losses[name].extend(state.history)
+            self.losses[name] = LossPoints.of(state.history)
         for name, events in read_quality(self.run_dir).items():
             self.qualities[name].extend(events)
         self.socket_path = registry.socket_path(self.run_dir)

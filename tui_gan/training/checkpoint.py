@@ -16,7 +16,7 @@ from tui_gan.config import TrainConfig
 from tui_gan.data import Dataset
 from tui_gan.errors import CheckpointError
 from tui_gan.fileio import atomic_write
-from tui_gan.training.events import STEP_FIELDS
+from tui_gan.history import StepHistory
 from tui_gan.training.recipes import Recipe, resolve
 from tui_gan.training.state import ArchState, grid_labels, make_ema, set_learning_rates
 
@@ -87,7 +87,7 @@ def build_payload(
             "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
             "noise": s.noise.get_state(),
         },
-        "history": torch.tensor(s.history, dtype=torch.float64).reshape(-1, len(STEP_FIELDS)),
+        **_history_payload(s.history),
         "train_time": s.train_time,
         "scaler": s.scaler.state_dict() or None,  # {} when disabled (not fp16)
         "device_type": device.type,
@@ -123,7 +123,7 @@ def restore_state(
     s.step, s.epoch, s.pos = int(data["step"]), int(data["epoch"]), int(data.get("pos", 0))
     perm = data.get("perm")
     s.perm = perm.to(device) if perm is not None else None
-    s.history = [tuple(row) for row in data["history"].tolist()] if data.get("history") is not None else []
+    s.history = _restore_history(data)
     s.train_time = float(data.get("train_time", 0.0))
     best = data.get("best") or {}
     s.best_fd, s.best_step = float(best.get("fd", math.inf)), int(best.get("step", -1))
@@ -134,6 +134,36 @@ def restore_state(
     s.last_checkpoint = str(source)
     s.checkpoint_step = s.step
     return warning
+
+
+def _history_payload(history: StepHistory) -> dict[str, Any]:
+    """The bounded history: "history" holds its complete buckets' rows (STEP_FIELDS; what older
+    versions read as one row per step), "history_buckets" how many steps each stands for and the
+    partly filled bucket. A few hundred KB at most, however many steps."""
+    state = history.state()
+    return {
+        "history": torch.from_numpy(state["rows"]),
+        "history_buckets": {
+            "stride": state["stride"],
+            "partial": torch.from_numpy(state["partial"]),
+            "partial_steps": state["count"],
+        },
+    }
+
+
+def _restore_history(data: dict[str, Any]) -> StepHistory:
+    """A checkpoint's history; one without "history_buckets" (older) has a row per step."""
+    rows = data.get("history")
+    if rows is None:
+        return StepHistory()
+    buckets = data.get("history_buckets") or {}
+    partial = buckets.get("partial")
+    return StepHistory.restored(
+        rows.double().numpy(),
+        int(buckets.get("stride", 1)),
+        0.0 if partial is None else partial.double().numpy(),
+        int(buckets.get("partial_steps", 0)),
+    )
 
 
 def _load_weights(s: ArchState, data: dict[str, Any], config: TrainConfig) -> None:

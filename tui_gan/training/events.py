@@ -3,8 +3,9 @@ must never touch a tensor."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -23,7 +24,7 @@ class StepPoint:
     d_fake: float  # mean D(G(z)) in the D step
 
     def row(self) -> tuple:
-        return astuple(self)
+        return _row(self)  # astuple deep-copies field by field: ~10x slower, paid every step
 
     @classmethod
     def from_row(cls, row: Iterable[float]) -> StepPoint:
@@ -33,6 +34,7 @@ class StepPoint:
 
 
 STEP_FIELDS = tuple(f.name for f in fields(StepPoint))
+_row = operator.attrgetter(*STEP_FIELDS)
 # What gan_step measures, in the order of the tensor it returns (it builds that tensor by these names).
 STEP_VALUES = STEP_FIELDS[2:]
 

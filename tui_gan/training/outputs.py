@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from tui_gan.config import TrainConfig
+from tui_gan.history import StepHistory
 from tui_gan.training.device import cuda_ids
 from tui_gan.training.events import StepPoint
 from tui_gan.training.rundir import RunDir
@@ -96,7 +97,7 @@ class RunOutputs:
         except OSError:
             return None
 
-    def finish(self, arch: str, history: list[tuple], final_grid: Callable[[], np.ndarray | None]) -> None:
+    def finish(self, arch: str, history: StepHistory, final_grid: Callable[[], np.ndarray | None]) -> None:
         """The loss plot and progress GIF of one architecture."""
         if self.run_dir is None or not history:
             return

@@ -51,8 +51,9 @@ class Reporter:
 
     def collect(self, s: ArchState) -> None:
         """Copy the steps' numbers off the device into `s.history`; check each for health."""
-        for point in self.stats.collect():
-            s.history.append(point.row())
+        points = self.stats.collect()
+        s.history.extend(points)
+        for point in points:
             warning = s.d_wins.update(point.d_fake)
             if warning:
                 self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))

@@ -14,7 +14,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 from tui_gan.config import NUM_CLASSES
 from tui_gan.errors import RunDirError
 from tui_gan.fileio import atomic_write_bytes
+from tui_gan.history import StepHistory
 from tui_gan.training.events import STEP_FIELDS, StepPoint
 
 QUALITY_COLUMNS = (
@@ -138,8 +139,9 @@ class RunDir:
 
         return save_grid_png(images, self.path / "samples" / arch / f"epoch_{epoch:03d}.png", columns)
 
-    def write_loss_plot(self, arch: str, history: Sequence[Sequence[float]]) -> Path | None:
-        """history rows are StepPoint rows (STEP_FIELDS)."""
+    def write_loss_plot(self, arch: str, history: StepHistory) -> Path | None:
+        """The whole run from its bounded history: each point the mean of a bucket of steps, at
+        the bucket's mean step."""
         if not len(history):
             return None
         import matplotlib
@@ -147,7 +149,7 @@ class RunDir:
         matplotlib.use("Agg")
         from matplotlib.figure import Figure
 
-        h = np.asarray(history, dtype=np.float64)
+        h = history.rows()
         fig = Figure(figsize=(8, 5), dpi=100)
         ax, ax2 = fig.subplots(2, 1, sharex=True)
         col_of = STEP_FIELDS.index
@@ -156,7 +158,8 @@ class RunDir:
             ax.plot(h[:, 0], _smooth(h[:, col]), lw=1.5, label=label, color=ax.lines[-1].get_color())
         ax.set_ylabel("loss")
         ax.legend()
-        ax.set_title(f"{arch}: {int(h[-1, 0])} steps")
+        means = f", each point the mean of {history.stride:,} steps" if history.stride > 1 else ""
+        ax.set_title(f"{arch}: {history.last_step} steps{means}")
         for col, label in ((col_of("d_real"), "D(x)"), (col_of("d_fake"), "D(G(z))")):
             ax2.plot(h[:, 0], _smooth(h[:, col]), lw=1.2, label=label)
         ax2.set_ylim(0, 1)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from tui_gan.config import NUM_CLASSES, TrainConfig
+from tui_gan.history import StepHistory
 from tui_gan.models import ArchSpec, has_batchnorm
 from tui_gan.render import to_uint8
 from tui_gan.training import distributed
@@ -45,7 +46,7 @@ class ArchState:
     epoch: int = 0  # completed epochs
     pos: int = 0  # batches done in the current epoch
     train_time: float = 0.0
-    history: list[tuple] = field(default_factory=list)  # StepPoint rows, one per step
+    history: StepHistory = field(default_factory=StepHistory)  # StepPoint rows: bucket means, bounded
     last_checkpoint: str | None = None
     checkpoint_step: int = -1
     # How training of this architecture ended before its epochs did: FAILED (a non-finite
