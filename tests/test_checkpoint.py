@@ -129,12 +129,7 @@ def test_an_older_checkpoint_with_a_row_per_step_still_resumes(tmp_path, trained
     del payload["history_buckets"]
     for rows in (np.array(list(trained.current.history)), _per_step_rows(50_000)):
         path = save_checkpoint(tmp_path / "old.pt", {**payload, "history": torch.from_numpy(rows)})
-        engine = Engine(
-            tiny_config(tmp_path, max_steps=4, arch="mlp"),
-            dataset=blob_digits(256),
-            resume=path,
-            run_dir=False,
-        )
+        engine = make_engine(tmp_path, max_steps=4, arch="mlp", resume=path)
         engine.setup()
         history = engine.current.history
         if len(rows) <= HISTORY_BUCKETS:
