@@ -225,9 +225,16 @@ def test_help_80x24(snap_compare, cpu_monitor):
 
 def test_missing_data_dialog_80x24(snap_compare, cpu_monitor):
     async def dialog(pilot):
+        from textual.widgets._footer import FooterKey
+
+        def pause_key_dimmed() -> bool:  # the engine stopped: the footer dims the keys that need it
+            keys = pilot.app.dashboard.query(FooterKey)
+            return any(k.action == "toggle_pause" and k.has_class("-disabled") for k in keys)
+
         await wait_for(
             pilot, lambda: pilot.app.screen.query("#dialog-buttons"), "the dialog's buttons", timeout=10
         )
+        await wait_for(pilot, pause_key_dimmed, "the footer's dimmed keys", timeout=10)
         await pilot.pause()
 
     app = make_app(cpu_monitor, dataset="mnist", data_dir="/offline")

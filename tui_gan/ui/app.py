@@ -202,7 +202,7 @@ class TuiGanApp(App[None]):
         if self.quitting:
             self.exit(return_code=1 if self.failed else 0)
         else:
-            self.refresh_bindings()  # the footer dims the keys that needed the engine
+            self.dashboard.refresh_bindings()  # its footer dims the keys that needed the engine
 
     def on_samples_ready(self, message: SamplesReady) -> None:
         self.on_engine_event(message)
