@@ -125,6 +125,11 @@ def straight_and_resumed(tmp_path: Path, k: int, **changes) -> ResumedRuns:
 
 
 # --- the command line ----------------------------------------------------------------------------
+# A tiny run's train options: 512 synthetic digits, 16 steps an epoch, no quality evaluations.
+SYNTHETIC_RUN = (
+    *("--dataset", "synthetic", "--synthetic-size", "512"),
+    *("--arch", "simple", "--batch-size", "32", "--eval-every", "0"),
+)
 
 
 def train_args(tmp_path, idx_dir, *extra) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from factories import SYNTHETIC_RUN
 from viewers import Viewer
 from waiting import wait_until
 
@@ -84,16 +85,7 @@ def test_nproc_run_resumes_in_one_process(tmp_path):
         "--headless",
         "--device",
         "cpu",
-        "--dataset",
-        "synthetic",
-        "--synthetic-size",
-        "512",
-        "--arch",
-        "simple",
-        "--batch-size",
-        "32",
-        "--eval-every",
-        "0",
+        *SYNTHETIC_RUN,
         "--runs-dir",
         str(runs),
     ]
@@ -132,16 +124,7 @@ def test_commands_reach_every_rank(tmp_path):
             "2",
             "--device",
             "cpu",
-            "--dataset",
-            "synthetic",
-            "--synthetic-size",
-            "512",
-            "--arch",
-            "simple",
-            "--batch-size",
-            "32",
-            "--eval-every",
-            "0",
+            *SYNTHETIC_RUN,
             "--epochs",
             "1000",
             "--runs-dir",

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from factories import endless_config
+from factories import SYNTHETIC_RUN, endless_config
 from pilot import exited, log_text, press, running, samples_step
 from viewers import Viewer
 from waiting import wait_for, wait_until
@@ -388,16 +388,7 @@ def cli(*args: str, **kwargs) -> subprocess.Popen:
 TRAIN = (
     "train",
     "--headless",
-    "--dataset",
-    "synthetic",
-    "--synthetic-size",
-    "512",
-    "--arch",
-    "simple",
-    "--batch-size",
-    "32",
-    "--eval-every",
-    "0",
+    *SYNTHETIC_RUN,
     "--checkpoint-every",
     "0",
 )
@@ -617,16 +608,7 @@ def test_resume_in_place_keeps_one_history(tmp_path):
     args = [
         "train",
         "--headless",
-        "--dataset",
-        "synthetic",
-        "--synthetic-size",
-        "512",
-        "--arch",
-        "simple",
-        "--batch-size",
-        "32",
-        "--eval-every",
-        "0",
+        *SYNTHETIC_RUN,
         "--runs-dir",
         str(tmp_path / "runs"),
     ]
