@@ -160,7 +160,7 @@ def test_non_finite_loss_stops_training(tmp_path):
     rec = Recorder()
     engine = make_engine(tmp_path, rec, max_steps=50)
     engine.setup()
-    engine.current.G.net[0].weight.data.fill_(float("nan"))
+    next(engine.current.G.parameters()).data.fill_(float("nan"))
     assert engine.run() == "error"
     failed = rec.of(ev.Failed)
     assert failed and "non-finite loss at step 1" in failed[0].message

@@ -111,7 +111,7 @@ def test_non_finite_loss_pauses_the_dashboard_engine(tmp_path):
         lambda: rec.of(ev.CheckpointSaved), "the epoch 1 checkpoint", 20, interval=0.01
     )  # to resume from
     with torch.no_grad():
-        engine.current.G.net[0].weight.fill_(float("inf"))
+        next(engine.current.G.parameters()).fill_(float("inf"))
     wait_until(
         lambda: any(e.state == "error" for e in rec.of(ev.StateChanged)), "the failure", 20, interval=0.01
     )
