@@ -4,6 +4,7 @@ system monitors. Plain helpers; the fixtures built on them are in conftest.py.""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import NamedTuple
 
@@ -97,6 +98,14 @@ def make_engine(tmp_path, rec=None, run_dir=False, dataset=None, resume=None, **
         resume=resume,
         run_dir=run_dir,
     )
+
+
+def run_in_thread(engine: Engine) -> tuple[threading.Thread, dict]:
+    """engine.run() in a daemon thread; the dict gets its "reason" when it returns."""
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("reason", engine.run()), daemon=True)
+    thread.start()
+    return thread, result
 
 
 class ResumedRuns(NamedTuple):

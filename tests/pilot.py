@@ -70,7 +70,12 @@ async def press(pilot, *keys: str) -> None:
     engine thread trains (each key would cost ~2 s). The key still goes through the bindings."""
     for key in keys:
         pilot.app.simulate_key(key)
-        await pilot.pause(0.01)  # waits until every widget has processed its queue
+        # Each pause first waits until the app and every widget on the screen have handled what
+        # was queued for them. The app handles the key in the first (its priority bindings, e.g.
+        # ctrl+c) and forwards it to the focused widget, where the other bindings run: handled by
+        # the end of the second. One pause, as before, left that to its 10 ms and failed under load.
+        await pilot.pause(0.01)
+        await pilot.pause(0.01)
 
 
 async def pause_with_samples(pilot, app) -> None:

@@ -1,9 +1,8 @@
 import math
-import threading
 
 import numpy as np
 import pytest
-from factories import Recorder, make_engine, straight_and_resumed, tiny_config
+from factories import Recorder, make_engine, run_in_thread, straight_and_resumed, tiny_config
 from waiting import wait_until
 
 from tui_gan.models import ARCH_NAMES
@@ -82,13 +81,6 @@ def test_max_steps_and_epochs_stop_training(tmp_path):
     engine = make_engine(tmp_path, epochs=1)
     engine.run()
     assert engine.current.step == 8 and engine.current.epoch == 1
-
-
-def run_in_thread(engine):
-    result = {}
-    thread = threading.Thread(target=lambda: result.setdefault("reason", engine.run()), daemon=True)
-    thread.start()
-    return thread, result
 
 
 def test_pause_resume_checkpoint_switch_stop(tmp_path):

@@ -1,9 +1,7 @@
 """GAN health: quality evaluations inside the engine, and alerts that fire once per episode."""
 
-import threading
-
 import torch
-from factories import DIGITS, Recorder, blob_digits, tiny_config
+from factories import DIGITS, Recorder, blob_digits, run_in_thread, tiny_config
 from waiting import wait_until
 
 from tui_gan.training import commands as cmd
@@ -38,8 +36,7 @@ def test_mode_collapse_hysteresis():
 
 def run_until(engine, predicate, what: str, timeout=60):
     """Runs the engine in a thread until `predicate` holds (or fails after `timeout`), then stops it."""
-    thread = threading.Thread(target=engine.run, daemon=True)
-    thread.start()
+    thread, _ = run_in_thread(engine)
     try:
         wait_until(predicate, what, timeout, interval=0.01)
     finally:
@@ -105,8 +102,7 @@ def test_non_finite_loss_pauses_the_dashboard_engine(tmp_path):
         exit_when_done=False,
     )
     engine.setup()
-    thread = threading.Thread(target=engine.run, daemon=True)
-    thread.start()
+    thread, _ = run_in_thread(engine)
     wait_until(
         lambda: rec.of(ev.CheckpointSaved), "the epoch 1 checkpoint", 20, interval=0.01
     )  # to resume from
