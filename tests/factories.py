@@ -4,6 +4,7 @@ system monitors. Plain helpers; the fixtures built on them are in conftest.py.""
 
 from __future__ import annotations
 
+import csv
 import threading
 from pathlib import Path
 from typing import NamedTuple
@@ -233,3 +234,10 @@ def monitor_factory(make_status):
 
     factory.made = made  # the monitors built, to check they were polled and closed
     return factory
+
+
+def logged_steps(run: Path, arch: str = "simple") -> tuple[int, int]:
+    """How many steps `arch`'s metrics.csv rows stand for, and the last row's step."""
+    with open(run / "metrics.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["arch"] == arch]
+    return sum(int(r["steps"]) for r in rows), int(rows[-1]["step"])

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from factories import one_line_error, run_dirs, train_args
+from factories import logged_steps, one_line_error, run_dirs, train_args
 
 from tui_gan.cli import main
 from tui_gan.models import ARCH_NAMES
@@ -30,7 +30,7 @@ def test_headless_train_then_resume_then_sample(tmp_path, idx_dir, capsys):
         "progress_simple.gif",
     ):
         assert (run / name).exists(), name
-    assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 16
+    assert logged_steps(run) == (16, 16)  # rows by time, each standing for its steps
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
 
     ckpt = run / "checkpoints" / "simple" / "latest.pt"
@@ -52,6 +52,7 @@ def test_headless_train_then_resume_then_sample(tmp_path, idx_dir, capsys):
         == 0
     )
     assert "completed: simple at step 24" in capsys.readouterr().out
+    assert logged_steps(run) == (24, 24)  # resumed in place: steps 17-24 appended once
 
     assert main(["sample", str(ckpt), "-n", "10", "-o", str(tmp_path / "d.npy")]) == 0
     digits = np.load(tmp_path / "d.npy")

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 import pytest
-from factories import Recorder, make_engine, run_in_thread, straight_and_resumed, tiny_config
+from factories import Recorder, logged_steps, make_engine, run_in_thread, straight_and_resumed, tiny_config
 from waiting import wait_until
 
 from tui_gan.models import ARCH_NAMES
@@ -136,7 +136,8 @@ def test_pause_resume_checkpoint_switch_stop(tmp_path):
     assert set(finals) == {"simple", "mlp"}  # every architecture trained here gets a final checkpoint
     assert load_checkpoint(finals["mlp"], expected_arch="mlp")["step"] == engine.archs["mlp"].step
     run = tmp_path / "run"
-    assert (run / "metrics.csv").read_text().count("\n") > 10
+    for name, state in engine.archs.items():  # each step in metrics.csv once, in rows by time
+        assert logged_steps(run, name) == (state.step, state.step), name
     assert (run / "loss_simple.png").exists() and (run / "progress_mlp.gif").exists()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,9 @@ def read_events(run_dir: Path):
 
 def test_a_run_writes_losses_samples_and_system_figures(tmp_path):
     engine = Engine(
-        tiny_config(tmp_path, max_steps=40, epochs=10), dataset=blob_digits(512), run_dir=tmp_path / "run"
+        tiny_config(tmp_path, max_steps=40, epochs=10, log_every_step=True),
+        dataset=blob_digits(512),
+        run_dir=tmp_path / "run",
     )
     assert engine.run() == "max_steps"
     acc = read_events(tmp_path / "run")
@@ -41,6 +44,19 @@ def test_a_run_writes_losses_samples_and_system_figures(tmp_path):
     images = acc.Images("simple/samples")
     assert {16, 32} <= {i.step for i in images}  # every epoch's grid at least
     assert images[0].width == images[0].height > 28 * 3  # a grid of digits, as PNG
+
+
+def test_losses_come_at_the_metrics_cadence(tmp_path):
+    """By default a scalar per ~0.1 s of training: metrics.csv's rows, mean for mean."""
+    config = tiny_config(tmp_path, max_steps=60, epochs=10)
+    engine = Engine(config, dataset=blob_digits(512), run_dir=tmp_path / "run")
+    assert engine.run() == "max_steps"
+    with open(tmp_path / "run" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert 1 <= len(rows) < 60 and sum(int(r["steps"]) for r in rows) == 60
+    scalars = read_events(tmp_path / "run").Scalars("simple/loss/G")
+    assert [s.step for s in scalars] == [int(r["step"]) for r in rows]
+    assert [s.value for s in scalars] == pytest.approx([float(r["g_loss"]) for r in rows], rel=1e-5)
 
 
 def test_quality_figures(tmp_path):

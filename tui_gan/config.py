@@ -291,6 +291,12 @@ class TrainConfig:
     eval_samples: int = option(
         1000, "digits generated per quality evaluation", metavar="N", check=_whole("eval samples")
     )
+    log_every_step: bool = option(
+        False,
+        "a metrics.csv / TensorBoard row per step (default: a row per ~0.1 s of training with the "
+        "mean, min, max and last values of its steps)",
+        check=_boolean("log-every-step"),
+    )
     # A flag that is on by default is the command line's --no-<name>; its help says what that does.
     tensorboard: bool = option(
         True, "no TensorBoard event files in RUN_DIR/tensorboard", check=_boolean("tensorboard")

@@ -18,7 +18,8 @@ from tui_gan.fileio import atomic_write, atomic_write_bytes
 from tui_gan.history import DownsampledSeries, SampleHistory, Snapshot, StepHistory
 from tui_gan.quality.report import QualityReport
 from tui_gan.training import events as ev
-from tui_gan.training.rundir import METRIC_COLUMNS, QUALITY_BASE_COLUMNS, QUALITY_COLUMNS
+from tui_gan.training.rundir import METRIC_BASE_COLUMNS, METRIC_COLUMNS, QUALITY_BASE_COLUMNS, QUALITY_COLUMNS
+from tui_gan.training.summary import SUMMARY_BUCKETS, SUMMARY_FILE, ArchSummary, read_summary, write_summary
 
 LOSS_POINTS = 2048  # loss points per architecture a viewer gets on attach (the run's shape, downsampled)
 QUALITY_EVENTS = 512  # quality evaluations per architecture kept for attach
@@ -54,9 +55,18 @@ class LossPoints:
 
 
 def read_metrics(run_dir: Path, capacity: int = LOSS_POINTS) -> dict[str, LossPoints]:
-    """metrics.csv, per architecture, downsampled as it is read (bounded memory for any length)."""
+    """Each architecture's loss points: the digest (summary.npz) and the metrics.csv rows after
+    it, or the whole file downsampled as it is read when there is no digest (an older run)."""
     out: dict[str, LossPoints] = defaultdict(lambda: LossPoints(capacity))
-    for row in _csv_rows(run_dir / "metrics.csv", METRIC_COLUMNS):
+    found = read_summary(run_dir)
+    offset = 0
+    if found is not None:
+        archs, offset = found
+        for name, a in archs.items():
+            points = out[name]
+            points.series, points.last = a.series.fitted(capacity), a.last
+            points.images_per_s, points.time_s = a.images_per_s, a.time_s
+    for row in _csv_rows(run_dir / "metrics.csv", METRIC_COLUMNS, METRIC_BASE_COLUMNS, offset):
         try:
             values = [float(row[c]) for c in ev.STEP_FIELDS]
             rate, seconds = float(row["images_per_s"]), float(row["time_s"])
@@ -66,6 +76,21 @@ def read_metrics(run_dir: Path, capacity: int = LOSS_POINTS) -> dict[str, LossPo
         points.extend([values])
         points.images_per_s, points.time_s = rate, seconds
     return dict(out)
+
+
+def rebuild_summary(run_dir: Path) -> None:
+    """A digest of metrics.csv as it is now, read whole: after a resume in place dropped rows,
+    or for a run an older tui-gan began (whose architectures the resumed job would not know)."""
+    (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
+    path = run_dir / "metrics.csv"
+    if not path.exists():
+        return
+    archs = {
+        name: ArchSummary(p.series, p.last, p.images_per_s, p.time_s)
+        for name, p in read_metrics(run_dir, SUMMARY_BUCKETS).items()
+    }
+    if archs:
+        write_summary(run_dir, archs, path.stat().st_size)
 
 
 def read_quality(run_dir: Path) -> dict[str, list[ev.Quality]]:
@@ -100,19 +125,22 @@ def read_quality(run_dir: Path) -> dict[str, list[ev.Quality]]:
     return {arch: events[-QUALITY_EVENTS:] for arch, events in out.items()}
 
 
-def _csv_rows(path: Path, columns: tuple[str, ...], required: int | None = None):
+def _csv_rows(path: Path, columns: tuple[str, ...], required: int | None = None, offset: int = 0):
     """Rows of a CSV file whose header is `columns`, or its first `required` or more of them (a
-    file from an older tui-gan, which had fewer)."""
+    file from an older tui-gan, which had fewer); those from byte `offset` on, if it is past the
+    header."""
     try:
-        f = open(path, newline="", encoding="utf-8")
+        f = open(path, "rb")
     except OSError:
         return
     with f:
-        reader = csv.DictReader(f)
-        header = tuple(reader.fieldnames or ())
+        header = tuple(next(csv.reader([f.readline().decode("utf-8", "replace")]), ()))
         if header != columns[: len(header)] or len(header) < (required or len(columns)):
             return
-        yield from reader
+        if offset > f.tell():
+            f.seek(offset)
+        text = io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")  # a torn line too
+        yield from csv.DictReader(text, fieldnames=header)
 
 
 def truncate_after(run_dir: Path, arch: str, step: int) -> None:

@@ -28,7 +28,14 @@ from pathlib import Path
 from tui_gan.config import TrainConfig
 from tui_gan.jobs import protocol as proto
 from tui_gan.jobs import registry
-from tui_gan.jobs.runfiles import QUALITY_EVENTS, LossPoints, SampleStore, read_quality, truncate_after
+from tui_gan.jobs.runfiles import (
+    QUALITY_EVENTS,
+    LossPoints,
+    SampleStore,
+    read_quality,
+    rebuild_summary,
+    truncate_after,
+)
 from tui_gan.jobs.viewer import HELLO_TIMEOUT_S, Viewer, read_frame, same_user
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
@@ -117,6 +124,8 @@ class Job:
                 truncate_after(self.run_dir, name, state.step)
                 self.samples.drop_after(name, state.step)
             self.losses[name] = LossPoints.of(state.history)
+        if self.resume:
+            rebuild_summary(self.run_dir)
         for name, events in read_quality(self.run_dir).items():
             self.qualities[name].extend(events)
         self.socket_path = registry.socket_path(self.run_dir)

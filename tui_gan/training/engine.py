@@ -113,7 +113,7 @@ class Engine:
             self.run_dir = RunDir.open(self._run_dir_arg)
         self.config = config
         self.stats = StepStats(self.device, config.batch_size)
-        self.outputs = RunOutputs(self.run_dir)
+        self.outputs = RunOutputs(self.run_dir, every_step=config.log_every_step)
         self.report = Reporter(
             self.emit,
             self.outputs,
@@ -306,6 +306,7 @@ class Engine:
         """Everything a viewer needs about the architecture now training (at the start and
         after each switch)."""
         s = self.current
+        self.outputs.begin(s.name, s.train_time)
         self.emit(started(self, s))
         for note in ([self.dataset.note] if self.dataset.note else []) + self._setup_notes:
             self.emit(ev.Notice(s.name, note, "warning"))
@@ -362,7 +363,8 @@ class Engine:
         if s.failed:
             self.emit(ev.Notice(s.name, "not writing a checkpoint of non-finite weights", "warning"))
             return None
-        self.report.collect(s)
+        if s is self.current:  # metrics.csv gets a row ending here: a resume truncates cleanly
+            self.report.flush(s, force=True)
         path = self.run_dir.checkpoint_path(s.name, name)
         try:
             save_checkpoint(path, self.checkpoint_payload(s))

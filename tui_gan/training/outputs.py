@@ -3,7 +3,7 @@ and the TensorBoard event files beside it. A run without a folder writes nothing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -12,12 +12,19 @@ from tui_gan.config import TrainConfig
 from tui_gan.history import StepHistory
 from tui_gan.training.device import cuda_ids
 from tui_gan.training.events import StepPoint
+from tui_gan.training.metrics_log import LOG_INTERVAL, LogCadence
 from tui_gan.training.rundir import RunDir
+from tui_gan.training.summary import SUMMARY_EVERY_S, ArchSummary, read_summary, write_summary
 
 
 class RunOutputs:
-    def __init__(self, run_dir: RunDir | None) -> None:
+    def __init__(self, run_dir: RunDir | None, every_step: bool = False) -> None:
+        """every_step: a metrics row per step (--log-every-step), else one per LOG_INTERVAL."""
         self.run_dir = run_dir
+        self._interval = None if every_step else LOG_INTERVAL
+        self._cadences: dict[str, LogCadence] = {}
+        self._summaries: dict[str, ArchSummary] | None = None  # loaded at the first digest
+        self._summarized = 0.0  # training seconds at the last digest
         self.grid_columns: int | None = None  # a conditional run's grids: a row per class (None: square)
         self.tensorboard = None  # TensorBoardLog
         self._system = None  # SystemMonitor for the GPU/CPU figures TensorBoard gets
@@ -60,15 +67,49 @@ class RunOutputs:
             }
         )
 
+    def begin(self, arch: str, train_time: float) -> None:
+        """`arch` trains from here: its first row's interval starts at `train_time`."""
+        if arch not in self._cadences:
+            self._cadences[arch] = LogCadence(self._interval, train_time)
+
     def steps(
-        self, arch: str, step: int, points: Iterable[StepPoint], images_per_s: float, train_time: float
+        self,
+        arch: str,
+        history: StepHistory,
+        points: Sequence[StepPoint],
+        images_per_s: float,
+        train_time: float,
+        force: bool = False,
     ) -> None:
-        if self.run_dir is None or not points:
+        """New steps (already in `history`) to metrics.csv and TensorBoard at the log cadence;
+        `force` writes what waits for its interval to end. The digest is rewritten every
+        SUMMARY_EVERY_S of training."""
+        if self.run_dir is None:
             return
-        self.run_dir.append_metrics(arch, points, images_per_s, train_time)
-        if self.tensorboard is not None:
-            self.tensorboard.steps(arch, points, images_per_s)
-            self.tensorboard.system(step, self._system.poll)
+        self.begin(arch, train_time)
+        digest = abs(train_time - self._summarized) >= SUMMARY_EVERY_S
+        rows = self._cadences[arch].rows(points, images_per_s, train_time, force or digest)
+        if rows:
+            self.run_dir.append_metrics(arch, rows)
+            if self.tensorboard is not None:
+                self.tensorboard.steps(arch, rows)
+                self.tensorboard.system(rows[-1].point.step, self._system.poll)
+        if points:
+            self._keep_summary(arch, ArchSummary(history.series, points[-1], images_per_s, train_time))
+        if digest:
+            self._write_summary(train_time)
+
+    def _keep_summary(self, arch: str, summary: ArchSummary) -> None:
+        if self._summaries is None:  # other architectures of this run, as an earlier job left them
+            found = read_summary(self.run_dir.path)
+            self._summaries = found[0] if found else {}
+        self._summaries[arch] = summary
+
+    def _write_summary(self, train_time: float | None = None) -> None:
+        if train_time is not None:
+            self._summarized = train_time
+        if self._summaries:
+            write_summary(self.run_dir.path, self._summaries, self.run_dir.metrics_offset())
 
     def quality(self, arch: str, step: int, epoch: int, report, real_floor: float) -> None:
         if self.run_dir is not None:
@@ -106,6 +147,8 @@ class RunOutputs:
 
     def close(self) -> None:
         if self.run_dir is not None:
+            if self._summaries:  # the digest as the job ends (the final flush wrote every row)
+                self._write_summary()
             self.run_dir.close()
         if self.tensorboard is not None:
             self.tensorboard.close()

@@ -84,7 +84,7 @@ class Reporter:
         if not self.stats.pending and not force:
             return
         points = self.stats.take()
-        self.outputs.steps(s.name, s.step, points, self.stats.images_per_s, s.train_time)
+        self.outputs.steps(s.name, s.history, points, self.stats.images_per_s, s.train_time, force)
         self.emit(
             ev.Stats(
                 s.name,

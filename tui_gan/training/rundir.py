@@ -24,7 +24,8 @@ from tui_gan.config import NUM_CLASSES
 from tui_gan.errors import RunDirError
 from tui_gan.fileio import atomic_write_bytes
 from tui_gan.history import StepHistory
-from tui_gan.training.events import STEP_FIELDS, StepPoint
+from tui_gan.training.events import STEP_FIELDS
+from tui_gan.training.metrics_log import EXTRA_COLUMNS, LogRow
 
 QUALITY_COLUMNS = (
     "arch",
@@ -42,7 +43,10 @@ QUALITY_COLUMNS = (
     *(f"accuracy_{d}" for d in range(NUM_CLASSES)),  # conditional runs only (else empty)
 )
 QUALITY_BASE_COLUMNS = 20  # files from before conditional generation end after share_9
-METRIC_COLUMNS = ("arch", *STEP_FIELDS, "images_per_s", "time_s")
+# A row stands for the steps of a short interval (training/metrics_log.py): the step columns hold
+# the last step's number and the means, EXTRA_COLUMNS the count and extremes (empty for one step).
+METRIC_COLUMNS = ("arch", *STEP_FIELDS, "images_per_s", "time_s", *EXTRA_COLUMNS)
+METRIC_BASE_COLUMNS = 3 + len(STEP_FIELDS)  # files from before the cadence end after time_s
 
 
 class RunDir:
@@ -88,22 +92,39 @@ class RunDir:
             self.path / "config.json", (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
         )
 
-    def append_metrics(
-        self, arch: str, points: Iterable[StepPoint], images_per_s: float, time_s: float
-    ) -> None:
+    def append_metrics(self, arch: str, rows: Iterable[LogRow]) -> None:
         if self._writer is None:
-            path = self.path / "metrics.csv"
-            new = not path.exists()
-            self._metrics = open(path, "a", newline="", encoding="utf-8")
-            self._writer = csv.writer(self._metrics)
-            if new:
-                self._writer.writerow(METRIC_COLUMNS)
-        for p in points:
-            step, epoch, *values = p.row()
-            self._writer.writerow(
-                (arch, step, epoch, *(f"{v:.6g}" for v in values), f"{images_per_s:.1f}", f"{time_s:.3f}")
-            )
+            self._open_metrics()
+        for r in rows:
+            step, epoch, *means = r.point.row()
+            fields = [arch, step, epoch, *(f"{v:.6g}" for v in means)]
+            fields += [f"{r.images_per_s:.1f}", f"{r.time_s:.3f}"]
+            if self._metric_columns > METRIC_BASE_COLUMNS:
+                extremes = (f"{v:.6g}" for values in zip(r.low, r.high, r.last) for v in values)
+                fields += [r.steps, *(extremes if r.steps > 1 else [""] * (len(EXTRA_COLUMNS) - 1))]
+            self._writer.writerow(fields)
         self._metrics.flush()
+
+    def _open_metrics(self) -> None:
+        """Append to metrics.csv; a file an older tui-gan began keeps its columns."""
+        path = self.path / "metrics.csv"
+        try:
+            with open(path, encoding="utf-8") as f:
+                header = next(csv.reader([f.readline()]), [])
+        except OSError:
+            header = []
+        self._metrics = open(path, "a", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._metrics)
+        if tuple(header) == METRIC_COLUMNS[:METRIC_BASE_COLUMNS]:
+            self._metric_columns = METRIC_BASE_COLUMNS
+        else:
+            self._metric_columns = len(METRIC_COLUMNS)
+            if not header:
+                self._writer.writerow(METRIC_COLUMNS)
+
+    def metrics_offset(self) -> int:
+        """metrics.csv's length as written so far (0 before the first row)."""
+        return os.fstat(self._metrics.fileno()).st_size if self._metrics is not None else 0
 
     def append_quality(self, arch: str, step: int, epoch: int, report, real_floor: float) -> None:
         """quality.csv: one row per evaluation (see tui_gan.quality.QualityReport)."""

@@ -1,6 +1,6 @@
 """TensorBoard event files beside metrics.csv (RUN_DIR/tensorboard/), so TensorBoard, W&B sync
 and Aim read tui-gan runs: losses and D outputs per step, img/s, quality figures, GPU (or CPU)
-figures, and the sample grid as an image.
+figures, and the sample grid as an image. Losses come at metrics.csv's cadence.
 
 Tags are "<arch>/<what>", so the architectures of one run sit side by side. A run resumed in
 place purges what the folder's older event files logged after the checkpoint's step, as
@@ -9,15 +9,17 @@ metrics.csv drops those rows."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tui_gan.training.events import StepPoint
+from tui_gan.training.events import STEP_VALUES
+from tui_gan.training.metrics_log import LogRow
 
 IMAGE_EVERY_S = 30.0  # a grid at most this often (and at every epoch's end): ~20 KB each
 SYSTEM_EVERY_S = 10.0
+TAGS = dict(zip(STEP_VALUES, ("loss/D", "loss/G", "D(x)", "D(G(z))")))  # tag of each step value
 
 
 class TensorBoardLog:
@@ -28,27 +30,19 @@ class TensorBoardLog:
         self._last_image: dict[str, float] = {}
         self._last_system = 0.0
 
-    def steps(self, arch: str, points: Iterable[StepPoint], images_per_s: float) -> None:
-        """Every step's losses and D outputs: one event of four values per step, written straight
-        to the file writer (~13 us a value here, against ~37 through add_scalar's checks)."""
+    def steps(self, arch: str, rows: Sequence[LogRow]) -> None:
+        """metrics.csv's rows (training/metrics_log.py): each interval's mean losses and D
+        outputs at its last step, one event of four values, written straight to the file writer
+        (~13 us a value here, against ~37 through add_scalar's checks)."""
         from tensorboard.compat.proto.summary_pb2 import Summary
 
         value, write = Summary.Value, self.writer.file_writer.add_summary
-        tags = (f"{arch}/loss/D", f"{arch}/loss/G", f"{arch}/D(x)", f"{arch}/D(G(z))")
-        last = None
-        for p in points:
-            write(
-                Summary(
-                    value=[
-                        value(tag=tag, simple_value=v)
-                        for tag, v in zip(tags, (p.d_loss, p.g_loss, p.d_real, p.d_fake))
-                    ]
-                ),
-                p.step,
-            )
-            last = p.step
-        if last is not None and images_per_s:
-            self.writer.add_scalar(f"{arch}/images_per_s", images_per_s, last)
+        tags = [f"{arch}/{tag}" for tag in TAGS.values()]
+        for r in rows:
+            _, _, *means = r.point.row()
+            write(Summary(value=[value(tag=t, simple_value=v) for t, v in zip(tags, means)]), r.point.step)
+        if rows and rows[-1].images_per_s:
+            self.writer.add_scalar(f"{arch}/images_per_s", rows[-1].images_per_s, rows[-1].point.step)
 
     def quality(self, arch: str, step: int, report, real_floor: float) -> None:
         add = self.writer.add_scalar
