@@ -365,9 +365,12 @@ class Job:
         )
 
 
-def setup_logging(stream=None, level: int = logging.INFO) -> None:
-    """Job log lines (viewers, dropped connections) to `stream` (default stderr: job.log when detached)."""
+def setup_logging(stream=None, level: int = logging.INFO, line_format: str = "text") -> None:
+    """Job log lines (viewers, dropped connections) to `stream` (default stderr: job.log when
+    detached), dated and formatted as the job's own lines."""
+    from tui_gan.loglines import RecordFormatter
+
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s job %(levelname)s %(message)s", "%H:%M:%S"))
+    handler.setFormatter(RecordFormatter(line_format))
     log.handlers[:] = [handler]
     log.setLevel(level)
