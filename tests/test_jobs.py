@@ -506,13 +506,14 @@ def test_ls_and_attach_errors(tmp_path, jobs, capsys):
     wait_gone(second.pid)
     code = main(["attach", str(second.run_dir)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "is gone" in err[0] and "--resume" in err[0]
+    assert code == 2 and len(err) == 1 and " died " in err[0] and "before its first checkpoint" in err[0]
     main(["ls", "--runs-dir", str(runs)])
     out = capsys.readouterr().out
     assert (
         str(first.run_dir) in out.split("recent runs")[0]
         and str(second.run_dir) not in out.split("recent runs")[0]
     )
+    assert f"{second.run_dir} died before its first checkpoint" in out.split("recent runs")[1]
 
     assert main(["attach", str(tmp_path)]) == 2
     assert "not a tui-gan run folder" in capsys.readouterr().err

@@ -128,6 +128,12 @@ def _arch_names() -> Sequence[str]:
     return ARCH_NAMES
 
 
+def _log_formats() -> Sequence[str]:
+    from tui_gan.loglines import FORMATS  # torch-free
+
+    return tuple(FORMATS)
+
+
 def _recipe_names(kind: str) -> Callable[[], Sequence[str]]:
     def names() -> Sequence[str]:
         from tui_gan.training import recipes  # torch-free
@@ -303,6 +309,14 @@ class TrainConfig:
     )
     precision: str = option(
         "fp32", "fp32 (TF32 matmuls on Ampere+ GPUs), bf16 or fp16 (GPU) autocast", choices=PRECISIONS
+    )
+    log_format: str = option(
+        "text",
+        "headless and background jobs' log lines: text (dated, one event a line) or json (one "
+        "object a line, for log shippers)",
+        metavar="FORMAT",
+        choices=_log_formats,
+        label="log format",
     )
     compile: str = option(
         "off",

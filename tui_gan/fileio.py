@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+# atomic_write's temp files: `.NAME.XXXXXXXX.tmp` beside NAME (mkstemp's 8 random characters)
+_TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}" + re.escape(_TEMP_SUFFIX))
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], durable: bool = True) -> Path:
@@ -16,7 +21,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], dur
     a power cut may lose the newest version (for files rewritten every second)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -51,3 +56,12 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def temp_files(folder: str | os.PathLike) -> list[Path]:
+    """atomic_write's temp files anywhere under `folder`: what a process killed mid-write (kill -9,
+    a power cut) leaves behind. Only safe to delete when no process writes there any more."""
+    found = []
+    for parent, _, names in os.walk(folder):  # symlinked folders are not followed
+        found += [Path(parent, n) for n in names if _TEMP_NAME.fullmatch(n)]
+    return found

@@ -1,11 +1,14 @@
-"""`tui-gan train --headless`: a training job in this process, with a Rich progress bar and log
-lines; viewers can attach to it like to any job (`tui-gan attach`). The same log lines, without
-the bar, go to job.log for a job running in the background."""
+"""`tui-gan train --headless`: a training job in this process, with log lines (and a Rich progress
+bar on a terminal); viewers can attach to it like to any job (`tui-gan attach`). The same log
+lines go to job.log for a job running in the background (tui_gan/loglines.py writes them)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import time
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -20,6 +23,7 @@ from rich.progress import (
 from tui_gan.config import TrainConfig
 from tui_gan.jobs.protocol import Viewers
 from tui_gan.jobs.server import Job, setup_logging
+from tui_gan.loglines import ConsoleSink, LogWriter, Record, StreamSink, plain_fields
 from tui_gan.training import events as ev
 
 
@@ -28,12 +32,13 @@ def describe(point: ev.StepPoint) -> str:
 
 
 class ConsoleReporter:
-    """Turns a job's events into log lines (and a progress bar when `progress` is given)."""
+    """Turns a job's events into log lines through `writer` (a terminal's or a file's, text or
+    JSON: the caller chose), and moves the progress bar when `progress` is given."""
 
     def __init__(
-        self, console: Console, config: TrainConfig, log_every: float, progress: Progress | None = None
+        self, writer: LogWriter, config: TrainConfig, log_every: float, progress: Progress | None = None
     ) -> None:
-        self.console = console
+        self.writer = writer
         self.epochs = config.epochs
         self.max_steps = config.max_steps
         self.log_every = log_every
@@ -42,9 +47,11 @@ class ConsoleReporter:
         self.last_log = time.monotonic()
         self.latest: ev.StepPoint | None = None
         self.failed = False
+        self.finished: ev.Finished | None = None
+        self.arch = config.arch  # the architecture training now
         self.summary = ""
         self.viewers = 0
-        self._handlers = {  # what each event type prints, by type
+        self._handlers = {  # what each event type logs, by type
             ev.Started: self._started,
             ev.Stats: self._stats,
             ev.Quality: self._quality,
@@ -55,19 +62,33 @@ class ConsoleReporter:
             ev.Finished: self._finished,
         }
 
-    def log(self, text: str) -> None:
-        (self.progress.console if self.progress else self.console).log(text)
+    def log(self, event: ev.Event, text: str, level: str = "info", **extra) -> None:
+        """A line about `event`: its plain fields (and `extra`) go along for JSON lines."""
+        fields = {**plain_fields(event), **extra}
+        self.writer.write(Record(text, type(event).__name__, event.arch, fields, level))
 
     def __call__(self, event: ev.Event) -> None:
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event)
 
+    def end(self, code: int, run_dir) -> None:
+        """The last line: how the run ended (the Finished event's fields) and the exit code."""
+        level = "error" if self.failed else "info"
+        if self.finished is not None:
+            self.log(self.finished, f"{self.summary} (exit code {code})", level, exit_code=code)
+            return
+        fields = {"run_dir": str(run_dir), "exit_code": code}
+        text = f"stopped. Run folder: {run_dir} (exit code {code})"
+        self.writer.write(Record(text, "Ended", self.arch, fields, level))
+
     def _started(self, event: ev.Started) -> None:
+        self.arch = event.arch
+        recipe = f"; {event.arch} trains with {event.recipe}" if event.recipe else ""
         self.log(
-            f"training [bold]{event.arch}[/] on {event.dataset} ({event.device}), "
-            f"{event.steps_per_epoch} steps/epoch, {event.epochs} epochs; run folder {event.run_dir}"
-            + (f"\n{event.arch} trains with {event.recipe}" if event.recipe else "")
+            event,
+            f"training {event.arch} on {event.dataset} ({event.device}), {event.steps_per_epoch} "
+            f"steps/epoch, {event.epochs} epochs; run folder {event.run_dir}{recipe}",
         )
         if self.progress is not None and self.task is None:
             total = event.epochs * event.steps_per_epoch
@@ -92,38 +113,42 @@ class ConsoleReporter:
                 if event.rank_images_per_s
                 else ""
             )
+            losses = {k: v for k, v in plain_fields(self.latest).items() if k not in ("step", "epoch")}
             self.log(
+                event,
                 f"epoch {event.epoch + 1} step {event.step}  {describe(self.latest)}  "
-                f"{event.images_per_s:,.0f} img/s{ranks}"
+                f"{event.images_per_s:,.0f} img/s{ranks}",
+                **losses,
             )
 
     def _quality(self, event: ev.Quality) -> None:
         r = event.report
         self.log(
+            event,
             f"quality at step {event.step}: {r.classes_covered}/10 classes, "
             f"confidence {r.mean_confidence:.2f}, score {r.classifier_score:.2f}, "
             f"Frechet {r.frechet_distance:.2f} (real {event.real_floor:.2f})"
-            + (f", {r.accuracy:.1%} drawn as the digit asked for" if r.accuracy is not None else "")
+            + (f", {r.accuracy:.1%} drawn as the digit asked for" if r.accuracy is not None else ""),
         )
 
     def _checkpoint(self, event: ev.CheckpointSaved) -> None:
-        self.log(f"checkpoint written: {event.path}")
+        self.log(event, f"checkpoint written: {event.path}")
 
     def _notice(self, event: ev.Notice) -> None:
-        style = {"warning": "yellow", "error": "red"}.get(event.level, "")
-        self.log(f"[{style}]{event.message}[/]" if style else event.message)
+        self.log(event, event.message, event.level)
 
     def _failed(self, event: ev.Failed) -> None:
         self.failed = True
         where = f" (traceback in {event.traceback_path})" if event.traceback_path else ""
-        self.log(f"[bold red]error:[/] {event.message}{where}")
+        self.log(event, f"error: {event.message}{where}", "error")
 
     def _viewers(self, event: Viewers) -> None:
         came = "attached" if event.count > self.viewers else "left"
         self.viewers = event.count
-        self.log(f"a dashboard {came} ({event.count} watching)")
+        self.log(event, f"a dashboard {came} ({event.count} watching)")
 
     def _finished(self, event: ev.Finished) -> None:
+        self.finished = event
         last = f" last: {describe(self.latest)}." if self.latest else ""
         self.summary = f"{event.reason}: {event.arch} at step {event.step}.{last} Run folder: {event.run_dir}"
 
@@ -133,27 +158,38 @@ def run_headless(
     resume: str | None = None,
     run_dir: str | None = None,
     log_every: float = 10.0,
-    console: Console | None = None,
+    stream: TextIO | None = None,
 ) -> int:
     """Train to the end in this process. SIGINT (ctrl+c), SIGTERM and SIGHUP stop at the next step
-    with a final checkpoint (exit code 128 + the signal). Returns the exit code."""
-    console = console or Console(stderr=False, highlight=False)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>8} img/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-    reporter = ConsoleReporter(console, config, log_every, progress)
+    with a final checkpoint (exit code 128 + the signal). Returns the exit code.
+
+    On a terminal the lines scroll above a progress bar; into a file or pipe (`> run.log`) they
+    are plain lines in config.log_format, and no bar."""
+    stream = stream or sys.stdout
+    progress = None
+    if stream.isatty():
+        console = Console(file=stream, highlight=False)
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>8} img/s"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        sink = ConsoleSink(console)
+    else:
+        sink = StreamSink(stream)
+    reporter = ConsoleReporter(LogWriter(config.log_format, sink), config, log_every, progress)
     job = Job(config, resume=resume, run_dir=run_dir, reporter=reporter)
     job.setup()  # bad input raises TuiGanError here, before anything trains
-    setup_logging(level=logging.WARNING)  # dropped viewer connections; attaches get a log line anyway
-    with progress:
-        progress.console.log(f"attach a dashboard: tui-gan attach {job.run_dir}")
+    # dropped viewer connections to stderr, in the same format; attaches get a log line anyway
+    setup_logging(level=logging.WARNING, line_format=config.log_format)
+    with progress or contextlib.nullcontext():
+        reporter(ev.Notice(config.arch, f"attach a dashboard: tui-gan attach {job.run_dir}"))
         code = job.serve()
-    console.print(reporter.summary or f"stopped. Run folder: {job.run_dir}")
-    return code or (1 if reporter.failed else 0)
+    code = code or (1 if reporter.failed else 0)
+    reporter.end(code, job.run_dir)
+    return code

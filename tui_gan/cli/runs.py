@@ -10,11 +10,12 @@ from tui_gan.errors import ConfigError
 
 
 def cmd_ls(runs_root: Path) -> int:
-    """Live jobs (wherever their folders are) and the newest finished runs under runs_root."""
+    """Live jobs (wherever their folders are) and the newest other runs under runs_root: how each
+    ended, or "died" with the command that resumes it."""
     import time
 
     from tui_gan.jobs.client import query_status
-    from tui_gan.jobs.registry import finished_runs, live_jobs
+    from tui_gan.jobs.registry import live_jobs, recent_runs
 
     jobs = live_jobs()
     if not jobs:
@@ -35,22 +36,28 @@ def cmd_ls(runs_root: Path) -> int:
                 )
             )
         _print_rows("live jobs", rows)
-    runs = finished_runs(runs_root)
+    runs = recent_runs(runs_root)
     if runs:
         rows = [("RUN FOLDER", "ARCH", "ENDED", "STEP", "WHEN")]
         for run in runs:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.ended or run.started))
-            rows.append(
-                (
-                    str(run.run_dir),
-                    run.arch or "-",
-                    run.state,
-                    "-" if run.step is None else f"{run.step:,}",
-                    when,
-                )
-            )
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.when))
+            arch = run.job.arch if run.job and run.job.arch else "-"
+            step = "-" if run.step is None else f"{run.step:,}"
+            rows.append((str(run.run_dir), arch, run.state, step, when))
         _print_rows(f"recent runs in {runs_root}", rows)
+        _print_died([run for run in runs if run.state == "died"])
     return 0
+
+
+def _print_died(runs: list) -> None:
+    """How each died job continues: its STEP above is its last checkpoint's."""
+    if runs:
+        print("died (killed, or the machine went down); each continues from its last checkpoint with:")
+    for run in runs:
+        if run.checkpoint is not None:
+            print(f"  {run.resume_command}")
+        else:
+            print(f"  {run.run_dir} died before its first checkpoint: nothing to resume, start it again")
 
 
 def _print_rows(title: str, rows: list[tuple[str, ...]]) -> None:
@@ -62,21 +69,30 @@ def _print_rows(title: str, rows: list[tuple[str, ...]]) -> None:
 
 def cmd_attach(target: str, runs_root: Path) -> int:
     from tui_gan.jobs.client import query_status
-    from tui_gan.jobs.registry import JobError, pid_alive, read_job, resolve_run
+    from tui_gan.jobs.registry import JobError, classify, resolve_run
 
     run_dir = resolve_run(target, runs_root)
-    job = read_job(run_dir)
-    live = job is not None and job.state == "running"
-    if live and (not pid_alive(job.pid) or query_status(job) is None):
-        raise JobError(
-            f"the job of {run_dir} is gone (pid {job.pid} died without cleaning up): "
-            f"continue it with tui-gan train --resume {run_dir}"
-        )
+    status = classify(run_dir)
+    job = status.job
+    if status.state == "died":
+        raise JobError(died_message(status))
+    live = status.state == "running"
+    if live and query_status(job) is None:
+        raise JobError(f"the job of {run_dir} (pid {job.pid}) does not answer on {job.socket}")
     if not (sys.stdout.isatty() and sys.stdin.isatty()):
         raise ConfigError("attach needs a terminal (use tui-gan ls to see a job's progress from a script)")
     from tui_gan.ui.app import run_dashboard
 
     return run_dashboard(run_config(run_dir), attach=job if live else run_dir)
+
+
+def died_message(status) -> str:
+    """One line on a died job: which, where its last checkpoint is, and how to continue it."""
+    head = f"the job of {status.run_dir} died (pid {status.job.pid} is gone without ending it)"
+    if status.checkpoint is None:
+        return f"{head} before its first checkpoint: nothing to resume, start it again"
+    step = "" if status.step is None else f" at step {status.step:,}"
+    return f"{head}; its last checkpoint is{step}: continue it with {status.resume_command}"
 
 
 def run_config(run_dir: Path) -> TrainConfig:

@@ -5,7 +5,7 @@ The job is a fresh `python` in its own session with no terminal, so closing the 
 losing the SSH link (SIGHUP to the terminal's session) never reaches it, and nothing it prints
 can tear a screen. Its settings go over its stdin as JSON; once it has loaded its data and its
 socket listens it answers one JSON line on a pipe (or, if setup failed, which error and why),
-then writes its log to RUN_DIR/job.log.
+then writes its log to RUN_DIR/job.log: plain lines, one event a line (--log-format).
 """
 
 from __future__ import annotations
@@ -192,18 +192,16 @@ def child_main(answer_fd: int) -> None:
     log_path = job.run_dir / "job.log"
     _redirect(1, log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     _redirect(2, log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    setup_logging()
-    from rich.console import Console
-
+    setup_logging(line_format=config.log_format)
     from tui_gan.headless import ConsoleReporter
+    from tui_gan.loglines import LogWriter, StreamSink
 
-    console = Console(file=sys.stdout, width=160, highlight=False, force_terminal=False, log_path=False)
-    job.reporter = ConsoleReporter(console, config, log_every=30.0)
+    writer = LogWriter(config.log_format, StreamSink(sys.stdout))  # plain lines: job.log is a file
+    job.reporter = ConsoleReporter(writer, config, log_every=30.0)
     code = job.serve(
         ready=lambda: answer({"ok": True, "run_dir": str(job.run_dir), "socket": str(job.socket_path)})
     )
-    console.log(f"{job.reporter.summary or 'ended'} (exit code {code})")
-    sys.stdout.flush()
+    job.reporter.end(code, job.run_dir)
     sys.exit(code)
 
 

@@ -5,24 +5,33 @@ ends (its final state and exit code), and keeps an entry in the user's runtime f
 ($XDG_RUNTIME_DIR/tui-gan, else /tmp/tui-gan-UID; TUI_GAN_RUNTIME_DIR overrides) for as long as
 it lives, so `tui-gan ls` and `attach latest` find it wherever its run folder is. Both folders
 are owner-only; a runtime folder that someone else owns or can write into is refused.
-This module imports no torch."""
+classify() says what a run folder's job is now (running, died, or how it ended) for every
+command that shows one. This module imports no torch."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
+import io
 import json
 import os
+import pickle
+import shlex
+import socket
 import stat
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from tui_gan.errors import TuiGanError
-from tui_gan.fileio import atomic_write_bytes
+from tui_gan.fileio import atomic_write_bytes, temp_files
 
 JOB_FILE = "job.json"
 SOCKET_NAME = "job.sock"
 _SUN_PATH_MAX = 100  # sockaddr_un holds 108 bytes on Linux, 104 on macOS
+_PEEK_MAX_BYTES = 64 << 20  # a checkpoint's data.pkl is a few KB (tensors are stored beside it)
+_CLOCK_SLACK_S = 2.0  # create times are rounded to the boot time's second
 
 
 class JobError(TuiGanError):
@@ -70,6 +79,44 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def job_alive(info: JobInfo) -> bool:
+    """Whether the process `info` names is still that job: a kill -9 leaves job.json saying
+    "running", and later its pid may name another process (one that started after the job did,
+    and does not listen on the job's socket)."""
+    started = _process_start(info.pid)
+    if started is None:
+        return False
+    if info.started and started > info.started + _CLOCK_SLACK_S:
+        return _listening(info.socket)  # a clock set back must not make a live job look dead
+    return True
+
+
+def _process_start(pid: int) -> float | None:
+    """When process `pid` started; None when there is none (or only its zombie)."""
+    import psutil
+
+    if pid <= 0 or not pid_alive(pid):
+        return None
+    try:
+        process = psutil.Process(pid)
+        return None if process.status() == psutil.STATUS_ZOMBIE else process.create_time()
+    except psutil.NoSuchProcess:
+        return None
+    except psutil.Error:
+        return 0.0  # cannot tell: as old as can be, so the job's
+
+
+def _listening(path: Path) -> bool:
+    """Someone accepts connections on the Unix socket at `path` (a stale socket file refuses)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 @dataclass
 class JobInfo:
     """What job.json (or a live-job entry) says."""
@@ -86,7 +133,7 @@ class JobInfo:
 
     @property
     def live(self) -> bool:
-        return self.state == "running" and pid_alive(self.pid)
+        return self.state == "running" and job_alive(self)
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "run_dir": str(self.run_dir), "socket": str(self.socket)}
@@ -150,29 +197,119 @@ def live_jobs() -> list[JobInfo]:
             info = JobInfo.from_dict(json.loads(entry.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if pid_alive(info.pid) and info.socket.exists():
+        if job_alive(info) and info.socket.exists():
             jobs.append(info)
         else:
             unregister(entry)  # killed without a chance to clean up (kill -9, a crash)
     return sorted(jobs, key=lambda j: j.started, reverse=True)
 
 
-def finished_runs(runs_root: Path, limit: int = 10) -> list[JobInfo]:
-    """Run folders under runs_root with no live job, newest first (those without job.json too)."""
+@dataclass
+class RunStatus:
+    """What a run folder's job is now: one answer for `tui-gan ls`, `attach` and whatever shows runs."""
+
+    run_dir: Path
+    # "running"; "died" (job.json says running but its process is gone: kill -9, a crash, a
+    # reboot); how it ended ("completed", "stopped", "error", "SIGTERM", ...); or "finished"
+    # (a run folder without job.json, from before jobs)
+    state: str
+    job: JobInfo | None
+    step: int | None  # where it ended; for a died job, its last checkpoint's step
+    when: float  # when it ended (a died job: its last checkpoint), else when it started
+    checkpoint: Path | None = None  # a died job's: where a resume continues from
+
+    @property
+    def resume_command(self) -> str:
+        return f"tui-gan train --resume {shlex.quote(str(self.run_dir))}"
+
+
+def classify(run_dir: Path) -> RunStatus:
+    """Whether the run folder's job runs, died, or ended (and how), from job.json and its process."""
+    job = read_job(run_dir)
+    if job is None:
+        try:
+            when = (run_dir / "config.json").stat().st_mtime
+        except OSError:
+            when = 0.0
+        return RunStatus(run_dir, "finished", None, None, when)
+    if job.state != "running":
+        return RunStatus(run_dir, job.state, job, job.step, job.ended or job.started)
+    if job_alive(job):
+        return RunStatus(run_dir, "running", job, None, job.started)
+    from tui_gan.cli.checkpoints import find_checkpoint  # what `--resume RUN_DIR` would pick
+
+    checkpoint = find_checkpoint(run_dir, ("latest.pt",), job.arch or None)
+    if checkpoint is None:
+        return RunStatus(run_dir, "died", job, None, job.started)
+    return RunStatus(
+        run_dir, "died", job, checkpoint_step(checkpoint), _mtime(checkpoint, job.started), checkpoint
+    )
+
+
+def recent_runs(runs_root: Path, limit: int = 10) -> list[RunStatus]:
+    """Run folders under runs_root with no live job (died ones too), newest first."""
     if not runs_root.is_dir():
         return []
-    runs = []
-    for folder in runs_root.iterdir():
-        if not (folder / "config.json").is_file():
-            continue
-        info = read_job(folder)
-        if info is not None and info.live:
-            continue
-        if info is None:
-            mtime = (folder / "config.json").stat().st_mtime
-            info = JobInfo(folder, 0, folder / SOCKET_NAME, "finished", started=mtime, ended=mtime)
-        runs.append(info)
-    return sorted(runs, key=lambda j: j.ended or j.started, reverse=True)[:limit]
+    runs = [classify(folder) for folder in runs_root.iterdir() if (folder / "config.json").is_file()]
+    runs = [run for run in runs if run.state != "running"]
+    return sorted(runs, key=lambda r: r.when, reverse=True)[:limit]
+
+
+def clear_stale(run_dir: Path) -> list[Path]:
+    """Remove what a killed job left in its run folder: atomic writes' temp files (anywhere in
+    it) and its socket. Refuses (JobError) while a live job uses the folder. Returns what went."""
+    ensure_free(run_dir)
+    stale = temp_files(run_dir)
+    sock = socket_path(Path(run_dir))
+    if sock.exists() or sock.is_symlink():
+        stale.append(sock)
+    for path in stale:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    return stale
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """A checkpoint's step, read without torch (`ls` stays fast): torch.save writes a zip whose
+    data.pkl holds the payload's plain values; tensors are left as opaque stand-ins, and no
+    class of the file is ever loaded. None when the file is not such a checkpoint."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
+            if archive.getinfo(name).file_size > _PEEK_MAX_BYTES:
+                return None
+            data = _Peek(io.BytesIO(archive.read(name))).load()
+    except (OSError, StopIteration, zipfile.BadZipFile, pickle.UnpicklingError, ValueError, EOFError):
+        return None
+    step = data.get("step") if isinstance(data, dict) else None
+    return step if isinstance(step, int) else None
+
+
+class _Opaque:
+    """Stands in for every class a checkpoint's pickle names (tensors, storages)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def __setstate__(self, state) -> None:
+        pass
+
+
+class _Peek(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        return collections.OrderedDict if (module, name) == ("collections", "OrderedDict") else _Opaque
+
+    def persistent_load(self, pid):
+        return None  # a tensor's storage, kept in another entry of the zip
+
+
+def _mtime(path: Path, default: float) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return default
 
 
 def resolve_run(target: str | None, runs_root: Path) -> Path:
@@ -182,7 +319,7 @@ def resolve_run(target: str | None, runs_root: Path) -> Path:
         jobs = live_jobs()
         if jobs:
             return jobs[0].run_dir
-        runs = finished_runs(runs_root, limit=1)
+        runs = recent_runs(runs_root, limit=1)
         if not runs:
             raise JobError(f"no live job and no run folder under {runs_root} to attach to")
         return runs[0].run_dir

@@ -114,8 +114,11 @@ class Job:
     def setup(self) -> None:
         """Load data and weights, claim the run folder and its socket. Raises TuiGanError."""
         registry.runtime_dir()  # an unsafe runtime folder fails here, before anything trains
-        if self._run_dir_arg:  # resuming in place: never under a job that still runs there
-            registry.ensure_free(self._run_dir_arg)
+        if self._run_dir_arg:  # resuming in place: never under a job that still runs there (JobError),
+            stale = registry.clear_stale(Path(self._run_dir_arg))  # and without what a killed one left
+            if stale:
+                names = ", ".join(sorted({p.name for p in stale}))[:200]
+                self._emit(ev.Notice(self.config.arch, f"removed what a killed job left behind: {names}"))
         self.engine.setup()
         self.run_dir = Path(self.engine.run_dir.path).resolve()
         self.samples = SampleStore(self.run_dir)
@@ -374,9 +377,12 @@ class Job:
         )
 
 
-def setup_logging(stream=None, level: int = logging.INFO) -> None:
-    """Job log lines (viewers, dropped connections) to `stream` (default stderr: job.log when detached)."""
+def setup_logging(stream=None, level: int = logging.INFO, line_format: str = "text") -> None:
+    """Job log lines (viewers, dropped connections) to `stream` (default stderr: job.log when
+    detached), dated and formatted as the job's own lines."""
+    from tui_gan.loglines import RecordFormatter
+
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s job %(levelname)s %(message)s", "%H:%M:%S"))
+    handler.setFormatter(RecordFormatter(line_format))
     log.handlers[:] = [handler]
     log.setLevel(level)
