@@ -24,12 +24,12 @@ def test_headless_train_then_resume_then_sample(tmp_path, idx_dir, capsys):
         "config.json",
         "metrics.csv",
         "samples/simple/epoch_001.png",
-        "samples/simple/epoch_002.png",
         "checkpoints/simple/latest.pt",
         "loss_simple.png",
         "progress_simple.gif",
     ):
         assert (run / name).exists(), name
+    assert not (run / "samples/simple/epoch_002.png").exists()  # epoch grids: one per 30 s at most
     assert logged_steps(run) == (16, 16)  # rows by time, each standing for its steps
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
 

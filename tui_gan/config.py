@@ -281,7 +281,7 @@ class TrainConfig:
     )
     checkpoint_every: int = option(
         1,
-        "epochs between automatic checkpoints, 0 only at the end",
+        "epochs between automatic checkpoints (at most one a minute of training), 0 only at the end",
         metavar="E",
         check=_rule(lambda v: _int(v) and v >= 0, "checkpoint-every must be 0 or more, got {value!r}"),
     )

@@ -33,6 +33,10 @@ from tui_gan.training.state import ArchState, build_state, set_learning_rates
 from tui_gan.training.stats import StepStats
 from tui_gan.training.step import gan_step
 
+# Automatic (epoch) checkpoints at most this often in training seconds: an MNIST epoch takes a
+# second or two on a GPU, and a checkpoint every second would be most of the disk traffic.
+CHECKPOINT_GAP_S = 60.0
+
 
 class Engine:
     """Trains one architecture at a time, keeps every architecture's state, obeys commands."""
@@ -297,8 +301,9 @@ class Engine:
         if s.failed:
             return
         if self.run_dir is not None:
-            self.outputs.epoch_samples(s.name, s.epoch, s.step, s.digits())
-            if self.config.checkpoint_every and s.epoch % self.config.checkpoint_every == 0:
+            self.outputs.epoch_samples(s.name, s.epoch, s.step, s.train_time, s.digits)
+            every = self.config.checkpoint_every
+            if every and s.epoch % every == 0 and s.train_time - s.checkpoint_time >= CHECKPOINT_GAP_S:
                 self.checkpoint(s, "latest")
 
     # --- events ----------------------------------------------------------------------------
@@ -372,7 +377,7 @@ class Engine:
             self.emit(ev.Notice(s.name, f"checkpoint not written ({path}): {exc.strerror or exc}", "error"))
             return None
         s.last_checkpoint = str(path)
-        s.checkpoint_step = s.step
+        s.checkpoint_step, s.checkpoint_time = s.step, s.train_time
         self.emit(ev.CheckpointSaved(s.name, path=str(path), step=s.step))
         return str(path)
 

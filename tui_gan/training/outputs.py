@@ -16,6 +16,8 @@ from tui_gan.training.metrics_log import LOG_INTERVAL, LogCadence
 from tui_gan.training.rundir import RunDir
 from tui_gan.training.summary import SUMMARY_EVERY_S, ArchSummary, read_summary, write_summary
 
+EPOCH_GRID_EVERY_S = 30.0
+
 
 class RunOutputs:
     def __init__(self, run_dir: RunDir | None, every_step: bool = False) -> None:
@@ -25,6 +27,7 @@ class RunOutputs:
         self._cadences: dict[str, LogCadence] = {}
         self._summaries: dict[str, ArchSummary] | None = None  # loaded at the first digest
         self._summarized = 0.0  # training seconds at the last digest
+        self._epoch_grid_at: dict[str, float] = {}  # training seconds at each arch's last epoch grid
         self.grid_columns: int | None = None  # a conditional run's grids: a row per class (None: square)
         self.tensorboard = None  # TensorBoardLog
         self._system = None  # SystemMonitor for the GPU/CPU figures TensorBoard gets
@@ -122,12 +125,21 @@ class RunOutputs:
         if self.tensorboard is not None:
             self.tensorboard.samples(arch, step, grid, columns=self.grid_columns)
 
-    def epoch_samples(self, arch: str, epoch: int, step: int, grid: np.ndarray) -> None:
+    def epoch_samples(
+        self, arch: str, epoch: int, step: int, train_time: float, grid: Callable[[], np.ndarray]
+    ) -> None:
+        """The grid at an epoch's end (samples/<arch>/epoch_N.png, and TensorBoard), at most one
+        per EPOCH_GRID_EVERY_S of training: on a GPU an MNIST epoch takes two seconds."""
         if self.run_dir is None:
             return
-        self.run_dir.save_samples(arch, epoch, grid, self.grid_columns)
+        last = self._epoch_grid_at.get(arch)
+        if last is not None and train_time - last < EPOCH_GRID_EVERY_S:
+            return
+        self._epoch_grid_at[arch] = train_time
+        images = grid()
+        self.run_dir.save_samples(arch, epoch, images, self.grid_columns)
         if self.tensorboard is not None:
-            self.tensorboard.samples(arch, step, grid, force=True, columns=self.grid_columns)
+            self.tensorboard.samples(arch, step, images, force=True, columns=self.grid_columns)
 
     def crash(self, text: str) -> str | None:
         """The traceback in error.log; its path, if written."""

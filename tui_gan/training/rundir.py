@@ -46,6 +46,7 @@ QUALITY_BASE_COLUMNS = 20  # files from before conditional generation end after 
 # A row stands for the steps of a short interval (training/metrics_log.py): the step columns hold
 # the last step's number and the means, EXTRA_COLUMNS the count and extremes (empty for one step).
 METRIC_COLUMNS = ("arch", *STEP_FIELDS, "images_per_s", "time_s", *EXTRA_COLUMNS)
+GIF_FRAMES = 120  # the progress GIF's epoch grids at most
 METRIC_BASE_COLUMNS = 3 + len(STEP_FIELDS)  # files from before the cadence end after time_s
 
 
@@ -199,9 +200,13 @@ class RunDir:
 
         from tui_gan.render import grid_image, save_gif
 
-        frames = [
-            Image.open(p).convert("L") for p in sorted((self.path / "samples" / arch).glob("epoch_*.png"))
-        ]
+        paths = sorted(
+            (self.path / "samples" / arch).glob("epoch_*.png"),
+            key=lambda p: int(p.stem[6:]) if p.stem[6:].isdigit() else -1,  # epoch_1000 after epoch_999
+        )
+        if len(paths) > GIF_FRAMES:  # a day-long run: evenly spread frames, the last one among them
+            paths = [paths[i] for i in np.linspace(0, len(paths) - 1, GIF_FRAMES).round().astype(int)]
+        frames = [Image.open(p).convert("L") for p in paths]
         if final is not None:
             frames.append(grid_image(final, columns))
         if not frames:

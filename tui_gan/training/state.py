@@ -49,6 +49,7 @@ class ArchState:
     history: StepHistory = field(default_factory=StepHistory)  # StepPoint rows: bucket means, bounded
     last_checkpoint: str | None = None
     checkpoint_step: int = -1
+    checkpoint_time: float = -math.inf  # train_time at the last checkpoint
     # How training of this architecture ended before its epochs did: FAILED (a non-finite
     # loss) or FINISHED (--early-stop), and why, in a line for the user. None: it goes on.
     ended: RunState | None = None
