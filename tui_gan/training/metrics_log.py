@@ -54,7 +54,7 @@ class LogCadence:
             return [_row([p], images_per_s, time_s) for p in points]
         self._pending.extend(points)
         span = time_s - self._time_s
-        groups = int(span / self.interval) if self.interval > 0 else len(self._pending)
+        groups = max(0, int(span / self.interval)) if self.interval > 0 else len(self._pending)
         if force and self._pending:
             groups = max(groups, 1)
         groups = min(groups, len(self._pending))

@@ -120,10 +120,10 @@ class RunOutputs:
         if self.tensorboard is not None:
             self.tensorboard.quality(arch, step, report, real_floor)
 
-    def samples(self, arch: str, step: int, grid: np.ndarray) -> None:
+    def samples(self, arch: str, step: int, train_time: float, grid: np.ndarray) -> None:
         """A live sample refresh: TensorBoard keeps one every so often."""
         if self.tensorboard is not None:
-            self.tensorboard.samples(arch, step, grid, columns=self.grid_columns)
+            self.tensorboard.samples(arch, step, grid, train_time, self.grid_columns)
 
     def epoch_samples(
         self, arch: str, epoch: int, step: int, train_time: float, grid: Callable[[], np.ndarray]
@@ -139,7 +139,7 @@ class RunOutputs:
         images = grid()
         self.run_dir.save_samples(arch, epoch, images, self.grid_columns)
         if self.tensorboard is not None:
-            self.tensorboard.samples(arch, step, images, force=True, columns=self.grid_columns)
+            self.tensorboard.samples(arch, step, images, columns=self.grid_columns)
 
     def crash(self, text: str) -> str | None:
         """The traceback in error.log; its path, if written."""

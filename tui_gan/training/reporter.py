@@ -112,7 +112,7 @@ class Reporter:
         n = len(s.fixed_noise)
         self.last_samples = time.perf_counter()
         s.sample_cost = self.last_samples - start
-        self.outputs.samples(s.name, s.step, out[:n])
+        self.outputs.samples(s.name, s.step, s.train_time, out[:n])
         self.emit(
             ev.Samples(
                 s.name,

@@ -1,7 +1,7 @@
 """The folder a run leaves behind: config, metrics, checkpoints, sample grids, loss plot, GIF.
 
 Layout (one folder per run, architectures you switch to get their own sub-folders):
-    config.json  metrics.csv  quality.csv  error.log (only after a crash)
+    config.json  metrics.csv  summary.npz (training/summary.py)  quality.csv  error.log (only after a crash)
     checkpoints/<arch>/latest.pt, step_0001234.pt
     samples/<arch>/epoch_001.png ...
     loss_<arch>.png  progress_<arch>.gif

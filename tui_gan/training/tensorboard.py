@@ -8,6 +8,7 @@ metrics.csv drops those rows."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -56,13 +57,14 @@ class TensorBoardLog:
             add(f"{arch}/quality/class_accuracy", report.accuracy, step)
 
     def samples(
-        self, arch: str, step: int, images: np.ndarray, force: bool = False, columns: int | None = None
+        self, arch: str, step: int, images: np.ndarray, train_time: float | None = None, columns=None
     ) -> None:
-        """The fixed-noise grid (uint8 greys), at most every IMAGE_EVERY_S unless forced."""
-        now = time.monotonic()
-        if not force and now - self._last_image.get(arch, -IMAGE_EVERY_S) < IMAGE_EVERY_S:
-            return
-        self._last_image[arch] = now
+        """The fixed-noise grid (uint8 greys), at most every IMAGE_EVERY_S of training; always
+        when `train_time` is None (an epoch's grid)."""
+        if train_time is not None:
+            if train_time - self._last_image.get(arch, -math.inf) < IMAGE_EVERY_S:
+                return
+            self._last_image[arch] = train_time
         from tui_gan.render import grid_image
 
         self.writer.add_image(
