@@ -255,24 +255,26 @@ ACTIONS: list[Action] = [
 NEEDS = {a.action.split("(")[0]: a.needs for a in ACTIONS if a.needs}
 
 
-def bindings() -> list[Binding]:
-    return [a.binding() for a in ACTIONS if not a.textual_binds]
+def bindings(table: list[Action] = ACTIONS) -> list[Binding]:
+    return [a.binding() for a in table if not a.textual_binds]
 
 
-def help_rows(config: TrainConfig) -> list[tuple[str, str]]:
+def help_rows(config: TrainConfig | None = None, table: list[Action] = ACTIONS) -> list[tuple[str, str]]:
     """(keys, what they do) for the help screen, in the footer's order, with this run's settings."""
-    return [
-        (a.help_keys or a.display, a.help.format(eval_every=config.eval_every)) for a in ACTIONS if a.help
-    ]
+    eval_every = config.eval_every if config else TrainConfig.eval_every
+    return [(a.help_keys or a.display, a.help.format(eval_every=eval_every)) for a in table if a.help]
 
 
-def palette_commands(app: App, textual_commands: Iterable[SystemCommand]) -> Iterable[SystemCommand]:
-    """Textual's own entries, then one for each of ACTIONS that runs the same action its key does."""
+def palette_commands(
+    app: App, textual_commands: Iterable[SystemCommand], table: list[Action] = ACTIONS
+) -> Iterable[SystemCommand]:
+    """Textual's own entries, then one for each of `table` that runs the same action its key does."""
+    quit_help = next((a.tooltip for a in table if a.action == "quit"), None)
     for command in textual_commands:
-        if command.title == "Quit":  # Textual's says "as soon as possible"; ours stops cleanly first
-            command = command._replace(help="q: stop at the next step, write final checkpoints, exit")
+        if command.title == "Quit" and quit_help:  # Textual's says "as soon as possible"
+            command = command._replace(help=f"q: {quit_help}")
         yield command
-    for a in ACTIONS:
+    for a in table:
         if a.title:
             yield SystemCommand(
                 a.title, f"{a.key_name or a.display}: {a.tooltip}", partial(app.run_action, a.action)

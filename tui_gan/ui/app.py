@@ -48,7 +48,7 @@ from tui_gan.ui.messages import (
 from tui_gan.ui.screens.confirm_stop import ConfirmStopScreen
 from tui_gan.ui.screens.dashboard import Dashboard
 from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
-from tui_gan.ui.screens.help import HelpScreen
+from tui_gan.ui.screens.help import HelpScreen, panels
 
 # Loss points arrive in batches twice a second (none is dropped): live enough to watch. Each
 # redraw takes CPU from training on a small machine: on 2 cores the UI process used 0.087 of a
@@ -58,7 +58,7 @@ STOPPING = "stopping..."  # q pressed: before the engine says RunState.STOPPING
 
 
 class TuiGanApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = ["dialogs.tcss", "app.tcss"]
     TITLE = "tui-gan"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide"), (160, "-very-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
@@ -326,7 +326,7 @@ class TuiGanApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(actions.help_rows(self.config), self.config))
+            self.push_screen(HelpScreen(actions.help_rows(self.config), panels(self.config)))
 
     def action_detach(self) -> None:
         """Leave training running and close the dashboard (`tui-gan attach` comes back)."""

@@ -87,14 +87,17 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "dismiss", "Close help"),
     ]
 
-    def __init__(self, keys: list[tuple[str, str]], config: TrainConfig) -> None:
+    def __init__(
+        self, keys: list[tuple[str, str]], panels: list[tuple[str, str]], title: str = "tui-gan help"
+    ) -> None:
         super().__init__()
         self.keys = keys
-        self.panels = panels(config)
+        self.panels = panels
+        self.title_text = title
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body") as body:
-            body.border_title = "tui-gan help"
+            body.border_title = self.title_text
             body.border_subtitle = "↑/↓ scroll · escape closes"
             yield Static(self._table("Keys", self.keys), id="help-keys")
             yield Static(self._table("Panels", self.panels), id="help-panels")

@@ -1,0 +1,289 @@
+"""`tui-gan runs`: every run of this user in one screen, compared and controlled from there.
+
+Threading as in the dashboard (ui/app.py): a thread worker scans the runs every REFRESH_S
+(run folders' small files, live jobs' status over their sockets) and posts the rows; another
+loads what the compare pane draws for the selected runs. Keys act through each job's socket,
+as a dashboard's do. Enter opens a run's dashboard in this terminal (`tui-gan attach`) and
+comes back here when it closes. Quitting the workspace never stops a run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from tui_gan.training import commands as cmd
+from tui_gan.ui import actions
+from tui_gan.ui.screens.confirm import ConfirmScreen
+from tui_gan.ui.screens.help import HelpScreen
+from tui_gan.ui.widgets.runs_table import LIVE_STATES, RunsTable
+from tui_gan.ui.workspace_actions import COLUMN_HELP, WORKSPACE_ACTIONS
+from tui_gan.workspace.model import RunRow
+
+REFRESH_S = 2.0  # a scan of every run: small files and one status query per live job
+COMPARE_REFRESH_S = 5.0  # the selected runs' series, again, while any of them trains
+
+
+class RunsScanned(Message):
+    def __init__(self, rows: list[RunRow], error: str | None = None) -> None:
+        super().__init__()
+        self.rows = rows
+        self.error = error
+
+
+class WorkspaceScreen(Screen):
+    """The runs list, a status line and the filter box; the compare pane below the list."""
+
+    def __init__(self, on_ready: Callable[[], None]) -> None:
+        super().__init__()
+        self.on_ready = on_ready
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one(RunsTable).focus()
+        self.on_ready()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="ws-status")
+        yield RunsTable(id="runs")
+        yield Static("Select runs with space to compare them here.", id="compare-hint")
+        yield Input(placeholder="filter: name, architecture, recipe or state", id="filter")
+        yield Footer()
+
+
+class WorkspaceApp(App[None]):
+    CSS_PATH = ["dialogs.tcss", "workspace.tcss"]
+    TITLE = "tui-gan runs"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (180, "-very-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    BINDINGS = [*actions.bindings(WORKSPACE_ACTIONS), Binding("escape", "clear_filter", show=False)]
+
+    def __init__(
+        self,
+        runs_root: Path,
+        *,
+        scan: Callable[[Path], list[RunRow]] | None = None,
+        send: Callable[[RunRow, cmd.Command], str | None] | None = None,
+        opener: Callable[[RunRow], None] | None = None,
+        refresh_s: float = REFRESH_S,
+    ) -> None:
+        super().__init__()
+        if scan is None or send is None:
+            from tui_gan.workspace import runs
+
+            scan, send = scan or runs.scan_runs, send or runs.send_command
+        self.runs_root = runs_root
+        self.scan = scan
+        self.send = send
+        self.opener = opener or self._attach_here
+        self.refresh_s = refresh_s
+        self.rows: list[RunRow] = []
+        self._stop = threading.Event()
+        self._rescan = threading.Event()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            self.animation_level = "none"
+
+        self.workspace = WorkspaceScreen(on_ready=self._start_scanning)
+
+    def get_default_screen(self) -> WorkspaceScreen:
+        return self.workspace
+
+    @property
+    def table(self) -> RunsTable:
+        return self.workspace.query_one(RunsTable)
+
+    def _start_scanning(self) -> None:
+        self._status()
+        self._poll()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        self._rescan.set()
+
+    # --- scanning ----------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="scan")
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                rows, error = self.scan(self.runs_root), None
+            except Exception as exc:  # a scan must never take the screen down: say why, try again
+                rows, error = self.rows, f"cannot list runs: {type(exc).__name__}: {exc}"
+            self.post_message(RunsScanned(rows, error))
+            self._rescan.wait(self.refresh_s)
+            self._rescan.clear()
+
+    def on_runs_scanned(self, message: RunsScanned) -> None:
+        self.rows = message.rows
+        self.table.show(message.rows)
+        self._status(message.error)
+
+    def _status(self, error: str | None = None) -> None:
+        live = sum(r.live for r in self.rows)
+        table = self.table
+        parts = [
+            f"{len(self.rows)} runs ({live} live) in {self.runs_root}",
+            f"sort {table.describe_sort()}",
+        ]
+        if table.filter_text:
+            parts.append(f"filter '{table.filter_text}': {table.shown} shown")
+        if table.selected:
+            parts.append(f"{len(table.selected)} selected")
+        line = " · ".join(parts)
+        self.workspace.query_one("#ws-status", Static).update(f"[red]{error}[/]" if error else line)
+
+    # --- keys ----------------------------------------------------------------------------------
+    def action_toggle_select(self) -> None:
+        self.table.toggle_selected()
+        self._status()
+
+    def action_sort(self, step: int) -> None:
+        self.table.sort_by(step)
+        self._status()
+
+    def action_reverse(self) -> None:
+        self.table.flip()
+        self._status()
+
+    def action_filter(self) -> None:
+        box = self.workspace.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.workspace.query_one("#filter", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.table.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value.strip())
+        self._status()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.workspace.query_one("#filter", Input).display = bool(self.table.filter_text)
+        self.table.focus()
+
+    def action_pause(self) -> None:
+        for row in self._live_targets("pause"):
+            self._command(row, cmd.Resume() if row.state == "paused" else cmd.Pause())
+
+    def action_checkpoint(self) -> None:
+        for row in self._live_targets("checkpoint"):
+            self._command(row, cmd.SaveCheckpoint())
+
+    def action_evaluate(self) -> None:
+        for row in self._live_targets("evaluate"):
+            self._command(row, cmd.EvaluateNow())
+
+    def action_stop(self) -> None:
+        rows = self._live_targets("stop")
+        if not rows:
+            return
+        names = ", ".join(r.name for r in rows)
+        question = ConfirmScreen(
+            f"Stop {len(rows)} run{'s' if len(rows) > 1 else ''}?",
+            f"{names}: training stops after a final checkpoint. Resume later with tui-gan train --resume.",
+            "Stop",
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for row in rows:
+                    self._command(row, cmd.Stop(checkpoint=True))
+
+        self.push_screen(question, answered)
+
+    def action_delete(self) -> None:
+        row = self.table.highlighted()
+        if row is None:
+            return
+        if row.live or row.state in LIVE_STATES:
+            self.notify(f"{row.name} is live: stop it first", severity="warning")
+            return
+        question = ConfirmScreen(
+            "Delete run folder?",
+            f"{row.run_dir} and everything in it (checkpoints, samples, logs) will be deleted.",
+            "Delete",
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(row)
+
+        self.push_screen(question, answered)
+
+    def _delete(self, row: RunRow) -> None:
+        try:
+            shutil.rmtree(row.run_dir)
+        except OSError as exc:
+            self.notify(f"could not delete {row.run_dir}: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"deleted {row.run_dir}")
+        self._rescan.set()
+
+    def on_data_table_row_selected(self) -> None:  # enter on the list: the list's own binding
+        self.action_open()
+
+    def action_open(self) -> None:
+        row = self.table.highlighted()
+        if row is not None:
+            self.opener(row)
+            self._rescan.set()
+
+    def _attach_here(self, row: RunRow) -> None:
+        """The run's dashboard in this terminal until it closes (d or q), then the workspace again."""
+        with self.suspend():
+            done = subprocess.run([sys.executable, "-m", "tui_gan", "attach", str(row.run_dir)])
+        if done.returncode:
+            self.notify(
+                f"{row.name}: tui-gan attach ended with exit code {done.returncode}", severity="warning"
+            )
+
+    def action_help(self) -> None:
+        self.push_screen(
+            HelpScreen(actions.help_rows(table=WORKSPACE_ACTIONS), COLUMN_HELP, "tui-gan runs help")
+        )
+
+    def action_next_chart(self) -> None:
+        pass
+
+    def action_smooth(self, step: int) -> None:
+        pass
+
+    def get_system_commands(self, screen: Screen):
+        return actions.palette_commands(self, super().get_system_commands(screen), WORKSPACE_ACTIONS)
+
+    # --- acting on runs --------------------------------------------------------------------------
+    def _live_targets(self, what: str) -> list[RunRow]:
+        rows = self.table.targets()
+        live = [r for r in rows if r.live]
+        for row in rows:
+            if not row.live:
+                self.notify(f"cannot {what} {row.name}: it is {row.state}, not live", severity="warning")
+        return live
+
+    @work(thread=True, group="commands")
+    def _command(self, row: RunRow, command: cmd.Command) -> None:
+        problem = self.send(row, command)
+        if problem:
+            self.call_from_thread(self.notify, f"{row.name}: {problem}", severity="error")
+        self._rescan.set()
+
+
+def run_workspace(runs_root: Path) -> int:
+    WorkspaceApp(runs_root).run()
+    return 0
