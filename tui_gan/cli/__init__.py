@@ -1,4 +1,4 @@
-"""Command line: `tui-gan` (dashboard), `train [--headless|--detach]`, `ls`, `attach`, `archs`,
+"""Command line: `tui-gan` (dashboard), `train [--headless|--detach]`, `ls`, `runs`, `attach`, `archs`,
 `sample`, `eval`. parser.py holds the grammar, this module dispatches; train.py, runs.py and
 checkpoints.py do the work of each subcommand."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tui_gan.cli.checkpoints import cmd_archs, cmd_eval, cmd_sample
 from tui_gan.cli.parser import build_parser, parse
-from tui_gan.cli.runs import cmd_attach, cmd_ls
+from tui_gan.cli.runs import cmd_attach, cmd_ls, cmd_runs
 from tui_gan.cli.train import cmd_train
 from tui_gan.errors import TuiGanError
 
@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_eval(args.checkpoint, args.samples, args.data_dir)
         if args.command == "ls":
             return cmd_ls(Path(args.runs_dir))
+        if args.command == "runs":
+            return cmd_runs(Path(args.runs_dir))
         if args.command == "attach":
             return cmd_attach(args.target, Path(args.runs_dir))
         return cmd_train(args, argv)

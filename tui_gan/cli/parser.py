@@ -85,6 +85,10 @@ def build_parser() -> Parser:
 
     _add_train(command("train", "train a GAN: with the dashboard, --headless or --detach"))
     _add_runs(command("ls", "list live training jobs and recent runs"), "where finished runs are")
+    _add_runs(
+        command("runs", "the workspace: every run in one screen, compared and controlled from there"),
+        "where finished runs are",
+    )
     attach = command("attach", "open the dashboard on a live job, or a finished run read-only")
     attach.add_argument(
         "target",

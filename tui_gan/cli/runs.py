@@ -1,4 +1,4 @@
-"""`tui-gan ls` and `tui-gan attach`: live jobs and run folders."""
+"""`tui-gan ls`, `tui-gan runs` and `tui-gan attach`: live jobs and run folders."""
 
 from __future__ import annotations
 
@@ -65,6 +65,15 @@ def _print_rows(title: str, rows: list[tuple[str, ...]]) -> None:
     print(f"{title}:")
     for row in rows:
         print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def cmd_runs(runs_root: Path) -> int:
+    """The workspace; it needs a terminal (scripts have `tui-gan ls`)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise ConfigError("tui-gan runs needs a terminal; scripts can use tui-gan ls")
+    from tui_gan.ui.workspace_app import run_workspace
+
+    return run_workspace(runs_root)
 
 
 def cmd_attach(target: str, runs_root: Path) -> int:

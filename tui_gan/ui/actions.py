@@ -242,6 +242,15 @@ ACTIONS: list[Action] = [
         id="raw_samples",
     ),
     Action(
+        "w",
+        "workspace",
+        "Runs",
+        "every run in one screen: compare and control them (tui-gan runs)",
+        "Open the workspace",
+        "the workspace: every run in one screen, compared and controlled (tui-gan runs); q there comes back",
+        id="workspace",
+    ),
+    Action(
         "ctrl+c",
         "quit",
         "Quit",

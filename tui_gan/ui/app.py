@@ -13,6 +13,8 @@ thread worker."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable
 
@@ -327,6 +329,12 @@ class TuiGanApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(actions.help_rows(self.config), panels(self.config)))
+
+    def action_workspace(self) -> None:
+        """Every run in one screen (`tui-gan runs`) in this terminal; back here when it closes."""
+        command = [sys.executable, "-m", "tui_gan", "runs", "--runs-dir", str(self.config.runs_dir)]
+        with self.suspend():
+            subprocess.run(command)
 
     def action_detach(self) -> None:
         """Leave training running and close the dashboard (`tui-gan attach` comes back)."""
