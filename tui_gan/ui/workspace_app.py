@@ -178,16 +178,14 @@ class WorkspaceApp(App[None]):
         self.table.focus()
 
     def action_pause(self) -> None:
-        for row in self._live_targets("pause"):
-            self._command(row, cmd.Resume() if row.state == "paused" else cmd.Pause())
+        rows = self._live_targets("pause")
+        self._send([(row, cmd.Resume() if row.state == "paused" else cmd.Pause()) for row in rows])
 
     def action_checkpoint(self) -> None:
-        for row in self._live_targets("checkpoint"):
-            self._command(row, cmd.SaveCheckpoint())
+        self._send([(row, cmd.SaveCheckpoint()) for row in self._live_targets("checkpoint")])
 
     def action_evaluate(self) -> None:
-        for row in self._live_targets("evaluate"):
-            self._command(row, cmd.EvaluateNow())
+        self._send([(row, cmd.EvaluateNow()) for row in self._live_targets("evaluate")])
 
     def action_stop(self) -> None:
         rows = self._live_targets("stop")
@@ -202,8 +200,7 @@ class WorkspaceApp(App[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                for row in rows:
-                    self._command(row, cmd.Stop(checkpoint=True))
+                self._send([(row, cmd.Stop(checkpoint=True)) for row in rows])
 
         self.push_screen(question, answered)
 
@@ -277,11 +274,14 @@ class WorkspaceApp(App[None]):
         return live
 
     @work(thread=True, group="commands")
-    def _command(self, row: RunRow, command: cmd.Command) -> None:
-        problem = self.send(row, command)
-        if problem:
-            self.call_from_thread(self.notify, f"{row.name}: {problem}", severity="error")
-        self._rescan.set()
+    def _send(self, commands: list[tuple[RunRow, cmd.Command]]) -> None:
+        """Each run's command through its socket, in order (a job that does not answer is said)."""
+        for row, command in commands:
+            problem = self.send(row, command)
+            if problem:
+                self.call_from_thread(self.notify, f"{row.name}: {problem}", severity="error")
+        if commands:
+            self._rescan.set()
 
 
 def run_workspace(runs_root: Path) -> int:

@@ -1,0 +1,159 @@
+"""The workspace screen (tui-gan runs) driven by keys, over a fixed list of runs: what the list
+shows, how it sorts and filters, what the keys send to which runs, what asks first.
+
+The rows come from a fixed scan so that the pictures and the orders are known; tests/
+test_workspace_runs.py builds rows from real run folders and real jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tui_gan.training import commands as cmd
+from tui_gan.ui.workspace_app import WorkspaceApp
+from tui_gan.workspace.model import RunRow
+
+STATES = ["running", "paused", "completed", "died", "damaged"]
+
+
+def fixed_rows() -> list[RunRow]:
+    return [
+        RunRow(
+            Path(f"/runs/20260101-12000{i}-{arch}"),
+            f"{arch}-{i}",
+            arch,
+            "bce 2e-4 EMA",
+            state,
+            state in ("running", "paused"),
+            step=1000 * i,
+            epoch=i,
+            epochs=20,
+            images_per_s=5000.0 + i,
+            d_loss=1.3,
+            g_loss=0.8,
+            fd=30.0 - i,
+            fd_history=(50.0, 40.0, 35.0, 30.0 - i),
+            best_fd=29.0 - i,
+            classes=9,
+            eta_s=120.0 * i,
+            host="gpu01",
+            device="cuda:0",
+            viewers=1 if state in ("running", "paused") else None,
+        )
+        for i, (state, arch) in enumerate(zip(STATES, ["mlp", "dcgan", "mlp", "simple", "dcgan"]))
+    ]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, cmd.Command]] = []
+        self.opened: list[str] = []
+
+    def app(self, rows: list[RunRow] | None = None) -> WorkspaceApp:
+        rows = fixed_rows() if rows is None else rows
+        return WorkspaceApp(
+            Path("/runs"),
+            scan=lambda root: rows,
+            send=lambda row, command: self.sent.append((row.name, command)),
+            opener=lambda row: self.opened.append(row.name),
+            refresh_s=60,
+        )
+
+
+async def sent(app: WorkspaceApp) -> None:
+    """Wait for the commands the keys sent (the scanning worker never completes)."""
+    commands = [w for w in app.workers if w.group == "commands"]
+    if commands:  # wait_for_complete([]) would wait for every worker
+        await app.workers.wait_for_complete(commands)
+
+
+def names(app: WorkspaceApp) -> list[str]:
+    table = app.table
+    return [table.rows_by_key[key].name for key in table._order]
+
+
+async def test_list_sorts_filters_and_keeps_the_cursor_on_its_run():
+    rec = Recorder()
+    app = rec.app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        assert names(app) == ["dcgan-4", "simple-3", "mlp-2", "dcgan-1", "mlp-0"]  # FD, lowest first
+        await pilot.press("down")  # simple-3
+        await pilot.press("r")  # FD, highest first
+        assert names(app)[0] == "mlp-0" and app.table.highlighted().name == "simple-3"
+        await pilot.press("O")  # the previous sort column: State, live runs first
+        assert app.table.sort_column == "state" and names(app)[:2] == ["dcgan-1", "mlp-0"]
+        await pilot.press("slash", "d", "c")
+        await pilot.pause()
+        assert names(app) == ["dcgan-1", "dcgan-4"]
+        assert "filter 'dc': 2 shown" in str(app.workspace.query_one("#ws-status").render())
+        await pilot.press("escape")
+        assert len(names(app)) == 5
+
+
+async def test_keys_act_on_the_selected_live_runs_and_stop_asks_first():
+    rec = Recorder()
+    app = rec.app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("O")  # by state: dcgan-1 (paused), mlp-0 (running), then the rest
+        await pilot.press(*["up"] * 5)  # the cursor kept its run (dcgan-4): back to the top
+        await pilot.press("space", "down", "space", "down", "space")  # both live runs and a finished one
+        await pilot.press("p")
+        await sent(app)
+        await pilot.press("c")
+        await sent(app)
+        await pilot.press("e")
+        await sent(app)
+        assert rec.sent == [
+            ("dcgan-1", cmd.Resume()),  # paused: p resumes it
+            ("mlp-0", cmd.Pause()),
+            ("dcgan-1", cmd.SaveCheckpoint()),
+            ("mlp-0", cmd.SaveCheckpoint()),
+            ("dcgan-1", cmd.EvaluateNow()),
+            ("mlp-0", cmd.EvaluateNow()),
+        ]  # the finished run got nothing, and a notice said why
+        rec.sent.clear()
+        await pilot.press("x")
+        await pilot.pause()
+        assert rec.sent == []  # asked first
+        await pilot.press("n")
+        await pilot.press("x", "y")
+        await sent(app)
+        assert rec.sent == [("dcgan-1", cmd.Stop(checkpoint=True)), ("mlp-0", cmd.Stop(checkpoint=True))]
+
+
+async def test_enter_opens_the_highlighted_run_and_delete_refuses_a_live_one(tmp_path):
+    rec = Recorder()
+    finished = tmp_path / "20260101-120000-mlp"
+    (finished / "checkpoints").mkdir(parents=True)
+    rows = fixed_rows()
+    rows[2] = RunRow(finished, "old", "mlp", "bce", "completed", False, fd=1.0)  # first by FD
+    app = rec.app(rows)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        assert rec.opened == ["old"]
+        await pilot.press("delete")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert not finished.exists()
+        await pilot.press("O", *["up"] * 5, "delete")  # by state: a live run first
+        await pilot.pause()
+        assert not isinstance(app.screen, type(app.workspace)) or app.screen is app.workspace
+        assert any("stop it first" in str(n.message) for n in app._notifications)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_workspace_snapshot(snap_compare, size):
+    rec = Recorder()
+    app = rec.app()
+
+    async def select_two(pilot):
+        await pilot.pause()
+        await pilot.press("space", "down", "space")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=select_two)
