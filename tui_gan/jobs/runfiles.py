@@ -186,21 +186,20 @@ class SampleStore:
     @classmethod
     def load(cls, run_dir: Path, arch: str) -> SampleHistory:
         history = SampleHistory()
-        folder = run_dir / "samples" / arch / "history"
-        files = sorted(
-            (int(m.group(1)), p) for p in folder.glob("step_*.npz") if (m := _SNAPSHOT_FILE.search(p.name))
-        )
-        for step, path in files:
-            try:
-                with np.load(path) as data:
-                    interp = data["interpolation"] if "interpolation" in data.files else None
-                    extra = {
-                        k: data[k].item() for k in ("ema", "per_class", "interp_class") if k in data.files
-                    }
-                    history.add(Snapshot(step, data["images"], interp, **extra))
-            except (OSError, ValueError, KeyError):
-                continue  # a file cut short by a kill: the others still load
+        for step, path in _snapshot_files(run_dir, arch):
+            snapshot = _read_snapshot(step, path)
+            if snapshot is not None:  # a file cut short by a kill: the others still load
+                history.add(snapshot)
         return history
+
+    @staticmethod
+    def latest(run_dir: Path, arch: str) -> Snapshot | None:
+        """The newest grid that reads, without loading the others (the workspace's strip)."""
+        for step, path in reversed(_snapshot_files(run_dir, arch)):
+            snapshot = _read_snapshot(step, path)
+            if snapshot is not None:
+                return snapshot
+        return None
 
     def add(self, event: ev.Samples) -> None:
         history = self.history(event.arch)
@@ -230,3 +229,20 @@ class SampleStore:
         for snap in [s for s in history.snapshots if s.step > step]:
             (self.folder(arch) / f"step_{snap.step:07d}.npz").unlink(missing_ok=True)
         history.snapshots = [s for s in history.snapshots if s.step <= step]
+
+
+def _snapshot_files(run_dir: Path, arch: str) -> list[tuple[int, Path]]:
+    folder = run_dir / "samples" / arch / "history"
+    return sorted(
+        (int(m.group(1)), p) for p in folder.glob("step_*.npz") if (m := _SNAPSHOT_FILE.search(p.name))
+    )
+
+
+def _read_snapshot(step: int, path: Path) -> Snapshot | None:
+    try:
+        with np.load(path) as data:
+            interp = data["interpolation"] if "interpolation" in data.files else None
+            extra = {k: data[k].item() for k in ("ema", "per_class", "interp_class") if k in data.files}
+            return Snapshot(step, data["images"], interp, **extra)
+    except (OSError, ValueError, KeyError, EOFError):
+        return None

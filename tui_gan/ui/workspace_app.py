@@ -13,12 +13,14 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
@@ -27,6 +29,7 @@ from tui_gan.training import commands as cmd
 from tui_gan.ui import actions
 from tui_gan.ui.screens.confirm import ConfirmScreen
 from tui_gan.ui.screens.help import HelpScreen
+from tui_gan.ui.widgets.compare import CompareCharts, ConfigDiff, SampleStrip
 from tui_gan.ui.widgets.runs_table import LIVE_STATES, RunsTable
 from tui_gan.ui.workspace_actions import COLUMN_HELP, WORKSPACE_ACTIONS
 from tui_gan.workspace.model import RunRow
@@ -40,6 +43,14 @@ class RunsScanned(Message):
         super().__init__()
         self.rows = rows
         self.error = error
+
+
+class CompareLoaded(Message):
+    def __init__(self, series: list, samples: list, configs: list) -> None:
+        super().__init__()
+        self.series = series
+        self.samples = samples
+        self.configs = configs
 
 
 class WorkspaceScreen(Screen):
@@ -57,7 +68,11 @@ class WorkspaceScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(id="ws-status")
         yield RunsTable(id="runs")
-        yield Static("Select runs with space to compare them here.", id="compare-hint")
+        with Horizontal(id="compare"):
+            yield CompareCharts(id="charts")
+            with Vertical(id="compare-side"):
+                yield SampleStrip(id="strip")
+                yield ConfigDiff(id="diff")
         yield Input(placeholder="filter: name, architecture, recipe or state", id="filter")
         yield Footer()
 
@@ -91,6 +106,7 @@ class WorkspaceApp(App[None]):
         self.rows: list[RunRow] = []
         self._stop = threading.Event()
         self._rescan = threading.Event()
+        self._compare_loaded = 0.0  # when the compare pane's data was last read
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             self.animation_level = "none"
 
@@ -127,6 +143,9 @@ class WorkspaceApp(App[None]):
         self.rows = message.rows
         self.table.show(message.rows)
         self._status(message.error)
+        compared = self.table.selected_rows()
+        if any(r.live for r in compared) and time.monotonic() - self._compare_loaded >= COMPARE_REFRESH_S:
+            self._load_compare(compared)  # training runs' curves move on
 
     def _status(self, error: str | None = None) -> None:
         live = sum(r.live for r in self.rows)
@@ -141,6 +160,31 @@ class WorkspaceApp(App[None]):
             parts.append(f"{len(table.selected)} selected")
         line = " · ".join(parts)
         self.workspace.query_one("#ws-status", Static).update(f"[red]{error}[/]" if error else line)
+
+    # --- the compare pane ----------------------------------------------------------------------
+    def on_runs_table_selection_changed(self, message: RunsTable.SelectionChanged) -> None:
+        self._load_compare(message.rows)
+
+    @work(thread=True, exclusive=True, group="compare")
+    def _load_compare(self, rows: list[RunRow]) -> None:
+        """The selected runs' series and newest grids, read from their folders (bounded files)."""
+        from tui_gan.jobs.runfiles import SampleStore
+        from tui_gan.workspace import runs
+
+        series = [runs.read_series(row.run_dir, row.arch) for row in rows]
+        samples = []
+        for row in rows:
+            latest = SampleStore.latest(row.run_dir, row.arch)
+            images, step = (latest.images, latest.step) if latest else (None, row.step)
+            samples.append((row.name, row.colour, images, step))
+        configs = [(row.name, row.colour, row.config) for row in rows]
+        self._compare_loaded = time.monotonic()
+        self.post_message(CompareLoaded(series, samples, configs))
+
+    def on_compare_loaded(self, message: CompareLoaded) -> None:
+        self.workspace.query_one(CompareCharts).set_series(message.series)
+        self.workspace.query_one(SampleStrip).set_samples(message.samples)
+        self.workspace.query_one(ConfigDiff).set_configs(message.configs)
 
     # --- keys ----------------------------------------------------------------------------------
     def action_toggle_select(self) -> None:
@@ -256,10 +300,11 @@ class WorkspaceApp(App[None]):
         )
 
     def action_next_chart(self) -> None:
-        pass
+        self.workspace.query_one(CompareCharts).next_chart()
 
     def action_smooth(self, step: int) -> None:
-        pass
+        charts = self.workspace.query_one(CompareCharts)
+        charts.smoother() if step > 0 else charts.rougher()
 
     def get_system_commands(self, screen: Screen):
         return actions.palette_commands(self, super().get_system_commands(screen), WORKSPACE_ACTIONS)

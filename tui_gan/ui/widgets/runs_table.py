@@ -108,9 +108,9 @@ class RunsTable(DataTable):
         self._all = rows
         self._redraw()
         known = {str(r.run_dir) for r in rows}
-        if any(key not in known for key in self.selected):
+        if any(key not in known for key in self.selected):  # a selected run's folder went away
             self.selected = [key for key in self.selected if key in known]
-        self.post_message(self.SelectionChanged(self.selected_rows()))
+            self.post_message(self.SelectionChanged(self.selected_rows()))
 
     def _visible(self) -> list[RunRow]:
         needle = self.filter_text.lower()
