@@ -39,7 +39,7 @@ class RunRow:
     state: str  # running, paused, starting, finished/completed/stopped/..., died, damaged
     live: bool  # a job answers on its socket: it can be acted on
     step: int = 0
-    epoch: int = 0
+    epoch: int = 0  # the epoch its last step is in, from 1 ("epoch 3/100"); 0 before the first step
     epochs: int = 0
     images_per_s: float | None = None
     d_loss: float | None = None
@@ -54,6 +54,8 @@ class RunRow:
     viewers: int | None = None
     sweep: str | None = None  # the sweep folder it belongs to, if any
     problem: str | None = None  # why it shows as damaged, or how a died job resumes
+    pid: int | None = None  # the job's process (a live or died job's)
+    when: float = 0.0  # when it ended (a died job: its last checkpoint), else when it started
     config: dict[str, Any] = field(default_factory=dict, compare=False)  # config.json
 
     @property
