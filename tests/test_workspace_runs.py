@@ -113,6 +113,23 @@ def test_sweep_folders_group_their_runs_and_each_run_shows_once(trained, tmp_pat
     assert [(r.run_dir, r.colour) for r in relative] == [(r.run_dir, r.colour) for r in rows]
 
 
+def test_reading_runs_imports_no_torch(trained):
+    """The workspace's process never imports torch: rows, series and `ls` read files and sockets."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from tui_gan.cli import main; "
+        "from tui_gan.workspace.runs import read_series, scan_runs; "
+        f"root = Path({str(trained['hinge'].parent)!r}); rows = scan_runs(root); "
+        "assert len(rows) == 2 and all(read_series(r.run_dir).loss_step for r in rows); "
+        "main(['ls', '--runs-dir', str(root), '--json']); "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
 def test_ls_json_has_the_rows_fields(trained, tmp_path, capsys):
     runs = copy_runs(trained, tmp_path / "runs")
     (runs["seed"] / "config.json").write_text("{garbage")
