@@ -241,3 +241,42 @@ def logged_steps(run: Path, arch: str = "simple") -> tuple[int, int]:
     with open(run / "metrics.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["arch"] == arch]
     return sum(int(r["steps"]) for r in rows), int(rows[-1]["step"])
+
+
+def write_finished_run(
+    run_dir: Path, arch: str, *, seed: int, fd_start: float, fd_end: float, steps: int = 6000, **config
+) -> Path:
+    """A finished run's folder as a job leaves it (config.json, metrics.csv and its digest,
+    quality.csv, the kept sample grids), written through the run's own writers with made-up
+    figures: what the workspace reads, in milliseconds."""
+    from tui_gan.config import TrainConfig
+    from tui_gan.data.synthetic import make_synthetic_digits
+    from tui_gan.history import StepHistory
+    from tui_gan.jobs.runfiles import SampleStore
+    from tui_gan.quality.report import QualityReport
+    from tui_gan.training.outputs import RunOutputs
+    from tui_gan.training.rundir import RunDir
+
+    run = RunDir.open(run_dir)
+    run.write_config({**TrainConfig(arch=arch, **config).to_dict(), "device_resolved": "cpu"})
+    rng = np.random.default_rng(seed)
+    outputs, history, rate = RunOutputs(run), StepHistory(), 200.0
+    outputs.begin(arch, 0.0)
+    for first in range(1, steps + 1, 100):
+        i = np.arange(first, first + 100)
+        d = 1.38 - 0.4 * (1 - np.exp(-i / 900)) + rng.normal(0, 0.05, 100)
+        g = 0.7 + 0.8 * (1 - np.exp(-i / 1200)) + rng.normal(0, 0.08, 100)
+        points = [
+            ev.StepPoint(int(s), int(s // 468), float(a), float(b), 0.6, 0.4) for s, a, b in zip(i, d, g)
+        ]
+        history.extend(points)
+        outputs.steps(arch, history, points, rate * 64, float(i[-1]) / rate)
+    outputs.steps(arch, history, [], rate * 64, steps / rate, force=True)
+    for k, step in enumerate(range(steps // 6, steps + 1, steps // 6)):
+        fd = fd_start + (fd_end - fd_start) * (1 - np.exp(-3 * (k + 1) / 6)) / (1 - np.exp(-3))
+        report = QualityReport(1000, tuple([0.1] * 10), 10 - (k < 2), 0.01, 0.9, 8.5, float(fd))
+        run.append_quality(arch, step, step // 468, report, 2.0)
+    outputs.close()
+    images = make_synthetic_digits(64, seed=seed)[0].numpy()
+    SampleStore(run_dir).add(ev.Samples(arch, step=steps, images=images))
+    return run_dir

@@ -51,12 +51,21 @@ def subparsers(parser):
         (["archs", "mlp"], "unexpected argument 'mlp' for tui-gan archs"),
         (["--epochs", "many"], "invalid int value: 'many'"),
         (["sample", "x.pt"], "required: -o/--output"),
+        (["pause"], "the following arguments are required: RUN"),
+        (["stop", "--runs-dri", "x", "r"], "unrecognized option --runs-dri for tui-gan stop"),
+        (["ls", "--watch", "soon"], "argument --watch: invalid float value: 'soon'"),
     ],
 )
 def test_usage_errors_are_one_line_with_exit_code_2(capsys, argv, expected):
     line = usage_error(capsys, argv)
     assert expected in line, line
     assert "usage:" not in line and not line.startswith("tui-gan train:")
+
+
+@pytest.mark.parametrize("name", ["", "two\nlines", "x" * 65])
+def test_a_run_name_is_one_short_line(capsys, name):
+    line = one_line_error(capsys, main(["train", "--headless", "--name", name]))
+    assert "name must be 1 to 64 printable characters" in line
 
 
 def test_config_files_get_the_near_choice_too():

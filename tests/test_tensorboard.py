@@ -42,7 +42,7 @@ def test_a_run_writes_losses_samples_and_system_figures(tmp_path):
     assert acc.Scalars("simple/images_per_s")[-1].value > 0
     assert "system/cpu/percent" in tags["scalars"] and "system/cpu/run_rss_bytes" in tags["scalars"]
     images = acc.Images("simple/samples")
-    assert {16, 32} <= {i.step for i in images}  # every epoch's grid at least
+    assert 16 in {i.step for i in images}  # the first epoch's grid (then one per 30 s of training)
     assert images[0].width == images[0].height > 28 * 3  # a grid of digits, as PNG
 
 

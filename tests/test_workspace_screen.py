@@ -6,11 +6,15 @@ test_workspace_runs.py builds rows from real run folders and real jobs."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
+from factories import write_finished_run
+from waiting import wait_for
 
 from tui_gan.training import commands as cmd
+from tui_gan.ui.widgets.compare import CompareCharts
 from tui_gan.ui.workspace_app import WorkspaceApp
 from tui_gan.workspace.model import RunRow
 
@@ -146,14 +150,50 @@ async def test_enter_opens_the_highlighted_run_and_delete_refuses_a_live_one(tmp
         assert any("stop it first" in str(n.message) for n in app._notifications)
 
 
+SNAPSHOT_RUNS = Path("/tmp/tui-gan-workspace-snapshot")  # fixed: a run's colour comes from its path
+
+
+def snapshot_runs() -> Path:
+    """Three finished runs compared: the README's screenshot."""
+    shutil.rmtree(SNAPSHOT_RUNS, ignore_errors=True)
+    write_finished_run(
+        SNAPSHOT_RUNS / "20260101-120000-mlp", "mlp", seed=1, fd_start=60, fd_end=9, name="mlp-seed"
+    )
+    write_finished_run(
+        SNAPSHOT_RUNS / "20260101-120100-dcgan",
+        "dcgan",
+        seed=2,
+        fd_start=45,
+        fd_end=4,
+        recipe="seed",
+        name="dcgan",
+    )
+    write_finished_run(
+        SNAPSHOT_RUNS / "20260101-120200-simple",
+        "simple",
+        seed=3,
+        fd_start=80,
+        fd_end=30,
+        loss="hinge",
+        lr=5e-4,
+    )
+    return SNAPSHOT_RUNS
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_workspace_snapshot(snap_compare, size):
-    rec = Recorder()
-    app = rec.app()
+    from tui_gan.workspace.runs import scan_runs
 
-    async def select_two(pilot):
+    root = snapshot_runs()
+    app = WorkspaceApp(
+        root, scan=lambda r: [row for row in scan_runs(r) if row.run_dir.parent == root], refresh_s=60
+    )
+
+    async def select_all(pilot):
         await pilot.pause()
-        await pilot.press("space", "down", "space")
+        await pilot.press("space", "down", "space", "down", "space")
+        charts = app.workspace.query_one(CompareCharts)
+        await wait_for(pilot, lambda: len(charts.series) == 3, "the three runs compared")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=size, run_before=select_two)
+    assert snap_compare(app, terminal_size=size, run_before=select_all)

@@ -264,6 +264,15 @@ class TrainConfig:
         "auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps", metavar="DEVICE", check=_device
     )
     runs_dir: str = option("runs", "where run folders go", metavar="DIR")
+    name: str | None = option(
+        None,
+        "the run's name in tui-gan ls and the workspace (default: its folder's name)",
+        metavar="NAME",
+        check=_rule(
+            lambda v: isinstance(v, str) and 0 < len(v) <= 64 and v.isprintable(),
+            "name must be 1 to 64 printable characters, got {value!r}",
+        ),
+    )
     max_steps: int | None = option(
         None, "stop after N steps (demos, tests, quick tries)", metavar="N", check=_whole("max steps")
     )

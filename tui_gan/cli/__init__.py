@@ -1,6 +1,7 @@
-"""Command line: `tui-gan` (dashboard), `train [--headless|--detach]`, `ls`, `runs`, `attach`, `archs`,
-`sample`, `eval`. parser.py holds the grammar, this module dispatches; train.py, runs.py and
-checkpoints.py do the work of each subcommand."""
+"""Command line: `tui-gan` (dashboard), `train [--headless|--detach]`, `ls`, `runs`, `attach`,
+`archs`, `sample`, `eval`, and `stop`, `pause`, `resume` for a live job. parser.py holds the
+grammar, this module dispatches; train.py, runs.py, control.py and checkpoints.py do the work of
+each subcommand."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sys
 from pathlib import Path
 
 from tui_gan.cli.checkpoints import cmd_archs, cmd_eval, cmd_sample
-from tui_gan.cli.parser import build_parser, parse
+from tui_gan.cli.control import cmd_control
+from tui_gan.cli.parser import CONTROL_COMMANDS, build_parser, parse
 from tui_gan.cli.runs import cmd_attach, cmd_ls, cmd_runs
 from tui_gan.cli.train import cmd_train
 from tui_gan.errors import TuiGanError
@@ -27,9 +29,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "eval":
             return cmd_eval(args.checkpoint, args.samples, args.data_dir)
         if args.command == "ls":
-            return cmd_ls(Path(args.runs_dir))
+            return cmd_ls(Path(args.runs_dir), args.json, args.watch)
         if args.command == "runs":
             return cmd_runs(Path(args.runs_dir))
+        if args.command in CONTROL_COMMANDS:
+            return cmd_control(args.command, args.run, Path(args.runs_dir))
         if args.command == "attach":
             return cmd_attach(args.target, Path(args.runs_dir))
         return cmd_train(args, argv)

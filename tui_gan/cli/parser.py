@@ -17,6 +17,12 @@ PROG = "tui-gan"
 GROUP_TITLES = {"recipe": "how it trains (each architecture's recipe; `tui-gan archs` lists them)"}
 # The options of `train` that steer the command rather than set a TrainConfig field.
 TRAIN_COMMAND_OPTIONS = ("headless", "detach", "config", "resume", "run_dir", "nproc", "log_every")
+# The shell's commands to a live job (cli/control.py), as a dashboard sends them.
+CONTROL_COMMANDS = {
+    "stop": "stop a live job after a final checkpoint, and wait until it has ended",
+    "pause": "pause a live job (it keeps its place; resume goes on)",
+    "resume": "resume a paused live job (a died or ended run continues with train --resume)",
+}
 CHECKPOINT_HELP = "a checkpoint, or a run folder: its newest architecture's best.pt, else latest.pt"
 
 
@@ -84,7 +90,7 @@ def build_parser() -> Parser:
         return sub.add_parser(name, help=about, description=about)
 
     _add_train(command("train", "train a GAN: with the dashboard, --headless or --detach"))
-    _add_runs(command("ls", "list live training jobs and recent runs"), "where finished runs are")
+    _add_ls(command("ls", "list live training jobs and the runs under --runs-dir"))
     _add_runs(
         command("runs", "the workspace: every run in one screen, compared and controlled from there"),
         "where finished runs are",
@@ -101,8 +107,30 @@ def build_parser() -> Parser:
     command("archs", "list the architectures, their sizes and how each trains")
     _add_sample(command("sample", "draw digits from a checkpoint's generator (PNG or .npy)"))
     _add_eval(command("eval", "judge a checkpoint's generator: quality metrics as JSON"))
+    for name, about in CONTROL_COMMANDS.items():
+        control = command(name, about)
+        control.add_argument(
+            "run",
+            metavar="RUN",
+            help="a live job's run folder (or a path in it, or its folder name under --runs-dir), "
+            "its --name, or latest (the newest live job)",
+        )
+        _add_runs(control, "where RUN is looked for by folder name")
     parser.commands = tuple(sub.choices)
     return parser
+
+
+def _add_ls(ls: argparse.ArgumentParser) -> None:
+    _add_runs(ls, "where finished runs are")
+    ls.add_argument("--json", action="store_true", help="a JSON object per run a line, for scripts")
+    ls.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=2.0,
+        metavar="SECONDS",
+        help="list again every SECONDS (default 2) until Ctrl-C",
+    )
 
 
 def _add_runs(parser: argparse.ArgumentParser, what: str) -> None:

@@ -2,62 +2,118 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
 from tui_gan.config import TrainConfig
 from tui_gan.errors import ConfigError
 
+# New columns go last: scripts that split a row by its first columns keep working.
+LIVE_COLUMNS = "RUN FOLDER", "ARCH", "STATE", "STEP", "IMG/S", "VIEWERS", "PID", "FD", "ETA", "WHERE", "NAME"
 
-def cmd_ls(runs_root: Path) -> int:
-    """Live jobs (wherever their folders are) and the newest other runs under runs_root: how each
-    ended, or "died" with the command that resumes it."""
+
+def cmd_ls(runs_root: Path, as_json: bool = False, watch: float | None = None) -> int:
+    """Live jobs (wherever their folders are) and the runs under runs_root, as the workspace sees
+    them (workspace/runs.py): a table, or with as_json a JSON object per run a line. `watch`:
+    again every that many seconds until Ctrl-C (a terminal is cleared in between)."""
     import time
 
-    from tui_gan.jobs.client import query_status
-    from tui_gan.jobs.registry import live_jobs, recent_runs
+    from tui_gan.workspace.runs import scan_runs
 
-    jobs = live_jobs()
-    if not jobs:
+    if watch is None:
+        _print_runs(scan_runs(runs_root), runs_root, as_json)
+        return 0
+    if not watch > 0:
+        raise ConfigError(f"--watch takes a positive number of seconds, got {watch:g}")
+    clear = sys.stdout.isatty() and not as_json
+    try:
+        while True:
+            rows = scan_runs(runs_root)
+            if clear:
+                print("\033[H\033[2J", end="")
+            _print_runs(rows, runs_root, as_json)
+            if not clear and not as_json:
+                print()
+            sys.stdout.flush()
+            time.sleep(watch)
+    except KeyboardInterrupt:
+        return 0  # how --watch is meant to end
+
+
+def _print_runs(rows: list, runs_root: Path, as_json: bool) -> None:
+    if as_json:
+        import json
+
+        from tui_gan.workspace.runs import plain
+
+        for row in rows:
+            print(json.dumps(plain(row)))
+        return
+    live = [row for row in rows if _from_job(row)]
+    others = [row for row in rows if not _from_job(row)]
+    if not live:
         print("no live training jobs")
     else:
-        rows = [("RUN FOLDER", "ARCH", "STATE", "STEP", "IMG/S", "VIEWERS", "PID")]
-        for job in jobs:
-            status = query_status(job) or {}
-            rows.append(
-                (
-                    str(job.run_dir),
-                    status.get("arch", job.arch),
-                    status.get("state", "not answering"),
-                    f"{status.get('step', 0):,}",
-                    f"{status.get('images_per_s', 0):,.0f}",
-                    str(status.get("viewers", "-")),
-                    str(job.pid),
-                )
+        table = [LIVE_COLUMNS]
+        for row in live:
+            where = " ".join(filter(None, (row.host, row.device))) or "-"
+            viewers = "-" if row.viewers is None else str(row.viewers)
+            table.append(
+                (str(row.run_dir), row.arch, row.state, f"{row.step:,}", _figure(row.images_per_s, ",.0f"))
+                + (viewers, str(row.pid), _figure(row.fd), _eta(row.eta_s), where, row.name)
             )
-        _print_rows("live jobs", rows)
-    runs = recent_runs(runs_root)
-    if runs:
-        rows = [("RUN FOLDER", "ARCH", "ENDED", "STEP", "WHEN")]
-        for run in runs:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.when))
-            arch = run.job.arch if run.job and run.job.arch else "-"
-            step = "-" if run.step is None else f"{run.step:,}"
-            rows.append((str(run.run_dir), arch, run.state, step, when))
-        _print_rows(f"recent runs in {runs_root}", rows)
-        _print_died([run for run in runs if run.state == "died"])
-    return 0
+        _print_rows("live jobs", table)
+    if others:
+        _print_others(others, runs_root)
+    _print_problems(rows)
 
 
-def _print_died(runs: list) -> None:
-    """How each died job continues: its STEP above is its last checkpoint's."""
-    if runs:
+def _from_job(row) -> bool:
+    """A live job's row, or one of a job that is alive but does not answer."""
+    return row.live or (row.state == "damaged" and row.pid is not None)
+
+
+def _print_others(rows: list, runs_root: Path) -> None:
+    import time
+
+    table = [("RUN FOLDER", "ARCH", "ENDED", "STEP", "WHEN", "FD", "BEST FD", "NAME")]
+    for row in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.when)) if row.when else "-"
+        table.append(
+            (str(row.run_dir), row.arch or "-", row.state, f"{row.step:,}", when)
+            + (_figure(row.fd), _figure(row.best_fd), row.name)
+        )
+    _print_rows(f"recent runs in {runs_root}", table)
+
+
+def _print_problems(rows: list) -> None:
+    """How each died job continues (its STEP above is its last logged step), and what is wrong
+    with each damaged run."""
+    died = [row for row in rows if row.state == "died"]
+    if died:
         print("died (killed, or the machine went down); each continues from its last checkpoint with:")
-    for run in runs:
-        if run.checkpoint is not None:
-            print(f"  {run.resume_command}")
+    for row in died:
+        if row.problem and "--resume" in row.problem:
+            print(f"  tui-gan train --resume {shlex.quote(str(row.run_dir))}")
         else:
-            print(f"  {run.run_dir} died before its first checkpoint: nothing to resume, start it again")
+            print(f"  {row.run_dir} {row.problem}")
+    trouble = [row for row in rows if row.problem and row.state != "died"]
+    if trouble:
+        print("damaged (what tui-gan cannot read), or live with a problem:")
+    for row in trouble:
+        print(f"  {row.run_dir}: {row.problem}")
+
+
+def _figure(value: float | None, spec: str = ".1f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{int(seconds % 60):02d}s"
 
 
 def _print_rows(title: str, rows: list[tuple[str, ...]]) -> None:

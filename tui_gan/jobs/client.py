@@ -24,14 +24,21 @@ from tui_gan.training.runstate import RunState
 CONNECT_TIMEOUT_S = 5.0
 
 
-def connect(socket_path: Path, role: str = "viewer", run_dir: Path | None = None) -> socket.socket:
-    """A connected, greeted socket; a one-line JobError when no job answers there."""
+def connect(
+    socket_path: Path,
+    role: str = "viewer",
+    run_dir: Path | None = None,
+    timeout: float = CONNECT_TIMEOUT_S,
+    **hello,
+) -> socket.socket:
+    """A connected, greeted socket (`hello`: more of the greeting, a control role's command); a
+    one-line JobError when no job answers there."""
     where = run_dir or socket_path
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(CONNECT_TIMEOUT_S)
+    sock.settimeout(timeout)
     try:
         sock.connect(str(socket_path))
-        sock.sendall(proto.pack({"op": "hello", "v": proto.VERSION, "role": role}))
+        sock.sendall(proto.pack({"op": "hello", "v": proto.VERSION, "role": role, **hello}))
     except FileNotFoundError:
         sock.close()
         raise registry.JobError(f"no job is serving {where}: its socket is gone (the job died?)") from None
@@ -44,10 +51,10 @@ def connect(socket_path: Path, role: str = "viewer", run_dir: Path | None = None
     return sock
 
 
-def query_status(info: registry.JobInfo) -> dict | None:
-    """A live job's status line (for `tui-gan ls`), or None if it does not answer."""
+def query_status(info: registry.JobInfo, timeout: float = CONNECT_TIMEOUT_S) -> dict | None:
+    """A live job's status line (for `tui-gan ls`), or None if it does not answer in `timeout` s."""
     try:
-        sock = connect(info.socket, role="status", run_dir=info.run_dir)
+        sock = connect(info.socket, role="status", run_dir=info.run_dir, timeout=timeout)
     except registry.JobError:
         return None
     try:
@@ -55,6 +62,26 @@ def query_status(info: registry.JobInfo) -> dict | None:
             return proto.read_frame(sock)
     except (OSError, EOFError, proto.ProtocolError):
         return None
+
+
+def send_command(info: registry.JobInfo, command: cmd.Command) -> None:
+    """One command to a live job without attaching to it (the shell's `tui-gan pause RUN`): the
+    job hands it to its engine as it does a dashboard's. A JobError when the job does not take it.
+    A job from before the control role greets it as a viewer: the command then goes as a
+    viewer's would, and the connection leaves at once."""
+    sock = connect(info.socket, role="control", run_dir=info.run_dir, command=proto.encode_command(command))
+    with sock:
+        try:
+            answer = proto.read_frame(sock)
+            if answer.get("op") == "welcome":
+                sock.sendall(proto.pack({"op": "command", "command": proto.encode_command(command)}))
+                sock.sendall(proto.pack({"op": "bye"}))
+            elif answer.get("op") != "ok":
+                raise proto.ProtocolError(f"unexpected {answer.get('op')!r}")
+        except (OSError, EOFError, proto.ProtocolError) as exc:
+            raise registry.JobError(
+                f"the job of {info.run_dir} did not take the command: {str(exc) or 'it hung up'}"
+            ) from None
 
 
 class JobClient:

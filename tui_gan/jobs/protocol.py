@@ -6,11 +6,13 @@ types named here are accepted. A viewer's frames are tiny (commands); the job dr
 whose frame is larger than MAX_VIEWER_FRAME or does not decode, and goes on training.
 
 Viewer -> job:  {"op": "hello", "v": 1, "role": "viewer" | "status"}
+                {"op": "hello", "v": 1, "role": "control", "command": {...}}  (one command, no attach)
                 {"op": "command", "command": {"type": "Pause"}}      (see COMMAND_FIELDS)
                 {"op": "bye"}                                          (detach)
 Job -> viewer:  {"op": "welcome", "v": 1, "replay": {...}}            (viewers: the run so far)
                 {"op": "event", "event": {"type": "Stats", ...}}
                 {"op": "status", ...}                                  (for `tui-gan ls`)
+                {"op": "ok"}                                           (a control command taken)
 This module imports no torch: the dashboard's process uses it.
 """
 

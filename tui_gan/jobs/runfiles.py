@@ -19,7 +19,13 @@ from tui_gan.history import DownsampledSeries, SampleHistory, Snapshot, StepHist
 from tui_gan.quality.report import QualityReport
 from tui_gan.training import events as ev
 from tui_gan.training.rundir import METRIC_BASE_COLUMNS, METRIC_COLUMNS, QUALITY_BASE_COLUMNS, QUALITY_COLUMNS
-from tui_gan.training.summary import SUMMARY_BUCKETS, SUMMARY_FILE, ArchSummary, read_summary, write_summary
+from tui_gan.training.summary import (
+    SUMMARY_BUCKETS,
+    SUMMARY_FILE,
+    ArchSummary,
+    read_summary,
+    write_summary,
+)
 
 LOSS_POINTS = 2048  # loss points per architecture a viewer gets on attach (the run's shape, downsampled)
 QUALITY_EVENTS = 512  # quality evaluations per architecture kept for attach
@@ -27,10 +33,12 @@ _SNAPSHOT_FILE = re.compile(r"step_(\d+)\.npz$")
 
 
 class LossPoints:
-    """One architecture's loss points, downsampled by pair-averaging once `capacity` are kept."""
+    """One architecture's loss points, downsampled by pair-averaging once `capacity` are kept.
+    Read from a run folder, also its training clock: `timing`, TIMING_FIELDS rows (summary.py)."""
 
     def __init__(self, capacity: int = LOSS_POINTS) -> None:
         self.series = DownsampledSeries(capacity)
+        self.timing = DownsampledSeries(capacity)
         self.last: ev.StepPoint | None = None
         self.images_per_s = 0.0  # as of the last metrics row read (a replay's status line)
         self.time_s = 0.0
@@ -54,11 +62,16 @@ class LossPoints:
         return tuple(ev.StepPoint.from_row(v) for v in self.series.values())
 
 
-def read_metrics(run_dir: Path, capacity: int = LOSS_POINTS) -> dict[str, LossPoints]:
+def read_metrics(
+    run_dir: Path, capacity: int = LOSS_POINTS, problems: list[str] | None = None, series: bool = True
+) -> dict[str, LossPoints]:
     """Each architecture's loss points: the digest (summary.npz) and the metrics.csv rows after
-    it, or the whole file downsampled as it is read when there is no digest (an older run)."""
+    it, or the whole file downsampled as it is read when there is no digest (an older run).
+    `problems` gets a line for damage found (an unknown header, unreadable rows); a last line cut
+    short, as a kill leaves it, is no damage. Without `series` only the last point and figures
+    are kept (a runs list's row: a third of the time)."""
     out: dict[str, LossPoints] = defaultdict(lambda: LossPoints(capacity))
-    found = read_summary(run_dir)
+    found = read_summary(run_dir, series)
     offset = 0
     if found is not None:
         archs, offset = found
@@ -66,16 +79,43 @@ def read_metrics(run_dir: Path, capacity: int = LOSS_POINTS) -> dict[str, LossPo
             points = out[name]
             points.series, points.last = a.series.fitted(capacity), a.last
             points.images_per_s, points.time_s = a.images_per_s, a.time_s
-    for row in _csv_rows(run_dir / "metrics.csv", METRIC_COLUMNS, METRIC_BASE_COLUMNS, offset):
+            if a.timing is not None:
+                points.timing = a.timing.fitted(capacity)
+    bad = _BadRows("metrics.csv", problems)
+    for row in _csv_rows(run_dir / "metrics.csv", METRIC_COLUMNS, METRIC_BASE_COLUMNS, offset, problems):
         try:
             values = [float(row[c]) for c in ev.STEP_FIELDS]
             rate, seconds = float(row["images_per_s"]), float(row["time_s"])
         except (TypeError, ValueError):
-            continue  # a line cut short by a kill: skip it
+            bad.row(False)  # a line cut short by a kill: skip it
+            continue
+        bad.row(True)
         points = out[row["arch"]]
-        points.extend([values])
+        if series:
+            points.extend([values])
+            points.timing.add(np.array([values[0], seconds, rate]))
+        else:
+            points.last = ev.StepPoint.from_row(values)
         points.images_per_s, points.time_s = rate, seconds
+    bad.report()
     return dict(out)
+
+
+class _BadRows:
+    """Counts the rows of a CSV file that do not parse, but a last one (torn by a kill)."""
+
+    def __init__(self, name: str, problems: list[str] | None) -> None:
+        self.name, self.problems = name, problems
+        self.count, self.last_bad = 0, False
+
+    def row(self, ok: bool) -> None:
+        self.count += not ok
+        self.last_bad = not ok
+
+    def report(self) -> None:
+        damaged = self.count - self.last_bad
+        if damaged and self.problems is not None:
+            self.problems.append(f"{self.name}: {damaged} unreadable row{'s' * (damaged > 1)}")
 
 
 def rebuild_summary(run_dir: Path) -> None:
@@ -86,17 +126,19 @@ def rebuild_summary(run_dir: Path) -> None:
     if not path.exists():
         return
     archs = {
-        name: ArchSummary(p.series, p.last, p.images_per_s, p.time_s)
+        name: ArchSummary(p.series, p.last, p.images_per_s, p.time_s, p.timing)
         for name, p in read_metrics(run_dir, SUMMARY_BUCKETS).items()
     }
     if archs:
         write_summary(run_dir, archs, path.stat().st_size)
 
 
-def read_quality(run_dir: Path) -> dict[str, list[ev.Quality]]:
-    """quality.csv as Quality events per architecture (what the panel needs; costs are not kept)."""
+def read_quality(run_dir: Path, problems: list[str] | None = None) -> dict[str, list[ev.Quality]]:
+    """quality.csv as Quality events per architecture (what the panel needs; costs are not kept).
+    `problems`: as read_metrics'."""
     out: dict[str, list[ev.Quality]] = defaultdict(list)
-    for row in _csv_rows(run_dir / "quality.csv", QUALITY_COLUMNS, QUALITY_BASE_COLUMNS):
+    bad = _BadRows("quality.csv", problems)
+    for row in _csv_rows(run_dir / "quality.csv", QUALITY_COLUMNS, QUALITY_BASE_COLUMNS, 0, problems):
         try:
             report = QualityReport(
                 n=int(row["n"]),
@@ -120,27 +162,51 @@ def read_quality(run_dir: Path) -> dict[str, list[ev.Quality]]:
                 seconds=0.0,
             )
         except (TypeError, ValueError):
+            bad.row(False)
             continue
+        bad.row(True)
         out[row["arch"]].append(event)
+    bad.report()
     return {arch: events[-QUALITY_EVENTS:] for arch, events in out.items()}
 
 
-def _csv_rows(path: Path, columns: tuple[str, ...], required: int | None = None, offset: int = 0):
+def _csv_rows(
+    path: Path,
+    columns: tuple[str, ...],
+    required: int | None = None,
+    offset: int = 0,
+    problems: list[str] | None = None,
+):
     """Rows of a CSV file whose header is `columns`, or its first `required` or more of them (a
     file from an older tui-gan, which had fewer); those from byte `offset` on, if it is past the
-    header."""
+    header. A file that is there but cannot be read, or has another header, gives none and a line
+    in `problems`; so does a line csv cannot split (the rows before it are given)."""
     try:
         f = open(path, "rb")
-    except OSError:
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        _problem(problems, f"{path.name}: {exc.strerror or exc}")
         return
     with f:
-        header = tuple(next(csv.reader([f.readline().decode("utf-8", "replace")]), ()))
-        if header != columns[: len(header)] or len(header) < (required or len(columns)):
-            return
-        if offset > f.tell():
-            f.seek(offset)
-        text = io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")  # a torn line too
-        yield from csv.DictReader(text, fieldnames=header)
+        try:
+            first = f.readline().decode("utf-8", "replace")
+            header = tuple(next(csv.reader([first]), ()))
+            if header != columns[: len(header)] or len(header) < (required or len(columns)):
+                if first:  # an empty file is one whose header is being written
+                    _problem(problems, f"{path.name}: not the file tui-gan writes (unknown header)")
+                return
+            if offset > f.tell():
+                f.seek(offset)
+            text = io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")  # a torn line too
+            yield from csv.DictReader(text, fieldnames=header)
+        except (OSError, csv.Error) as exc:
+            _problem(problems, f"{path.name}: {getattr(exc, 'strerror', None) or exc}")
+
+
+def _problem(problems: list[str] | None, line: str) -> None:
+    if problems is not None:
+        problems.append(line)
 
 
 def truncate_after(run_dir: Path, arch: str, step: int) -> None:

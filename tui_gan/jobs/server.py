@@ -36,6 +36,7 @@ from tui_gan.jobs.runfiles import (
     rebuild_summary,
     truncate_after,
 )
+from tui_gan.jobs.status import job_status
 from tui_gan.jobs.viewer import HELLO_TIMEOUT_S, Viewer, read_frame, same_user
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
@@ -309,19 +310,8 @@ class Job:
         return out
 
     def status(self) -> dict:
-        """For `tui-gan ls`: one line's worth."""
-        current = self.started.arch if self.started else self.config.arch
-        stats = self.last_stats.get(current)
-        return {
-            "op": "status",
-            "run_dir": str(self.run_dir),
-            "pid": os.getpid(),
-            "arch": current,
-            "state": self.last_state.state if self.last_state else RunState.STARTING.value,
-            "step": stats.step if stats else (self.started.step if self.started else 0),
-            "images_per_s": stats.images_per_s if stats else 0.0,
-            "viewers": len(self.viewers),
-        }
+        """For `tui-gan ls` and the workspace: a row's worth (jobs/status.py)."""
+        return job_status(self)
 
     # --- viewers -----------------------------------------------------------------------------
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -336,6 +326,13 @@ class Job:
                 raise proto.ProtocolError(f"expected hello v{proto.VERSION}")
             if hello.get("role") == "status":
                 writer.write(proto.pack(self.status()))
+                await writer.drain()
+                return
+            if hello.get("role") == "control":  # one command from the shell (`tui-gan pause RUN`)
+                command = proto.decode_command(hello.get("command"))
+                log.info("control: %s", type(command).__name__)
+                self.engine.send(command)
+                writer.write(proto.pack({"op": "ok"}))
                 await writer.drain()
                 return
             self._viewer_numbers += 1

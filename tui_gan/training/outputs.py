@@ -9,12 +9,18 @@ import numpy as np
 import torch
 
 from tui_gan.config import TrainConfig
-from tui_gan.history import StepHistory
+from tui_gan.history import DownsampledSeries, StepHistory
 from tui_gan.training.device import cuda_ids
 from tui_gan.training.events import StepPoint
 from tui_gan.training.metrics_log import LOG_INTERVAL, LogCadence
 from tui_gan.training.rundir import RunDir
-from tui_gan.training.summary import SUMMARY_EVERY_S, ArchSummary, read_summary, write_summary
+from tui_gan.training.summary import (
+    SUMMARY_BUCKETS,
+    SUMMARY_EVERY_S,
+    ArchSummary,
+    read_summary,
+    write_summary,
+)
 
 EPOCH_GRID_EVERY_S = 30.0
 
@@ -26,11 +32,13 @@ class RunOutputs:
         self._interval = None if every_step else LOG_INTERVAL
         self._cadences: dict[str, LogCadence] = {}
         self._summaries: dict[str, ArchSummary] | None = None  # loaded at the first digest
+        self._timings: dict[str, DownsampledSeries] = {}  # each arch's (step, time_s, img/s) rows
         self._summarized = 0.0  # training seconds at the last digest
         self._epoch_grid_at: dict[str, float] = {}  # training seconds at each arch's last epoch grid
         self.grid_columns: int | None = None  # a conditional run's grids: a row per class (None: square)
         self.tensorboard = None  # TensorBoardLog
         self._system = None  # SystemMonitor for the GPU/CPU figures TensorBoard gets
+        self.last_system = None  # its latest reading (a job's status reports it: no probe of its own)
 
     def open_tensorboard(
         self, config: TrainConfig, device: torch.device, resumed_step: int | None
@@ -94,19 +102,36 @@ class RunOutputs:
         rows = self._cadences[arch].rows(points, images_per_s, train_time, force or digest)
         if rows:
             self.run_dir.append_metrics(arch, rows)
+            self._timing(arch).extend(np.array([(r.point.step, r.time_s, r.images_per_s) for r in rows]))
             if self.tensorboard is not None:
                 self.tensorboard.steps(arch, rows)
-                self.tensorboard.system(rows[-1].point.step, self._system.poll)
+                self.tensorboard.system(rows[-1].point.step, self._poll_system)
         if points:
-            self._keep_summary(arch, ArchSummary(history.series, points[-1], images_per_s, train_time))
+            summary = ArchSummary(history.series, points[-1], images_per_s, train_time, self._timing(arch))
+            self._saved()[arch] = summary
         if digest:
             self._write_summary(train_time)
 
-    def _keep_summary(self, arch: str, summary: ArchSummary) -> None:
-        if self._summaries is None:  # other architectures of this run, as an earlier job left them
+    def _saved(self) -> dict[str, ArchSummary]:
+        """The digest's architectures: at first as an earlier job of this run left them."""
+        if self._summaries is None:
             found = read_summary(self.run_dir.path)
             self._summaries = found[0] if found else {}
-        self._summaries[arch] = summary
+        return self._summaries
+
+    def _timing(self, arch: str) -> DownsampledSeries:
+        """`arch`'s training clock, continued from the digest (a resumed run's, rebuilt by then)."""
+        if arch not in self._timings:
+            kept = self._saved().get(arch)
+            timing = kept.timing if kept is not None else None
+            self._timings[arch] = (
+                timing.fitted(SUMMARY_BUCKETS) if timing is not None else DownsampledSeries(SUMMARY_BUCKETS)
+            )
+        return self._timings[arch]
+
+    def _poll_system(self):
+        self.last_system = self._system.poll()
+        return self.last_system
 
     def _write_summary(self, train_time: float | None = None) -> None:
         if train_time is not None:

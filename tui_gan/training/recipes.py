@@ -91,6 +91,13 @@ def describe(recipe: Recipe) -> str:
     return ", ".join(parts)
 
 
+def brief(recipe: Recipe, conditional: bool = False) -> str:
+    """A runs list's column: "hinge 1e-4/4e-4 EMA cond" (loss, G/D learning rates, EMA on,
+    class-conditional); describe() has the rest."""
+    lr = _lr(recipe.lr_g) if recipe.lr_g == recipe.lr_d else f"{_lr(recipe.lr_g)}/{_lr(recipe.lr_d)}"
+    return " ".join([recipe.loss, lr, *(["EMA"] if recipe.ema else []), *(["cond"] if conditional else [])])
+
+
 def _lr(value: float) -> str:
     """2e-4 rather than 0.0002."""
     mantissa, exponent = f"{value:e}".split("e")

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from textual import on, work
@@ -32,7 +33,7 @@ from tui_gan.ui.screens.help import HelpScreen
 from tui_gan.ui.widgets.compare import CompareCharts, ConfigDiff, SampleStrip
 from tui_gan.ui.widgets.runs_table import LIVE_STATES, RunsTable
 from tui_gan.ui.workspace_actions import COLUMN_HELP, WORKSPACE_ACTIONS
-from tui_gan.workspace.model import RunRow
+from tui_gan.workspace.model import ColourBook, RunRow
 
 REFRESH_S = 2.0  # a scan of every run: small files and one status query per live job
 COMPARE_REFRESH_S = 5.0  # the selected runs' series, again, while any of them trains
@@ -94,19 +95,18 @@ class WorkspaceApp(App[None]):
         refresh_s: float = REFRESH_S,
     ) -> None:
         super().__init__()
-        if scan is None or send is None:
-            from tui_gan.workspace import runs
-
-            scan, send = scan or runs.scan_runs, send or runs.send_command
+        if scan is None:
+            from tui_gan.workspace.runs import scan_runs as scan
         self.runs_root = runs_root
         self.scan = scan
-        self.send = send
+        self.send = send or send_to_job
         self.opener = opener or self._attach_here
         self.refresh_s = refresh_s
         self.rows: list[RunRow] = []
         self._stop = threading.Event()
         self._rescan = threading.Event()
         self._compare_loaded = 0.0  # when the compare pane's data was last read
+        self.colours = ColourBook()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             self.animation_level = "none"
 
@@ -140,8 +140,8 @@ class WorkspaceApp(App[None]):
             self._rescan.clear()
 
     def on_runs_scanned(self, message: RunsScanned) -> None:
-        self.rows = message.rows
-        self.table.show(message.rows)
+        self.rows = [replace(row, colour=self.colours.of(row.run_dir)) for row in message.rows]
+        self.table.show(self.rows)
         self._status(message.error)
         compared = self.table.selected_rows()
         if any(r.live for r in compared) and time.monotonic() - self._compare_loaded >= COMPARE_REFRESH_S:
@@ -171,7 +171,9 @@ class WorkspaceApp(App[None]):
         from tui_gan.jobs.runfiles import SampleStore
         from tui_gan.workspace import runs
 
-        series = [runs.read_series(row.run_dir, row.arch) for row in rows]
+        series = [
+            replace(runs.read_series(row.run_dir, row.arch), name=row.name, colour=row.colour) for row in rows
+        ]
         samples = []
         for row in rows:
             latest = SampleStore.latest(row.run_dir, row.arch)
@@ -327,6 +329,21 @@ class WorkspaceApp(App[None]):
                 self.call_from_thread(self.notify, f"{row.name}: {problem}", severity="error")
         if commands:
             self._rescan.set()
+
+
+def send_to_job(row: RunRow, command: cmd.Command) -> str | None:
+    """`command` to the run's live job over its socket; why not, in a line, when it did not go."""
+    from tui_gan.jobs import registry
+    from tui_gan.jobs.client import send_command
+
+    job = registry.read_job(row.run_dir)
+    if job is None:
+        return "no job in this folder"
+    try:
+        send_command(job, command)
+    except (registry.JobError, OSError) as exc:
+        return str(exc)
+    return None
 
 
 def run_workspace(runs_root: Path) -> int:

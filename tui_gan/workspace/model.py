@@ -24,8 +24,26 @@ PALETTE = (
 
 
 def run_colour(run_dir: Path) -> str:
+    """The colour a run gets on its own: by its folder, the same in every process."""
     digest = hashlib.blake2s(str(run_dir).encode(), digest_size=2).digest()
     return PALETTE[int.from_bytes(digest, "big") % len(PALETTE)]
+
+
+class ColourBook:
+    """Colours for the runs one screen shows: each run keeps the colour it got first, and a new
+    run takes the least used one in PALETTE's order (the most distinct first), so runs compared
+    side by side do not share a colour while there are colours left."""
+
+    def __init__(self) -> None:
+        self.colours: dict[Path, str] = {}
+
+    def of(self, run_dir: Path) -> str:
+        if run_dir not in self.colours:
+            used = {c: 0 for c in PALETTE}
+            for colour in self.colours.values():
+                used[colour] += 1
+            self.colours[run_dir] = min(PALETTE, key=lambda c: used[c])
+        return self.colours[run_dir]
 
 
 @dataclass(frozen=True)
@@ -39,7 +57,7 @@ class RunRow:
     state: str  # running, paused, starting, finished/completed/stopped/..., died, damaged
     live: bool  # a job answers on its socket: it can be acted on
     step: int = 0
-    epoch: int = 0
+    epoch: int = 0  # the epoch its last step is in, from 1 ("epoch 3/100"); 0 before the first step
     epochs: int = 0
     images_per_s: float | None = None
     d_loss: float | None = None
@@ -54,11 +72,14 @@ class RunRow:
     viewers: int | None = None
     sweep: str | None = None  # the sweep folder it belongs to, if any
     problem: str | None = None  # why it shows as damaged, or how a died job resumes
+    pid: int | None = None  # the job's process (a live or died job's)
+    when: float = 0.0  # when it ended (a died job: its last checkpoint), else when it started
     config: dict[str, Any] = field(default_factory=dict, compare=False)  # config.json
+    colour: str = ""  # "": run_colour(run_dir); a screen gives each run its own (ColourBook)
 
-    @property
-    def colour(self) -> str:
-        return run_colour(self.run_dir)
+    def __post_init__(self) -> None:
+        if not self.colour:
+            object.__setattr__(self, "colour", run_colour(self.run_dir))
 
 
 @dataclass(frozen=True)
@@ -76,7 +97,8 @@ class RunSeries:
     g_loss: tuple[float, ...] = ()
     rate_step: tuple[float, ...] = ()
     images_per_s: tuple[float, ...] = ()
+    colour: str = ""  # as RunRow.colour
 
-    @property
-    def colour(self) -> str:
-        return run_colour(self.run_dir)
+    def __post_init__(self) -> None:
+        if not self.colour:
+            object.__setattr__(self, "colour", run_colour(self.run_dir))
