@@ -6,14 +6,19 @@ test_workspace_runs.py builds rows from real run folders and real jobs."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
-from factories import write_finished_run
+from factories import endless_config, write_finished_run
 from waiting import wait_for
 
+from tui_gan.jobs import registry
+from tui_gan.jobs.launch import start_job
 from tui_gan.training import commands as cmd
+from tui_gan.training.checkpoint import load_checkpoint
 from tui_gan.ui.widgets.compare import CompareCharts
 from tui_gan.ui.workspace_app import WorkspaceApp
 from tui_gan.workspace.model import RunRow
@@ -197,3 +202,67 @@ def test_workspace_snapshot(snap_compare, size):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=select_all)
+
+
+# --- real jobs ---------------------------------------------------------------------------------
+@pytest.fixture
+def two_jobs(tmp_path):
+    """Two detached endless jobs, killed at the end if still alive."""
+    jobs = [start_job(endless_config(tmp_path, name=name)) for name in ("first", "second")]
+    yield jobs
+    for info in jobs:
+        if registry.pid_alive(info.pid):
+            os.kill(info.pid, signal.SIGKILL)
+        try:
+            os.waitpid(info.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def row_named(app: WorkspaceApp, name: str) -> RunRow | None:
+    return next((r for r in app.rows if r.name == name), None)
+
+
+async def highlight(pilot, app: WorkspaceApp, name: str) -> None:
+    table = app.table
+    key = next(key for key, row in table.rows_by_key.items() if row.name == name)
+    while table._order[table.cursor_row] != key:
+        await pilot.press("down" if table._order.index(key) > table.cursor_row else "up")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_two_real_jobs_paused_and_stopped_from_the_workspace(tmp_path, two_jobs):
+    from tui_gan.workspace.runs import scan_runs
+
+    root = tmp_path / "runs"
+    mine = root.resolve()
+    app = WorkspaceApp(
+        root, scan=lambda r: [row for row in scan_runs(r) if row.run_dir.parent == mine], refresh_s=0.3
+    )
+
+    def both() -> bool:
+        return all((r := row_named(app, n)) and r.live and r.step > 0 for n in ("first", "second"))
+
+    def second_stopped() -> bool:
+        return (r := row_named(app, "second")) is not None and not r.live and r.state == "stopped"
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, both, "both jobs listed live and training", 90)
+        await highlight(pilot, app, "first")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: row_named(app, "first").state == "paused", "first paused", 30)
+        paused_at = row_named(app, "first").step
+        await highlight(pilot, app, "second")
+        await pilot.press("x", "y")
+        await wait_for(pilot, second_stopped, "second stopped", 90)
+        assert row_named(app, "first").state == "paused" and row_named(app, "first").step == paused_at
+        await highlight(pilot, app, "first")
+        await pilot.press("x", "y")
+        await wait_for(pilot, lambda: row_named(app, "first").state == "stopped", "first stopped", 90)
+    for info in two_jobs:
+        os.waitpid(info.pid, 0)  # each job ends after its final checkpoint
+        job = registry.read_job(info.run_dir)
+        checkpoint = load_checkpoint(info.run_dir / "checkpoints" / "simple" / "latest.pt")
+        assert job.state == "stopped" and checkpoint["step"] == job.step > 0
+    assert load_checkpoint(two_jobs[0].run_dir / "checkpoints" / "simple" / "latest.pt")["step"] == paused_at
