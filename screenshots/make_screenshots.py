@@ -5,8 +5,10 @@
 
 Writes main.svg (training, after a quality evaluation), paused.svg (with the interpolation row)
 and help.svg next to this script (or in --out); with --conditional, conditional.svg alone (a
-class-conditional run after a quality evaluation). Runs are written to a temporary folder, so
-nothing is left in ./runs. The quality classifier trains in the background on first use."""
+class-conditional run after a quality evaluation); with --workspace, workspace.svg alone (three
+runs trained --seconds each, one after the other, then compared in `tui-gan runs`). Runs are
+written to a temporary folder, so nothing is left in ./runs. The quality classifier trains in
+the background on first use."""
 
 from __future__ import annotations
 
@@ -79,6 +81,41 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
     return written
 
 
+WORKSPACE_RUNS = (  # three runs worth comparing: the seed recipe, the default, another loss
+    {"arch": "mlp", "recipe": "seed", "name": "mlp-seed"},
+    {"arch": "mlp", "name": "mlp-default"},
+    {"arch": "dcgan", "loss": "lsgan", "name": "dcgan-lsgan"},
+)
+
+
+async def shoot_workspace(runs: Path, seconds: float, size: tuple[int, int], out: Path) -> list[Path]:
+    """Train WORKSPACE_RUNS for `seconds` each (evaluated every 10 s), then the workspace on them."""
+    import threading
+
+    from tui_gan.training.commands import Stop
+    from tui_gan.training.engine import Engine
+    from tui_gan.ui.workspace_app import WorkspaceApp
+
+    for changes in WORKSPACE_RUNS:
+        config = TrainConfig(
+            dataset="synthetic", synthetic_size=8192, runs_dir=str(runs), eval_every=10.0, **changes
+        )
+        config = config.validate()
+        engine = Engine(config)
+        timer = threading.Timer(seconds, engine.send, [Stop(checkpoint=True)])
+        timer.start()
+        engine.run()
+        timer.cancel()
+    app = WorkspaceApp(runs)
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: len(app.rows) == len(WORKSPACE_RUNS), "the runs list")
+        await pilot.press(*["space", "down"] * len(WORKSPACE_RUNS))
+        charts = app.workspace.query_one("CompareCharts")
+        await wait_until(pilot, lambda: len(charts.series) == len(WORKSPACE_RUNS), "the charts")
+        await pilot.pause(1.0)
+        return [Path(app.save_screenshot("workspace.svg", str(out)))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="training time before the first shot")
@@ -88,6 +125,7 @@ def main() -> None:
         "--out", type=Path, default=HERE, help="folder for the SVGs (default: next to this script)"
     )
     parser.add_argument("--conditional", action="store_true", help="conditional.svg: a --conditional run")
+    parser.add_argument("--workspace", action="store_true", help="workspace.svg: three runs compared")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     with tempfile.TemporaryDirectory(prefix="tui-gan-shots-") as runs:
@@ -99,7 +137,11 @@ def main() -> None:
             conditional=args.conditional,
         ).validate()
         args.out.mkdir(parents=True, exist_ok=True)
-        for path in asyncio.run(shoot(config, args.seconds, (width, height), args.out)):
+        if args.workspace:
+            shots = shoot_workspace(Path(runs), args.seconds, (width, height), args.out)
+        else:
+            shots = shoot(config, args.seconds, (width, height), args.out)
+        for path in asyncio.run(shots):
             print(f"wrote {path}")
 
 
