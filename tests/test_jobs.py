@@ -585,10 +585,10 @@ async def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor, finished_ru
     async with running(app) as pilot:
         await wait_for(
             pilot,
-            lambda: app.dashboard.status_bar.info.step == 48 and samples_step(app) == 48,
+            lambda: app.dashboard.status_bar.info.step == 48 and samples_step(app) == 48 and app.state == "finished",
             "the run's end",
         )
-        assert app.read_only and app.state == "finished"
+        assert app.read_only
         assert app.dashboard.views["simple"].losses.steps_seen == 48
         await press(pilot, "left")  # the sample history scrubs as in a live run
         assert app.dashboard.scrub_step is not None and app.dashboard.scrub_step < 48
