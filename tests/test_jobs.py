@@ -585,7 +585,9 @@ async def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor, finished_ru
     async with running(app) as pilot:
         await wait_for(
             pilot,
-            lambda: app.dashboard.status_bar.info.step == 48 and samples_step(app) == 48 and app.state == "finished",
+            lambda: (
+                (app.dashboard.status_bar.info.step, samples_step(app), app.state) == (48, 48, "finished")
+            ),
             "the run's end",
         )
         assert app.read_only
