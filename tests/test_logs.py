@@ -93,7 +93,7 @@ def test_a_killed_job_is_read_from_its_digest_and_the_rows_after_it(tmp_path):
     outputs = RunOutputs(run)
     history = StepHistory()
     simulate(outputs, "dcgan", history, 1, int(RATE * (SUMMARY_EVERY_S + 20)))
-    run.close()  # killed: no close(), so the digest is the one from a minute in
+    # killed: no outputs.close(), so the digest is the one from a minute in
     read = read_metrics(tmp_path)["dcgan"]
     assert read.last.step == int(RATE * (SUMMARY_EVERY_S + 20))
     steps = [p.step for p in read.points()]

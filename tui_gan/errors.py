@@ -23,3 +23,13 @@ class CheckpointError(TuiGanError):
 
 class RunDirError(TuiGanError):
     pass
+
+
+class WriteFailed(TuiGanError):
+    """A run file could not be written (a full disk, say): training pauses until it can be."""
+
+    def __init__(self, path, why: str) -> None:
+        super().__init__(f"could not write {path}: {why}")
+        self.path = path
+        self.why = why
+        self.again = None  # what to redo once it can be written (a checkpoint), if more than the write

@@ -1,7 +1,9 @@
-"""Atomic file writes: a crash mid-write never damages the file that was there before."""
+"""Atomic file writes: a crash mid-write never damages the file that was there before; appends
+that land whole or not at all; a failed write said in words."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -65,3 +67,38 @@ def temp_files(folder: str | os.PathLike) -> list[Path]:
     for parent, _, names in os.walk(folder):  # symlinked folders are not followed
         found += [Path(parent, n) for n in names if _TEMP_NAME.fullmatch(n)]
     return found
+
+
+# What a failed write means to the person at the terminal, by errno (else the OS's own words).
+_REASONS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EIO: "input/output error (a failing disk or a lost network mount)",
+    errno.EACCES: "permission denied",
+}
+
+
+def reason(exc: OSError) -> str:
+    return _REASONS.get(exc.errno, exc.strerror or str(exc))
+
+
+def append_whole(path: str | os.PathLike, data: bytes) -> int:
+    """Append `data` to `path` entirely or not at all: a write that fails midway (a full disk)
+    is cut back off, so a CSV never keeps a torn last line. Returns the file's new length."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError:
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass  # the reader skips a torn line; the write's own error is what to say
+            raise
+        return size + len(data)
+    finally:
+        os.close(fd)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tui_gan.config import TrainConfig
+from tui_gan.fileio import reason
 from tui_gan.jobs import protocol as proto
 from tui_gan.jobs import registry
 from tui_gan.jobs.runfiles import (
@@ -264,7 +265,7 @@ class Job:
         try:
             self.samples.add(e)
         except OSError as exc:
-            log.warning("could not keep a sample grid: %s", exc)
+            log.warning("could not keep a sample grid (the scrubber's history): %s", reason(exc))
 
     def _keep_quality(self, e: ev.Quality) -> None:
         self.qualities[e.arch].append(e)

@@ -5,6 +5,7 @@ Written atomically, read with `weights_only=True` so a checkpoint can never run 
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -26,8 +27,11 @@ REQUIRED = ("arch", "config", "step", "epoch", "generator", "discriminator", "op
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    data = {"format": FORMAT, "version": VERSION, **payload}
-    return atomic_write(path, lambda f: torch.save(data, f))
+    """Serialised in memory first: torch.save straight into a file turns a full disk into a
+    RuntimeError ("unexpected pos ..."); written from memory, it is the OSError it is."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **payload}, buf)
+    return atomic_write(path, lambda f: f.write(buf.getbuffer()))
 
 
 def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> dict[str, Any]:

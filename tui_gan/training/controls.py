@@ -29,6 +29,8 @@ def pause(e: Engine, _: cmd.Command) -> None:
 
 
 def resume(e: Engine, _: cmd.Command) -> None:
+    if e.state is RunState.PAUSED and e.writes.problem is not None and not e.writes.retry():
+        return  # still cannot write: it said why, and stays paused
     if e.state is RunState.PAUSED:
         e.report.restart_window()  # the pause is not training time
         e.enter(RunState.RUNNING)
@@ -40,7 +42,6 @@ def toggle_pause(e: Engine, c: cmd.Command) -> None:
 
 def save_checkpoint(e: Engine, _: cmd.Command) -> None:
     s = e.current
-    e.report.flush(e.current, force=True)
     e.checkpoint(s, f"step_{s.step:07d}")
 
 

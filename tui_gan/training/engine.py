@@ -16,7 +16,8 @@ import torch
 
 from tui_gan.config import TrainConfig
 from tui_gan.data import Dataset, load_dataset
-from tui_gan.errors import ConfigError
+from tui_gan.errors import ConfigError, WriteFailed
+from tui_gan.fileio import reason
 from tui_gan.models import get_arch
 from tui_gan.training import commands as cmd
 from tui_gan.training import controls, distributed
@@ -32,6 +33,7 @@ from tui_gan.training.runstate import RunState, can_move
 from tui_gan.training.state import ArchState, build_state, set_learning_rates
 from tui_gan.training.stats import StepStats
 from tui_gan.training.step import gan_step
+from tui_gan.training.write_retry import WriteRetry
 
 # Automatic (epoch) checkpoints at most this often in training seconds: an MNIST epoch takes a
 # second or two on a GPU, and a checkpoint every second would be most of the disk traffic.
@@ -75,6 +77,7 @@ class Engine:
         self.stats: StepStats | None = None
         self.quality: QualityJudge | None = None
         self.outputs = RunOutputs(None)
+        self.writes = WriteRetry(self)  # a run file that could not be written, and its retries
         self.ranks: distributed.Ranks | None = None  # under torchrun with more than one process
         self.pending_switch: str | None = None  # under torchrun: switched to after the next broadcast
         self.devices: tuple = ()  # every rank's GPU (PCI bus id, UUID)
@@ -178,25 +181,48 @@ class Engine:
 
     def _loop(self) -> str:
         while True:
-            self.drain_commands()
-            self._take_classifier()
-            if self.ranks is not None:
-                self._follow_main()
-            if self.state is RunState.STOPPING:
-                self.report.flush(self.current, force=True)
-                if self.final_checkpoint:
-                    self.checkpoint_all_dirty()
+            try:
+                reason = self._iteration()
+            except WriteFailed as exc:  # a full disk: pause and write it again later (write_retry.py)
+                self.writes.failed(exc, exc.again)
+                continue
+            if reason:
+                return reason
+
+    def _iteration(self) -> str | None:
+        """One step of the loop: commands, then a training step; how the run ended, once it has."""
+        self.drain_commands()
+        self._take_classifier()
+        if self.ranks is not None:
+            self._follow_main()
+        if self.state is RunState.STOPPING:
+            return self._stop()
+        if self.state.ended and self.exit_when_done:
+            if self.state is RunState.FAILED:
+                return "error"
+            return "max_steps" if self._hit_max_steps() else "completed"
+        if self.state is not RunState.RUNNING:
+            self._wait_for_command()
+            return None
+        self.train_step()
+        self._after_step()
+        return None
+
+    def _stop(self) -> str | None:
+        """The final flush and checkpoints; while they cannot be written, wait (and retry) for
+        space unless a Stop without checkpoints comes."""
+        if self.writes.problem is not None:
+            if not self.final_checkpoint:
                 self.enter(RunState.STOPPED)
                 return "stopped"
-            if self.state.ended and self.exit_when_done:
-                if self.state is RunState.FAILED:
-                    return "error"
-                return "max_steps" if self._hit_max_steps() else "completed"
-            if self.state is not RunState.RUNNING:
+            if not self.writes.due_now() or not self.writes.retry():
                 self._wait_for_command()
-                continue
-            self.train_step()
-            self._after_step()
+                return None
+        self.report.flush(self.current, force=True)
+        if self.final_checkpoint:
+            self.checkpoint_all_dirty()
+        self.enter(RunState.STOPPED)
+        return "stopped"
 
     # --- the run state ---------------------------------------------------------------------
     def enter(self, state: RunState) -> None:
@@ -241,6 +267,9 @@ class Engine:
 
     def _wait_for_command(self) -> None:
         # Blocking on the queue (with a timeout) wakes at once for any command, quit included.
+        if self.state is RunState.PAUSED and self.writes.due_now() and self.writes.retry():
+            self.enter(RunState.RUNNING)
+            return
         try:
             command = self.commands.get(timeout=0.2)
         except queue.Empty:
@@ -361,21 +390,23 @@ class Engine:
         return build_payload(s, self.config, self.device, self.dataset)
 
     def checkpoint(self, s: ArchState, name: str) -> str | None:
-        """Write checkpoints/<arch>/<name>.pt; its path, or None (and a notice) when not written."""
+        """Write checkpoints/<arch>/<name>.pt; its path, or None (and a notice) when there is
+        nothing to write. WriteFailed when the disk refuses it (the run pauses, write_retry.py)."""
         if self.run_dir is None:
             self.emit(ev.Notice(s.name, "no run folder: checkpoints are off for this run", "warning"))
             return None
         if s.failed:
             self.emit(ev.Notice(s.name, "not writing a checkpoint of non-finite weights", "warning"))
             return None
-        if s is self.current:  # metrics.csv gets a row ending here: a resume truncates cleanly
-            self.report.flush(s, force=True)
         path = self.run_dir.checkpoint_path(s.name, name)
         try:
+            if s is self.current:  # metrics.csv gets a row ending here: a resume truncates cleanly
+                self.report.flush(s, force=True)
             save_checkpoint(path, self.checkpoint_payload(s))
-        except OSError as exc:
-            self.emit(ev.Notice(s.name, f"checkpoint not written ({path}): {exc.strerror or exc}", "error"))
-            return None
+        except (WriteFailed, OSError) as exc:  # the previous checkpoint is intact: pause until written
+            failed = exc if isinstance(exc, WriteFailed) else WriteFailed(path, reason(exc))
+            failed.again = lambda: self.checkpoint(s, name)
+            raise failed from None
         s.last_checkpoint = str(path)
         s.checkpoint_step, s.checkpoint_time = s.step, s.train_time
         self.emit(ev.CheckpointSaved(s.name, path=str(path), step=s.step))

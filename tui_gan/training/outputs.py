@@ -9,6 +9,8 @@ import numpy as np
 import torch
 
 from tui_gan.config import TrainConfig
+from tui_gan.errors import WriteFailed
+from tui_gan.fileio import reason
 from tui_gan.history import DownsampledSeries, StepHistory
 from tui_gan.training.device import cuda_ids
 from tui_gan.training.events import StepPoint
@@ -17,6 +19,7 @@ from tui_gan.training.rundir import RunDir
 from tui_gan.training.summary import (
     SUMMARY_BUCKETS,
     SUMMARY_EVERY_S,
+    SUMMARY_FILE,
     ArchSummary,
     read_summary,
     write_summary,
@@ -34,6 +37,9 @@ class RunOutputs:
         self._summaries: dict[str, ArchSummary] | None = None  # loaded at the first digest
         self._timings: dict[str, DownsampledSeries] = {}  # each arch's (step, time_s, img/s) rows
         self._summarized = 0.0  # training seconds at the last digest
+        # Rows a failed write (a full disk) left to write: written, in order, at the next chance.
+        self._unwritten: list[tuple[str, list]] = []
+        self._unwritten_quality: list[tuple] = []
         self._epoch_grid_at: dict[str, float] = {}  # training seconds at each arch's last epoch grid
         self.grid_columns: int | None = None  # a conditional run's grids: a row per class (None: square)
         self.tensorboard = None  # TensorBoardLog
@@ -101,16 +107,40 @@ class RunOutputs:
         digest = abs(train_time - self._summarized) >= SUMMARY_EVERY_S
         rows = self._cadences[arch].rows(points, images_per_s, train_time, force or digest)
         if rows:
-            self.run_dir.append_metrics(arch, rows)
             self._timing(arch).extend(np.array([(r.point.step, r.time_s, r.images_per_s) for r in rows]))
-            if self.tensorboard is not None:
-                self.tensorboard.steps(arch, rows)
-                self.tensorboard.system(rows[-1].point.step, self._poll_system)
+            self._unwritten.append((arch, rows))
+            self._tb("steps", arch, rows)
+            self._tb("system", rows[-1].point.step, self._poll_system)
         if points:
             summary = ArchSummary(history.series, points[-1], images_per_s, train_time, self._timing(arch))
             self._saved()[arch] = summary
+        self.retry()
         if digest:
             self._write_summary(train_time)
+
+    def retry(self) -> None:
+        """Write the metrics and quality rows a failed write left waiting (WriteFailed: they wait
+        on). Rows are appended whole, in order, each once."""
+        if self.run_dir is None:
+            return
+        while self._unwritten:
+            self._guard(self.run_dir.path / "metrics.csv", self.run_dir.append_metrics, *self._unwritten[0])
+            self._unwritten.pop(0)
+        while self._unwritten_quality:
+            quality = self._unwritten_quality[0]
+            self._guard(self.run_dir.path / "quality.csv", self.run_dir.append_quality, *quality)
+            self._unwritten_quality.pop(0)
+
+    def _tb(self, write: str, *args) -> None:
+        if self.tensorboard is not None:
+            self._guard(self.run_dir.path / "tensorboard", getattr(self.tensorboard, write), *args)
+
+    @staticmethod
+    def _guard(path, write: Callable, *args) -> None:
+        try:
+            write(*args)
+        except OSError as exc:
+            raise WriteFailed(path, reason(exc)) from None
 
     def _saved(self) -> dict[str, ArchSummary]:
         """The digest's architectures: at first as an earlier job of this run left them."""
@@ -136,19 +166,19 @@ class RunOutputs:
     def _write_summary(self, train_time: float | None = None) -> None:
         if train_time is not None:
             self._summarized = train_time
-        if self._summaries:
-            write_summary(self.run_dir.path, self._summaries, self.run_dir.metrics_offset())
+        if self._summaries and not self._unwritten:  # its offset must be where the rows it holds end
+            args = (self.run_dir.path, self._summaries, self.run_dir.metrics_offset())
+            self._guard(self.run_dir.path / SUMMARY_FILE, write_summary, *args)
 
     def quality(self, arch: str, step: int, epoch: int, report, real_floor: float) -> None:
+        self._tb("quality", arch, step, report, real_floor)
         if self.run_dir is not None:
-            self.run_dir.append_quality(arch, step, epoch, report, real_floor)
-        if self.tensorboard is not None:
-            self.tensorboard.quality(arch, step, report, real_floor)
+            self._unwritten_quality.append((arch, step, epoch, report, real_floor))
+            self.retry()
 
     def samples(self, arch: str, step: int, train_time: float, grid: np.ndarray) -> None:
         """A live sample refresh: TensorBoard keeps one every so often."""
-        if self.tensorboard is not None:
-            self.tensorboard.samples(arch, step, grid, train_time, self.grid_columns)
+        self._tb("samples", arch, step, grid, train_time, self.grid_columns)
 
     def epoch_samples(
         self, arch: str, epoch: int, step: int, train_time: float, grid: Callable[[], np.ndarray]
@@ -162,9 +192,9 @@ class RunOutputs:
             return
         self._epoch_grid_at[arch] = train_time
         images = grid()
-        self.run_dir.save_samples(arch, epoch, images, self.grid_columns)
-        if self.tensorboard is not None:
-            self.tensorboard.samples(arch, step, images, columns=self.grid_columns)
+        path = self.run_dir.path / "samples" / arch
+        self._guard(path, self.run_dir.save_samples, arch, epoch, images, self.grid_columns)
+        self._tb("samples", arch, step, images, None, self.grid_columns)
 
     def crash(self, text: str) -> str | None:
         """The traceback in error.log; its path, if written."""
@@ -185,8 +215,10 @@ class RunOutputs:
     def close(self) -> None:
         if self.run_dir is not None:
             if self._summaries:  # the digest as the job ends (the final flush wrote every row)
-                self._write_summary()
-            self.run_dir.close()
+                try:
+                    self._write_summary()
+                except WriteFailed:
+                    pass  # a missing digest only means a longer read of metrics.csv
         if self.tensorboard is not None:
             self.tensorboard.close()
             self._system.close()

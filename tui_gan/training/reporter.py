@@ -84,7 +84,6 @@ class Reporter:
         if not self.stats.pending and not force:
             return
         points = self.stats.take()
-        self.outputs.steps(s.name, s.history, points, self.stats.images_per_s, s.train_time, force)
         self.emit(
             ev.Stats(
                 s.name,
@@ -97,6 +96,8 @@ class Reporter:
                 rank_images_per_s=self.rank_rates,
             )
         )
+        # After the event: a full disk (WriteFailed) must not cost the viewers these points.
+        self.outputs.steps(s.name, s.history, points, self.stats.images_per_s, s.train_time, force)
 
     def restart_window(self) -> None:
         """Training time starts counting again (after a pause, a switch, an evaluation)."""

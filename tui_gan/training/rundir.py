@@ -22,7 +22,7 @@ import numpy as np
 
 from tui_gan.config import NUM_CLASSES
 from tui_gan.errors import RunDirError
-from tui_gan.fileio import atomic_write_bytes
+from tui_gan.fileio import append_whole, atomic_write_bytes
 from tui_gan.history import StepHistory
 from tui_gan.training.events import STEP_FIELDS
 from tui_gan.training.metrics_log import EXTRA_COLUMNS, LogRow
@@ -53,8 +53,8 @@ METRIC_BASE_COLUMNS = 3 + len(STEP_FIELDS)  # files from before the cadence end 
 class RunDir:
     def __init__(self, path: Path):
         self.path = path
-        self._metrics = None
-        self._writer = None
+        self._metric_columns: int | None = None  # known at the first append
+        self._metrics_size: int | None = None
 
     @classmethod
     def create(cls, runs_root: str | os.PathLike, arch: str) -> RunDir:
@@ -94,8 +94,12 @@ class RunDir:
         )
 
     def append_metrics(self, arch: str, rows: Iterable[LogRow]) -> None:
-        if self._writer is None:
-            self._open_metrics()
+        """Rows land whole or not at all (OSError: none of them did; metrics.csv is as it was)."""
+        if self._metric_columns is None:
+            self._metric_columns = self._metrics_columns()
+        out = []
+        if self._metrics_size == 0:
+            out.append(METRIC_COLUMNS)
         for r in rows:
             step, epoch, *means = r.point.row()
             fields = [arch, step, epoch, *(f"{v:.6g}" for v in means)]
@@ -103,58 +107,51 @@ class RunDir:
             if self._metric_columns > METRIC_BASE_COLUMNS:
                 extremes = (f"{v:.6g}" for values in zip(r.low, r.high, r.last) for v in values)
                 fields += [r.steps, *(extremes if r.steps > 1 else [""] * (len(EXTRA_COLUMNS) - 1))]
-            self._writer.writerow(fields)
-        self._metrics.flush()
+            out.append(fields)
+        self._metrics_size = append_whole(self.path / "metrics.csv", _csv_text(out))
 
-    def _open_metrics(self) -> None:
-        """Append to metrics.csv; a file an older tui-gan began keeps its columns."""
+    def _metrics_columns(self) -> int:
+        """A metrics.csv an older tui-gan began keeps its columns."""
         path = self.path / "metrics.csv"
         try:
             with open(path, encoding="utf-8") as f:
                 header = next(csv.reader([f.readline()]), [])
+            self._metrics_size = path.stat().st_size
         except OSError:
-            header = []
-        self._metrics = open(path, "a", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._metrics)
-        if tuple(header) == METRIC_COLUMNS[:METRIC_BASE_COLUMNS]:
-            self._metric_columns = METRIC_BASE_COLUMNS
-        else:
-            self._metric_columns = len(METRIC_COLUMNS)
-            if not header:
-                self._writer.writerow(METRIC_COLUMNS)
+            header, self._metrics_size = [], 0
+        if header and tuple(header) == METRIC_COLUMNS[:METRIC_BASE_COLUMNS]:
+            return METRIC_BASE_COLUMNS
+        if not header:
+            self._metrics_size = 0  # an empty file gets the header
+        return len(METRIC_COLUMNS)
 
     def metrics_offset(self) -> int:
         """metrics.csv's length as written so far (0 before the first row)."""
-        return os.fstat(self._metrics.fileno()).st_size if self._metrics is not None else 0
+        return self._metrics_size or 0
 
     def append_quality(self, arch: str, step: int, epoch: int, report, real_floor: float) -> None:
-        """quality.csv: one row per evaluation (see tui_gan.quality.QualityReport)."""
+        """quality.csv: one row per evaluation (see tui_gan.quality.QualityReport), whole or not at all."""
         path = self.path / "quality.csv"
-        new = not path.exists()
-        with open(path, "a", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(QUALITY_COLUMNS)
-            writer.writerow(
-                (
-                    arch,
-                    step,
-                    epoch,
-                    report.n,
-                    report.classes_covered,
-                    f"{report.kl_to_uniform:.5g}",
-                    f"{report.mean_confidence:.5g}",
-                    f"{report.classifier_score:.5g}",
-                    f"{report.frechet_distance:.5g}",
-                    f"{real_floor:.5g}",
-                    *(f"{h:.4f}" for h in report.histogram),
-                    *(
-                        (f"{report.accuracy:.4f}", *(f"{a:.4f}" for a in report.class_accuracy))
-                        if report.class_accuracy
-                        else [""] * 11
-                    ),
-                )
-            )
+        row = (
+            arch,
+            step,
+            epoch,
+            report.n,
+            report.classes_covered,
+            f"{report.kl_to_uniform:.5g}",
+            f"{report.mean_confidence:.5g}",
+            f"{report.classifier_score:.5g}",
+            f"{report.frechet_distance:.5g}",
+            f"{real_floor:.5g}",
+            *(f"{h:.4f}" for h in report.histogram),
+            *(
+                (f"{report.accuracy:.4f}", *(f"{a:.4f}" for a in report.class_accuracy))
+                if report.class_accuracy
+                else [""] * 11
+            ),
+        )
+        new = not path.exists() or not path.stat().st_size
+        append_whole(path, _csv_text([QUALITY_COLUMNS, row] if new else [row]))
 
     def save_samples(self, arch: str, epoch: int, images: np.ndarray, columns: int | None = None) -> Path:
         from tui_gan.render import save_grid_png
@@ -218,10 +215,11 @@ class RunDir:
     def write_error(self, text: str) -> Path:
         return atomic_write_bytes(self.path / "error.log", text.encode())
 
-    def close(self) -> None:
-        if self._metrics is not None:
-            self._metrics.close()
-            self._metrics = self._writer = None
+
+def _csv_text(rows: Iterable[Iterable]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue().encode()
 
 
 def _smooth(values: np.ndarray, window: int = 50) -> np.ndarray:

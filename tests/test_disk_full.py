@@ -1,0 +1,173 @@
+"""A full disk never costs the training: the run pauses, says which file and why, and goes on
+once the file can be written, with every step in metrics.csv once and no torn line."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from factories import SYNTHETIC_RUN, Recorder, logged_steps, make_engine, run_in_thread
+from waiting import wait_until
+
+from tui_gan.fileio import append_whole
+from tui_gan.training import commands as cmd
+from tui_gan.training import engine as engine_module
+from tui_gan.training import events as ev
+from tui_gan.training import rundir, write_retry
+from tui_gan.training.checkpoint import load_checkpoint
+
+
+class Disk:
+    """Stands in for the run folder's disk: while `full`, appends and checkpoints fail with ENOSPC."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.full = False
+        self.refused = 0
+        real_append, real_save = rundir.append_whole, engine_module.save_checkpoint
+
+        def append(path, data):
+            self._check()
+            return real_append(path, data)
+
+        def save(path, payload):
+            self._check()
+            return real_save(path, payload)
+
+        monkeypatch.setattr(rundir, "append_whole", append)
+        monkeypatch.setattr(engine_module, "save_checkpoint", save)
+        monkeypatch.setattr(write_retry, "FIRST_WAIT_S", 0.3)
+
+    def _check(self) -> None:
+        if self.full:
+            self.refused += 1
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def states(rec: Recorder) -> list[str]:
+    return [e.state for e in rec.of(ev.StateChanged)]
+
+
+def test_a_full_disk_pauses_training_and_it_goes_on_once_there_is_space(tmp_path, monkeypatch):
+    disk = Disk(monkeypatch)
+    rec = Recorder()
+    engine = make_engine(
+        tmp_path, rec, run_dir=tmp_path / "run", max_steps=200, epochs=100, checkpoint_every=0
+    )
+    thread, result = run_in_thread(engine)
+    wait_until(lambda: engine.current is not None and engine.current.step > 8, "some training", 120)
+    disk.full = True
+    wait_until(lambda: "paused" in states(rec), "the run to pause", 30)
+    notices = [n.message for n in rec.of(ev.Notice) if n.level == "error"]
+    assert any("could not write" in m and "disk full" in m and "metrics.csv" in m for m in notices), notices
+    paused_at = engine.current.step
+    time.sleep(1.0)  # it retries with a growing wait, and stays paused while the disk is full
+    assert engine.current.step == paused_at and disk.refused >= 2
+    assert any("still could not write" in n.message for n in rec.of(ev.Notice))
+    disk.full = False
+    thread.join(120)
+    assert result["reason"] == "max_steps" and engine.current.step == 200
+    assert logged_steps(tmp_path / "run") == (200, 200)  # every step once: none lost, none twice
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "simple" / "latest.pt")["step"] == 200
+
+
+def test_a_checkpoint_that_cannot_be_written_waits_for_space_and_resume_retries_at_once(
+    tmp_path, monkeypatch
+):
+    disk = Disk(monkeypatch)
+    monkeypatch.setattr(write_retry, "FIRST_WAIT_S", 60.0)  # only the resume retries in this test
+    rec = Recorder()
+    engine = make_engine(tmp_path, rec, run_dir=tmp_path / "run", epochs=1000, checkpoint_every=0)
+    thread, result = run_in_thread(engine)
+    wait_until(lambda: engine.current is not None and engine.current.step > 8, "some training", 120)
+    disk.full = True
+    engine.send(cmd.SaveCheckpoint())
+    wait_until(lambda: "paused" in states(rec), "the run to pause", 30)
+    engine.send(cmd.Resume())  # still full: it says so and stays paused
+    wait_until(lambda: any("still could not write" in n.message for n in rec.of(ev.Notice)), "the retry", 30)
+    assert states(rec)[-1] == "paused"
+    disk.full = False
+    engine.send(cmd.Resume())
+    wait_until(lambda: states(rec)[-1] == "running", "training again", 30)
+    saved = rec.of(ev.CheckpointSaved)
+    assert saved and "step_" in saved[-1].path  # the checkpoint asked for, written once there was space
+    engine.send(cmd.Stop(checkpoint=True))
+    thread.join(60)
+    assert result["reason"] == "stopped"
+
+
+def test_an_append_that_fails_midway_leaves_no_torn_line(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    writes = iter([3])  # the disk takes 3 bytes, then is full
+
+    def write(fd, data):
+        n = next(writes, None)
+        if n is None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return os.write(fd, bytes(data[:n]))
+
+    monkeypatch.setattr("tui_gan.fileio.os.write", write)
+    with pytest.raises(OSError):
+        append_whole(path, b"3,4\n5,6\n")
+    monkeypatch.undo()
+    assert path.read_bytes() == b"a,b\n1,2\n"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"), reason="a real small disk needs root")
+def test_a_headless_job_on_a_real_full_disk_waits_and_finishes(tmp_path):
+    """A 16 MB tmpfs filled up while a headless job writes to it: the job says "disk full", waits,
+    and finishes once space is freed, with every step logged once."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        job = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tui_gan",
+                "train",
+                "--headless",
+                *SYNTHETIC_RUN,
+                "--max-steps",
+                "3000",
+                "--epochs",
+                "1000",
+                "--checkpoint-every",
+                "0",
+                "--no-tensorboard",
+                "--runs-dir",
+                str(disk / "runs"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        wait_until(lambda: list(disk.glob("runs/*/metrics.csv")), "the job to write metrics", 60)
+        ballast = disk / "ballast"
+        with open(ballast, "wb") as f:  # every free byte
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        time.sleep(3)
+        ballast.unlink()
+        out, _ = job.communicate(timeout=120)
+        assert job.returncode == 0, out[-3000:]
+        assert "disk full" in out and "written again" in out
+        (run,) = disk.glob("runs/*")
+        assert logged_steps(run) == (3000, 3000)
+        assert not list(run.rglob("*.tmp"))
+    finally:
+        subprocess.run(["umount", "-l", str(disk)])
