@@ -42,7 +42,7 @@ def test_headless_output_into_a_file_is_one_dated_line_per_event(tmp_path):
     with open(log, "w") as out:
         proc = subprocess.run(
             [sys.executable, "-m", "tui_gan", "train", "--headless", *SYNTHETIC_RUN, "--epochs", "2"]
-            + ["--log-every", "0.01", "--runs-dir", str(tmp_path / "runs")],
+            + ["--log-every", "0.01", "--checkpoint-every", "1", "--runs-dir", str(tmp_path / "runs")],
             stdout=out,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
@@ -57,7 +57,8 @@ def test_headless_output_into_a_file_is_one_dated_line_per_event(tmp_path):
         assert "headless.py" not in line and "━" not in line  # no source column, no progress bar
     said = [line[20:] for line in lines]  # after the timestamp
     # one event, one line, however long: nothing wrapped onto lines of its own
-    assert sum(text.startswith("checkpoint written") for text in said) == 2
+    written = [text for text in said if text.startswith("checkpoint written")]
+    assert [text.endswith(" (routine)") for text in written] == [True, False]  # epoch 1's, then the final
     (started,) = [text for text in said if text.startswith("training simple on")]
     assert f"run folder {run_dir}; simple trains with " in started
     assert said[-1].startswith("completed: simple at step 32.") and said[-1].endswith(

@@ -95,7 +95,7 @@ def test_evaluate_now_command(tmp_path, private_cache):
 def test_non_finite_loss_pauses_the_dashboard_engine(tmp_path):
     rec = Recorder()
     engine = Engine(
-        tiny_config(tmp_path, epochs=1000),
+        tiny_config(tmp_path, epochs=1000, checkpoint_every="1"),
         rec,
         dataset=blob_digits(256),
         run_dir=tmp_path / "run",

@@ -132,8 +132,13 @@ class ScriptedEngine:
                     elapsed_s=last / 14.4,
                 )
             )
-            if last >= STEPS_PER_EPOCH and chunk < STEPS_PER_EPOCH <= last:
-                e(ev.CheckpointSaved(a, f"{RUN}/checkpoints/{a}/latest.pt", STEPS_PER_EPOCH))
+            if last >= STEPS_PER_EPOCH and chunk < STEPS_PER_EPOCH <= last:  # routine: the status line's
+                path = f"{RUN}/checkpoints/{a}/latest.pt"
+                e(
+                    ev.CheckpointSaved(
+                        a, path, STEPS_PER_EPOCH, routine=True, train_time=STEPS_PER_EPOCH / 14.4
+                    )
+                )
             fd = 160.0 * 0.6 ** (chunk // 300)  # improving: the trend sparkline falls
             share = [0.13, 0.12, 0.09, 0.1, 0.11, 0.08, 0.1, 0.01, 0.14, 0.12]  # class 7 missing
             e(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tui_gan import cadence
 from tui_gan.errors import ConfigError
 
 DATASETS = ("mnist", "fashion-mnist", "synthetic")
@@ -54,6 +55,7 @@ class Option:
     label: str | None = None  # how an unknown choice is named: "unknown <label> 'x'"
     group: str | None = None  # "recipe": train's "how it trains" options
     const: Any = None  # what the option means when given without a value (`--compile`)
+    parse: Callable[[str], Any] | None = None  # the command line's text -> value; ValueError if bad
 
     def choice_list(self) -> tuple[str, ...]:
         return tuple((self.choices() if callable(self.choices) else self.choices) or ())
@@ -288,11 +290,14 @@ class TrainConfig:
         metavar="N",
         check=_whole("sample count"),
     )
-    checkpoint_every: int = option(
-        1,
-        "epochs between automatic checkpoints (at most one a minute of training), 0 only at the end",
-        metavar="E",
-        check=_rule(lambda v: _int(v) and v >= 0, "checkpoint-every must be 0 or more, got {value!r}"),
+    checkpoint_every: str = option(
+        cadence.DEFAULT,
+        "automatic checkpoints (latest.pt): every N epochs (3) or every TIME of training (90s, 10m, "
+        "1h; pauses do not count); 0: only the final one, at the end or a stop. The default, "
+        "{default}, suits a GPU's 2-second MNIST epochs and a CPU's minute-long ones alike",
+        metavar="N|TIME",
+        check=cadence.problem,
+        parse=cadence.from_command_line,
     )
     eval_every: float = option(
         30.0,
@@ -336,6 +341,10 @@ class TrainConfig:
         label="compile mode",
         const="default",
     )
+
+    def __post_init__(self) -> None:
+        # config.json keeps a string: an int there is from before the time option (cli/train.py)
+        self.checkpoint_every = cadence.normalize(self.checkpoint_every)
 
     def validate(self) -> TrainConfig:
         for f in option_fields():

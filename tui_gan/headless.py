@@ -132,7 +132,9 @@ class ConsoleReporter:
         )
 
     def _checkpoint(self, event: ev.CheckpointSaved) -> None:
-        self.log(event, f"checkpoint written: {event.path}")
+        # Routine ones too (the dashboard leaves them to its status line): a log is read after the
+        # fact, where "which step can this run resume from?" is a grep, and 10m apart they are few.
+        self.log(event, f"checkpoint written: {event.path}{' (routine)' if event.routine else ''}")
 
     def _notice(self, event: ev.Notice) -> None:
         self.log(event, event.message, event.level)

@@ -180,7 +180,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             flag = "--no-" + flag[2:] if field.default else flag
             kwargs["action"] = "store_false" if field.default else "store_true"
         else:
-            kwargs.update(type=_value_type(hints[field.name]), metavar=opt.metavar)
+            kwargs.update(type=_parsed(opt.parse) or _value_type(hints[field.name]), metavar=opt.metavar)
             choices = opt.choice_list()
             if choices:
                 kwargs.update(choices=choices, type=_choice(choices))
@@ -201,6 +201,20 @@ def _help(field: dataclasses.Field) -> str:
 def _value_type(hint: Any) -> type:
     """int from `int | None`."""
     return next((t for t in typing.get_args(hint) if t is not type(None)), hint)
+
+
+def _parsed(parse):
+    """A `type=` from an Option's parse: its ValueError's message is the usage error's."""
+    if parse is None:
+        return None
+
+    def parsed(value: str):
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parsed
 
 
 def _choice(choices: Sequence[str]):

@@ -24,6 +24,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
         saved = load_checkpoint(args.resume, expected_arch=data.get("arch"))["config"]
         saved.setdefault("recipe", "seed")  # checkpoints from before recipes trained the seed way
+        if type(saved.get("checkpoint_every")) is int and saved["checkpoint_every"] == 1:
+            # Before times were taken, 1 (every epoch, at most one a minute) was the default: as a
+            # plain 1 now, a GPU would write one each second or two. Today's default stands in.
+            del saved["checkpoint_every"]
         try:
             base = TrainConfig.from_dict(saved, source=args.resume)
         except (TypeError, ConfigError) as exc:

@@ -53,12 +53,14 @@ class Replay(ev.Event):
     """The run so far, sent once on attach (bounded: downsampled losses, thinned sample grids).
 
     histories: arch -> loss points, oldest first; samples: arch -> Samples events, oldest first;
-    qualities: arch -> Quality events; log: the recent events worth an event-log line."""
+    qualities: arch -> Quality events; log: the recent events worth an event-log line;
+    checkpoints: arch -> its last CheckpointSaved but best.pt (routine ones are not in the log)."""
 
     histories: dict = field(repr=False)
     samples: dict = field(repr=False)
     qualities: dict = field(repr=False)
     log: tuple = field(repr=False)
+    checkpoints: dict = field(default_factory=dict, repr=False)
     viewers: int = 1
     read_only: bool = False  # a finished run opened from its folder: commands do nothing
 

@@ -103,6 +103,7 @@ class Job:
         self.started: ev.Started | None = None
         self.last_stats: dict[str, ev.Stats] = {}
         self.last_state: ev.StateChanged | None = None
+        self.checkpoints: dict[str, ev.CheckpointSaved] = {}  # each architecture's last, for the status line
         # What each event type leaves for late viewers, by type (see _remember).
         self._keep: dict[type, Callable] = {
             ev.Started: self._keep_started,
@@ -110,6 +111,7 @@ class Job:
             ev.Samples: self._keep_samples,
             ev.Quality: self._keep_quality,
             ev.StateChanged: self._keep_state,
+            ev.CheckpointSaved: self._keep_checkpoint,
         }
 
     # --- setup -----------------------------------------------------------------------------
@@ -251,6 +253,8 @@ class Job:
         keep = self._keep.get(type(e))
         if keep is not None:
             keep(e)
+        if isinstance(e, ev.CheckpointSaved) and e.routine:
+            return  # no event-log line: the status line has it (replay's checkpoints)
         if isinstance(e, _LOGGED) or isinstance(e, ev.StateChanged) and RunState(e.state).ended:
             self.log_events.append(e)
 
@@ -272,6 +276,10 @@ class Job:
 
     def _keep_state(self, e: ev.StateChanged) -> None:
         self.last_state = e
+
+    def _keep_checkpoint(self, e: ev.CheckpointSaved) -> None:
+        if not e.best:
+            self.checkpoints[e.arch] = e
 
     def _maybe_end(self) -> None:
         """A lingering job with nobody watching ends once its training has ended."""
@@ -298,6 +306,7 @@ class Job:
                 samples=samples,
                 qualities={a: tuple(self.qualities[a]) for a in archs if a in self.qualities},
                 log=tuple(self.log_events),
+                checkpoints=dict(self.checkpoints),
                 viewers=len(self.viewers) + 1,
             )
         ]

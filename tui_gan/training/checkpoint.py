@@ -136,7 +136,7 @@ def restore_state(
     if data.get("scaler"):
         s.scaler.load_state_dict(data["scaler"])  # a disabled scaler ignores it
     s.last_checkpoint = str(source)
-    s.checkpoint_step = s.step
+    s.checkpoint_step, s.checkpoint_time = s.step, s.train_time
     return warning
 
 

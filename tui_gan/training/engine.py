@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from tui_gan.cadence import Cadence
 from tui_gan.config import TrainConfig
 from tui_gan.data import Dataset, load_dataset
 from tui_gan.errors import ConfigError, WriteFailed
@@ -34,10 +35,6 @@ from tui_gan.training.state import ArchState, build_state, set_learning_rates
 from tui_gan.training.stats import StepStats
 from tui_gan.training.step import gan_step
 from tui_gan.training.write_retry import WriteRetry
-
-# Automatic (epoch) checkpoints at most this often in training seconds: an MNIST epoch takes a
-# second or two on a GPU, and a checkpoint every second would be most of the disk traffic.
-CHECKPOINT_GAP_S = 60.0
 
 
 class Engine:
@@ -119,6 +116,7 @@ class Engine:
         elif self._run_dir_arg:
             self.run_dir = RunDir.open(self._run_dir_arg)
         self.config = config
+        self.cadence = Cadence.parse(config.checkpoint_every)
         self.stats = StepStats(self.device, config.batch_size)
         self.outputs = RunOutputs(self.run_dir, every_step=config.log_every_step)
         self.report = Reporter(
@@ -303,13 +301,14 @@ class Engine:
 
     def _after_step(self) -> None:
         s = self.current
-        if s.pos >= self.steps_per_epoch:
+        if epoch_ended := s.pos >= self.steps_per_epoch:
             self._end_epoch(s)
         self.report.after_step(s)
         if self.ranks is not None and s.step % distributed.RATES_EVERY == 0:
             rate = self.stats.images_per_s / self.ranks.world
             self.report.rank_rates = distributed.gather_rates(self.ranks, rate)
-        if self.quality.due(s, s.train_time + self.stats.open_seconds(time.perf_counter())):
+        trained = s.train_time + self.stats.open_seconds(time.perf_counter())
+        if self.quality.due(s, trained):
             self.evaluate_quality(s)
         state = self.state_for(s)
         if state is RunState.FAILED:
@@ -320,20 +319,15 @@ class Engine:
             self.report.samples(s)
             if self.run_dir is not None and s.step != s.checkpoint_step:
                 self.checkpoint(s, "latest")
+        elif self.run_dir is not None and self.cadence.due(epoch_ended, s.epoch, trained - s.checkpoint_time):
+            self.checkpoint(s, "latest", routine=True)  # the one place routine checkpoints are decided
         self.enter(state)
 
     def _end_epoch(self, s: ArchState) -> None:
-        s.epoch += 1
-        s.pos = 0
-        s.perm = None
+        s.epoch, s.pos, s.perm = s.epoch + 1, 0, None
         self.report.collect(s)
-        if s.failed:
-            return
-        if self.run_dir is not None:
+        if self.run_dir is not None and not s.failed:
             self.outputs.epoch_samples(s.name, s.epoch, s.step, s.train_time, s.digits)
-            every = self.config.checkpoint_every
-            if every and s.epoch % every == 0 and s.train_time - s.checkpoint_time >= CHECKPOINT_GAP_S:
-                self.checkpoint(s, "latest")
 
     # --- events ----------------------------------------------------------------------------
     def _announce(self) -> None:
@@ -389,9 +383,10 @@ class Engine:
     def checkpoint_payload(self, s: ArchState) -> dict:
         return build_payload(s, self.config, self.device, self.dataset)
 
-    def checkpoint(self, s: ArchState, name: str) -> str | None:
-        """Write checkpoints/<arch>/<name>.pt; its path, or None (and a notice) when there is
-        nothing to write. WriteFailed when the disk refuses it (the run pauses, write_retry.py)."""
+    def checkpoint(self, s: ArchState, name: str, routine: bool = False) -> str | None:
+        """Write checkpoints/<arch>/<name>.pt (`routine`: for --checkpoint-every, not asked for nor
+        final); its path, or None (and a notice) when there is nothing to write. WriteFailed when
+        the disk refuses it (the run pauses, write_retry.py)."""
         if self.run_dir is None:
             self.emit(ev.Notice(s.name, "no run folder: checkpoints are off for this run", "warning"))
             return None
@@ -405,11 +400,12 @@ class Engine:
             save_checkpoint(path, self.checkpoint_payload(s))
         except (WriteFailed, OSError) as exc:  # the previous checkpoint is intact: pause until written
             failed = exc if isinstance(exc, WriteFailed) else WriteFailed(path, reason(exc))
-            failed.again = lambda: self.checkpoint(s, name)
+            failed.again = lambda: self.checkpoint(s, name, routine)
             raise failed from None
         s.last_checkpoint = str(path)
-        s.checkpoint_step, s.checkpoint_time = s.step, s.train_time
-        self.emit(ev.CheckpointSaved(s.name, path=str(path), step=s.step))
+        if name == "latest":  # where a resume of the run folder continues, and the cadence counts from
+            s.checkpoint_step, s.checkpoint_time = s.step, s.train_time
+        self.emit(ev.CheckpointSaved(s.name, str(path), s.step, routine=routine, train_time=s.train_time))
         return str(path)
 
     def checkpoint_all_dirty(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+from pathlib import PurePath
 
 import numpy as np
 
@@ -120,6 +121,15 @@ class StateChanged(Event):
 class CheckpointSaved(Event):
     path: str
     step: int
+    # Written by the --checkpoint-every cadence: the status line shows it, the event log does not
+    # (asked-for, final and best.pt ones are what a person did or should know).
+    routine: bool = False
+    train_time: float = 0.0  # the architecture's training seconds then: the status line's "4m ago"
+
+    @property
+    def best(self) -> bool:
+        """best.pt: the lowest Frechet distance so far, not where the run goes on from."""
+        return PurePath(self.path).stem == "best"
 
 
 @dataclass(frozen=True)

@@ -188,8 +188,8 @@ class QualityJudge:
         """best.pt follows the Frechet distance; --early-stop ends a run that stopped improving."""
         if fd < s.best_fd:
             s.best_fd, s.best_step, s.evals_since_best = fd, s.step, 0
-            if self.checkpoint is not None and self.checkpoint(s, "best"):
-                s.checkpoint_step = -1  # best.pt is not where a resume continues from: latest.pt still is
+            if self.checkpoint is not None:
+                self.checkpoint(s, "best")
             return
         s.evals_since_best += 1
         patience = self.config.early_stop

@@ -48,8 +48,8 @@ class ArchState:
     train_time: float = 0.0
     history: StepHistory = field(default_factory=StepHistory)  # StepPoint rows: bucket means, bounded
     last_checkpoint: str | None = None
-    checkpoint_step: int = -1
-    checkpoint_time: float = -math.inf  # train_time at the last checkpoint
+    checkpoint_step: int = -1  # latest.pt's step (where a resume continues)
+    checkpoint_time: float = 0.0  # train_time at latest.pt: --checkpoint-every's clock counts from it
     # How training of this architecture ended before its epochs did: FAILED (a non-finite
     # loss) or FINISHED (--early-stop), and why, in a line for the user. None: it goes on.
     ended: RunState | None = None

@@ -40,6 +40,7 @@ class ArchView:
     samples: SampleHistory = field(default_factory=SampleHistory)
     qualities: QualityHistory = field(default_factory=QualityHistory)
     last_stats: ev.Stats | None = None  # Started carries no training time: the status line keeps this one's
+    checkpoint: ev.CheckpointSaved | None = None  # the last one a run goes on from (best.pt is not)
 
 
 class Dashboard(Screen):
@@ -145,6 +146,8 @@ class Dashboard(Screen):
                 self.handle(event)
         finally:
             self._replaying = False
+        for arch, checkpoint in e.checkpoints.items():  # routine ones are in no log
+            self.view(arch).checkpoint = checkpoint
         if e.viewers > 1:  # logged after the run's first line (on Started)
             others = e.viewers - 1
             self._attach_note = f"attached: {others} other dashboard{'s' if others > 1 else ''} watching too"
@@ -158,6 +161,7 @@ class Dashboard(Screen):
         self.status_bar.set_info(
             arch=e.arch, dataset=e.dataset, device=e.device, run_dir=e.run_dir, epochs=e.epochs
         )
+        self._show_checkpoint(view.checkpoint)
         # where this architecture is: Started's step, and the training time its last Stats said
         self._show_progress(
             e.step, e.epoch, last.epoch_progress if last else 0.0, 0.0, last.elapsed_s if last else 0.0
@@ -236,12 +240,21 @@ class Dashboard(Screen):
             self.toast(f"{e.arch} finished training; switch architecture or quit", title="Finished")
 
     def _checkpoint_saved(self, e: ev.CheckpointSaved) -> None:
+        if not e.best:
+            self.view(e.arch).checkpoint = e
+            if e.arch == self.arch:
+                self._show_checkpoint(e)
+        if e.routine:  # what --checkpoint-every writes: the status line says it, the log keeps quiet
+            return
         path = Path(e.path)  # inside the run folder the status line names: the short path is enough
         if self.run_dir and path.is_relative_to(self.run_dir):
             path = path.relative_to(self.run_dir)
         self.log(f"checkpoint written: {path}", "success", where=f"{e.arch} @{e.step:,}")
         if Path(e.path).stem.startswith("step_"):  # asked for with `c`; "latest" ones are only logged
             self.toast(e.path, title=f"Checkpoint ({e.arch}, step {e.step:,})", markup=False)
+
+    def _show_checkpoint(self, e: ev.CheckpointSaved | None) -> None:
+        self.status_bar.set_info(checkpoint=(e.step, e.train_time) if e else None)
 
     def _arch_switched(self, e: ev.ArchSwitched) -> None:
         where = f"continuing at step {e.step:,}" if e.step else "starting fresh"

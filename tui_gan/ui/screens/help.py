@@ -15,7 +15,9 @@ from tui_gan.quality.report import ACCURATE_SHARE, COVERED_SHARE, MIN_CLASSES
 # How to read the panels whose meaning does not depend on the run's settings.
 _STATUS = (
     "state, architecture · dataset · device, epoch with progress through it, step, "
-    "images per second, training time of this architecture (pauses excluded), run folder."
+    "images per second, training time of this architecture (pauses excluded); then the last "
+    "checkpoint (ckpt: its step, and how much training time ago: what a crash would cost) and the "
+    "run folder."
 )
 _LOSSES = (
     "D loss: how well the discriminator tells real from generated (BCE over both halves; "
@@ -77,7 +79,12 @@ def panels(config: TrainConfig) -> list[tuple[str, str]]:
             "i adds a row of digits along a straight line between two fixed latent points: smooth morphing "
             "means G learned a continuous space; sudden jumps or repeats hint at collapse.",
         ),
-        ("Events", "checkpoints written (with their path), architecture switches, warnings and errors."),
+        (
+            "Events",
+            "checkpoints you asked for (c), final ones and best.pt (with their path), architecture "
+            "switches, warnings and errors. The routine ones (--checkpoint-every, "
+            f"{config.checkpoint_every} here) show on the status line only.",
+        ),
     ]
 
 

@@ -10,7 +10,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from tui_gan.training.runstate import RunState
-from tui_gan.ui.widgets.formatting import format_duration, progress_bar
+from tui_gan.ui.widgets.formatting import format_age, format_duration, progress_bar
 
 # The run's states (training/runstate.py), and the dashboard's own words before the engine
 # reports one (loading data, no data) or after q (stopping...).
@@ -42,6 +42,9 @@ class StatusInfo:
     elapsed_s: float = 0.0  # from the engine's Stats: no wall clock in the UI
     run_dir: str | None = None
     rank_rates: tuple[float, ...] = ()  # img/s of each process of a multi-process (torchrun) run
+    # The last checkpoint's step and the training seconds then: its age is training time, the
+    # clock --checkpoint-every counts (what a crash would cost; a pause does not age it).
+    checkpoint: tuple[int, float] | None = None
 
 
 class StatusBar(Widget):
@@ -61,6 +64,20 @@ class StatusBar(Widget):
     def render(self) -> Content:
         return self.render_info(self.size.width)
 
+    @staticmethod
+    def _run_line(i: StatusInfo) -> Content:
+        """The last checkpoint, the run folder and each rank's img/s: what is cut when too long
+        comes last."""
+        run = Content.assemble(("run ", "$text-muted"), (i.run_dir or "-", "$text-muted"))
+        if i.checkpoint is not None:
+            step, at = i.checkpoint
+            age = format_age(i.elapsed_s - at)
+            run = Content.assemble("ckpt ", (f"{step:,}", "bold"), f" · {age}", ("  ·  ", "$text-muted"), run)
+        if i.rank_rates:
+            rates = ", ".join(f"{r:,.0f}" for r in i.rank_rates)
+            run = Content.assemble(run, (f"  ·  {len(i.rank_rates)} ranks: {rates} img/s", "$text-muted"))
+        return run
+
     def render_info(self, width: int) -> Content:
         """Two lines; on narrow terminals dataset and device move down to the run folder's line."""
         i = self.info
@@ -68,17 +85,7 @@ class StatusBar(Widget):
         progress = 1.0 if i.epochs and i.epoch >= i.epochs else i.epoch_progress
         state = (f" {i.state} ", STATE_STYLES.get(i.state, "bold") + " reverse")
         where = Content.assemble(i.dataset, " · ", i.device)
-        run = Content.assemble(("run ", "$text-muted"), (i.run_dir or "-", "$text-muted"))
-        if i.rank_rates:
-            run = Content.assemble(
-                run,
-                (
-                    f"  ·  {len(i.rank_rates)} ranks: "
-                    + ", ".join(f"{r:,.0f}" for r in i.rank_rates)
-                    + " img/s",
-                    "$text-muted",
-                ),
-            )
+        run = self._run_line(i)
 
         def line(bar: int, epoch_word: str, with_where: bool) -> Content:
             return Content.assemble(
@@ -102,9 +109,13 @@ class StatusBar(Widget):
             )
 
         first = line(10, "epoch ", True)
-        if first.cell_length <= width or width <= 0:
+        if width <= 0:
             return Content("\n").join([first, run])
-        first = line(10, "epoch ", False)
-        if first.cell_length > width:
-            first = line(5, "ep ", False)
-        return Content("\n").join([first, Content.assemble(where, ("  ·  ", "$text-muted"), run)])
+        if first.cell_length <= width:
+            second = run
+        else:
+            first = line(10, "epoch ", False)
+            if first.cell_length > width:
+                first = line(5, "ep ", False)
+            second = Content.assemble(where, ("  ·  ", "$text-muted"), run)
+        return Content("\n").join([first, second.truncate(width, ellipsis=True)])  # a long run folder
