@@ -14,23 +14,22 @@ from pathlib import Path
 
 import torch
 
-from tui_gan.cadence import Cadence
 from tui_gan.config import TrainConfig
-from tui_gan.data import Dataset, load_dataset
+from tui_gan.data import Dataset
 from tui_gan.errors import ConfigError, WriteFailed
 from tui_gan.fileio import reason
 from tui_gan.models import get_arch
 from tui_gan.training import commands as cmd
 from tui_gan.training import controls, distributed
 from tui_gan.training import events as ev
-from tui_gan.training.batches import Batches, batches_for
-from tui_gan.training.checkpoint import build_payload, load_checkpoint, restore_state, save_checkpoint
-from tui_gan.training.device import precision_context, resolve_device
+from tui_gan.training.batches import Batches
+from tui_gan.training.checkpoint import build_payload, save_checkpoint
 from tui_gan.training.outputs import RunOutputs
 from tui_gan.training.quality_judge import QualityJudge
 from tui_gan.training.reporter import Reporter, started
 from tui_gan.training.rundir import RunDir
 from tui_gan.training.runstate import RunState, can_move
+from tui_gan.training.setup import set_up
 from tui_gan.training.state import ArchState, build_state, set_learning_rates
 from tui_gan.training.stats import StepStats
 from tui_gan.training.step import gan_step
@@ -86,58 +85,9 @@ class Engine:
         self.commands.put(command)
 
     def setup(self) -> None:
-        """Load data, make the run folder and the first architecture. Raises TuiGanError."""
-        config = self.config.validate()
-        # The caller merges the checkpoint's settings with what the user changed (see
-        # cli/train.py config_from_args); the engine only insists on the architecture.
-        resume = load_checkpoint(self.resume_path, expected_arch=config.arch) if self.resume_path else None
-        self.device = resolve_device(config.device)
-        self._autocast = precision_context(config.precision, self.device)
-        # Compiled with CUDA graphs: a step is one iteration of their replay, whatever tensors
-        # of the last one the engine still holds (PyTorch's cudagraph trees cannot tell alone).
-        self._mark_step = self.device.type == "cuda" and config.compile in ("reduce-overhead", "max-autotune")
-        if distributed.world_size() > 1:
-            self.ranks, self.device, self.devices = distributed.join(self.device)
-            if not self.ranks.main:  # rank 0 alone writes files and judges quality
-                self._run_dir_arg = False
-                config = config.replace(eval_every=0.0, tensorboard=False)
-        torch.manual_seed(config.seed)  # dropout draws from the global generator
-        if self.dataset is None:
-            self.dataset = load_dataset(
-                config.dataset,
-                config.data_dir,
-                download=self.download,
-                synthetic_size=config.synthetic_size,
-                seed=config.seed,
-            )
-        self.batches = batches_for(self.dataset, config, self.device, self.ranks)
-        if self._run_dir_arg is True:
-            self.run_dir = RunDir.create(config.runs_dir, config.arch)
-        elif self._run_dir_arg:
-            self.run_dir = RunDir.open(self._run_dir_arg)
-        self.config = config
-        self.cadence = Cadence.parse(config.checkpoint_every)
-        self.stats = StepStats(self.device, config.batch_size)
-        self.outputs = RunOutputs(self.run_dir, every_step=config.log_every_step)
-        self.report = Reporter(
-            self.emit,
-            self.outputs,
-            self.stats,
-            self.steps_per_epoch,
-            judge_health=self.is_main,
-            stats_interval=self.stats_interval,
-            samples_interval=self.samples_interval,
-        )
-        checkpoint = self.checkpoint if self.run_dir is not None else None
-        self.quality = QualityJudge(config, self.dataset, self.emit, self.outputs, checkpoint)
-        self.quality.start()
-        state = build_state(get_arch(config.arch), config, self.device, self.ranks)
-        if resume is not None:
-            self._note(restore_state(state, resume, self.resume_path, self.device, self.dataset, config))
-        self.archs[state.name] = self.current = state
-        self.outputs.grid_columns = state.per_class or None
-        self.outputs.write_config(config, self.dataset, self.device, self.resume_path)
-        self._note(self.outputs.open_tensorboard(config, self.device, resume["step"] if resume else None))
+        """Load data, make the run folder and the first architecture (training/setup.py).
+        Raises TuiGanError."""
+        set_up(self)
 
     def _note(self, warning: str | None) -> None:
         if warning:
