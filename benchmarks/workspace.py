@@ -11,7 +11,7 @@ Both are issue 19's targets, each measured against a reference taken in the same
                 the list full (screen.py reads the cells); the same over an empty folder.
                 Target: < 2 s.
 
-    python benchmarks/workspace.py [--part live|frame|all] [--jobs 8] [--window 20] [--rounds 2]
+    python benchmarks/workspace.py [--part live|frame|all] [--jobs 8] [--window 15] [--rounds 3]
         [--runs 50] [--steps 100000] [--frames 5]
 
 Every process runs on a 120x40 pseudo-terminal with TERM=xterm-256color, as a user's would.
@@ -54,9 +54,9 @@ def main() -> int:
         default=1,
         help="OMP_NUM_THREADS for each job (default 1; 0: torch's default, one per core)",
     )
-    parser.add_argument("--window", type=float, default=20.0, help="seconds each images/s is measured over")
+    parser.add_argument("--window", type=float, default=15.0, help="seconds each images/s is measured over")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds before each window")
-    parser.add_argument("--rounds", type=int, default=2, help="workspace windows, each between two without")
+    parser.add_argument("--rounds", type=int, default=3, help="workspace windows, each between two without")
     parser.add_argument("--start-timeout", type=float, default=180.0, help="seconds a job may take to start")
     parser.add_argument("--runs", type=int, default=50, help="finished runs for --part frame (default 50)")
     parser.add_argument("--steps", type=int, default=100_000, help="steps of each finished run")
