@@ -14,12 +14,12 @@ Both are issue 19's targets, each measured against a reference taken in the same
     python benchmarks/workspace.py [--part live|frame|all] [--jobs 8] [--window 15] [--rounds 3]
         [--runs 50] [--steps 100000] [--frames 5]
 
-Every process runs on a 120x40 pseudo-terminal with TERM=xterm-256color, as a user's would.
+The workspace runs on a 120x40 pseudo-terminal with TERM=xterm-256color, as a user's would.
 Jobs register in a temporary runtime folder (TUI_GAN_RUNTIME_DIR), removed at the end; every
 window and launch says how many cores processes that are not ours kept busy meanwhile (CONTENDED
 from a quarter of a core: on a shared 2-core machine another process taking a core changes
-everything). Exits non-zero when a target is not met, and with a one-line error when something
-cannot be measured; every process it started (jobs included) is stopped or killed on the way out.
+everything). Exits 2 when a target is not met, 1 with a one-line error when something cannot
+be measured; every process it started (jobs included) is stopped or killed on the way out.
 """
 
 from __future__ import annotations
