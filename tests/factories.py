@@ -258,6 +258,7 @@ def write_finished_run(
     from tui_gan.training.rundir import RunDir
 
     run = RunDir.open(run_dir)
+    config.setdefault("epochs", steps // 468 + 1)
     run.write_config({**TrainConfig(arch=arch, **config).to_dict(), "device_resolved": "cpu"})
     rng = np.random.default_rng(seed)
     outputs, history, rate = RunOutputs(run), StepHistory(), 200.0

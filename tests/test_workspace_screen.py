@@ -49,6 +49,7 @@ def fixed_rows() -> list[RunRow]:
             host="gpu01",
             device="cuda:0",
             viewers=1 if state in ("running", "paused") else None,
+            problem="continue it with tui-gan train --resume /runs/x" if state == "died" else None,
         )
         for i, (state, arch) in enumerate(zip(STATES, ["mlp", "dcgan", "mlp", "simple", "dcgan"]))
     ]
@@ -88,7 +89,10 @@ async def test_list_sorts_filters_and_keeps_the_cursor_on_its_run():
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
         assert names(app) == ["dcgan-4", "simple-3", "mlp-2", "dcgan-1", "mlp-0"]  # FD, lowest first
-        await pilot.press("down")  # simple-3
+        await pilot.press("down")  # simple-3, which died: the status line says how it continues
+        assert "simple-3: continue it with tui-gan train --resume" in str(
+            app.workspace.query_one("#ws-status").render()
+        )
         await pilot.press("r")  # FD, highest first
         assert names(app)[0] == "mlp-0" and app.table.highlighted().name == "simple-3"
         await pilot.press("O")  # the previous sort column: State, live runs first

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -158,8 +159,14 @@ class WorkspaceApp(App[None]):
             parts.append(f"filter '{table.filter_text}': {table.shown} shown")
         if table.selected:
             parts.append(f"{len(table.selected)} selected")
-        line = " · ".join(parts)
-        self.workspace.query_one("#ws-status", Static).update(f"[red]{error}[/]" if error else line)
+        row = table.highlighted()
+        if row is not None and row.problem:  # a died run's resume command, what is damaged
+            parts.append(f"{row.name}: {row.problem}")
+        line = Text(" · ".join(parts))
+        self.workspace.query_one("#ws-status", Static).update(Text(error, style="red") if error else line)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._status()
 
     # --- the compare pane ----------------------------------------------------------------------
     def on_runs_table_selection_changed(self, message: RunsTable.SelectionChanged) -> None:

@@ -98,6 +98,7 @@ class RunsTable(DataTable):
         self.filter_text = ""
         self._all: list[RunRow] = []
         self._order: list[str] = []  # row keys as shown
+        self._drawn: dict[str, list] = {}  # each shown row's cells, to redraw only what changed
 
     def on_mount(self) -> None:
         for column in COLUMNS:
@@ -125,15 +126,21 @@ class RunsTable(DataTable):
         if keys != self._order:  # new runs, gone runs, another order: rebuild, the cursor kept on its run
             current = self.highlighted()
             self.clear()
+            self._drawn = {}
             for row in rows:
-                self.add_row(*self._cells(row), key=str(row.run_dir))
+                self._drawn[str(row.run_dir)] = cells = self._cells(row)
+                self.add_row(*cells, key=str(row.run_dir))
             self._order = keys
             if current is not None and str(current.run_dir) in keys:
                 self.move_cursor(row=keys.index(str(current.run_dir)), animate=False)
             return
-        for row in rows:  # the same rows in the same order: only figures change
-            for column, value in zip(COLUMNS, self._cells(row)):
-                self.update_cell(str(row.run_dir), column.key, value)
+        for row in rows:  # the same rows in the same order: only changed cells are redrawn
+            key = str(row.run_dir)
+            old = self._drawn.get(key, [])
+            for i, (column, value) in enumerate(zip(COLUMNS, cells := self._cells(row))):
+                if i >= len(old) or old[i] != value:
+                    self.update_cell(key, column.key, value)
+            self._drawn[key] = cells
 
     def _cells(self, row: RunRow) -> list[str | Text]:
         cells = [column.cell(row) for column in COLUMNS]
@@ -166,7 +173,10 @@ class RunsTable(DataTable):
             self.selected.remove(key)
         else:
             self.selected.append(key)
-        self.update_cell(key, "mark", self._cells(row)[0])
+        mark = self._cells(row)[0]
+        self.update_cell(key, "mark", mark)
+        if key in self._drawn:
+            self._drawn[key][0] = mark
         self.post_message(self.SelectionChanged(self.selected_rows()))
 
     def sort_by(self, step: int) -> str:
