@@ -84,28 +84,27 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
 WORKSPACE_RUNS = (  # three runs worth comparing: the seed recipe, the default, another loss
     {"arch": "mlp", "recipe": "seed", "name": "mlp-seed"},
     {"arch": "mlp", "name": "mlp-default"},
-    {"arch": "dcgan", "loss": "lsgan", "name": "dcgan-lsgan"},
+    {"arch": "simple", "loss": "lsgan", "name": "simple-lsgan"},
 )
 
 
 async def shoot_workspace(runs: Path, seconds: float, size: tuple[int, int], out: Path) -> list[Path]:
     """Train WORKSPACE_RUNS for `seconds` each (evaluated every 10 s), then the workspace on them."""
-    import threading
+    import os
 
+    from tui_gan.jobs.client import send_command
+    from tui_gan.jobs.launch import start_job
     from tui_gan.training.commands import Stop
-    from tui_gan.training.engine import Engine
     from tui_gan.ui.workspace_app import WorkspaceApp
 
-    for changes in WORKSPACE_RUNS:
+    for changes in WORKSPACE_RUNS:  # real jobs, as a user's runs are: their sample history too
         config = TrainConfig(
             dataset="synthetic", synthetic_size=8192, runs_dir=str(runs), eval_every=10.0, **changes
         )
-        config = config.validate()
-        engine = Engine(config)
-        timer = threading.Timer(seconds, engine.send, [Stop(checkpoint=True)])
-        timer.start()
-        engine.run()
-        timer.cancel()
+        job = start_job(config.validate())
+        time.sleep(seconds)
+        send_command(job, Stop(checkpoint=True))
+        os.waitpid(job.pid, 0)
     app = WorkspaceApp(runs)
     async with app.run_test(size=size) as pilot:
         await wait_until(pilot, lambda: len(app.rows) == len(WORKSPACE_RUNS), "the runs list")

@@ -124,7 +124,7 @@ def format_count(v: float) -> str:
 
 def format_value(v: float) -> str:
     """A loss or distance on an axis: three significant digits, thousands as k."""
-    return format_count(v) if abs(v) >= 1e4 else f"{v:.3g}"
+    return format_count(v) if abs(v) >= 1e3 else f"{v:.3g}"  # 5000: "5k", not "5e+03"
 
 
 def format_seconds(v: float) -> str:
