@@ -130,12 +130,12 @@ class Engine:
     def _loop(self) -> str:
         while True:
             try:
-                reason = self._iteration()
+                ended = self._iteration()
             except WriteFailed as exc:  # a full disk: pause and write it again later (write_retry.py)
                 self.writes.failed(exc, exc.again)
                 continue
-            if reason:
-                return reason
+            if ended:
+                return ended
 
     def _iteration(self) -> str | None:
         """One step of the loop: commands, then a training step; how the run ended, once it has."""
