@@ -207,10 +207,11 @@ def test_setup_errors_reach_the_starter_as_themselves(tmp_path):
 
 
 @pytest.mark.slow
-async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_monitor):
+async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_monitor, monkeypatch):
     """A job trains with nobody watching; a dashboard attaches, sees it train, detaches with d;
-    training goes on; a second dashboard starts with the loss history so far."""
-    from tui_gan.ui.app import TuiGanApp
+    training goes on; a second dashboard (opened from the workspace, so escape goes back) starts
+    with the loss history so far."""
+    from tui_gan.ui.app import FROM_WORKSPACE, TuiGanApp
     from tui_gan.ui.engine_link import job_engine_factory
 
     info = jobs(endless_config(tmp_path))
@@ -243,6 +244,7 @@ async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_mon
     assert first.detached and first.return_code == 0
     assert wait_step(info, left_at + 20) > left_at  # training went on without a viewer
 
+    monkeypatch.setenv(FROM_WORKSPACE, "1")
     second = dashboard()
 
     async with running(second) as pilot:
@@ -250,10 +252,10 @@ async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_mon
         history = second.dashboard.views["simple"].losses
         assert history.steps_seen > 0 and len(history.d_loss.series) > 0
         assert "training simple" in log_text(second)  # the job's event log came along
-        await press(pilot, "d")
+        await press(pilot, "escape")
         await wait_for(pilot, lambda: exited(second), "the dashboard to exit")
 
-    assert registry.pid_alive(info.pid) and status_step(info) > left_at
+    assert second.detached and registry.pid_alive(info.pid) and status_step(info) > left_at
 
 
 @pytest.mark.slow

@@ -57,6 +57,7 @@ from tui_gan.ui.screens.help import HelpScreen, panels
 # core at 4 batches a second, 0.058 at 2 and 0.043 at 1, of which 0.03 is the digits' redraw.
 STATS_INTERVAL = 0.5
 STOPPING = "stopping..."  # q pressed: before the engine says RunState.STOPPING
+FROM_WORKSPACE = "TUI_GAN_FROM_WORKSPACE"  # set by the workspace for the dashboards it opens
 
 
 class TuiGanApp(App[None]):
@@ -93,6 +94,8 @@ class TuiGanApp(App[None]):
         self.generation = 0  # bumped per engine: messages from an older one are dropped
         self.dataset_choice: str | None = None  # "synthetic" once chosen in the dialog, for the session
         self.dashboard = Dashboard(config.arch, on_ready=self.start_engine)
+        if os.environ.get(FROM_WORKSPACE) == "1":  # opened from `tui-gan runs`: escape goes back there
+            self.bind("escape", "detach", description="Back", show=False)
         self.target_arch = config.arch  # what we asked for (a/A pressed twice before the switch lands)
         self.quitting = False
         self.forced_exit = False

@@ -65,8 +65,8 @@ WORKSPACE_ACTIONS: list[Action] = [
         "Open",
         "open the highlighted run's dashboard",
         "Open dashboard",
-        "open the highlighted run's dashboard (d or q there comes back; q there stops the run, as in "
-        "any dashboard); a finished run opens read-only",
+        "open the highlighted run's dashboard (escape or d there comes back, the run going on; q there "
+        "stops the run, as in any dashboard); a finished run opens read-only",
         show=True,
         id="open",
     ),

@@ -29,6 +29,7 @@ from textual.widgets import Footer, Input, Static
 
 from tui_gan.training import commands as cmd
 from tui_gan.ui import actions
+from tui_gan.ui.app import FROM_WORKSPACE
 from tui_gan.ui.screens.confirm import ConfirmScreen
 from tui_gan.ui.screens.help import HelpScreen
 from tui_gan.ui.widgets.compare import CompareCharts, ConfigDiff, SampleStrip
@@ -296,8 +297,9 @@ class WorkspaceApp(App[None]):
 
     def _attach_here(self, row: RunRow) -> None:
         """The run's dashboard in this terminal until it closes (d or q), then the workspace again."""
+        env = {**os.environ, FROM_WORKSPACE: "1"}  # escape there comes back here
         with self.suspend():
-            done = subprocess.run([sys.executable, "-m", "tui_gan", "attach", str(row.run_dir)])
+            done = subprocess.run([sys.executable, "-m", "tui_gan", "attach", str(row.run_dir)], env=env)
         if done.returncode:
             self.notify(
                 f"{row.name}: tui-gan attach ended with exit code {done.returncode}", severity="warning"
