@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -270,3 +271,16 @@ async def test_two_real_jobs_paused_and_stopped_from_the_workspace(tmp_path, two
         checkpoint = load_checkpoint(info.run_dir / "checkpoints" / "simple" / "latest.pt")
         assert job.state == "stopped" and checkpoint["step"] == job.step > 0
     assert load_checkpoint(two_jobs[0].run_dir / "checkpoints" / "simple" / "latest.pt")["step"] == paused_at
+
+
+async def test_a_column_widens_when_its_figures_grow():
+    rows = fixed_rows()
+    current = [rows]
+    app = WorkspaceApp(Path("/runs"), scan=lambda root: current[0], send=lambda r, c: None, refresh_s=60)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await pilot.pause()
+        current[0] = [replace(row, step=1_234_567 + i) for i, row in enumerate(rows)]  # same rows, order
+        app._rescan.set()
+        await wait_for(pilot, lambda: app.rows and app.rows[0].step > 1_000_000, "the next scan")
+        await pilot.pause()
+        assert app.table.columns["step"].content_width >= len("1,234,567")

@@ -139,7 +139,7 @@ class RunsTable(DataTable):
             old = self._drawn.get(key, [])
             for i, (column, value) in enumerate(zip(COLUMNS, cells := self._cells(row))):
                 if i >= len(old) or old[i] != value:
-                    self.update_cell(key, column.key, value)
+                    self.update_cell(key, column.key, value, update_width=True)
             self._drawn[key] = cells
 
     def _cells(self, row: RunRow) -> list[str | Text]:
@@ -174,7 +174,7 @@ class RunsTable(DataTable):
         else:
             self.selected.append(key)
         mark = self._cells(row)[0]
-        self.update_cell(key, "mark", mark)
+        self.update_cell(key, "mark", mark, update_width=True)
         if key in self._drawn:
             self._drawn[key][0] = mark
         self.post_message(self.SelectionChanged(self.selected_rows()))
