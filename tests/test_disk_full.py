@@ -171,3 +171,24 @@ def test_a_headless_job_on_a_real_full_disk_waits_and_finishes(tmp_path):
         assert not list(run.rglob("*.tmp"))
     finally:
         subprocess.run(["umount", "-l", str(disk)])
+
+
+def test_a_stop_on_a_full_disk_writes_its_final_checkpoint_once_there_is_space(tmp_path, monkeypatch):
+    """SIGTERM on a full disk: the job does not end without its final checkpoint, nor hang once
+    space is back."""
+    disk = Disk(monkeypatch)
+    rec = Recorder()
+    engine = make_engine(tmp_path, rec, run_dir=tmp_path / "run", epochs=1000, checkpoint_every=0)
+    thread, result = run_in_thread(engine)
+    wait_until(lambda: engine.current is not None and engine.current.step > 8, "some training", 120)
+    disk.full = True
+    engine.send(cmd.Stop(checkpoint=True))
+    wait_until(lambda: any("disk full" in n.message for n in rec.of(ev.Notice)), "the full disk said", 30)
+    time.sleep(1.0)
+    assert thread.is_alive() and "stopped" not in states(rec)  # waiting for room, not gone
+    disk.full = False
+    thread.join(60)
+    assert result["reason"] == "stopped"
+    checkpoint = load_checkpoint(tmp_path / "run" / "checkpoints" / "simple" / "latest.pt")
+    assert checkpoint["step"] == engine.current.step
+    assert logged_steps(tmp_path / "run") == (engine.current.step, engine.current.step)
