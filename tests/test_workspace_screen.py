@@ -20,8 +20,9 @@ from tui_gan.jobs import registry
 from tui_gan.jobs.launch import start_job
 from tui_gan.training import commands as cmd
 from tui_gan.training.checkpoint import load_checkpoint
-from tui_gan.ui.widgets.compare import CompareCharts
+from tui_gan.ui.widgets.compare import CompareCharts, SampleStrip
 from tui_gan.ui.workspace_app import WorkspaceApp
+from tui_gan.workspace.grids import step_after
 from tui_gan.workspace.model import RunRow
 
 STATES = ["running", "paused", "completed", "died", "damaged"]
@@ -284,3 +285,44 @@ async def test_a_column_widens_when_its_figures_grow():
         await wait_for(pilot, lambda: app.rows and app.rows[0].step > 1_000_000, "the next scan")
         await pilot.pause()
         assert app.table.columns["step"].content_width >= len("1,234,567")
+
+
+def test_step_after_moves_through_the_kept_steps_and_back_to_the_newest():
+    steps = [100, 200, 400]
+    assert step_after(steps, None, -1) == 400 and step_after(steps, None, 1) is None
+    assert step_after(steps, 400, -1) == 200 and step_after(steps, 100, -1) == 100
+    assert step_after(steps, 250, -1) == 100  # from between kept steps: the one before the one at or before
+    assert step_after(steps, 400, 1) is None and step_after([], None, -1) is None
+
+
+async def test_compared_grids_at_a_common_step(tmp_path):
+    from tui_gan.data.synthetic import make_synthetic_digits
+    from tui_gan.jobs.runfiles import SampleStore
+    from tui_gan.training import events as ev
+    from tui_gan.workspace.runs import scan_runs
+
+    root = tmp_path / "runs"
+    for i, arch in enumerate(("mlp", "simple")):
+        run = write_finished_run(root / f"2026010{i}-{arch}", arch, seed=i, fd_start=50, fd_end=10)
+        for step in (2000, 4000, 6000):  # in order, as a job keeps them
+            SampleStore(run).add(
+                ev.Samples(arch, step=step, images=make_synthetic_digits(16, seed=step)[0].numpy())
+            )
+    app = WorkspaceApp(
+        root, scan=lambda r: [row for row in scan_runs(r) if row.run_dir.parent == root], refresh_s=60
+    )
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: len(app.rows) == 2, "the runs")
+        await pilot.press("space", "down", "space")
+        strip = app.workspace.query_one(SampleStrip)
+        await wait_for(
+            pilot,
+            lambda: [r.step for r in strip.runs] == [6000, 6000],
+            lambda: f"the newest grids: {strip.runs}",
+        )
+        await pilot.press("left_square_bracket", "left_square_bracket")  # 6000, then 4000
+        await wait_for(pilot, lambda: [r.step for r in strip.runs] == [4000, 4000], "the grids at step 4,000")
+        assert "grids at step 4,000" in str(app.workspace.query_one("#ws-status").render())
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await wait_for(pilot, lambda: [r.step for r in strip.runs] == [6000, 6000], "the newest again")
+        assert app.grid_step is None

@@ -252,8 +252,8 @@ class SampleStore:
     @classmethod
     def load(cls, run_dir: Path, arch: str) -> SampleHistory:
         history = SampleHistory()
-        for step, path in _snapshot_files(run_dir, arch):
-            snapshot = _read_snapshot(step, path)
+        for step, path in snapshot_files(run_dir, arch):
+            snapshot = read_snapshot(step, path)
             if snapshot is not None:  # a file cut short by a kill: the others still load
                 history.add(snapshot)
         return history
@@ -261,8 +261,8 @@ class SampleStore:
     @staticmethod
     def latest(run_dir: Path, arch: str) -> Snapshot | None:
         """The newest grid that reads, without loading the others (the workspace's strip)."""
-        for step, path in reversed(_snapshot_files(run_dir, arch)):
-            snapshot = _read_snapshot(step, path)
+        for step, path in reversed(snapshot_files(run_dir, arch)):
+            snapshot = read_snapshot(step, path)
             if snapshot is not None:
                 return snapshot
         return None
@@ -297,14 +297,15 @@ class SampleStore:
         history.snapshots = [s for s in history.snapshots if s.step <= step]
 
 
-def _snapshot_files(run_dir: Path, arch: str) -> list[tuple[int, Path]]:
+def snapshot_files(run_dir: Path, arch: str) -> list[tuple[int, Path]]:
+    """(step, file) of each kept grid, oldest first, from the file names alone."""
     folder = run_dir / "samples" / arch / "history"
     return sorted(
         (int(m.group(1)), p) for p in folder.glob("step_*.npz") if (m := _SNAPSHOT_FILE.search(p.name))
     )
 
 
-def _read_snapshot(step: int, path: Path) -> Snapshot | None:
+def read_snapshot(step: int, path: Path) -> Snapshot | None:
     try:
         with np.load(path) as data:
             interp = data["interpolation"] if "interpolation" in data.files else None

@@ -139,6 +139,27 @@ WORKSPACE_ACTIONS: list[Action] = [
         id="smooth_less",
     ),
     Action(
+        "left_square_bracket",
+        "grid_step(-1)",
+        "Earlier grids",
+        "the compared grids at an earlier step, the same for every run",
+        "Compare grids at an earlier step",
+        "the compared sample grids at an earlier / later step, the same for every run (each run's "
+        "newest grid kept at or before it); ] past the newest shows each run's newest again",
+        help_keys="[ / ]",
+        key_display="[",
+        id="grids_earlier",
+    ),
+    Action(
+        "right_square_bracket",
+        "grid_step(1)",
+        "Later grids",
+        "the compared grids at a later step; past the newest, each run's newest",
+        "Compare grids at a later step",
+        key_display="]",
+        id="grids_later",
+    ),
+    Action(
         "delete",
         "delete",
         "Delete",

@@ -35,6 +35,7 @@ from tui_gan.ui.screens.help import HelpScreen
 from tui_gan.ui.widgets.compare import CompareCharts, ConfigDiff, SampleStrip
 from tui_gan.ui.widgets.runs_table import LIVE_STATES, RunsTable
 from tui_gan.ui.workspace_actions import COLUMN_HELP, WORKSPACE_ACTIONS
+from tui_gan.workspace.grids import grids_at, step_after
 from tui_gan.workspace.model import ColourBook, RunRow
 
 REFRESH_S = 2.0  # a scan of every run: small files and one status query per live job
@@ -109,6 +110,8 @@ class WorkspaceApp(App[None]):
         self._rescan = threading.Event()
         self._compare_loaded = 0.0  # when the compare pane's data was last read
         self.colours = ColourBook()
+        self.grid_step: int | None = None  # the compared grids' step ([ and ]); None: each run's newest
+        self._grid_steps: list[int] = []  # every step a compared run kept a grid at
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             self.animation_level = "none"
 
@@ -160,6 +163,8 @@ class WorkspaceApp(App[None]):
             parts.append(f"filter '{table.filter_text}': {table.shown} shown")
         if table.selected:
             parts.append(f"{len(table.selected)} selected")
+            if self.grid_step is not None:  # [ and ]: the compared grids at one step for all runs
+                parts.append(f"grids at step {self.grid_step:,}")
         row = table.highlighted()
         if row is not None and row.problem:  # a died run's resume command, what is damaged
             parts.append(f"{row.name}: {row.problem}")
@@ -176,17 +181,12 @@ class WorkspaceApp(App[None]):
     @work(thread=True, exclusive=True, group="compare")
     def _load_compare(self, rows: list[RunRow]) -> None:
         """The selected runs' series and newest grids, read from their folders (bounded files)."""
-        from tui_gan.jobs.runfiles import SampleStore
         from tui_gan.workspace import runs
 
         series = [
             replace(runs.read_series(row.run_dir, row.arch), name=row.name, colour=row.colour) for row in rows
         ]
-        samples = []
-        for row in rows:
-            latest = SampleStore.latest(row.run_dir, row.arch)
-            images, step = (latest.images, latest.step) if latest else (None, row.step)
-            samples.append((row.name, row.colour, images, step))
+        samples, self._grid_steps = grids_at(rows, self.grid_step)
         configs = [(row.name, row.colour, row.config) for row in rows]
         self._compare_loaded = time.monotonic()
         self.post_message(CompareLoaded(series, samples, configs))
@@ -197,6 +197,12 @@ class WorkspaceApp(App[None]):
         self.workspace.query_one(ConfigDiff).set_configs(message.configs)
 
     # --- keys ----------------------------------------------------------------------------------
+    def action_grid_step(self, direction: int) -> None:
+        """The compared grids at an earlier / later kept step, the same for every run."""
+        self.grid_step = step_after(self._grid_steps, self.grid_step, direction)
+        self._status()
+        self._load_compare(self.table.selected_rows())
+
     def action_toggle_select(self) -> None:
         self.table.toggle_selected()
         self._status()
