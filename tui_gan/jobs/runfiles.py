@@ -258,15 +258,6 @@ class SampleStore:
                 history.add(snapshot)
         return history
 
-    @staticmethod
-    def latest(run_dir: Path, arch: str) -> Snapshot | None:
-        """The newest grid that reads, without loading the others (the workspace's strip)."""
-        for step, path in reversed(snapshot_files(run_dir, arch)):
-            snapshot = read_snapshot(step, path)
-            if snapshot is not None:
-                return snapshot
-        return None
-
     def add(self, event: ev.Samples) -> None:
         history = self.history(event.arch)
         before = {s.step for s in history.snapshots}
