@@ -192,3 +192,27 @@ def test_a_stop_on_a_full_disk_writes_its_final_checkpoint_once_there_is_space(t
     checkpoint = load_checkpoint(tmp_path / "run" / "checkpoints" / "simple" / "latest.pt")
     assert checkpoint["step"] == engine.current.step
     assert logged_steps(tmp_path / "run") == (engine.current.step, engine.current.step)
+
+
+def test_an_epoch_grid_that_cannot_be_written_pauses_too(tmp_path, monkeypatch):
+    """The sample PNG of an epoch's end on a full disk: the same pause, the same line."""
+    monkeypatch.setattr(write_retry, "FIRST_WAIT_S", 0.3)
+    refused = []
+    real_save = rundir.RunDir.save_samples
+
+    def save_samples(self, *args):
+        if not refused:  # the first one only: then the disk has room again
+            refused.append(args)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(self, *args)
+
+    monkeypatch.setattr(rundir.RunDir, "save_samples", save_samples)
+    rec = Recorder()
+    engine = make_engine(
+        tmp_path, rec, run_dir=tmp_path / "run", max_steps=40, epochs=100, checkpoint_every=0
+    )
+    assert engine.run() == "max_steps"
+    notices = [n.message for n in rec.of(ev.Notice) if n.level == "error"]
+    assert any("samples" in m and "disk full" in m for m in notices), notices
+    assert "paused" in states(rec) and refused
+    assert logged_steps(tmp_path / "run") == (40, 40)
