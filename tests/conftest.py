@@ -1,5 +1,6 @@
 """Fixtures shared by the tests: fake system monitors with fixed readings, the CUDA skip, the data
-caches, a private runtime folder for jobs and an IDX folder for command-line tests. Plain helpers
+caches, a private runtime folder for jobs, `jobs` (background jobs, killed if still alive at the
+end) and an IDX folder for command-line tests. Plain helpers
 are in factories.py (data, configs, engines), pilot.py (the dashboard), viewers.py (job viewers)
 and waiting.py.
 
@@ -17,8 +18,16 @@ working, leave them out:
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 from factories import blob_digits, cpu_status, gpu_status, monitor_factory
+from waiting import wait_gone
+
+from tui_gan.config import TrainConfig
+from tui_gan.jobs import registry
+from tui_gan.jobs.launch import start_job
 
 
 def pytest_collection_modifyitems(config, items):
@@ -122,3 +131,20 @@ def idx_dir(tmp_path):
     write_idx(folder / "train-images-idx3-ubyte.gz", ds.images.numpy())
     write_idx(folder / "train-labels-idx1-ubyte.gz", ds.labels.numpy().astype(np.uint8))
     return folder
+
+
+@pytest.fixture
+def jobs():
+    """Starts background jobs; any still alive at the end is killed."""
+    started: list[registry.JobInfo] = []
+
+    def start(config: TrainConfig, **kwargs) -> registry.JobInfo:
+        info = start_job(config, **kwargs)
+        started.append(info)
+        return info
+
+    yield start
+    for info in started:
+        if registry.pid_alive(info.pid):
+            os.kill(info.pid, signal.SIGKILL)
+            wait_gone(info.pid)

@@ -20,9 +20,8 @@ import pytest
 from factories import SYNTHETIC_RUN, endless_config, logged_steps
 from pilot import exited, log_text, press, running, samples_step
 from viewers import Viewer
-from waiting import wait_for, wait_until
+from waiting import process_alive, wait_for, wait_gone, wait_until
 
-from tui_gan.config import TrainConfig
 from tui_gan.errors import DataUnavailable
 from tui_gan.jobs import protocol as proto
 from tui_gan.jobs import registry
@@ -36,42 +35,6 @@ TESTS = Path(__file__).resolve().parent
 
 
 pytestmark = pytest.mark.usefixtures("private_runtime")
-
-
-@pytest.fixture
-def jobs():
-    """Starts background jobs; any still alive at the end is killed."""
-    started: list[registry.JobInfo] = []
-
-    def start(config: TrainConfig, **kwargs) -> registry.JobInfo:
-        info = start_job(config, **kwargs)
-        started.append(info)
-        return info
-
-    yield start
-    for info in started:
-        if registry.pid_alive(info.pid):
-            os.kill(info.pid, signal.SIGKILL)
-            wait_gone(info.pid)
-
-
-def wait_gone(pid: int, timeout: float = 60.0) -> None:
-    wait_until(lambda: not _alive(pid), f"process {pid} to end", timeout)
-
-
-def _alive(pid: int) -> bool:
-    """True while `pid` runs. Our own child is reaped here (a zombie shows "Z" a moment before
-    it can be reaped); someone else's zombie counts as gone."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        pass
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def status_step(info: registry.JobInfo) -> int:
@@ -680,7 +643,7 @@ def starting_jobs() -> set[int]:
     pids = set()
     for child in psutil.Process().children():
         try:
-            if "child_main" in " ".join(child.cmdline()) and _alive(child.pid):
+            if "child_main" in " ".join(child.cmdline()) and process_alive(child.pid):
                 pids.add(child.pid)
         except psutil.Error:
             pass  # gone meanwhile

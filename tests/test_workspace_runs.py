@@ -23,7 +23,6 @@ from tui_gan.cli import main
 from tui_gan.history import StepHistory
 from tui_gan.jobs import registry
 from tui_gan.jobs.client import query_status
-from tui_gan.jobs.launch import start_job
 from tui_gan.quality.report import QualityReport
 from tui_gan.training.checkpoint import load_checkpoint
 from tui_gan.training.outputs import RunOutputs
@@ -291,16 +290,9 @@ def test_a_job_that_does_not_answer_is_damaged(tmp_path, monkeypatch, capsys):
 
 # --- a live job, and the shell's commands to it ----------------------------------------------------
 @pytest.fixture
-def job(tmp_path):
+def job(tmp_path, jobs):
     """A detached endless job (as `train --detach` starts one), killed at the end if still alive."""
-    info = start_job(endless_config(tmp_path, name="live-one"))
-    yield info
-    if registry.pid_alive(info.pid):
-        os.kill(info.pid, signal.SIGKILL)
-    try:
-        os.waitpid(info.pid, 0)
-    except ChildProcessError:
-        pass
+    return jobs(endless_config(tmp_path, name="live-one"))
 
 
 def live_row(tmp_path):

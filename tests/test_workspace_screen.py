@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from factories import endless_config, write_finished_run
 from waiting import wait_for
 
 from tui_gan.jobs import registry
-from tui_gan.jobs.launch import start_job
 from tui_gan.training import commands as cmd
 from tui_gan.training.checkpoint import load_checkpoint
 from tui_gan.ui.widgets.compare import CompareCharts, SampleStrip
@@ -212,17 +210,9 @@ def test_workspace_snapshot(snap_compare, size):
 
 # --- real jobs ---------------------------------------------------------------------------------
 @pytest.fixture
-def two_jobs(tmp_path):
+def two_jobs(tmp_path, jobs):
     """Two detached endless jobs, killed at the end if still alive."""
-    jobs = [start_job(endless_config(tmp_path, name=name)) for name in ("first", "second")]
-    yield jobs
-    for info in jobs:
-        if registry.pid_alive(info.pid):
-            os.kill(info.pid, signal.SIGKILL)
-        try:
-            os.waitpid(info.pid, 0)
-        except ChildProcessError:
-            pass
+    return [jobs(endless_config(tmp_path, name=name)) for name in ("first", "second")]
 
 
 def row_named(app: WorkspaceApp, name: str) -> RunRow | None:

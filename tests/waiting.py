@@ -7,8 +7,10 @@ nothing heavy: a child process started by a test may use it too."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -39,3 +41,22 @@ def wait_until(predicate: Callable[[], T], what: Message, timeout: float = 30.0,
             raise _timed_out(what)
         time.sleep(interval)
     return result
+
+
+def wait_gone(pid: int, timeout: float = 60.0) -> None:
+    wait_until(lambda: not process_alive(pid), f"process {pid} to end", timeout)
+
+
+def process_alive(pid: int) -> bool:
+    """True while `pid` runs. Our own child is reaped here (a zombie shows "Z" a moment before
+    it can be reaped); someone else's zombie counts as gone."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
