@@ -50,7 +50,6 @@ import argparse
 import os
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,12 +59,12 @@ sys.path.insert(0, str(ROOT))
 from bench_data import SHARED_MNIST, mnist_here  # noqa: E402
 from dashboard_bench import machine_load  # noqa: E402
 from dashboard_bench.children import child_dashboard, child_viewer  # noqa: E402
-from dashboard_bench.common import BATCH, COLUMNS, DEFAULT_STEPS, LINES, BenchError  # noqa: E402
+from dashboard_bench.common import BATCH, COLUMNS, DEFAULT_STEPS, LINES  # noqa: E402
 from dashboard_bench.mode_attach import mode_attach  # noqa: E402
 from dashboard_bench.mode_dashboard import mode_dashboard  # noqa: E402
 from dashboard_bench.mode_viewers import mode_viewers  # noqa: E402
 from dashboard_bench.prepare_history import child_prepare  # noqa: E402
-from dashboard_bench.processes import become_subreaper, kill_descendants  # noqa: E402
+from dashboard_bench.processes import become_subreaper, run_isolated  # noqa: E402
 
 # torch and Textual are imported in the children only (this process starts jobs with
 # tui_gan.jobs.launch and reads them with tui_gan.jobs.client, which import neither): it spawns
@@ -171,31 +170,19 @@ def main() -> int:
         f"load average at the start: {os.getloadavg()[0]:.2f} "
         "(other work on this machine takes cores from training)"
     )
-    try:
-        with tempfile.TemporaryDirectory(prefix="tui-gan-bench-") as tmp:
-            runtime = Path(tmp) / "runtime"
-            runtime.mkdir(mode=0o700)
-            os.environ["TUI_GAN_RUNTIME_DIR"] = str(
-                runtime
-            )  # the jobs we start register here, not with the user's
-            try:
-                for mode in modes:
-                    print(f"\n== {mode}", flush=True)
-                    {
-                        "dashboard": lambda: mode_dashboard(args, archs, Path(tmp)),
-                        "viewers": lambda: mode_viewers(args, archs, Path(tmp)),
-                        "attach": lambda: mode_attach(args, Path(tmp)),
-                    }[mode]()
-            finally:
-                kill_descendants()
-    except BenchError as exc:
-        sys.stdout.flush()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        kill_descendants()
-        print("error: interrupted", file=sys.stderr)
-        return 130
+
+    def run_modes(tmp: Path) -> None:
+        for mode in modes:
+            print(f"\n== {mode}", flush=True)
+            {
+                "dashboard": lambda: mode_dashboard(args, archs, tmp),
+                "viewers": lambda: mode_viewers(args, archs, tmp),
+                "attach": lambda: mode_attach(args, tmp),
+            }[mode]()
+
+    failed, _ = run_isolated("tui-gan-bench-", run_modes)
+    if failed is not None:
+        return failed
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     if load.contended:
         print(

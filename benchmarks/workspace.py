@@ -28,7 +28,6 @@ import argparse
 import os
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 # benchmarks/ is sys.path[0]
 from dashboard_bench import machine_load  # noqa: E402
-from dashboard_bench.common import COLUMNS, LINES, BenchError  # noqa: E402
-from dashboard_bench.processes import become_subreaper, kill_descendants  # noqa: E402
+from dashboard_bench.common import COLUMNS, LINES  # noqa: E402
+from dashboard_bench.processes import become_subreaper, run_isolated  # noqa: E402
 from workspace_bench.first_frame import part_frame, write_runs  # noqa: E402
 from workspace_bench.live import part_live  # noqa: E402
 
@@ -86,29 +85,20 @@ def main() -> int:
         f"load average at the start: {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    ok = True
-    try:
-        with tempfile.TemporaryDirectory(prefix="tui-gan-ws-bench-") as tmp:
-            runtime = Path(tmp) / "runtime"
-            runtime.mkdir(mode=0o700)
-            os.environ["TUI_GAN_RUNTIME_DIR"] = str(runtime)  # our jobs only, none of the user's
-            try:
-                if args.part in ("live", "all"):
-                    print(f"\n== live: {args.jobs} jobs, the workspace open on all of them", flush=True)
-                    ok = part_live(args, Path(tmp)) and ok
-                if args.part in ("frame", "all"):
-                    print(f"\n== frame: the workspace over {args.runs} finished runs", flush=True)
-                    ok = part_frame(args, Path(tmp)) and ok
-            finally:
-                kill_descendants()
-    except BenchError as exc:
-        sys.stdout.flush()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        kill_descendants()
-        print("error: interrupted", file=sys.stderr)
-        return 130
+
+    def parts(tmp: Path) -> bool:
+        ok = True
+        if args.part in ("live", "all"):
+            print(f"\n== live: {args.jobs} jobs, the workspace open on all of them", flush=True)
+            ok = part_live(args, tmp) and ok
+        if args.part in ("frame", "all"):
+            print(f"\n== frame: the workspace over {args.runs} finished runs", flush=True)
+            ok = part_frame(args, tmp) and ok
+        return ok
+
+    failed, ok = run_isolated("tui-gan-ws-bench-", parts)
+    if failed is not None:
+        return failed
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     if load.contended:
         print(

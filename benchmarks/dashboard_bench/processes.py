@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+from dashboard_bench.common import BenchError
+
+T = TypeVar("T")
 
 
 def become_subreaper() -> None:
@@ -86,3 +94,26 @@ def kill_descendants() -> None:
                 pass
         for pid in pids:
             wait_gone(pid, 5.0)
+
+
+def run_isolated(prefix: str, body: Callable[[Path], T]) -> tuple[int | None, T | None]:
+    """body(tmp) with the jobs it starts registered in a private runtime folder under a temp
+    folder (none of the user's), every process it started killed after. A BenchError or ctrl+c
+    becomes a line on stderr and the exit code to return (1, 130); else (None, body's result)."""
+    try:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            runtime = Path(tmp) / "runtime"
+            runtime.mkdir(mode=0o700)
+            os.environ["TUI_GAN_RUNTIME_DIR"] = str(runtime)
+            try:
+                return None, body(Path(tmp))
+            finally:
+                kill_descendants()
+    except BenchError as exc:
+        sys.stdout.flush()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1, None
+    except KeyboardInterrupt:
+        kill_descendants()
+        print("error: interrupted", file=sys.stderr)
+        return 130, None
