@@ -1,6 +1,6 @@
 """When `tui-gan attach` has drawn a full frame, read from its terminal output (escape sequences
 stripped): (1) the status line's "step N ... img/s" with N at least the job's step as `tui-gan
-ls` reported it just before the attach, (2) the loss panel's "D loss <value> ema <value> range"
+ls` reported it just before the attach, (2) the loss panel's "D <loss> <value> ema <value> range"
 (the history is in), and (3) the samples panel's title "samples · ARCH · step S" with S at least
 the newest prepared grid's step, its "n of m" subtitle and at least FULL_FRAME_BLOCKS half-block
 digit cells."""
@@ -12,7 +12,7 @@ import re
 from .terminal import ANSI
 
 STATUS_STEP = re.compile(r"step ([\d,]+) +[\d,]+ img/s")
-LOSS_LINE = re.compile(r"D loss +-?[\d.]+ +ema +-?[\d.]+ +range")
+LOSS_LINE = re.compile(r"\bD [\w()-]+ +-?[\d.]+ +ema +-?[\d.]+ +range")  # "D loss", "D hinge", ...
 SAMPLES_SUBTITLE = re.compile(r"\d+ of \d+(?: · half size)? ─")
 HALF_BLOCK = "\u2580"
 FULL_FRAME_BLOCKS = 500
@@ -30,7 +30,7 @@ class FullFrame:
 
     def __init__(self, arch: str, min_step: int, min_grid: int) -> None:
         self.arch, self.min_step, self.min_grid = arch, min_step, min_grid
-        self.title = re.compile(rf"samples · {re.escape(arch)} · step ([\d,]+)")
+        self.title = re.compile(rf"samples · {re.escape(arch)} ·(?: EMA ·| raw ·)? step ([\d,]+)")
         self.at: dict[str, float] = {}
         self.scanned = 0
         self.blocks = 0
