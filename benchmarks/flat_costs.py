@@ -72,7 +72,6 @@ def simulate(steps: int, arch: str) -> dict:
     from tui_gan.jobs.runfiles import LossPoints
     from tui_gan.models import get_arch
     from tui_gan.training import events as ev
-    from tui_gan.training.checkpoint import build_payload, load_checkpoint, restore_state, save_checkpoint
     from tui_gan.training.outputs import RunOutputs
     from tui_gan.training.reporter import Reporter
     from tui_gan.training.rundir import RunDir
@@ -94,7 +93,6 @@ def simulate(steps: int, arch: str) -> dict:
     outputs.write_config(config, dataset, device, None)
     outputs.open_tensorboard(config, device, None)
     grid = make_synthetic_digits(64)[0].numpy()  # digit-like grids: PNGs of the size real ones have
-    report = fake_quality()
 
     def emit(e) -> None:
         if isinstance(e, ev.Stats):
@@ -109,13 +107,42 @@ def simulate(steps: int, arch: str) -> dict:
         stats_interval=0.1,  # the engine's default
         samples_interval=math.inf,  # sample grids are training maths: written below instead
     )
-    pool = synthetic_values(torch)
     outputs.begin(arch, 0.0)
-    next_eval = EVAL_EVERY_S
     gc.collect()
     before = rss_bytes()
     start = time.perf_counter()
-    for i in range(steps):  # Engine.train_step's and _after_step's bookkeeping
+    drive(steps, s, stats, reporter, outputs, grid, synthetic_values(torch))
+    loop_s = time.perf_counter() - start
+    gc.collect()
+    grown = rss_bytes() - before
+    saved = checkpoint_figures(run_dir.checkpoint_path(arch, "latest"), s, config, device, dataset)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    start = time.perf_counter()
+    outputs.finish(arch, s.history, lambda: grid)
+    outputs.close()
+    finish_s = time.perf_counter() - start
+    logs = folder_bytes(run_dir.path) - saved["checkpoint"]
+    figures = attach_times(run_dir.path, kept, arch)
+    tmp.cleanup()
+    return {
+        "steps": steps,
+        "memory": grown,
+        "peak": peak,
+        **saved,
+        "finish_s": finish_s,
+        "logs_per_hour": logs / (steps / RATE / 3600),
+        "us_per_step": loop_s / steps * 1e6,
+        "history_rows": len(s.history),
+        "viewer_points": len(kept.points()),
+        **figures,
+    }
+
+
+def drive(steps: int, s, stats, reporter, outputs, grid, pool) -> None:
+    """Engine.train_step's and _after_step's bookkeeping for `steps` steps at RATE: the stats,
+    the epoch grids, a quality row every EVAL_EVERY_S, the Reporter's cadence."""
+    arch, report, next_eval = s.name, fake_quality(), EVAL_EVERY_S
+    for i in range(steps):
         s.step += 1
         s.pos += 1
         s.train_time = s.step / RATE
@@ -131,40 +158,26 @@ def simulate(steps: int, arch: str) -> dict:
             next_eval += EVAL_EVERY_S
         reporter.after_step(s)
     reporter.flush(s, force=True)
-    loop_s = time.perf_counter() - start
-    gc.collect()
-    grown = rss_bytes() - before
-    path = run_dir.checkpoint_path(arch, "latest")
+
+
+def checkpoint_figures(path: Path, s, config, device, dataset) -> dict:
+    """The real checkpoint of `s`: its size, write time, and the time to read and restore it."""
+    from tui_gan.models import get_arch
+    from tui_gan.training.checkpoint import build_payload, load_checkpoint, restore_state, save_checkpoint
+    from tui_gan.training.state import build_state
+
     start = time.perf_counter()
     save_checkpoint(path, build_payload(s, config, device, dataset))
     write_s = time.perf_counter() - start
-    size = path.stat().st_size
     start = time.perf_counter()
-    resumed = build_state(get_arch(arch), config, device)
-    restore_state(resumed, load_checkpoint(path, arch), path, device, dataset, config)
+    resumed = build_state(get_arch(s.name), config, device)
+    restore_state(resumed, load_checkpoint(path, s.name), path, device, dataset, config)
     resume_s = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
-    start = time.perf_counter()
-    outputs.finish(arch, s.history, lambda: grid)
-    outputs.close()
-    finish_s = time.perf_counter() - start
-    logs = folder_bytes(run_dir.path) - size
-    figures = attach_times(run_dir.path, kept, arch)
-    tmp.cleanup()
     return {
-        "steps": steps,
-        "memory": grown,
-        "peak": peak,
-        "checkpoint": size,
+        "checkpoint": path.stat().st_size,
         "write_s": write_s,
         "resume_s": resume_s,
-        "finish_s": finish_s,
-        "logs_per_hour": logs / (steps / RATE / 3600),
-        "us_per_step": loop_s / steps * 1e6,
-        "history_rows": len(s.history),
         "resumed_rows": len(resumed.history),
-        "viewer_points": len(kept.points()),
-        **figures,
     }
 
 
