@@ -10,16 +10,22 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from factories import SYNTHETIC_RUN, Recorder, logged_steps, make_engine, run_in_thread
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.summary.writer.record_writer import RecordWriter
 from waiting import wait_until
 
+from tui_gan.errors import WriteFailed
 from tui_gan.fileio import append_whole
 from tui_gan.training import commands as cmd
 from tui_gan.training import engine as engine_module
 from tui_gan.training import events as ev
 from tui_gan.training import rundir, write_retry
 from tui_gan.training.checkpoint import load_checkpoint
+from tui_gan.training.outputs import RunOutputs
+from tui_gan.training.rundir import RunDir
 
 
 class Disk:
@@ -28,22 +34,30 @@ class Disk:
     def __init__(self, monkeypatch) -> None:
         self.full = False
         self.refused = 0
+        self.refusing: tuple[str, ...] = ()  # names of the files it refuses (all when empty)
         real_append, real_save = rundir.append_whole, engine_module.save_checkpoint
 
         def append(path, data):
-            self._check()
+            self._check(path)
             return real_append(path, data)
 
         def save(path, payload):
-            self._check()
+            self._check(path)
             return real_save(path, payload)
+
+        def write_record(record_writer, data):  # in TensorBoard's writer thread
+            self._check(record_writer._writer.filename)
+            return real_record(record_writer, data)
+
+        real_record = RecordWriter.write
+        monkeypatch.setattr(RecordWriter, "write", write_record)
 
         monkeypatch.setattr(rundir, "append_whole", append)
         monkeypatch.setattr(engine_module, "save_checkpoint", save)
         monkeypatch.setattr(write_retry, "FIRST_WAIT_S", 0.3)
 
-    def _check(self) -> None:
-        if self.full:
+    def _check(self, path) -> None:
+        if self.full and (not self.refusing or any(name in str(path) for name in self.refusing)):
             self.refused += 1
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -54,6 +68,7 @@ def states(rec: Recorder) -> list[str]:
 
 def test_a_full_disk_pauses_training_and_it_goes_on_once_there_is_space(tmp_path, monkeypatch):
     disk = Disk(monkeypatch)
+    disk.refusing = ("metrics.csv", "checkpoints")
     rec = Recorder()
     engine = make_engine(
         tmp_path, rec, run_dir=tmp_path / "run", max_steps=200, epochs=100, checkpoint_every=0
@@ -143,7 +158,6 @@ def test_a_headless_job_on_a_real_full_disk_waits_and_finishes(tmp_path):
                 "1000",
                 "--checkpoint-every",
                 "0",
-                "--no-tensorboard",
                 "--runs-dir",
                 str(disk / "runs"),
             ],
@@ -169,6 +183,10 @@ def test_a_headless_job_on_a_real_full_disk_waits_and_finishes(tmp_path):
         (run,) = disk.glob("runs/*")
         assert logged_steps(run) == (3000, 3000)
         assert not list(run.rglob("*.tmp"))
+        assert "Traceback" not in out
+        events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})
+        events.Reload()  # the event files, the one cut short by the full disk included, still read
+        assert events.Scalars("simple/loss/G")[-1].step == 3000
     finally:
         subprocess.run(["umount", "-l", str(disk)])
 
@@ -216,3 +234,73 @@ def test_an_epoch_grid_that_cannot_be_written_pauses_too(tmp_path, monkeypatch):
     assert any("samples" in m and "disk full" in m for m in notices), notices
     assert "paused" in states(rec) and refused
     assert logged_steps(tmp_path / "run") == (40, 40)
+
+
+def test_tensorboard_on_a_full_disk_pauses_and_goes_on_in_a_new_event_file(tmp_path, monkeypatch, capfd):
+    """TensorBoard writes its event file from a thread of its own: its failure surfaces at a
+    later write, pauses the run like any other file, and a new event file takes over, with no
+    traceback in the log."""
+    disk = Disk(monkeypatch)
+    disk.refusing = ("tensorboard",)
+    rec = Recorder()
+    engine = make_engine(
+        tmp_path, rec, run_dir=tmp_path / "run", max_steps=200, epochs=100, checkpoint_every=0
+    )
+    thread, result = run_in_thread(engine)
+    wait_until(lambda: engine.current is not None and engine.current.step > 8, "some training", 120)
+    disk.full = True
+    wait_until(lambda: "paused" in states(rec), "the run to pause", 60)
+    notices = [n.message for n in rec.of(ev.Notice) if n.level == "error"]
+    assert any("tensorboard" in m and "disk full" in m for m in notices), notices
+    disk.full = False
+    thread.join(120)
+    assert result["reason"] == "max_steps"
+    assert logged_steps(tmp_path / "run") == (200, 200)
+    assert len(list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))) == 2
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    steps = [s.step for s in events.Scalars("simple/loss/G")]
+    assert steps[-1] == 200 and steps == sorted(steps)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_quality_rows_wait_for_room_and_are_written_once(tmp_path, monkeypatch):
+    """quality.csv's rows go through the same wait as metrics.csv's: kept, in order, each once."""
+    from tui_gan.quality.report import QualityReport
+
+    disk = Disk(monkeypatch)
+    outputs = RunOutputs(RunDir(tmp_path))
+    report = QualityReport(1000, tuple([0.1] * 10), 10, 0.01, 0.9, 8.5, 23.5)
+    outputs.quality("mlp", 10, 1, report, 19.0)
+    disk.full = True
+    for step in (20, 30):
+        with pytest.raises(WriteFailed, match="quality.csv: disk full"):
+            outputs.quality("mlp", step, 2, report, 19.0)
+    with pytest.raises(WriteFailed):
+        outputs.retry()
+    disk.full = False
+    outputs.retry()
+    rows = (tmp_path / "quality.csv").read_text().splitlines()
+    assert [r.split(",")[1] for r in rows[1:]] == ["10", "20", "30"]
+
+
+def test_an_epoch_grid_refused_is_written_once_there_is_room(tmp_path, monkeypatch):
+    disk = Disk(monkeypatch)
+    disk.refusing = ("samples",)
+    real_save = rundir.RunDir.save_samples
+
+    def save_samples(self, arch, epoch, *args):
+        disk._check(self.path / "samples" / arch)
+        return real_save(self, arch, epoch, *args)
+
+    monkeypatch.setattr(rundir.RunDir, "save_samples", save_samples)
+    outputs = RunOutputs(RunDir(tmp_path))
+    disk.full = True
+    grid = np.zeros((4, 28, 28), np.uint8)
+    with pytest.raises(WriteFailed) as failed:
+        outputs.epoch_samples("mlp", 3, 30, 0.0, lambda: grid)
+    with pytest.raises(WriteFailed):
+        failed.value.again()
+    disk.full = False
+    failed.value.again()
+    assert (tmp_path / "samples" / "mlp" / "epoch_003.png").exists()

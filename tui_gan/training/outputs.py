@@ -123,6 +123,8 @@ class RunOutputs:
         on). Rows are appended whole, in order, each once."""
         if self.run_dir is None:
             return
+        if self.tensorboard is not None:
+            self._guard(self.run_dir.path / "tensorboard", self.tensorboard.reopen)
         while self._unwritten:
             self._guard(self.run_dir.path / "metrics.csv", self.run_dir.append_metrics, *self._unwritten[0])
             self._unwritten.pop(0)
@@ -133,7 +135,7 @@ class RunOutputs:
 
     def _tb(self, write: str, *args) -> None:
         if self.tensorboard is not None:
-            self._guard(self.run_dir.path / "tensorboard", getattr(self.tensorboard, write), *args)
+            self._guard(self.run_dir.path / "tensorboard", self.tensorboard.write, write, *args)
 
     @staticmethod
     def _guard(path, write: Callable, *args) -> None:
@@ -193,7 +195,12 @@ class RunOutputs:
         self._epoch_grid_at[arch] = train_time
         images = grid()
         path = self.run_dir.path / "samples" / arch
-        self._guard(path, self.run_dir.save_samples, arch, epoch, images, self.grid_columns)
+        write = (self.run_dir.save_samples, arch, epoch, images, self.grid_columns)
+        try:
+            self._guard(path, *write)
+        except WriteFailed as failed:  # the grid is kept: written with the rest once there is room
+            failed.again = lambda: self._guard(path, *write)
+            raise
         self._tb("samples", arch, step, images, None, self.grid_columns)
 
     def crash(self, text: str) -> str | None:

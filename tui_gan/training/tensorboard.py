@@ -23,13 +23,52 @@ SYSTEM_EVERY_S = 10.0
 TAGS = dict(zip(STEP_VALUES, ("loss/D", "loss/G", "D(x)", "D(G(z))")))  # tag of each step value
 
 
+MAX_WAITING = 200  # writes kept while the event file cannot be written (a full disk)
+
+
 class TensorBoardLog:
     def __init__(self, run_dir: Path, purge_step: int | None = None) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step, flush_secs=10)
+        self.folder = run_dir / "tensorboard"
+        self.writer = self._open(purge_step)
+        self.failed: OSError | None = None  # the writer thread's error: a new event file is due
+        self._waiting: list[tuple[str, tuple]] = []  # writes made since, to make in the new file
         self._last_image: dict[str, float] = {}
         self._last_system = 0.0
+
+    def _open(self, purge_step: int | None = None):
+        from torch.utils.tensorboard import SummaryWriter
+
+        _quiet_writer_threads()
+        return SummaryWriter(str(self.folder), purge_step=purge_step, flush_secs=10)
+
+    def write(self, what: str, *args) -> None:
+        """One of the writes below. The event file is written by a thread of TensorBoard's; when
+        that fails (OSError: a full disk), the error surfaces at a later write and the writer is
+        dead. The write is kept (and later ones, up to MAX_WAITING) for reopen()."""
+        if self.failed is None:
+            try:
+                return getattr(self, what)(*args)
+            except OSError as exc:
+                self.failed = exc
+        if len(self._waiting) < MAX_WAITING:
+            self._waiting.append((what, args))
+        raise self.failed
+
+    def reopen(self) -> None:
+        """After a failure, a new event file with the writes kept since (what was in flight in
+        the dead thread is lost: metrics.csv has it). OSError while the disk still refuses."""
+        if self.failed is None:
+            return
+        try:
+            self.writer.close()  # the old file ends with what reached it
+        except OSError:
+            pass
+        self.writer = self._open()
+        self.failed = None
+        while self._waiting:
+            what, args = self._waiting[0]
+            getattr(self, what)(*args)
+            self._waiting.pop(0)
 
     def steps(self, arch: str, rows: Sequence[LogRow]) -> None:
         """metrics.csv's rows (training/metrics_log.py): each interval's mean losses and D
@@ -99,4 +138,26 @@ class TensorBoardLog:
                 self.writer.add_scalar(f"system/{tag}", value, step)
 
     def close(self) -> None:
-        self.writer.close()
+        try:
+            self.writer.close()
+        except OSError:  # still no room: the event file ends with what reached it
+            pass
+
+
+def _quiet_writer_threads() -> None:
+    """TensorBoard's writer thread re-raises its OSError to the default thread hook, which would
+    print a traceback into a headless job's log; the error reaches TensorBoardLog.write anyway."""
+    import threading
+
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+    previous = threading.excepthook
+    if getattr(previous, "tui_gan_quiet", False):
+        return
+
+    def hook(args) -> None:
+        if not (isinstance(args.thread, _AsyncWriterThread) and issubclass(args.exc_type, OSError)):
+            previous(args)
+
+    hook.tui_gan_quiet = True
+    threading.excepthook = hook
