@@ -46,7 +46,7 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
         written.append(Path(app.save_screenshot(f"{name}.svg", str(out))))
 
     async with app.run_test(size=size) as pilot:
-        await wait_until(pilot, lambda: app.state == "running", "training to start")
+        await wait_until(pilot, lambda: app.dashboard.run_state == "running", "training to start")
         await pilot.pause(seconds)
         await wait_until(pilot, lambda: newest_step(app) is not None, "the first trained samples")
         # The engine trains in its own process: ask for an evaluation until the classifier is ready.
@@ -54,7 +54,7 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
         while not app.dashboard.view(app.dashboard.arch).qualities.count:
             if time.monotonic() > deadline:
                 raise SystemExit("gave up waiting for a quality evaluation")
-            app.action_evaluate()
+            app.dashboard.action_evaluate()
             await pilot.pause(3.0)
         app.clear_notifications()  # the "evaluating..." toasts
         await pilot.pause(1.5)
@@ -67,7 +67,9 @@ async def shoot(config: TrainConfig, seconds: float, size: tuple[int, int], out:
         await pilot.press("space", "i")
         await wait_until(
             pilot,
-            lambda: app.state == "paused" and newest_step(app) == app.dashboard.status_bar.info.step,
+            lambda: (
+                app.dashboard.run_state == "paused" and newest_step(app) == app.dashboard.status_bar.info.step
+            ),
             "the paused samples",
         )
         await pilot.pause(0.3)
@@ -95,7 +97,7 @@ async def shoot_workspace(runs: Path, seconds: float, size: tuple[int, int], out
     from tui_gan.jobs.client import send_command
     from tui_gan.jobs.launch import start_job
     from tui_gan.training.commands import Stop
-    from tui_gan.ui.workspace_app import WorkspaceApp
+    from tui_gan.ui.app import WorkspaceApp
 
     for changes in WORKSPACE_RUNS:  # real jobs, as a user's runs are: their sample history too
         config = TrainConfig(
@@ -107,7 +109,7 @@ async def shoot_workspace(runs: Path, seconds: float, size: tuple[int, int], out
         os.waitpid(job.pid, 0)
     app = WorkspaceApp(runs)
     async with app.run_test(size=size) as pilot:
-        await wait_until(pilot, lambda: len(app.rows) == len(WORKSPACE_RUNS), "the runs list")
+        await wait_until(pilot, lambda: len(app.workspace.rows) == len(WORKSPACE_RUNS), "the runs list")
         await pilot.press(*["space", "down"] * len(WORKSPACE_RUNS))
         charts = app.workspace.query_one("CompareCharts")
         await wait_until(pilot, lambda: len(charts.series) == len(WORKSPACE_RUNS), "the charts")

@@ -83,7 +83,9 @@ async def pause_with_samples(pilot, app) -> None:
     await press(pilot, "space")
     await wait_for(
         pilot,
-        lambda: app.state == "paused" and samples_step(app) == app.engine.current.step,
+        lambda: (
+            app.dashboard.run_state == "paused" and samples_step(app) == app.dashboard.engine.current.step
+        ),
         "the paused samples",
     )
 
@@ -142,7 +144,9 @@ async def until_training(pilot, app, steps: int = 5) -> None:
     await wait_for(
         pilot,
         lambda: (
-            app.engine.current is not None and app.engine.current.step >= steps and app.state == "running"
+            app.dashboard.engine.current is not None
+            and app.dashboard.engine.current.step >= steps
+            and app.dashboard.run_state == "running"
         ),
         "training to start",
     )

@@ -246,7 +246,7 @@ async def test_a_late_viewer_shows_the_replayed_checkpoint_and_routine_ones_only
     app = TuiGanApp(TrainConfig(arch="simple"), engine_factory=Listening, monitor_factory=cpu_monitor)
     asked = ev.CheckpointSaved("simple", "/r/checkpoints/simple/step_0000020.pt", 20, train_time=30.0)
     async with running(app, (80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.engine is not None, "the engine")
+        await wait_for(pilot, lambda: app.dashboard.engine is not None, "the engine")
         bar = app.dashboard.status_bar
         replay = proto.Replay(
             "simple",
@@ -259,18 +259,22 @@ async def test_a_late_viewer_shows_the_replayed_checkpoint_and_routine_ones_only
             },
         )
         for event in (replay, started("simple", 40), stats("simple", 40, 100.0)):
-            app.engine.emit(event)
+            app.dashboard.engine.emit(event)
         await wait_for(pilot, lambda: bar.info.elapsed_s == 100.0, "the replay")
         assert log_text(app).count("checkpoint written") == 1  # the asked-for one, from the job's log
         assert "ckpt 32 · 1m ago" in widget_text(bar)
-        app.engine.emit(stats("simple", 50, 220.0))  # the age grows with training time
+        app.dashboard.engine.emit(stats("simple", 50, 220.0))  # the age grows with training time
         await wait_for(pilot, lambda: "ckpt 32 · 3m ago" in widget_text(bar), "an older checkpoint")
-        app.engine.emit(ev.CheckpointSaved("simple", "/r/x/latest.pt", 64, routine=True, train_time=220.0))
-        app.engine.emit(ev.CheckpointSaved("mlp", "/r/y/latest.pt", 8, routine=True, train_time=1.0))
+        app.dashboard.engine.emit(
+            ev.CheckpointSaved("simple", "/r/x/latest.pt", 64, routine=True, train_time=220.0)
+        )
+        app.dashboard.engine.emit(
+            ev.CheckpointSaved("mlp", "/r/y/latest.pt", 8, routine=True, train_time=1.0)
+        )
         await wait_for(pilot, lambda: "ckpt 64 · now" in widget_text(bar), "the new checkpoint")
         assert log_text(app).count("checkpoint written") == 1
-        app.engine.emit(ev.ArchSwitched("mlp", "simple", 8))
-        app.engine.emit(started("mlp", 8))  # each architecture its own
+        app.dashboard.engine.emit(ev.ArchSwitched("mlp", "simple", 8))
+        app.dashboard.engine.emit(started("mlp", 8))  # each architecture its own
         await wait_for(pilot, lambda: "ckpt 8 · " in widget_text(bar), "mlp's checkpoint")
         await press(pilot, "q")
 

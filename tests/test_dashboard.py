@@ -51,8 +51,8 @@ async def test_space_pauses_and_resumes_the_engine(harness):
     async with running(app) as pilot:
         await until_training(pilot, app)
         await press(pilot, "space")
-        await wait_for(pilot, lambda: app.state == "paused", "the paused state")
-        engine = app.engine
+        await wait_for(pilot, lambda: app.dashboard.run_state == "paused", "the paused state")
+        engine = app.dashboard.engine
         paused_at = engine.current.step
         # the UI stays responsive while paused
         await press(pilot, "question_mark")
@@ -74,7 +74,7 @@ async def test_space_pauses_and_resumes_the_engine(harness):
         )
         await press(pilot, "space")
         await wait_for(pilot, lambda: engine.current.step > paused_at + 5, "training to resume")
-        assert app.state == "running"
+        assert app.dashboard.run_state == "running"
 
 
 async def test_c_writes_a_checkpoint_that_loads(harness):
@@ -101,30 +101,32 @@ async def test_arch_keys_switch_what_trains_and_switching_back_continues(harness
     async def switch(pilot, key: str, name: str) -> None:
         await press(pilot, key)
         await wait_for(
-            pilot, lambda: app.engine.current.name == name and app.dashboard.arch == name, f"switch to {name}"
+            pilot,
+            lambda: app.dashboard.engine.current.name == name and app.dashboard.arch == name,
+            f"switch to {name}",
         )
-        await wait_for(pilot, lambda: app.engine.current.step >= 2, f"{name} to train")
+        await wait_for(pilot, lambda: app.dashboard.engine.current.step >= 2, f"{name} to train")
 
     async with running(app) as pilot:
         await until_training(pilot, app, steps=20)
         start = order.index("simple")
         await press(pilot, "space")  # freeze simple's state to compare it later
-        await wait_for(pilot, lambda: app.state == "paused", "pause")
-        before_step = app.engine.current.step
+        await wait_for(pilot, lambda: app.dashboard.run_state == "paused", "pause")
+        before_step = app.dashboard.engine.current.step
         before_seen = app.dashboard.views["simple"].losses.steps_seen
         assert before_seen == before_step  # every step's losses reached the UI
         await press(pilot, "space")
 
         following = order[(start + 1) % len(order)]
         await switch(pilot, "a", following)
-        left_at = app.engine.archs["simple"].step
+        left_at = app.dashboard.engine.archs["simple"].step
         simple = app.dashboard.views["simple"].losses
         # each of simple's steps, up to the switch, in its own history; none of the next one's
         assert simple.steps_seen == simple.last_step == left_at
         assert app.dashboard.loss_panel.history is app.dashboard.views[following].losses
 
         await switch(pilot, "A", "simple")  # shift+a: back to where we were
-        assert app.engine.current.step >= before_step
+        assert app.dashboard.engine.current.step >= before_step
         await wait_for(pilot, lambda: simple.last_step > left_at, "simple's next steps")
         panel = app.dashboard.loss_panel
         # the same history goes on: every step from the first, none twice, none of the other's
@@ -135,7 +137,7 @@ async def test_arch_keys_switch_what_trains_and_switching_back_continues(harness
         for number, name in enumerate(order, 1):
             if name != app.dashboard.arch:
                 await switch(pilot, str(number), name)
-        assert set(app.engine.archs) == set(order)
+        assert set(app.dashboard.engine.archs) == set(order)
 
 
 async def test_s_saves_the_sample_grid_as_png(harness):
@@ -185,7 +187,7 @@ async def test_quit_stops_the_engine_and_writes_the_final_checkpoint(harness, ke
     assert seen_states[0] in ("stopping...", "stopped")  # the engine may already have stopped
     assert "stopping: writing final checkpoints" in log_text(app)
     engine = harness.engines[-1]
-    assert not app.engine_running and app.return_code == 0
+    assert not app.dashboard.engine_running and app.return_code == 0
     final = harness.run_dir / "checkpoints" / "simple" / "latest.pt"
     assert load_checkpoint(final)["step"] == engine.current.step > 0
 
@@ -207,10 +209,12 @@ async def test_second_quit_forces_exit(harness):
     async with running(app) as pilot:
         await until_training(pilot, app)
         await press(pilot, "q")
-        await wait_for(pilot, app.engine.writing.is_set, "the engine to write its final checkpoints")
-        assert app.state == "stopping..." and not exited(app)  # the first q waits for them
+        await wait_for(
+            pilot, app.dashboard.engine.writing.is_set, "the engine to write its final checkpoints"
+        )
+        assert app.dashboard.run_state == "stopping..." and not exited(app)  # the first q waits for them
         await press(pilot, "q")
-        assert exited(app) and app.engine_running  # left without waiting for the engine
+        assert exited(app) and app.dashboard.engine_running  # left without waiting for the engine
         assert "forced exit" in log_text(app)
     # leaving `running` waited for the engine thread (and its slow final checkpoint) to end
 
@@ -238,13 +242,13 @@ async def test_command_palette_lists_every_action_and_architecture_and_runs_them
         ):
             assert title in titles
         await press(pilot, "space")  # Pilot.press waits for the process to idle: let it
-        await wait_for(pilot, lambda: app.state == "paused", "pause")
+        await wait_for(pilot, lambda: app.dashboard.run_state == "paused", "pause")
         await pilot.press("ctrl+p")
         await pilot.pause(0.2)
         await pilot.press(*"dcgan")  # typing needs real characters: Pilot.press
         await pilot.pause(0.5)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.engine.current.name == "dcgan", "the palette's switch")
+        await wait_for(pilot, lambda: app.dashboard.engine.current.name == "dcgan", "the palette's switch")
 
 
 # --- data and failures -----------------------------------------------------------------------
@@ -280,7 +284,7 @@ async def test_missing_mnist_offers_synthetic_digits_or_quit(harness, tmp_path, 
             await until_training(pilot, app)
             assert app.dashboard.status_bar.info.dataset != "MNIST"
             assert [c.dataset for c in harness.configs] == ["mnist", "synthetic"]
-            assert app.effective_config.dataset == "synthetic"  # remembered for later engines
+            assert app.dashboard.effective_config.dataset == "synthetic"  # remembered for later engines
 
     if choice == "q":
         assert app.return_code == 1 and len(harness.engines) == 1
@@ -297,16 +301,23 @@ async def test_an_engine_exception_shows_error_and_the_app_survives(harness):
     app = harness.app(engine_cls=CrashingEngine)
 
     async with running(app) as pilot:
-        await wait_for(pilot, lambda: app.state == "error" and not app.engine_running, "the error state")
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.run_state == "error" and not app.dashboard.engine_running,
+            "the error state",
+        )
         text = log_text(app)
         assert "RuntimeError: simulated CUDA error" in text
         assert str(harness.run_dir / "error.log") in text
         assert (harness.run_dir / "error.log").read_text().count("simulated CUDA error") >= 1
         assert app.dashboard.status_bar.info.state == "error"
         # keys that need the engine are dimmed in the footer and do nothing; the others work
-        assert app.check_action("toggle_pause", ()) is None and app.check_action("help", ()) is True
+        assert (
+            app.dashboard.check_action("toggle_pause", ()) is None
+            and app.dashboard.check_action("help", ()) is True
+        )
         await press(pilot, "space")
-        assert app.state == "error" and app.engine is not None
+        assert app.dashboard.run_state == "error" and app.dashboard.engine is not None
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         await press(pilot, "escape")
@@ -320,7 +331,7 @@ async def test_a_setup_error_is_shown_not_raised(harness):
     app = harness.app(batch_size=1024)  # more than the 512 images: ConfigError in setup
 
     async with running(app) as pilot:
-        await wait_for(pilot, lambda: app.state == "error", "the error state")
+        await wait_for(pilot, lambda: app.dashboard.run_state == "error", "the error state")
         assert "could not start: batch size 1024 is larger than the dataset" in log_text(app)
         assert any("batch size 1024" in n for n in notes(app))
         assert not isinstance(app.screen, DataUnavailableScreen)
@@ -348,17 +359,19 @@ async def test_resize_rerenders_samples_from_the_last_images(harness):
         await until_training(pilot, app)
         await press(pilot, "space")
         await wait_for(
-            pilot, lambda: app.state == "paused" and samples_step(app) is not None, "paused samples"
+            pilot,
+            lambda: app.dashboard.run_state == "paused" and samples_step(app) is not None,
+            "paused samples",
         )
         await pilot.pause(0.3)
         panel = app.dashboard.samples_panel
         snapshot = panel.snapshot
         big = digits_shown(panel)
-        sent = list(app.engine.sent)
+        sent = list(app.dashboard.engine.sent)
         await pilot.resize_terminal(80, 24)
         await wait_for(pilot, lambda: digits_shown(panel) < big, "the samples drawn again, smaller")
         small = digits_shown(panel)
-        assert panel.snapshot is snapshot and app.engine.sent == sent  # nothing asked of the engine
+        assert panel.snapshot is snapshot and app.dashboard.engine.sent == sent  # nothing asked of the engine
         assert 1 <= small < big
         await press(pilot, "space")
 

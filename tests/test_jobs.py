@@ -170,11 +170,10 @@ def test_setup_errors_reach_the_starter_as_themselves(tmp_path):
 
 
 @pytest.mark.slow
-async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_monitor, monkeypatch):
+async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_monitor):
     """A job trains with nobody watching; a dashboard attaches, sees it train, detaches with d;
-    training goes on; a second dashboard (opened from the workspace, so escape goes back) starts
-    with the loss history so far."""
-    from tui_gan.ui.app import FROM_WORKSPACE, TuiGanApp
+    training goes on; a second dashboard starts with the loss history so far."""
+    from tui_gan.ui.app import TuiGanApp
     from tui_gan.ui.engine_link import job_engine_factory
 
     info = jobs(endless_config(tmp_path))
@@ -204,10 +203,9 @@ async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_mon
         await wait_for(pilot, lambda: exited(first), "the dashboard to exit")
         left_at = first.dashboard.status_bar.info.step
 
-    assert first.detached and first.return_code == 0
+    assert first.dashboard.detached and first.return_code == 0
     assert wait_step(info, left_at + 20) > left_at  # training went on without a viewer
 
-    monkeypatch.setenv(FROM_WORKSPACE, "1")
     second = dashboard()
 
     async with running(second) as pilot:
@@ -215,10 +213,12 @@ async def test_attach_detach_reattach_with_the_dashboard(tmp_path, jobs, cpu_mon
         history = second.dashboard.views["simple"].losses
         assert history.steps_seen > 0 and len(history.d_loss.series) > 0
         assert "training simple" in log_text(second)  # the job's event log came along
-        await press(pilot, "escape")
+        await press(pilot, "escape")  # the first screen: escape is not "back", it does nothing
+        assert not exited(second)
+        await press(pilot, "d")
         await wait_for(pilot, lambda: exited(second), "the dashboard to exit")
 
-    assert second.detached and registry.pid_alive(info.pid) and status_step(info) > left_at
+    assert second.dashboard.detached and registry.pid_alive(info.pid) and status_step(info) > left_at
 
 
 @pytest.mark.slow
@@ -236,19 +236,21 @@ async def test_two_viewers_see_the_same_state(tmp_path, jobs, cpu_monitor):
     )
 
     async with running(app) as pilot:
-        await wait_for(pilot, lambda: app.state == "running" and app.viewers == 2, "both viewers")
+        await wait_for(
+            pilot, lambda: app.dashboard.run_state == "running" and app.dashboard.viewers == 2, "both viewers"
+        )
         await press(pilot, "space")  # pause from the dashboard ...
-        await wait_for(pilot, lambda: app.state == "paused", "paused here")
+        await wait_for(pilot, lambda: app.dashboard.run_state == "paused", "paused here")
         other.wait(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused", "paused there")
         other.client.send(cmd.Resume())  # ... resume from the other viewer
-        await wait_for(pilot, lambda: app.state == "running", "running again here")
+        await wait_for(pilot, lambda: app.dashboard.run_state == "running", "running again here")
         await press(pilot, "q")  # another viewer is watching: ask first
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmStopScreen", "the question")
         await press(pilot, "n")
         await wait_for(
             pilot, lambda: type(app.screen).__name__ != "ConfirmStopScreen", "the question to close"
         )
-        assert not app.quitting
+        assert not app.dashboard.quitting
         await press(pilot, "q", "y")
         await wait_for(pilot, lambda: exited(app), "the app to exit", 60)
 
@@ -271,18 +273,21 @@ async def test_the_dashboard_starts_a_job_by_default_and_q_stops_it(tmp_path, cp
 
     async with running(app) as pilot:
         await wait_for(
-            pilot, lambda: app.state == "running" and app.dashboard.status_bar.info.step >= 5, "training", 60
+            pilot,
+            lambda: app.dashboard.run_state == "running" and app.dashboard.status_bar.info.step >= 5,
+            "training",
+            60,
         )
-        assert isinstance(app.engine, JobClient)
+        assert isinstance(app.dashboard.engine, JobClient)
         await wait_for(pilot, lambda: samples_step(app), "the first samples")
         await press(pilot, "space")
-        await wait_for(pilot, lambda: app.state == "paused", "paused")
+        await wait_for(pilot, lambda: app.dashboard.run_state == "paused", "paused")
         paused_at = app.dashboard.status_bar.info.step
         await press(pilot, "q")
         await wait_for(pilot, lambda: exited(app), "the app to exit", 60)
 
     assert app.return_code == 0
-    wait_gone(app.engine.info.pid)
+    wait_gone(app.dashboard.engine.info.pid)
     (final,) = Path(config.runs_dir).glob("*/checkpoints/simple/latest.pt")
     assert load_checkpoint(final)["step"] == paused_at
 
@@ -309,7 +314,8 @@ def test_a_closed_dashboard_leaves_its_job_training(tmp_path):
                                and app.dashboard.samples_panel.snapshot
                                and app.dashboard.system_panel.status, "training", 60)
                 assert "torch" not in sys.modules
-                print(app.engine.info.pid, app.dashboard.system_panel.status.torch_threads, flush=True)
+                run = app.dashboard
+                print(run.engine.info.pid, run.system_panel.status.torch_threads, flush=True)
                 time.sleep(600)
 
         asyncio.run(body())
@@ -551,11 +557,12 @@ async def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor, finished_ru
         await wait_for(
             pilot,
             lambda: (
-                (app.dashboard.status_bar.info.step, samples_step(app), app.state) == (48, 48, "finished")
+                (app.dashboard.status_bar.info.step, samples_step(app), app.dashboard.run_state)
+                == (48, 48, "finished")
             ),
             "the run's end",
         )
-        assert app.read_only
+        assert app.dashboard.read_only
         assert app.dashboard.views["simple"].losses.steps_seen == 48
         await press(pilot, "left")  # the sample history scrubs as in a live run
         assert app.dashboard.scrub_step is not None and app.dashboard.scrub_step < 48
@@ -617,7 +624,9 @@ async def test_closing_the_dashboard_while_its_job_loads(tmp_path, cpu_monitor):
 
         started = time.monotonic()
         async with running(app) as pilot:
-            await wait_for(pilot, lambda app=app: app.state == "loading data", "the job to be starting")
+            await wait_for(
+                pilot, lambda app=app: app.dashboard.run_state == "loading data", "the job to be starting"
+            )
             (pid,) = await wait_for(pilot, lambda b=before: starting_jobs() - b, "the job's process")
             await press(pilot, *keys)
             await wait_for(pilot, lambda app=app: exited(app), "the dashboard to leave", timeout=10)

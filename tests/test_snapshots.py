@@ -179,8 +179,8 @@ async def settled(pilot) -> None:
     await wait_for(
         pilot,
         lambda: (
-            app.engine is not None
-            and app.engine.scripted.is_set()
+            app.dashboard.engine is not None
+            and app.dashboard.engine.scripted.is_set()
             and app.dashboard.samples_panel.step == STEPS
             and app.dashboard.system_panel.status is not None
             and app.dashboard.views.get("mlp") is not None
@@ -213,7 +213,9 @@ def test_paused_with_interpolation_120x40(snap_compare, cpu_monitor):
     async def pause(pilot):
         await settled(pilot)
         await pilot.press("space", "i")
-        await wait_for(pilot, lambda: pilot.app.state == "paused", "the paused state", timeout=10)
+        await wait_for(
+            pilot, lambda: pilot.app.dashboard.run_state == "paused", "the paused state", timeout=10
+        )
         await pilot.pause()
 
     assert snap_compare(make_app(cpu_monitor), terminal_size=(120, 40), run_before=pause)

@@ -18,8 +18,8 @@ from waiting import wait_for
 from tui_gan.jobs import registry
 from tui_gan.training import commands as cmd
 from tui_gan.training.checkpoint import load_checkpoint
+from tui_gan.ui.app import WorkspaceApp
 from tui_gan.ui.widgets.compare import CompareCharts, SampleStrip
-from tui_gan.ui.workspace_app import WorkspaceApp
 from tui_gan.workspace.grids import step_after
 from tui_gan.workspace.model import RunRow
 
@@ -79,7 +79,7 @@ async def sent(app: WorkspaceApp) -> None:
 
 
 def names(app: WorkspaceApp) -> list[str]:
-    table = app.table
+    table = app.workspace.table
     return [table.rows_by_key[key].name for key in table._order]
 
 
@@ -94,9 +94,9 @@ async def test_list_sorts_filters_and_keeps_the_cursor_on_its_run():
             app.workspace.query_one("#ws-status").render()
         )
         await pilot.press("r")  # FD, highest first
-        assert names(app)[0] == "mlp-0" and app.table.highlighted().name == "simple-3"
+        assert names(app)[0] == "mlp-0" and app.workspace.table.highlighted().name == "simple-3"
         await pilot.press("O")  # the previous sort column: State, live runs first
-        assert app.table.sort_column == "state" and names(app)[:2] == ["dcgan-1", "mlp-0"]
+        assert app.workspace.table.sort_column == "state" and names(app)[:2] == ["dcgan-1", "mlp-0"]
         await pilot.press("slash", "d", "c")
         await pilot.pause()
         assert names(app) == ["dcgan-1", "dcgan-4"]
@@ -216,11 +216,11 @@ def two_jobs(tmp_path, jobs):
 
 
 def row_named(app: WorkspaceApp, name: str) -> RunRow | None:
-    return next((r for r in app.rows if r.name == name), None)
+    return next((r for r in app.workspace.rows if r.name == name), None)
 
 
 async def highlight(pilot, app: WorkspaceApp, name: str) -> None:
-    table = app.table
+    table = app.workspace.table
     key = next(key for key, row in table.rows_by_key.items() if row.name == name)
     while table._order[table.cursor_row] != key:
         await pilot.press("down" if table._order.index(key) > table.cursor_row else "up")
@@ -271,10 +271,12 @@ async def test_a_column_widens_when_its_figures_grow():
     async with app.run_test(size=(200, 30)) as pilot:
         await pilot.pause()
         current[0] = [replace(row, step=1_234_567 + i) for i, row in enumerate(rows)]  # same rows, order
-        app._rescan.set()
-        await wait_for(pilot, lambda: app.rows and app.rows[0].step > 1_000_000, "the next scan")
+        app.workspace._rescan.set()
+        await wait_for(
+            pilot, lambda: app.workspace.rows and app.workspace.rows[0].step > 1_000_000, "the next scan"
+        )
         await pilot.pause()
-        assert app.table.columns["step"].content_width >= len("1,234,567")
+        assert app.workspace.table.columns["step"].content_width >= len("1,234,567")
 
 
 def test_step_after_moves_through_the_kept_steps_and_back_to_the_newest():
@@ -302,7 +304,7 @@ async def test_compared_grids_at_a_common_step(tmp_path):
         root, scan=lambda r: [row for row in scan_runs(r) if row.run_dir.parent == root], refresh_s=60
     )
     async with app.run_test(size=(160, 50)) as pilot:
-        await wait_for(pilot, lambda: len(app.rows) == 2, "the runs")
+        await wait_for(pilot, lambda: len(app.workspace.rows) == 2, "the runs")
         await pilot.press("space", "down", "space")
         strip = app.workspace.query_one(SampleStrip)
         await wait_for(
@@ -315,4 +317,4 @@ async def test_compared_grids_at_a_common_step(tmp_path):
         assert "grids at step 4,000" in str(app.workspace.query_one("#ws-status").render())
         await pilot.press("right_square_bracket", "right_square_bracket")
         await wait_for(pilot, lambda: [r.step for r in strip.runs] == [6000, 6000], "the newest again")
-        assert app.grid_step is None
+        assert app.workspace.grid_step is None

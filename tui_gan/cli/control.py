@@ -75,7 +75,7 @@ def _wait_stopped(job: registry.JobInfo) -> int:
 def live_job(target: str, runs_root: Path, action: str) -> registry.JobInfo:
     """RUN's live job: RUN is what `attach` takes (a run folder, a path in one, latest), or a
     folder name under runs_root, or a live job's --name. A one-line JobError when it is not live."""
-    from tui_gan.cli.runs import died_message
+    from tui_gan.jobs.attach import died_message
 
     run_dir = _find(target, runs_root)
     status = registry.classify(run_dir)

@@ -6,7 +6,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from tui_gan.config import TrainConfig
 from tui_gan.errors import ConfigError
 
 # New columns go last: scripts that split a row by its first columns keep working.
@@ -127,50 +126,18 @@ def cmd_runs(runs_root: Path) -> int:
     """The workspace; it needs a terminal (scripts have `tui-gan ls`)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ConfigError("tui-gan runs needs a terminal; scripts can use tui-gan ls")
-    from tui_gan.ui.workspace_app import run_workspace
+    from tui_gan.ui.app import run_workspace
 
     return run_workspace(runs_root)
 
 
 def cmd_attach(target: str, runs_root: Path) -> int:
-    from tui_gan.jobs.client import query_status
-    from tui_gan.jobs.registry import JobError, classify, resolve_run
+    from tui_gan.jobs.attach import attach_target
+    from tui_gan.jobs.registry import resolve_run
 
-    run_dir = resolve_run(target, runs_root)
-    status = classify(run_dir)
-    job = status.job
-    if status.state == "died":
-        raise JobError(died_message(status))
-    live = status.state == "running"
-    if live and query_status(job) is None:
-        raise JobError(f"the job of {run_dir} (pid {job.pid}) does not answer on {job.socket}")
+    config, source = attach_target(resolve_run(target, runs_root))
     if not (sys.stdout.isatty() and sys.stdin.isatty()):
         raise ConfigError("attach needs a terminal (use tui-gan ls to see a job's progress from a script)")
     from tui_gan.ui.app import run_dashboard
 
-    return run_dashboard(run_config(run_dir), attach=job if live else run_dir)
-
-
-def died_message(status) -> str:
-    """One line on a died job: which, where its last checkpoint is, and how to continue it."""
-    head = f"the job of {status.run_dir} died (pid {status.job.pid} is gone without ending it)"
-    if status.checkpoint is None:
-        return f"{head} before its first checkpoint: nothing to resume, start it again"
-    step = "" if status.step is None else f" at step {status.step:,}"
-    return f"{head}; its last checkpoint is{step}: continue it with {status.resume_command}"
-
-
-def run_config(run_dir: Path) -> TrainConfig:
-    """The TrainConfig a run folder's config.json records (its extra keys ignored)."""
-    import dataclasses
-    import json
-
-    try:
-        saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{run_dir}/config.json is not readable: {exc}") from None
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    try:
-        return TrainConfig.from_dict({k: v for k, v in saved.items() if k in known})
-    except (TypeError, ConfigError) as exc:
-        raise ConfigError(f"{run_dir}/config.json holds unusable settings: {exc}") from None
+    return run_dashboard(config, attach=source)

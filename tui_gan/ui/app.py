@@ -1,77 +1,121 @@
-"""The dashboard: an App that drives one engine from a thread worker and shows what it reports.
+"""The App: a thin host for two kinds of screen and the way between them.
 
-Threading: the worker runs the engine's setup() and run(); its `emit` callback wraps each event
-in a Message and `post_message`s it (thread safe, never blocks). Every widget change happens
-here, on the UI thread. UI -> engine goes through `engine.send(command)`.
-By default the "engine" is a viewer of a training job (tui_gan/jobs): `tui-gan` starts a job in
-the background and attaches to it, `tui-gan attach` attaches to a running one (or replays a
-finished run read-only). The job outlives the dashboard: `d`, a closed terminal or a dropped
-SSH link only detach; `q` stops training. Tests pass an in-thread Engine through
-`engine_factory`, which the App drives the same way. The system monitor is polled in a second
-thread worker."""
+- RunScreen (screens/run.py): one run's dashboard, driving its engine (a training job's viewer).
+- WorkspaceScreen (screens/workspace.py): every run, compared and controlled.
+
+`tui-gan` and `tui-gan attach` open on a run (TuiGanApp), `tui-gan runs` on the workspace
+(WorkspaceApp); `w` and Enter move between them in the same App. A run opened from the workspace
+stays open when you go back (its screen installed, its connection to the job kept, up to
+KEEP_RUNS of them), so showing it again is instant."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from textual import work
 from textual.app import App, SystemCommand
-from textual.reactive import reactive
 from textual.screen import Screen
-from textual.worker import get_current_worker
 
-from tui_gan.config import TrainConfig, pretty_name
-from tui_gan.errors import DataUnavailable, TuiGanError
-from tui_gan.jobs.protocol import Replay, Viewers
-from tui_gan.models import ARCH_NAMES
-from tui_gan.training import commands as cmd
-from tui_gan.training import events as ev
-from tui_gan.training.runstate import RunState
-from tui_gan.ui import actions
-from tui_gan.ui.engine_link import (
-    Driven,
-    EngineFactory,
-    MonitorFactory,
-    default_monitor_factory,
-    job_engine_factory,
-    poll_system,
-)
-from tui_gan.ui.messages import (
-    EngineEvent,
-    EngineSetupFailed,
-    EngineStopped,
-    SamplesReady,
-    SystemPolled,
-)
-from tui_gan.ui.screens.confirm_stop import ConfirmStopScreen
-from tui_gan.ui.screens.dashboard import Dashboard
-from tui_gan.ui.screens.data_dialog import DataUnavailableScreen
-from tui_gan.ui.screens.help import HelpScreen, panels
+from tui_gan.config import TrainConfig
+from tui_gan.ui.engine_link import EngineFactory, MonitorFactory, job_engine_factory
+from tui_gan.ui.screens.run import RunScreen
+from tui_gan.ui.screens.workspace import REFRESH_S, WorkspaceScreen
+from tui_gan.workspace.model import RunRow
 
-# Loss points arrive in batches twice a second (none is dropped): live enough to watch. Each
-# redraw takes CPU from training on a small machine: on 2 cores the UI process used 0.087 of a
-# core at 4 batches a second, 0.058 at 2 and 0.043 at 1, of which 0.03 is the digits' redraw.
-STATS_INTERVAL = 0.5
-STOPPING = "stopping..."  # q pressed: before the engine says RunState.STOPPING
-FROM_WORKSPACE = "TUI_GAN_FROM_WORKSPACE"  # set by the workspace for the dashboards it opens
+KEEP_RUNS = 8  # runs kept open behind the workspace: each is a socket and two threads
 
 
-class TuiGanApp(App[None]):
-    CSS_PATH = ["dialogs.tcss", "app.tcss"]
+class TuiGanBase(App[None]):
+    CSS_PATH = ["dialogs.tcss", "app.tcss", "workspace.tcss"]
     TITLE = "tui-gan"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide"), (160, "-very-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
-    AUTO_FOCUS = None  # nothing needs focus; keys go to the App's bindings
-    BINDINGS = actions.bindings()
+    AUTO_FOCUS = None  # a dashboard's keys go to its bindings; the workspace focuses its list
 
-    state: reactive[str] = reactive(RunState.STARTING.value, init=False)  # the status line's state word
-    # What the keys need (actions.NEEDS): check_action dims a key while it cannot work.
-    engine_running: reactive[bool] = reactive(False, init=False)
-    run_dir: reactive[str | None] = reactive(None, init=False)
+    def __init__(
+        self, *, monitor_factory: MonitorFactory | None = None, system_interval: float = 1.0
+    ) -> None:
+        super().__init__()
+        self.monitor_factory = monitor_factory
+        self.system_interval = system_interval
+        self._runs: dict[str, RunScreen] = {}  # run folder -> its kept screen, least recent first
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            self.animation_level = "none"  # every animated frame is bytes down a slow SSH link
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's entries, then the screen's own actions (each runs what its key does)."""
+        commands = super().get_system_commands(screen)
+        palette = getattr(screen, "palette", None)
+        return palette(commands) if palette is not None else commands
+
+    # --- between the screens -------------------------------------------------------------------
+    def show_workspace(self, runs_root: str | Path) -> None:
+        """The workspace over this run's dashboard, or back to the one this run was opened from."""
+        below = [s for s in self.screen_stack[:-1] if isinstance(s, WorkspaceScreen)]
+        if below:
+            while self.screen is not below[-1]:
+                self.pop_screen()
+            return
+        self.push_screen(WorkspaceScreen(Path(runs_root)))
+
+    def show_run(self, row: RunRow) -> None:
+        """`row`'s dashboard: the one already open, or a new viewer of its job (or its folder)."""
+        key = str(row.run_dir)
+        for screen in self.screen_stack[:-1]:  # the dashboard the workspace was opened from
+            if isinstance(screen, RunScreen) and screen.run_dir and Path(screen.run_dir) == Path(key):
+                while self.screen is not screen:
+                    self.pop_screen()
+                return
+        kept = self._runs.pop(key, None)
+        if kept is not None and kept.is_attached:
+            self._runs[key] = kept  # the most recent last
+            self.push_screen(kept)
+            return
+        self._open_run(Path(row.run_dir), row.name)
+
+    @work(thread=True, group="open run")
+    def _open_run(self, run_dir: Path, name: str) -> None:
+        """What to attach to (a job's status query: off the UI thread), then its screen."""
+        from tui_gan.errors import TuiGanError
+        from tui_gan.jobs.attach import attach_target
+
+        try:
+            config, source = attach_target(run_dir)
+        except TuiGanError as exc:
+            self.call_from_thread(self.notify, f"{name}: {exc}", severity="error", markup=False)
+            return
+        self.call_from_thread(self._push_run, str(run_dir), config, job_engine_factory(attach=source))
+
+    def _push_run(self, key: str, config: TrainConfig, factory: EngineFactory) -> None:
+        screen = RunScreen(
+            config, factory, monitor_factory=self.monitor_factory, system_interval=self.system_interval
+        )
+        self._runs[key] = screen
+        self.install_screen(screen, f"run:{key}:{id(screen)}")
+        while len(self._runs) > KEEP_RUNS:  # the least recently shown goes (detached)
+            self._drop(next(iter(self._runs)))
+        self.push_screen(screen)
+
+    def close_run(self, screen: RunScreen) -> None:
+        """A run's screen opened from the workspace is done (its run stopped): back, and drop it."""
+        shown = self.screen is screen
+        if shown:
+            self.pop_screen()  # the stack changes now; the screen is removed after, once uninstalled
+        for key, kept in list(self._runs.items()):
+            if kept is screen:
+                self._drop(key, remove=not shown)
+
+    def _drop(self, key: str, remove: bool = True) -> None:
+        screen = self._runs.pop(key)
+        if screen in self.screen_stack:
+            return  # under a dialog: kept until the App ends
+        self.uninstall_screen(screen)
+        if remove:
+            screen.remove()  # its on_unmount detaches from the job
+
+
+class TuiGanApp(TuiGanBase):
+    """`tui-gan` and `tui-gan attach`: one run's dashboard first."""
 
     def __init__(
         self,
@@ -82,305 +126,39 @@ class TuiGanApp(App[None]):
         monitor_factory: MonitorFactory | None = None,
         system_interval: float = 1.0,
     ) -> None:
-        super().__init__()
-        self.config = config
-        self.resume = resume
-        self.engine_factory = engine_factory or job_engine_factory()
-        self.monitor_factory = monitor_factory or default_monitor_factory
-        self.system_interval = system_interval
-        if "TEXTUAL_ANIMATIONS" not in os.environ:
-            self.animation_level = "none"  # every animated frame is bytes down a slow SSH link
-        self.engine: Driven | None = None
-        self.generation = 0  # bumped per engine: messages from an older one are dropped
-        self.dataset_choice: str | None = None  # "synthetic" once chosen in the dialog, for the session
-        self.dashboard = Dashboard(config.arch, on_ready=self.start_engine)
-        if os.environ.get(FROM_WORKSPACE) == "1":  # opened from `tui-gan runs`: escape goes back there
-            self.bind("escape", "detach", description="Back", show=False)
-        self.target_arch = config.arch  # what we asked for (a/A pressed twice before the switch lands)
-        self.quitting = False
-        self.forced_exit = False
-        self.detached = False  # left with `d`: training goes on
-        self.viewers = 1  # dashboards attached to the job, this one included
-        self.read_only = False  # a finished run's replay
-        self.failed = False
-        self._monitor_started = False
-        self._stop_polling = threading.Event()
-        # What engine events change in the run's lifecycle, by type (the dashboard shows them all).
-        self._lifecycle: dict[type, Callable] = {
-            ev.Started: self._on_started,
-            ev.StateChanged: self._on_state_changed,
-            ev.Failed: self._on_failed,
-            Replay: self._on_replay,
-            Viewers: self._on_viewers,
-        }
+        super().__init__(monitor_factory=monitor_factory, system_interval=system_interval)
+        self.dashboard = RunScreen(
+            config,
+            engine_factory or job_engine_factory(),
+            resume,
+            monitor_factory=monitor_factory,
+            system_interval=system_interval,
+        )
 
-    def get_default_screen(self) -> Dashboard:
-        # Engine events reach it through this attribute even while the help or a dialog is the
-        # active screen (App.query_one would search that one).
+    def get_default_screen(self) -> RunScreen:
         return self.dashboard
 
-    def on_unmount(self) -> None:
-        # However we leave (force quit, a crash, a closed terminal, a test harness's exit), the
-        # worker thread must end: asyncio waits for executor threads. A job goes on training
-        # (we only detach; after q it is already stopping); an in-thread engine must stop,
-        # keeping the training done so far unless the user forced the exit (second q).
-        self._stop_polling.set()
-        if self.engine is None or not self.engine_running:
-            return
-        if getattr(self.engine, "detachable", False):
-            self.engine.detach()
-        else:
-            self.engine.send(cmd.Stop(checkpoint=not self.forced_exit))
 
-    # --- the engine ------------------------------------------------------------------------
-    @property
-    def effective_config(self) -> TrainConfig:
-        if self.dataset_choice:
-            return self.config.replace(dataset=self.dataset_choice)
-        return self.config
+class WorkspaceApp(TuiGanBase):
+    """`tui-gan runs`: the workspace first (its arguments: WorkspaceScreen's)."""
 
-    def start_engine(self) -> None:
-        self.generation += 1
-        generation = self.generation
-        config = self.effective_config
+    TITLE = "tui-gan runs"
 
-        def emit(event: ev.Event) -> None:  # runs in the engine thread
-            wrap = SamplesReady if isinstance(event, ev.Samples) else EngineEvent
-            self.post_message(wrap(event, generation))
+    def __init__(
+        self,
+        runs_root: Path,
+        *,
+        scan: Callable | None = None,
+        send: Callable | None = None,
+        opener: Callable | None = None,
+        refresh_s: float = REFRESH_S,
+        monitor_factory: MonitorFactory | None = None,
+    ) -> None:
+        super().__init__(monitor_factory=monitor_factory)
+        self.workspace = WorkspaceScreen(runs_root, scan=scan, send=send, opener=opener, refresh_s=refresh_s)
 
-        self.engine = self.engine_factory(
-            config, emit, resume=self.resume, exit_when_done=False, stats_interval=STATS_INTERVAL
-        )
-        self.engine_running = True
-        self.failed = False
-        self.target_arch = config.arch
-        self.state = "loading data"
-        self.dashboard.starting(config)
-        self._run_engine(self.engine, generation)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="engine", name="engine")
-    def _run_engine(self, engine: Driven, generation: int) -> None:
-        reason = "error"
-        try:
-            try:
-                engine.setup()  # loads data: may download, may raise DataUnavailable
-            except Exception as exc:
-                self.post_message(EngineSetupFailed(exc, generation))
-                return
-            try:
-                reason = engine.run()
-            except Exception as exc:  # run() reports training crashes itself; this is the last resort
-                self.post_message(
-                    EngineEvent(ev.Failed(self.config.arch, f"{type(exc).__name__}: {exc}"), generation)
-                )
-        finally:
-            self.post_message(EngineStopped(generation, reason))
-
-    def on_engine_setup_failed(self, message: EngineSetupFailed) -> None:
-        if message.generation != self.generation:
-            return
-        error = message.error
-        dataset = self.effective_config.dataset
-        if isinstance(error, DataUnavailable) and dataset != "synthetic":
-            self._log(str(error), "warning")
-            self.state = "no data"
-            self.push_screen(DataUnavailableScreen(pretty_name(dataset), str(error)), self._data_choice)
-            return
-        self.failed = True
-        text = str(error) if isinstance(error, TuiGanError) else f"{type(error).__name__}: {error}"
-        self._log(f"could not start: {text}", "error")
-        self.state = RunState.FAILED.value
-        self.notify(text, title="Could not start training", severity="error", timeout=30, markup=False)
-
-    def _data_choice(self, choice: str | None) -> None:
-        if choice == "synthetic":
-            self.dataset_choice = "synthetic"
-            self._log("training on synthetic digits instead (for the rest of this session)")
-            self.start_engine()
-        else:
-            self.exit(return_code=1)
-
-    def on_engine_stopped(self, message: EngineStopped) -> None:
-        if message.generation != self.generation:
-            return
-        self.engine_running = False
-        if self.quitting:
-            self.exit(return_code=1 if self.failed else 0)
-        else:
-            self.dashboard.refresh_bindings()  # its footer dims the keys that needed the engine
-
-    def on_samples_ready(self, message: SamplesReady) -> None:
-        self.on_engine_event(message)
-
-    def on_engine_event(self, message: EngineEvent) -> None:
-        if message.generation != self.generation:
-            return
-        self.dashboard.handle(message.event)
-        lifecycle = self._lifecycle.get(type(message.event))
-        if lifecycle is not None:
-            lifecycle(message.event)
-
-    # --- engine events: the run's lifecycle ------------------------------------------------
-    def _on_replay(self, e: Replay) -> None:
-        """Attached to a job (or a finished run): the run so far, before the live events."""
-        self.read_only = e.read_only
-        self.viewers = e.viewers
-        for event in e.log:  # a failure among the job's recent events makes the exit code 1
-            if isinstance(event, (ev.Failed, ev.StateChanged)):
-                self._lifecycle[type(event)](event)
-
-    def _on_viewers(self, e: Viewers) -> None:
-        self.viewers = e.count
-
-    def _on_started(self, e: ev.Started) -> None:
-        self.target_arch = e.arch
-        self.run_dir = e.run_dir
-        if not self._monitor_started:
-            self._monitor_started = True
-            self._poll_system(e)
-
-    def _on_state_changed(self, e: ev.StateChanged) -> None:
-        self.failed = self.failed or e.state == RunState.FAILED
-        self.state = e.state
-
-    def _on_failed(self, e: ev.Failed) -> None:
-        self.failed = True
-        self.state = RunState.FAILED.value
-
-    # --- reactive state --------------------------------------------------------------------
-    def validate_state(self, state: str) -> str:
-        if self.quitting and state not in (STOPPING, RunState.STOPPED, RunState.FAILED):
-            return self.state  # the engine may still report "paused" etc. on its way out
-        return state
-
-    def watch_state(self, state: str) -> None:
-        self.dashboard.run_state = state
-
-    # --- system status ---------------------------------------------------------------------
-    @work(thread=True, exit_on_error=False, group="system", name="system monitor")
-    def _poll_system(self, started: ev.Started) -> None:
-        worker = get_current_worker()
-        poll_system(
-            self.monitor_factory,
-            started,
-            self.post_message,
-            self.system_interval,
-            lambda: self._stop_polling.is_set() or worker.is_cancelled,
-            self._stop_polling.wait,
-        )
-
-    def on_system_polled(self, message: SystemPolled) -> None:
-        self.dashboard.show_system(message.status, message.note)
-
-    # --- actions (keys, help and palette: tui_gan/ui/actions.py) ---------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """None (the key shows dimmed and does nothing) while what it needs is not there."""
-        needs = actions.NEEDS.get(action)
-        if needs == "engine" and not (self.engine is not None and self.engine_running):
-            return None
-        if needs == "run folder" and not self.run_dir:
-            return None
-        return True
-
-    def action_toggle_pause(self) -> None:
-        self.engine.send(cmd.TogglePause())
-
-    def action_checkpoint(self) -> None:
-        self.engine.send(cmd.SaveCheckpoint())
-
-    def action_arch(self, index: int) -> None:
-        name = ARCH_NAMES[index]
-        if name == self.target_arch:
-            self.notify(f"already training {name}")
-            return
-        self.target_arch = name
-        self.engine.send(cmd.SwitchArch(name))
-
-    def _step_arch(self, delta: int) -> None:
-        index = ARCH_NAMES.index(self.target_arch) if self.target_arch in ARCH_NAMES else 0
-        self.action_arch((index + delta) % len(ARCH_NAMES))
-
-    def action_next_arch(self) -> None:
-        self._step_arch(1)
-
-    def action_prev_arch(self) -> None:
-        self._step_arch(-1)
-
-    def action_rollback(self) -> None:
-        self.engine.send(cmd.RollbackToBest())
-
-    def action_toggle_raw(self) -> None:
-        self.engine.send(cmd.ToggleRawSamples())
-
-    def action_evaluate(self) -> None:
-        self.engine.send(cmd.EvaluateNow())
-        self.notify("evaluating sample quality at the next step", timeout=3)
-
-    def action_scrub(self, delta: int) -> None:
-        if not self.dashboard.scrub(delta):
-            self.notify("no samples yet", severity="warning")
-
-    def action_toggle_interpolation(self) -> None:
-        self.dashboard.show_interpolation = not self.dashboard.show_interpolation
-
-    def action_save_grid(self) -> None:
-        self.dashboard.save_grid()
-
-    def action_export_gif(self) -> None:
-        self.dashboard.export_gif()
-
-    def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(actions.help_rows(self.config), panels(self.config)))
-
-    def action_workspace(self) -> None:
-        """Every run in one screen (`tui-gan runs`) in this terminal; back here when it closes."""
-        command = [sys.executable, "-m", "tui_gan", "runs", "--runs-dir", str(self.config.runs_dir)]
-        with self.suspend():
-            subprocess.run(command)
-
-    def action_detach(self) -> None:
-        """Leave training running and close the dashboard (`tui-gan attach` comes back)."""
-        if self.engine is None or not getattr(self.engine, "detachable", False):
-            self.notify(
-                "training runs inside this dashboard: q stops it, nothing to detach from", severity="warning"
-            )
-            return
-        self.detached = True
-        self.exit(return_code=0)  # on_unmount detaches the client
-
-    def action_quit(self) -> None:
-        """Stop at the next step, let the engine write final checkpoints, then exit.
-        Pressed again while stopping: leave now. With other dashboards watching, ask first."""
-        if self.viewers > 1 and not self.quitting and self.engine_running and not self.read_only:
-            self.push_screen(ConfirmStopScreen(self.viewers - 1), self._confirmed_stop)
-            return
-        self._stop_and_exit()
-
-    def _confirmed_stop(self, choice: str | None) -> None:
-        if choice == "stop":
-            self._stop_and_exit()
-        elif choice == "detach":
-            self.action_detach()
-
-    def _stop_and_exit(self) -> None:
-        if self.quitting or self.engine is None or not self.engine_running:
-            if self.quitting:
-                self.forced_exit = True
-                self._log("forced exit: not waiting for the engine", "warning")
-            self.exit(return_code=1 if self.failed else 0)
-            return
-        self.state = STOPPING
-        self.quitting = True
-        self._log("stopping: writing final checkpoints (q again to force)")
-        self.engine.send(cmd.Stop(checkpoint=True))
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        return actions.palette_commands(self, super().get_system_commands(screen))
-
-    # --- helpers ---------------------------------------------------------------------------
-    def _log(self, message: str, level: str = "info", where: str = "") -> None:
-        self.dashboard.log(message, level, where)
+    def get_default_screen(self) -> WorkspaceScreen:
+        return self.workspace
 
 
 def run_dashboard(
@@ -394,6 +172,12 @@ def run_dashboard(
     attach: a live job's JobInfo, or a finished run's folder (read-only); start: see job_engine_factory."""
     app = TuiGanApp(config, resume=resume, engine_factory=job_engine_factory(run_dir, attach, start))
     app.run()
-    if app.detached and app.run_dir and not app.read_only:
-        print(f"detached: training goes on in {app.run_dir}\n  watch it again: tui-gan attach {app.run_dir}")
+    run = app.dashboard
+    if run.detached and run.run_dir and not run.read_only:
+        print(f"detached: training goes on in {run.run_dir}\n  watch it again: tui-gan attach {run.run_dir}")
     return app.return_code or 0
+
+
+def run_workspace(runs_root: Path) -> int:
+    WorkspaceApp(runs_root).run()
+    return 0

@@ -1,8 +1,8 @@
-"""Messages that cross from worker threads into the App's message loop.
+"""Messages that cross from worker threads into a screen's message loop.
 
-Workers only ever call `App.post_message` with one of these (thread safe, non-blocking); every
+Workers only ever call `post_message` with one of these (thread safe, non-blocking); every
 widget update then happens on the UI thread. Each engine message carries the generation of the
-engine that sent it, so events from an engine the App has replaced are dropped. (Textual's
+engine that sent it, so events from an engine the screen has replaced are dropped. (Textual's
 Message initialises itself in __post_init__, so messages are plain dataclasses.)"""
 
 from __future__ import annotations

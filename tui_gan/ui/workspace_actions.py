@@ -65,8 +65,8 @@ WORKSPACE_ACTIONS: list[Action] = [
         "Open",
         "open the highlighted run's dashboard",
         "Open dashboard",
-        "open the highlighted run's dashboard (escape or d there comes back, the run going on; q there "
-        "stops the run, as in any dashboard); a finished run opens read-only",
+        "open the highlighted run's dashboard (escape, d or w there comes back, the run going on and "
+        "the dashboard kept open for next time; q there stops the run); a finished run opens read-only",
         show=True,
         id="open",
     ),

@@ -1,7 +1,7 @@
-"""The main screen: the panels, what the dashboard remembers of each architecture, and how
-engine events change what the panels and the event log show (`handle`). The App
-(tui_gan/ui/app.py) owns the engine, the keys and the run's lifecycle, and hands every engine
-event to this screen; the run state reaches it as the `run_state` reactive."""
+"""A run's panels: what the dashboard remembers of each architecture, and how engine events
+change what the panels and the event log show (`handle`). RunScreen (screens/run.py) adds the
+engine, the keys and the run's lifecycle, and hands every engine event to `handle`; the run
+state reaches the status line as the `run_state` reactive."""
 
 from __future__ import annotations
 
@@ -48,11 +48,11 @@ class Dashboard(Screen):
         None, init=False
     )  # step of the snapshot shown while scrubbing; None = live
     show_interpolation: reactive[bool] = reactive(False, init=False)
-    run_state: reactive[str] = reactive(RunState.STARTING.value, init=False)  # set by the App: its `state`
+    run_state: reactive[str] = reactive(RunState.STARTING.value, init=False)  # RunScreen validates it
 
     def __init__(self, arch: str, on_ready: Callable[[], None]) -> None:
         super().__init__()
-        self.on_ready = on_ready  # called once the panels are mounted: the App starts the engine then
+        self.on_ready = on_ready  # called once the panels are mounted: RunScreen starts the engine then
         self.arch = arch  # the architecture shown: the one the engine trains now
         self.views: dict[str, ArchView] = {}  # per architecture, made on first use (see view())
         self.status_bar = StatusBar(id="status")
@@ -174,15 +174,15 @@ class Dashboard(Screen):
         self.quality_panel.arch = e.arch
         self.quality_panel.history = view.qualities
         if first and not self.read_only:
-            self.log(
+            self.log_line(
                 f"training {e.arch} on {e.dataset} ({e.device}), {e.steps_per_epoch:,} steps/epoch, "
                 f"G {e.params_g:,} / D {e.params_d:,} params; run folder {e.run_dir or '(none)'}"
             )
         if e.recipe and e.arch not in self._recipes_told:
             self._recipes_told.add(e.arch)
-            self.log(f"{e.arch} trains with {e.recipe}")
+            self.log_line(f"{e.arch} trains with {e.recipe}")
         if self._attach_note:
-            self.log(self._attach_note)
+            self.log_line(self._attach_note)
             self._attach_note = ""
 
     def stats(self, e: ev.Stats) -> None:
@@ -221,7 +221,7 @@ class Dashboard(Screen):
         """Why quality figures are not there (yet), until the first evaluation."""
         self.quality_panel.note = message
 
-    def log(self, message: str, level: str = "info", where: str = "") -> None:
+    def log_line(self, message: str, level: str = "info", where: str = "") -> None:
         self.event_log.add(message, level, where)
 
     def toast(self, message: str, **kwargs) -> None:
@@ -230,13 +230,13 @@ class Dashboard(Screen):
 
     def _viewers(self, e: Viewers) -> None:
         if e.count != self.viewers:
-            self.log(f"{e.count} dashboard{'s' if e.count != 1 else ''} attached")
+            self.log_line(f"{e.count} dashboard{'s' if e.count != 1 else ''} attached")
         self.viewers = e.count
 
     def _state_changed(self, e: ev.StateChanged) -> None:
         finished = RunState.FINISHED
         if e.state == finished and self.run_state != finished and not self.read_only:
-            self.log(f"{e.arch} finished at step {e.step:,}", "success")
+            self.log_line(f"{e.arch} finished at step {e.step:,}", "success")
             self.toast(f"{e.arch} finished training; switch architecture or quit", title="Finished")
 
     def _checkpoint_saved(self, e: ev.CheckpointSaved) -> None:
@@ -249,7 +249,7 @@ class Dashboard(Screen):
         path = Path(e.path)  # inside the run folder the status line names: the short path is enough
         if self.run_dir and path.is_relative_to(self.run_dir):
             path = path.relative_to(self.run_dir)
-        self.log(f"checkpoint written: {path}", "success", where=f"{e.arch} @{e.step:,}")
+        self.log_line(f"checkpoint written: {path}", "success", where=f"{e.arch} @{e.step:,}")
         if Path(e.path).stem.startswith("step_"):  # asked for with `c`; "latest" ones are only logged
             self.toast(e.path, title=f"Checkpoint ({e.arch}, step {e.step:,})", markup=False)
 
@@ -258,24 +258,24 @@ class Dashboard(Screen):
 
     def _arch_switched(self, e: ev.ArchSwitched) -> None:
         where = f"continuing at step {e.step:,}" if e.step else "starting fresh"
-        self.log(f"switched {e.previous} -> {e.arch}, {where}")
+        self.log_line(f"switched {e.previous} -> {e.arch}, {where}")
 
     def _notice(self, e: ev.Notice) -> None:
         if e.topic == "quality":
             self.quality_notice(e.message)
-        self.log(e.message, e.level, where=e.arch)
+        self.log_line(e.message, e.level, where=e.arch)
         if e.level in ("warning", "error"):
             self.toast(e.message, severity=e.level, markup=False)
 
     def _failed(self, e: ev.Failed) -> None:
         where = f" (traceback: {e.traceback_path})" if e.traceback_path else ""
-        self.log(f"{e.message}{where}", "error", where=e.arch)
+        self.log_line(f"{e.message}{where}", "error", where=e.arch)
         message = f"{e.message}{where}"
         self.toast(message, title=f"{e.arch} failed", severity="error", timeout=30, markup=False)
 
     def _finished(self, e: ev.Finished) -> None:
         level = "error" if e.reason == "error" else "info"
-        self.log(f"engine finished ({e.reason}) at {e.arch} step {e.step:,}", level)
+        self.log_line(f"engine finished ({e.reason}) at {e.arch} step {e.step:,}", level)
 
     def show_system(self, status: object, note: str) -> None:
         self.system_panel.show(status, note)
@@ -303,10 +303,10 @@ class Dashboard(Screen):
 
     def on_file_saved(self, message: FileSaved) -> None:
         if message.error:
-            self.log(message.error, "error")
+            self.log_line(message.error, "error")
             self.app.notify(message.error, severity="error", markup=False)
         else:
-            self.log(f"{message.what} saved: {message.path}", "success")
+            self.log_line(f"{message.what} saved: {message.path}", "success")
             title = f"{message.what[0].upper()}{message.what[1:]} saved"
             self.app.notify(message.path, title=title, markup=False)
 

@@ -1,17 +1,15 @@
-"""`tui-gan runs`: every run of this user in one screen, compared and controlled from there.
+"""The workspace (`tui-gan runs`, `w` in a dashboard): every run of this user in one screen,
+compared and controlled from there.
 
-Threading as in the dashboard (ui/app.py): a thread worker scans the runs every REFRESH_S
+Threading as in a dashboard (screens/run.py): a thread worker scans the runs every REFRESH_S
 (run folders' small files, live jobs' status over their sockets) and posts the rows; another
 loads what the compare pane draws for the selected runs. Keys act through each job's socket,
-as a dashboard's do. Enter opens a run's dashboard in this terminal (`tui-gan attach`) and
-comes back here when it closes. Quitting the workspace never stops a run."""
+as a dashboard's do. Enter opens a run's dashboard in this App (ui/app.py keeps it open for
+the next visit); escape there comes back. Quitting the workspace never stops a run."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +18,7 @@ from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -29,7 +27,6 @@ from textual.widgets import Footer, Input, Static
 
 from tui_gan.training import commands as cmd
 from tui_gan.ui import actions
-from tui_gan.ui.app import FROM_WORKSPACE
 from tui_gan.ui.screens.confirm import ConfirmScreen
 from tui_gan.ui.screens.help import HelpScreen
 from tui_gan.ui.widgets.compare import CompareCharts, ConfigDiff, SampleStrip
@@ -60,30 +57,6 @@ class CompareLoaded(Message):
 class WorkspaceScreen(Screen):
     """The runs list, a status line and the filter box; the compare pane below the list."""
 
-    def __init__(self, on_ready: Callable[[], None]) -> None:
-        super().__init__()
-        self.on_ready = on_ready
-
-    def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
-        self.query_one(RunsTable).focus()
-        self.on_ready()
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="ws-status")
-        yield RunsTable(id="runs")
-        with Horizontal(id="compare"):
-            yield CompareCharts(id="charts")
-            with Vertical(id="compare-side"):
-                yield SampleStrip(id="strip")
-                yield ConfigDiff(id="diff")
-        yield Input(placeholder="filter: name, architecture, recipe or state", id="filter")
-        yield Footer()
-
-
-class WorkspaceApp(App[None]):
-    CSS_PATH = ["dialogs.tcss", "workspace.tcss"]
-    TITLE = "tui-gan runs"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (180, "-very-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [*actions.bindings(WORKSPACE_ACTIONS), Binding("escape", "clear_filter", show=False)]
@@ -103,7 +76,7 @@ class WorkspaceApp(App[None]):
         self.runs_root = runs_root
         self.scan = scan
         self.send = send or send_to_job
-        self.opener = opener or self._attach_here
+        self.opener = opener  # None: the App's show_run (tests record instead)
         self.refresh_s = refresh_s
         self.rows: list[RunRow] = []
         self._stop = threading.Event()
@@ -112,21 +85,30 @@ class WorkspaceApp(App[None]):
         self.colours = ColourBook()
         self.grid_step: int | None = None  # the compared grids' step ([ and ]); None: each run's newest
         self._grid_steps: list[int] = []  # every step a compared run kept a grid at
-        if "TEXTUAL_ANIMATIONS" not in os.environ:
-            self.animation_level = "none"
 
-        self.workspace = WorkspaceScreen(on_ready=self._start_scanning)
+    def compose(self) -> ComposeResult:
+        yield Static(id="ws-status")
+        yield RunsTable(id="runs")
+        with Horizontal(id="compare"):
+            yield CompareCharts(id="charts")
+            with Vertical(id="compare-side"):
+                yield SampleStrip(id="strip")
+                yield ConfigDiff(id="diff")
+        yield Input(placeholder="filter: name, architecture, recipe or state", id="filter")
+        yield Footer()
 
-    def get_default_screen(self) -> WorkspaceScreen:
-        return self.workspace
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.table.focus()
+        self._status()
+        self._poll()
 
     @property
     def table(self) -> RunsTable:
-        return self.workspace.query_one(RunsTable)
+        return self.query_one(RunsTable)
 
-    def _start_scanning(self) -> None:
-        self._status()
-        self._poll()
+    def on_screen_resume(self) -> None:
+        self._rescan.set()  # back from a dashboard: what was done there shows at once
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -169,7 +151,7 @@ class WorkspaceApp(App[None]):
         if row is not None and row.problem:  # a died run's resume command, what is damaged
             parts.append(f"{row.name}: {row.problem}")
         line = Text(" · ".join(parts))
-        self.workspace.query_one("#ws-status", Static).update(Text(error, style="red") if error else line)
+        self.query_one("#ws-status", Static).update(Text(error, style="red") if error else line)
 
     def on_data_table_row_highlighted(self) -> None:
         self._status()
@@ -192,9 +174,9 @@ class WorkspaceApp(App[None]):
         self.post_message(CompareLoaded(series, samples, configs))
 
     def on_compare_loaded(self, message: CompareLoaded) -> None:
-        self.workspace.query_one(CompareCharts).set_series(message.series)
-        self.workspace.query_one(SampleStrip).set_samples(message.samples)
-        self.workspace.query_one(ConfigDiff).set_configs(message.configs)
+        self.query_one(CompareCharts).set_series(message.series)
+        self.query_one(SampleStrip).set_samples(message.samples)
+        self.query_one(ConfigDiff).set_configs(message.configs)
 
     # --- keys ----------------------------------------------------------------------------------
     def action_grid_step(self, direction: int) -> None:
@@ -216,12 +198,12 @@ class WorkspaceApp(App[None]):
         self._status()
 
     def action_filter(self) -> None:
-        box = self.workspace.query_one("#filter", Input)
+        box = self.query_one("#filter", Input)
         box.display = True
         box.focus()
 
     def action_clear_filter(self) -> None:
-        box = self.workspace.query_one("#filter", Input)
+        box = self.query_one("#filter", Input)
         if box.display:
             box.value = ""
             box.display = False
@@ -234,7 +216,7 @@ class WorkspaceApp(App[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
-        self.workspace.query_one("#filter", Input).display = bool(self.table.filter_text)
+        self.query_one("#filter", Input).display = bool(self.table.filter_text)
         self.table.focus()
 
     def action_pause(self) -> None:
@@ -262,7 +244,7 @@ class WorkspaceApp(App[None]):
             if yes:
                 self._send([(row, cmd.Stop(checkpoint=True)) for row in rows])
 
-        self.push_screen(question, answered)
+        self.app.push_screen(question, answered)
 
     def action_delete(self) -> None:
         row = self.table.highlighted()
@@ -281,7 +263,7 @@ class WorkspaceApp(App[None]):
             if yes:
                 self._delete(row)
 
-        self.push_screen(question, answered)
+        self.app.push_screen(question, answered)
 
     def _delete(self, row: RunRow) -> None:
         try:
@@ -298,33 +280,29 @@ class WorkspaceApp(App[None]):
     def action_open(self) -> None:
         row = self.table.highlighted()
         if row is not None:
-            self.opener(row)
-            self._rescan.set()
+            (self.opener or self.app.show_run)(row)
 
-    def _attach_here(self, row: RunRow) -> None:
-        """The run's dashboard in this terminal until it closes (d or q), then the workspace again."""
-        env = {**os.environ, FROM_WORKSPACE: "1"}  # escape there comes back here
-        with self.suspend():
-            done = subprocess.run([sys.executable, "-m", "tui_gan", "attach", str(row.run_dir)], env=env)
-        if done.returncode:
-            self.notify(
-                f"{row.name}: tui-gan attach ended with exit code {done.returncode}", severity="warning"
-            )
+    def action_quit(self) -> None:
+        """Leave the workspace (the runs go on): the App, or the dashboard it was opened from."""
+        if self.app.screen_stack[0] is self:
+            self.app.exit()
+        else:
+            self.app.pop_screen()
 
     def action_help(self) -> None:
-        self.push_screen(
+        self.app.push_screen(
             HelpScreen(actions.help_rows(table=WORKSPACE_ACTIONS), COLUMN_HELP, "tui-gan runs help")
         )
 
     def action_next_chart(self) -> None:
-        self.workspace.query_one(CompareCharts).next_chart()
+        self.query_one(CompareCharts).next_chart()
 
     def action_smooth(self, step: int) -> None:
-        charts = self.workspace.query_one(CompareCharts)
+        charts = self.query_one(CompareCharts)
         charts.smoother() if step > 0 else charts.rougher()
 
-    def get_system_commands(self, screen: Screen):
-        return actions.palette_commands(self, super().get_system_commands(screen), WORKSPACE_ACTIONS)
+    def palette(self, textual_commands):
+        return actions.palette_commands(self, textual_commands, WORKSPACE_ACTIONS)
 
     # --- acting on runs --------------------------------------------------------------------------
     def _live_targets(self, what: str) -> list[RunRow]:
@@ -341,7 +319,7 @@ class WorkspaceApp(App[None]):
         for row, command in commands:
             problem = self.send(row, command)
             if problem:
-                self.call_from_thread(self.notify, f"{row.name}: {problem}", severity="error")
+                self.app.call_from_thread(self.notify, f"{row.name}: {problem}", severity="error")
         if commands:
             self._rescan.set()
 
@@ -359,8 +337,3 @@ def send_to_job(row: RunRow, command: cmd.Command) -> str | None:
     except (registry.JobError, OSError) as exc:
         return str(exc)
     return None
-
-
-def run_workspace(runs_root: Path) -> int:
-    WorkspaceApp(runs_root).run()
-    return 0
