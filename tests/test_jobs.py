@@ -564,6 +564,7 @@ async def test_a_finished_run_opens_read_only(tmp_path, cpu_monitor, finished_ru
         )
         assert app.dashboard.read_only
         assert app.dashboard.views["simple"].losses.steps_seen == 48
+        assert app.dashboard.status_bar.info.checkpoint[0] == 48  # its latest.pt, read without torch
         await press(pilot, "left")  # the sample history scrubs as in a live run
         assert app.dashboard.scrub_step is not None and app.dashboard.scrub_step < 48
         await press(pilot, "space")

@@ -234,6 +234,7 @@ class RunReplay:
                 log=(),
                 viewers=1,
                 read_only=True,
+                checkpoints=_last_checkpoints(self.run_dir, samples),
             ),
             ev.Started(
                 arch,
@@ -278,6 +279,18 @@ class RunReplay:
 
     def detach(self) -> None:
         self._closed.set()
+
+
+def _last_checkpoints(run_dir: Path, archs) -> dict[str, ev.CheckpointSaved]:
+    """Each architecture's latest.pt as the status line shows it (step, training time then)."""
+    found = {}
+    for arch in archs:
+        path = run_dir / "checkpoints" / arch / "latest.pt"
+        fields = registry.peek_checkpoint(path)
+        if isinstance(fields.get("step"), int):
+            train_time = float(fields.get("train_time", 0.0))
+            found[arch] = ev.CheckpointSaved(arch, str(path), fields["step"], train_time=train_time)
+    return found
 
 
 def _ended_state(outcome: str) -> RunState:

@@ -272,19 +272,27 @@ def clear_stale(run_dir: Path) -> list[Path]:
 
 
 def checkpoint_step(path: Path) -> int | None:
-    """A checkpoint's step, read without torch (`ls` stays fast): torch.save writes a zip whose
-    data.pkl holds the payload's plain values; tensors are left as opaque stand-ins, and no
-    class of the file is ever loaded. None when the file is not such a checkpoint."""
+    """A checkpoint's step, read without torch (`ls` stays fast); None when the file is not a
+    checkpoint."""
+    return peek_checkpoint(path).get("step")
+
+
+def peek_checkpoint(path: Path) -> dict:
+    """A checkpoint's plain fields (step, epoch, train_time...) read without torch: torch.save
+    writes a zip whose data.pkl holds the payload's plain values; tensors are left as opaque
+    stand-ins, and no class of the file is ever loaded. Empty when the file is not such a
+    checkpoint."""
     try:
         with zipfile.ZipFile(path) as archive:
             name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
             if archive.getinfo(name).file_size > _PEEK_MAX_BYTES:
-                return None
+                return {}
             data = _Peek(io.BytesIO(archive.read(name))).load()
     except (OSError, StopIteration, zipfile.BadZipFile, pickle.UnpicklingError, ValueError, EOFError):
-        return None
-    step = data.get("step") if isinstance(data, dict) else None
-    return step if isinstance(step, int) else None
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
 
 
 class _Opaque:
