@@ -21,7 +21,6 @@ from textual.screen import Screen
 from tui_gan.config import TrainConfig
 from tui_gan.ui.engine_link import EngineFactory, MonitorFactory, job_engine_factory
 from tui_gan.ui.screens.run import RunScreen
-from tui_gan.ui.screens.workspace import REFRESH_S, WorkspaceScreen
 from tui_gan.workspace.model import RunRow
 
 KEEP_RUNS = 8  # runs kept open behind the workspace: each is a socket and two threads
@@ -51,6 +50,8 @@ class TuiGanBase(App[None]):
     # --- between the screens -------------------------------------------------------------------
     def show_workspace(self, runs_root: str | Path) -> None:
         """The workspace over this run's dashboard, or back to the one this run was opened from."""
+        from tui_gan.ui.screens.workspace import WorkspaceScreen  # its charts: not for `attach`'s start
+
         below = [s for s in self.screen_stack[:-1] if isinstance(s, WorkspaceScreen)]
         if below:
             while self.screen is not below[-1]:
@@ -151,13 +152,17 @@ class WorkspaceApp(TuiGanBase):
         scan: Callable | None = None,
         send: Callable | None = None,
         opener: Callable | None = None,
-        refresh_s: float = REFRESH_S,
+        refresh_s: float | None = None,
         monitor_factory: MonitorFactory | None = None,
     ) -> None:
-        super().__init__(monitor_factory=monitor_factory)
-        self.workspace = WorkspaceScreen(runs_root, scan=scan, send=send, opener=opener, refresh_s=refresh_s)
+        from tui_gan.ui.screens.workspace import REFRESH_S, WorkspaceScreen
 
-    def get_default_screen(self) -> WorkspaceScreen:
+        super().__init__(monitor_factory=monitor_factory)
+        self.workspace = WorkspaceScreen(
+            runs_root, scan=scan, send=send, opener=opener, refresh_s=refresh_s or REFRESH_S
+        )
+
+    def get_default_screen(self) -> Screen:
         return self.workspace
 
 
