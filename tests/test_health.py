@@ -128,3 +128,38 @@ def test_non_finite_loss_pauses_the_dashboard_engine(tmp_path):
     engine.send(cmd.Stop())
     thread.join(20)
     assert not thread.is_alive()
+
+
+def test_stop_collapsed_ends_a_collapsed_run_and_says_so(tmp_path, classifier_cache):
+    """--stop-collapsed (what sweeps use): the first collapse ends the run as "collapsed"."""
+    data = DIGITS
+    rec = Recorder()
+    engine = Engine(
+        tiny_config(tmp_path, eval_every=0.2, eval_samples=200, epochs=1000, stop_collapsed=True),
+        rec,
+        dataset=data,
+        run_dir=False,
+    )
+    engine.setup()
+    one_digit = data.images[3].float().mul(2 / 255).sub(1)
+
+    class OneDigit(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, z):
+            return self.inner(z) * 0 + one_digit.expand(z.shape[0], 1, 28, 28)
+
+    engine.current.G = OneDigit(engine.current.G)
+    engine.current.G_ema = None
+    assert engine.run() == "collapsed"
+    assert engine.state is RunState.FINISHED
+    assert any("stopped (--stop-collapsed)" in n.message for n in rec.of(ev.Notice))
+
+
+def test_max_time_ends_a_run_after_that_much_training(tmp_path):
+    rec = Recorder()
+    engine = Engine(tiny_config(tmp_path, max_time="1s", epochs=1000), rec, dataset=blob_digits(256))
+    assert engine.run() == "max_time"
+    assert 1.0 <= engine.current.train_time < 5.0

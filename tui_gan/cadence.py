@@ -62,6 +62,15 @@ def normalize(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+def duration(value: Any) -> float:
+    """A training time (`90s`, `10m`, `1.5h`) in seconds; ValueError says what is wrong."""
+    match = _DURATION.fullmatch(str(value).strip().lower())
+    seconds = float(match[1]) * UNITS[match[2]] if match else 0.0
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{value!r} is not a training time (90s, 10m, 1.5h)")
+    return seconds
+
+
 def from_command_line(text: str) -> str:
     """`--checkpoint-every`'s value, checked as it is parsed: a bad one is a usage error."""
     Cadence.parse(text)

@@ -92,6 +92,16 @@ def _rule(ok: Callable[[Any], bool], message: str) -> Check:
     return lambda value, config: None if ok(value) else message.format(value=value)
 
 
+def _time_limit(value: Any, config: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        cadence.duration(value)
+    except ValueError as exc:
+        return f"max time {exc}"
+    return None
+
+
 def _whole(label: str) -> Check:
     return _rule(lambda v: _int(v) and v >= 1, label + " must be a whole number of at least 1, got {value!r}")
 
@@ -277,6 +287,20 @@ class TrainConfig:
     )
     max_steps: int | None = option(
         None, "stop after N steps (demos, tests, quick tries)", metavar="N", check=_whole("max steps")
+    )
+    max_time: str | None = option(
+        None,
+        "stop after TIME of training (90s, 10m, 2h; loading and pauses do not count, a resume "
+        "goes on counting): a sweep's budget per run",
+        metavar="TIME",
+        check=_time_limit,
+    )
+    stop_collapsed: bool = option(
+        False,
+        "end the run when the quality checks see a mode collapse (its state says collapsed); a "
+        "diverged run (non-finite loss) always ends",
+        check=_boolean("stop collapsed"),
+        group="recipe",
     )
     synthetic_size: int = option(
         60000,

@@ -1,4 +1,4 @@
-"""Command line: `tui-gan` (dashboard), `train [--headless|--detach]`, `ls`, `runs`, `attach`,
+"""Command line: `tui-gan` (dashboard), `train [--headless|--detach]`, `sweep`, `ls`, `runs`, `attach`,
 `archs`, `sample`, `eval`, and `stop`, `pause`, `resume` for a live job. parser.py holds the
 grammar, this module dispatches; train.py, runs.py, control.py and checkpoints.py do the work of
 each subcommand."""
@@ -13,6 +13,7 @@ from tui_gan.cli.checkpoints import cmd_archs, cmd_eval, cmd_sample
 from tui_gan.cli.control import cmd_control
 from tui_gan.cli.parser import CONTROL_COMMANDS, build_parser, parse
 from tui_gan.cli.runs import cmd_attach, cmd_ls, cmd_runs
+from tui_gan.cli.sweep import cmd_sweep
 from tui_gan.cli.train import cmd_train
 from tui_gan.errors import TuiGanError
 
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_eval(args.checkpoint, args.samples, args.data_dir)
         if args.command == "ls":
             return cmd_ls(Path(args.runs_dir), args.json, args.watch)
+        if args.command == "sweep":
+            return cmd_sweep(args)
         if args.command == "runs":
             return cmd_runs(Path(args.runs_dir))
         if args.command in CONTROL_COMMANDS:

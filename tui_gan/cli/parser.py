@@ -72,6 +72,10 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     else:  # train takes no positional arguments, so this was meant as a command
         hint = suggest(first, parser.commands)
         parser.error(f"unknown command {first!r}{hint}; commands: {', '.join(parser.commands)}")
+    if argv and argv[0] == "sweep":  # the train options it sweeps are checked per run (sweeps/grid.py)
+        args, extras = parser.parse_known_args(argv)
+        args.train_options = extras
+        return args, argv
     return parser.parse_args(argv), argv
 
 
@@ -95,6 +99,7 @@ def build_parser() -> Parser:
         command("runs", "the workspace: every run in one screen, compared and controlled from there"),
         "where finished runs are",
     )
+    _add_sweep(command("sweep", "a grid of runs over train options and seeds, run K at a time"))
     attach = command("attach", "open the dashboard on a live job, or a finished run read-only")
     attach.add_argument(
         "target",
@@ -133,6 +138,34 @@ def _add_ls(ls: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_sweep(sweep: argparse.ArgumentParser) -> None:
+    sweep.allow_abbrev = False  # --seed is train's (swept), not short for --seeds
+    sweep.epilog = (
+        "Any train option is given once for every run, or swept with commas: "
+        "tui-gan sweep --arch mlp,dcgan --loss hinge,lsgan --seeds 3 --budget 10m --parallel 2"
+    )
+    sweep.add_argument(
+        "--seeds", type=int, default=1, metavar="N", help="runs of each config (seeds from --seed)"
+    )
+    sweep.add_argument(
+        "--budget", metavar="TIME", help="training time of each run (90s, 10m, 2h); or give --max-steps"
+    )
+    sweep.add_argument(
+        "--parallel", type=int, default=1, metavar="K", help="runs at once per GPU, or on the CPU (default 1)"
+    )
+    sweep.add_argument(
+        "--name",
+        metavar="NAME",
+        help="the sweep's name: its folder is RUNS_DIR/sweep-NAME (default: the time)",
+    )
+    _add_runs(sweep, "where the sweep folder goes")
+    mode = sweep.add_mutually_exclusive_group()
+    mode.add_argument("--detach", action="store_true", help="run in the background, print where")
+    mode.add_argument("--resume", metavar="SWEEP", help="continue a sweep's unfinished runs")
+    mode.add_argument("--show", metavar="SWEEP", help="print a sweep's leaderboard")
+    sweep.add_argument("--foreground", action="store_true", help=argparse.SUPPRESS)  # the coordinator
+
+
 def _add_runs(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--runs-dir", default="runs", metavar="DIR", help=f"{what} (default ./runs)")
 
@@ -148,8 +181,10 @@ def _add_train(train: argparse.ArgumentParser) -> None:
     )
     train.add_argument(
         "--resume",
-        metavar="RUN_DIR|CKPT",
-        help="continue a run in its own folder (a run folder, or a checkpoint in one)",
+        metavar="RUN_DIR|CKPT|auto",
+        help="continue a run in its own folder (a run folder, or a checkpoint in one); auto with "
+        "--run-dir: continue the run there if it has a checkpoint, else start it there (so a "
+        "requeued or re-run command picks up where it was)",
     )
     train.add_argument(
         "--run-dir", metavar="DIR", help="write the run into DIR instead of a new folder under --runs-dir"

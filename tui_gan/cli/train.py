@@ -65,10 +65,33 @@ def resolve_resume(target: str, arch: str | None) -> tuple[str, str | None]:
     return target, (str(run) if inside_run else None)
 
 
+def auto_resume(run_dir: str | None, arch: str | None) -> str | None:
+    """`--resume auto`: the run folder to continue, or None to start it there. A folder left
+    without any checkpoint (killed, or requeued, before its first) holds nothing to continue
+    from: it is started again from scratch."""
+    import shutil
+
+    from tui_gan.jobs.registry import ensure_free
+
+    if not run_dir:
+        raise ConfigError("--resume auto needs --run-dir: the folder to continue in, or to start the run in")
+    path = Path(run_dir)
+    if not (path / "config.json").is_file():
+        return None
+    ensure_free(path)
+    if find_checkpoint(path, ("latest.pt",), arch) is not None:
+        return str(path)
+    print(f"tui-gan: {path} holds no checkpoint to continue from: starting it again", file=sys.stderr)
+    shutil.rmtree(path)
+    return None
+
+
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     from tui_gan.training.distributed import world_size
 
     run_dir = args.run_dir
+    if args.resume == "auto":
+        args.resume = auto_resume(run_dir, args.arch)
     if args.resume:
         args.resume, resumed_in = resolve_resume(args.resume, args.arch)
         run_dir = run_dir or resumed_in

@@ -72,7 +72,7 @@ def rollback(e: Engine, _: cmd.Command) -> None:
     except TuiGanError as exc:
         e.emit(ev.Notice(s.name, str(exc), "error"))
         return
-    s.ended, s.why = None, ""
+    s.ended, s.why, s.outcome = None, "", None
     s.evals_since_best = 0
     message = f"{s.name}: rolled back to best.pt (step {s.step:,}, FD {s.best_fd:.1f})"
     e.emit(ev.Notice(s.name, message, "success"))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from tui_gan import cadence
 from tui_gan.config import TrainConfig
 from tui_gan.data import Dataset
 from tui_gan.errors import ConfigError, WriteFailed
@@ -70,6 +71,7 @@ class Engine:
         self.device: torch.device | None = None
         self.batches: Batches | None = None
         self.steps_this_run = 0
+        self.max_time_s = cadence.duration(config.max_time) if config.max_time else None
         self.stats: StepStats | None = None
         self.quality: QualityJudge | None = None
         self.outputs = RunOutputs(None)
@@ -148,7 +150,7 @@ class Engine:
         if self.state.ended and self.exit_when_done:
             if self.state is RunState.FAILED:
                 return "error"
-            return "max_steps" if self._hit_max_steps() else "completed"
+            return self.current.outcome or self._hit_limit() or "completed"
         if self.state is not RunState.RUNNING:
             self._wait_for_command()
             return None
@@ -190,12 +192,17 @@ class Engine:
         """The state training `s` puts the run in: how it ended, or a pause kept, or running."""
         if s.ended is not None:
             return s.ended
-        if s.epoch >= self.config.epochs or self._hit_max_steps():
+        if s.epoch >= self.config.epochs or self._hit_limit():
             return RunState.FINISHED
         return RunState.PAUSED if self.state is RunState.PAUSED else RunState.RUNNING
 
-    def _hit_max_steps(self) -> bool:
-        return self.config.max_steps is not None and self.steps_this_run >= self.config.max_steps
+    def _hit_limit(self) -> str | None:
+        """ "max_steps" or "max_time" once the run has trained that much, else None."""
+        if self.config.max_steps is not None and self.steps_this_run >= self.config.max_steps:
+            return "max_steps"
+        if self.max_time_s is not None and self.current.train_time >= self.max_time_s:
+            return "max_time"
+        return None
 
     def _follow_main(self) -> None:
         """Every rank adopts rank 0's run state and architecture (see distributed.py)."""

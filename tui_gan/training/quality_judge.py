@@ -169,7 +169,10 @@ class QualityJudge:
         )
         self._track_best(s, report.frechet_distance)
         warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
-        if warning:
+        if warning and self.config.stop_collapsed and s.ended is None:
+            s.end(RunState.FINISHED, f"{s.name}: {warning}; stopped (--stop-collapsed)", "collapsed")
+            self.emit(ev.Notice(s.name, s.why, "warning"))
+        elif warning:
             if s.best_step >= 0 and report.frechet_distance > s.best_fd:
                 warning += f"; b rolls back to best.pt (step {s.best_step:,}, FD {s.best_fd:.1f})"
             self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))

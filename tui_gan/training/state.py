@@ -54,6 +54,7 @@ class ArchState:
     # loss) or FINISHED (--early-stop), and why, in a line for the user. None: it goes on.
     ended: RunState | None = None
     why: str = ""
+    outcome: str | None = None  # how the job says it ended, when not by its limits ("collapsed")
     d_concat: bool = True  # D has no BatchNorm: real and fake can share one forward pass
     last_eval_time: float = 0.0  # train_time at the last quality evaluation
     eval_cost: float = 0.0  # seconds the last evaluation took (0: none yet)
@@ -85,9 +86,9 @@ class ArchState:
     def failed(self) -> bool:
         return self.ended is RunState.FAILED
 
-    def end(self, state: RunState, why: str) -> None:
+    def end(self, state: RunState, why: str, outcome: str | None = None) -> None:
         """Training of this architecture ends early (see `ended`); a rollback clears it."""
-        self.ended, self.why = state, why
+        self.ended, self.why, self.outcome = state, why, outcome
 
     @property
     def sampler(self) -> torch.nn.Module:

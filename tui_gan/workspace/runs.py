@@ -22,9 +22,9 @@ import numpy as np
 
 from tui_gan.jobs import registry
 from tui_gan.jobs.runfiles import LossPoints, read_metrics, read_quality
+from tui_gan.sweeps.state import SWEEP_FILE  # a folder holding it groups the run folders inside
 from tui_gan.workspace.model import RunRow, RunSeries
 
-SWEEP_FILE = "sweep.json"  # a folder holding this groups the run folders inside it
 STATUS_TIMEOUT_S = 3.0  # a job that does not answer its status in this long shows as damaged
 DAMAGED = "damaged"
 

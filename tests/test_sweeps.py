@@ -1,0 +1,184 @@
+"""Sweeps (tui_gan/sweeps): the grid from the command line, real sweeps whose cells are real
+training jobs run through submitit's local executor, stopping with SIGTERM and resuming, and
+`train --resume auto`, which a stopped or requeued cell relies on."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from factories import SYNTHETIC_RUN, one_line_error
+from waiting import wait_until
+
+from tui_gan.cli import main
+from tui_gan.jobs import registry
+from tui_gan.sweeps.grid import folder_name, make_cells, split_options
+from tui_gan.sweeps.state import Sweep
+from tui_gan.training.checkpoint import load_checkpoint
+from tui_gan.workspace.runs import scan_runs
+
+pytestmark = pytest.mark.usefixtures("private_runtime")
+TAKES_VALUE = {"--arch": True, "--lr": True, "--seed": True, "--conditional": False, "--run-dir": True}
+
+
+def sweep_command(tmp_path: Path, *options: str) -> list[str]:
+    return [sys.executable, "-m", "tui_gan", "sweep", *SYNTHETIC_RUN, "--runs-dir", str(tmp_path), *options]
+
+
+def cell_states(folder: Path) -> list[str]:
+    return [c.state for c in Sweep.load(folder).cells]
+
+
+def test_commas_make_a_grid_and_seeds_repeat_each_config():
+    fixed, swept = split_options(
+        ["--arch", "mlp,dcgan", "--lr=2e-4,5e-4", "--conditional", "--seed", "3"], TAKES_VALUE
+    )
+    assert fixed == ["--conditional", "--seed", "3"]
+    assert swept == {"--arch": ["mlp", "dcgan"], "--lr": ["2e-4", "5e-4"]}
+    cells = make_cells(swept, [0, 1])
+    assert len(cells) == 8 and [c.index for c in cells] == list(range(8))
+    assert (cells[0].values, cells[0].seed) == ({"arch": "mlp", "lr": "2e-4"}, 0)
+    assert (cells[7].values, cells[7].seed) == ({"arch": "dcgan", "lr": "5e-4"}, 1)
+    assert cells[3].config_key == "arch=mlp lr=5e-4" and cells[3].folder == "003-mlp-5e-4-s1"
+    assert folder_name(0, {"loss": "a b/c"}, 2) == "000-a_b_c-s2"  # no path or space in a folder name
+    assert make_cells({}, [0])[0].config_key == "base"
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--run-dir", "x"], "set by the sweep"),
+        (["--arch", "mlp,,dcgan"], "empty value"),
+        (["--bogus", "1"], "not a train option"),
+        (["--lr", "2e-4,fast"], "run lr=fast seed=0"),  # checked as train checks it, before anything runs
+        (["--arch", "mlp,nope"], "nope"),
+        (["--seed", "1,2", "--seeds", "2"], "not both"),
+        (["--budget", "soon"], "--budget"),
+        (["--parallel", "0"], "--parallel"),
+    ],
+)
+def test_bad_sweeps_are_one_line_errors_and_leave_nothing(tmp_path, capsys, options, says):
+    code = main(["sweep", *SYNTHETIC_RUN, "--runs-dir", str(tmp_path), *options])
+    assert says in one_line_error(capsys, code)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_sweep_runs_every_cell_and_ranks_the_configs(tmp_path):
+    """Two learning rates x two seeds, two at a time, in the foreground (not a terminal)."""
+    done = subprocess.run(
+        sweep_command(tmp_path, "--lr", "1e-4,2e-4", "--seeds", "2", "--max-steps", "24", "--parallel", "2")
+        + ["--name", "lr"],
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    folder = tmp_path / "sweep-lr"
+    sweep = Sweep.load(folder)
+    assert [c.state for c in sweep.cells] == ["finished"] * 4 and sweep.seeds == [0, 1]
+    assert "sweep done: 4 finished" in done.stdout
+    for cell in sweep.cells:
+        run = sweep.run_dir(cell)
+        config = json.loads((run / "config.json").read_text())
+        assert (config["lr"], config["seed"]) == (float(cell.values["lr"]), cell.seed)
+        assert load_checkpoint(run / "checkpoints" / "simple" / "latest.pt")["step"] == 24
+    with open(folder / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["config"], r["seed"], r["step"]) for r in rows] == [
+        ("lr=1e-4", "0", "24"),
+        ("lr=1e-4", "1", "24"),
+        ("lr=2e-4", "0", "24"),
+        ("lr=2e-4", "1", "24"),
+    ]
+    board = json.loads((folder / "results.json").read_text())["leaderboard"]
+    assert [g["config"] for g in board] == ["lr=1e-4", "lr=2e-4"] and board[0]["runs"] == 2
+    rows = scan_runs(tmp_path)  # the workspace lists the cells, grouped under their sweep
+    assert len(rows) == 4 and {r.sweep for r in rows} == {"sweep-lr"}
+    assert {r.name for r in rows} >= {"lr/lr=1e-4 seed=0", "lr/lr=2e-4 seed=1"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "tui_gan", "sweep", "--show", str(folder)], capture_output=True, text=True
+    )
+    assert shown.returncode == 0 and "lr=2e-4" in shown.stdout and "2 finished" in shown.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_sigterm_stops_the_sweep_with_checkpoints_and_resume_finishes_it(tmp_path):
+    """A detached sweep with a budget of training time: SIGTERM stops its running cells (each
+    writes a final checkpoint), --resume continues them in their folders to the same budget."""
+    started = subprocess.run(
+        sweep_command(tmp_path, "--arch", "simple,mlp", "--budget", "4s", "--parallel", "2", "--name", "b")
+        + ["--detach"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 0, started.stderr
+    folder = tmp_path / "sweep-b"
+
+    def training(cell) -> bool:
+        metrics = folder / cell.folder / "metrics.csv"
+        return metrics.exists() and len(metrics.read_text().splitlines()) > 1
+
+    wait_until(lambda: all(training(c) for c in Sweep.load(folder).cells), "both runs training", 120)
+    coordinator = Sweep.load(folder).coordinator["pid"]
+    os.kill(coordinator, signal.SIGTERM)
+    wait_until(lambda: not registry.pid_alive(coordinator), "the coordinator to end", 120)
+    sweep = Sweep.load(folder)
+    assert [c.state for c in sweep.cells] == ["stopped", "stopped"]
+    stopped_at = {}
+    for cell in sweep.cells:
+        arch = cell.values["arch"]
+        checkpoint = load_checkpoint(sweep.run_dir(cell) / "checkpoints" / arch / "latest.pt")
+        assert 0 < checkpoint["train_time"] < 4.0  # stopped before its budget, its training kept
+        stopped_at[cell.folder] = checkpoint["step"]
+    assert "continue it: tui-gan sweep --resume" in (folder / "sweep.log").read_text()
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "tui_gan", "sweep", "--resume", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    sweep = Sweep.load(folder)
+    assert [c.state for c in sweep.cells] == ["finished", "finished"]
+    for cell in sweep.cells:
+        checkpoint = load_checkpoint(sweep.run_dir(cell) / "checkpoints" / cell.values["arch"] / "latest.pt")
+        assert checkpoint["train_time"] >= 4.0 and checkpoint["step"] > stopped_at[cell.folder]
+        assert registry.read_job(sweep.run_dir(cell)).state == "max_time"
+
+
+@pytest.mark.slow
+def test_resume_auto_starts_a_run_then_continues_it(tmp_path, capsys):
+    run = tmp_path / "run"
+    command = [
+        "train",
+        "--headless",
+        *SYNTHETIC_RUN,
+        "--run-dir",
+        str(run),
+        "--resume",
+        "auto",
+        "--max-steps",
+        "8",
+    ]
+    assert main(command) == 0
+    assert load_checkpoint(run / "checkpoints" / "simple" / "latest.pt")["step"] == 8
+    assert main(command) == 0  # the same command again: it goes on from its checkpoint
+    assert load_checkpoint(run / "checkpoints" / "simple" / "latest.pt")["step"] == 16
+    for path in (run / "checkpoints").rglob("*.pt"):
+        path.unlink()  # killed before its first checkpoint: nothing to continue, so it starts again
+    assert main(command) == 0
+    assert load_checkpoint(run / "checkpoints" / "simple" / "latest.pt")["step"] == 8
+    assert "holds no checkpoint to continue from: starting it again" in capsys.readouterr().err
+    code = main(["train", "--headless", *SYNTHETIC_RUN, "--resume", "auto"])
+    assert "--resume auto needs --run-dir" in one_line_error(capsys, code)

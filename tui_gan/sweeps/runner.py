@@ -1,0 +1,160 @@
+"""The coordinator: one process per sweep that runs its cells through submitit, K at a time on
+each visible GPU (or K on the CPU, the cores split between them), records each cell's state
+in sweep.json as it changes, and writes the results when cells end.
+
+SIGTERM (or Ctrl-C) stops the sweep: every running cell gets SIGTERM (its training writes a
+final checkpoint), the coordinator waits for them, and `tui-gan sweep --resume` later runs
+what is left; a cell that was stopped continues in its folder (`--resume auto`)."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tui_gan.sweeps import results
+from tui_gan.sweeps.grid import Cell, cell_argv
+from tui_gan.sweeps.state import DONE, Sweep
+
+POLL_S = 0.5
+NO_BUDGET_MIN = 7 * 24 * 60  # submitit's local time limit when the sweep gives none
+# How a cell's job ended (job.json's state) -> the cell's state.
+OUTCOMES = {
+    "completed": "finished",
+    "max_steps": "finished",
+    "max_time": "finished",
+    "collapsed": "collapsed",
+    "error": "failed",
+}
+
+
+def slots(parallel: int, gpus: int, cores: int) -> list[dict]:
+    """What each of the cells running at once gets: a GPU (K per GPU), or a share of the cores."""
+    if gpus:
+        return [{"gpu": g, "env": {}} for g in range(gpus) for _ in range(parallel)]
+    threads = max(1, cores // parallel)
+    return [{"gpu": None, "env": {"OMP_NUM_THREADS": str(threads)}} for _ in range(parallel)]
+
+
+def visible_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+class Coordinator:
+    def __init__(self, sweep: Sweep, say: Callable[[str], None]) -> None:
+        self.sweep = sweep
+        self.say = say
+        self.running: dict[int, tuple[object, int]] = {}  # cell index -> (submitit job, slot)
+        self.stopping = False
+        self.slots = slots(sweep.parallel, visible_gpus(), len(os.sched_getaffinity(0)))
+
+    def run(self) -> int:
+        """Until every cell has ended, or the sweep is stopped; 0 either way (cells say how)."""
+        sweep = self.sweep
+        sweep.claim()
+        for cell in sweep.cells:
+            if cell.state == "running":  # its coordinator was killed: the cell goes on from its folder
+                cell.state = "stopped"
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        where = f"{len(self.slots)} at a time" + (" on the GPUs" if self.slots[0]["gpu"] is not None else "")
+        self.say(f"sweep {sweep.name}: {len(sweep.cells)} runs, {where}; folder {sweep.folder}")
+        while True:
+            self._reap()
+            if not self.stopping:
+                self._start_due()
+            if not self.running and (self.stopping or not self._due()):
+                break
+            time.sleep(POLL_S)
+        sweep.coordinator["ended"] = time.time()
+        sweep.save()
+        results.write(sweep)
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(sweep.counts().items()))
+        ending = "stopped" if self.stopping else "done"
+        self.say(f"sweep {ending}: {counts}; results in {sweep.folder / results.RESULTS_CSV}")
+        if self.stopping and any(c.state not in DONE for c in sweep.cells):
+            self.say(f"continue it: tui-gan sweep --resume {sweep.folder}")
+        return 0
+
+    def _due(self) -> list[Cell]:
+        return [c for c in self.sweep.cells if c.state in ("pending", "stopped")]
+
+    def _start_due(self) -> None:
+        free = [i for i in range(len(self.slots)) if i not in {slot for _, slot in self.running.values()}]
+        for cell, slot in zip(self._due(), free):
+            self._start(cell, slot)
+
+    def _start(self, cell: Cell, slot: int) -> None:
+        import submitit
+
+        from tui_gan.sweeps.cell import TrainCell
+
+        sweep, place = self.sweep, self.slots[slot]
+        executor = submitit.LocalExecutor(folder=sweep.folder / ".submitit" / "%j")
+        budget = results.budget_minutes(sweep.budget)
+        executor.update_parameters(
+            timeout_min=math.ceil(budget * 1.5 + 10) if budget else NO_BUDGET_MIN,
+            gpus_per_node=0 if place["gpu"] is None else 1,
+            visible_gpus=() if place["gpu"] is None else (place["gpu"],),
+        )
+        argv = cell_argv(self.fixed_options(sweep), cell, str(sweep.run_dir(cell)), sweep.name)
+        job = executor.submit(TrainCell(argv, place["env"]))
+        self.running[cell.index] = (job, slot)
+        cell.state, cell.detail = "running", ""
+        cell.extra.update(job_id=str(job.job_id), started=time.time())
+        sweep.save()
+        on = f"GPU {place['gpu']}" if place["gpu"] is not None else "CPU"
+        self.say(f"started {cell.label} on {on} (job {job.job_id}): {sweep.run_dir(cell)}")
+
+    @staticmethod
+    def fixed_options(sweep: Sweep) -> list[str]:
+        """The train options of every cell: the sweep's own, and its budget."""
+        return [*sweep.fixed, *(["--max-time", sweep.budget] if sweep.budget else [])]
+
+    def _reap(self) -> None:
+        for index, (job, _) in list(self.running.items()):
+            if not job.done():
+                continue
+            del self.running[index]
+            cell = self.sweep.cells[index]
+            try:
+                code = job.result()
+            except Exception as exc:  # the cell's process died: submitit says how
+                code, lines = None, str(exc).strip().splitlines()
+                cell.detail = lines[-1] if lines else type(exc).__name__
+            cell.state, detail = outcome(self.sweep.run_dir(cell), code)
+            cell.detail = detail or cell.detail
+            cell.extra["ended"] = time.time()
+            self.sweep.save()
+            results.write(self.sweep)
+            self.say(f"{cell.state}: {cell.label}" + (f" ({cell.detail})" if cell.detail else ""))
+
+    def _stop(self, signum, frame) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self.say(f"stopping: {len(self.running)} running runs write their checkpoints and end")
+        for job, _ in self.running.values():
+            try:
+                os.kill(int(job.job_id), signal.SIGTERM)  # submitit's local controller passes it on
+            except (ProcessLookupError, ValueError):
+                pass
+
+
+def outcome(run_dir: Path, code: int | None) -> tuple[str, str]:
+    """A cell's state from how its training's job ended, and a line on why when not as planned."""
+    from tui_gan.jobs.registry import read_job
+
+    job = read_job(run_dir)
+    how = job.state if job is not None else None
+    if how in OUTCOMES and (code in (0, None) or OUTCOMES[how] == "failed"):
+        state = OUTCOMES[how]
+        return state, "" if state == "finished" else f"it ended {how}"
+    if how is not None and how != "running" and how not in OUTCOMES:
+        return "stopped", f"it ended {how}"
+    return "failed", f"exit code {code}" if code is not None else "its process died"
