@@ -50,6 +50,15 @@ def test_commas_make_a_grid_and_seeds_repeat_each_config():
     assert make_cells({}, [0])[0].config_key == "base"
 
 
+def test_runs_at_once_go_k_per_gpu_or_share_the_cores():
+    from tui_gan.sweeps.runner import slots
+
+    assert [s["gpu"] for s in slots(2, gpus=3, cores=16)] == [0, 0, 1, 1, 2, 2]
+    cpu = slots(3, gpus=0, cores=8)
+    assert [s["env"]["OMP_NUM_THREADS"] for s in cpu] == ["2", "2", "2"] and cpu[0]["gpu"] is None
+    assert slots(4, gpus=0, cores=2)[0]["env"]["OMP_NUM_THREADS"] == "1"
+
+
 @pytest.mark.parametrize(
     ("options", "says"),
     [
@@ -182,3 +191,35 @@ def test_resume_auto_starts_a_run_then_continues_it(tmp_path, capsys):
     assert "holds no checkpoint to continue from: starting it again" in capsys.readouterr().err
     code = main(["train", "--headless", *SYNTHETIC_RUN, "--resume", "auto"])
     assert "--resume auto needs --run-dir" in one_line_error(capsys, code)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_preempted_cell_checkpoints_is_requeued_and_continues(tmp_path):
+    """submitit's timeout signal (what Slurm's preemption warning becomes) reaches the training
+    as SIGTERM; submitit runs the cell again, which continues from its checkpoint to the end."""
+    import submitit
+
+    from tui_gan.sweeps.cell import TrainCell
+
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        "--headless",
+        *SYNTHETIC_RUN,
+        "--run-dir",
+        str(run),
+        "--resume",
+        "auto",
+        "--max-time",
+        "8s",
+    ]
+    executor = submitit.LocalExecutor(folder=tmp_path / "submitit", max_num_timeout=10)
+    executor.update_parameters(timeout_min=0.4, signal_delay_s=17)  # the signal after 7 s of each try
+    job = executor.submit(TrainCell(argv, {"OMP_NUM_THREADS": "1"}))
+    assert job.result() == 0
+    log = "".join(p.read_text() for p in (tmp_path / "submitit").glob("*_log.*"))
+    assert "SIGTERM: stopping at the next step with a final checkpoint" in log  # the first try, cut short
+    assert "requeue" in log.lower()
+    checkpoint = load_checkpoint(run / "checkpoints" / "simple" / "latest.pt")
+    assert checkpoint["train_time"] >= 8.0 and registry.read_job(run).state == "max_time"

@@ -44,6 +44,13 @@ def test_a_run_writes_losses_samples_and_system_figures(tmp_path):
     images = acc.Images("simple/samples")
     assert 16 in {i.step for i in images}  # the first epoch's grid (then one per 30 s of training)
     assert images[0].width == images[0].height > 28 * 3  # a grid of digits, as PNG
+    hparams = acc.PluginTagToContent("hparams")  # the HParams tab: the run's settings, its metrics
+    assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(hparams)
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    start = plugin_data_pb2.HParamsPluginData.FromString(hparams["_hparams_/session_start_info"])
+    assert start.session_start_info.hparams["arch"].string_value == "simple"
+    assert start.session_start_info.hparams["lr_g"].number_value > 0  # resolved from the recipe
 
 
 def test_losses_come_at_the_metrics_cadence(tmp_path):

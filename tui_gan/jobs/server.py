@@ -46,7 +46,9 @@ from tui_gan.training.runstate import RunState
 log = logging.getLogger("tui_gan.job")
 
 LOG_EVENTS = 200  # recent event-log lines a viewer gets on attach
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+# SIGUSR1: what Slurm sends before the time limit with `--signal=USR1@90` (a requeued job then
+# continues with `train --resume auto`).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGUSR1)
 _LOGGED = (ev.Notice, ev.CheckpointSaved, ev.ArchSwitched, ev.Failed, ev.Finished)
 
 

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import submitit
 
@@ -39,5 +40,17 @@ class TrainCell(submitit.helpers.Checkpointable):
         submitted again (it resumes in its folder)."""
         self._pass_on(signal.SIGTERM, None)
         if self._child is not None:
-            self._child.wait()
+            _wait_for_exit(self._child.pid)
         return submitit.helpers.DelayedSubmission(TrainCell(self.argv, self.env))
+
+
+def _wait_for_exit(pid: int) -> None:
+    """Until `pid` (our child) has exited, without reaping it: this runs in a signal handler
+    that interrupted Popen.wait, which holds Popen's lock and reaps the child itself later."""
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.1)

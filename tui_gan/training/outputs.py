@@ -26,6 +26,21 @@ from tui_gan.training.summary import (
 )
 
 EPOCH_GRID_EVERY_S = 30.0
+# What TensorBoard's HParams tab compares runs by, besides the recipe the run trains with.
+HPARAM_KEYS = ("arch", "dataset", "batch_size", "seed", "precision", "conditional", "recipe")
+
+
+def hparam_values(config: TrainConfig) -> dict:
+    """The settings that tell a run from another: its recipe as resolved for its architecture
+    (an option left to the recipe has the recipe's value), and what it trains."""
+    import dataclasses
+
+    from tui_gan.training.recipes import resolve
+
+    values = config.to_dict()
+    found = {key: values[key] for key in HPARAM_KEYS}
+    found.update(dataclasses.asdict(resolve(config, config.arch)))
+    return found
 
 
 class RunOutputs:
@@ -61,6 +76,7 @@ class RunOutputs:
             )
         except Exception as exc:  # e.g. the tensorboard package missing: the run goes on without it
             return f"TensorBoard logging is off: {type(exc).__name__}: {exc}"
+        self._tb("hparams", hparam_values(config), config.arch)
         from tui_gan.system import DeviceIds, SystemMonitor
 
         self._system = SystemMonitor(

@@ -137,6 +137,17 @@ class TensorBoardLog:
             if value is not None:  # n/a on this device
                 self.writer.add_scalar(f"system/{tag}", value, step)
 
+    def hparams(self, config: dict, arch: str) -> None:
+        """The run's settings for TensorBoard's HParams tab, where a sweep's runs (each a run of
+        the sweep folder's logdir) line up against their quality figures."""
+        from torch.utils.tensorboard.summary import hparams
+
+        values = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in config.items()}
+        metrics = {f"{arch}/quality/{m}": 0.0 for m in ("frechet_distance", "classes_covered")}
+        experiment, start, end = hparams(values, metrics)
+        for summary in (experiment, start, end):
+            self.writer.file_writer.add_summary(summary)
+
     def close(self) -> None:
         try:
             self.writer.close()
