@@ -223,3 +223,19 @@ def test_a_preempted_cell_checkpoints_is_requeued_and_continues(tmp_path):
     assert "requeue" in log.lower()
     checkpoint = load_checkpoint(run / "checkpoints" / "simple" / "latest.pt")
     assert checkpoint["train_time"] >= 8.0 and registry.read_job(run).state == "max_time"
+
+
+async def test_the_workspace_on_a_sweep_folder_says_how_far_it_is(tmp_path):
+    from textual.widgets import Static
+
+    from tui_gan.ui.app import WorkspaceApp
+
+    cells = make_cells({"--lr": ["1e-4", "2e-4"]}, [0, 1])
+    for cell, state in zip(cells, ("finished", "finished", "running", "pending")):
+        cell.state = state
+    Sweep(tmp_path, "lr", [], {"lr": ["1e-4", "2e-4"]}, [0, 1], 2, cells).save()
+    app = WorkspaceApp(tmp_path, scan=lambda root: [], refresh_s=60)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        status = str(app.workspace.query_one("#ws-status", Static).render())
+        assert "sweep lr: 4 runs, 2 finished, 1 pending, 1 running" in status

@@ -182,7 +182,8 @@ def _live_row(job: registry.JobInfo, status: dict | None) -> RunRow:
     step, steps_per_s, total = status.get("step", 0), status.get("steps_per_s"), status.get("total_steps")
     figures = {
         "step": step,
-        "epoch": status.get("epoch", 0) + 1 if step else 0,
+        # the epoch its last step is in, from 1; a run past its last epoch is in its last
+        "epoch": min(status.get("epoch", 0) + 1, status.get("epochs") or 1 << 62) if step else 0,
         "epochs": status.get("epochs"),
         "images_per_s": status.get("images_per_s"),
         "d_loss": status.get("d_loss"),

@@ -40,9 +40,10 @@ COMPARE_REFRESH_S = 5.0  # the selected runs' series, again, while any of them t
 
 
 class RunsScanned(Message):
-    def __init__(self, rows: list[RunRow], error: str | None = None) -> None:
+    def __init__(self, rows: list[RunRow], error: str | None = None, sweep: str | None = None) -> None:
         super().__init__()
         self.rows = rows
+        self.sweep = sweep  # opened on a sweep folder: how far the sweep is
         self.error = error
 
 
@@ -85,6 +86,7 @@ class WorkspaceScreen(Screen):
         self.colours = ColourBook()
         self.grid_step: int | None = None  # the compared grids' step ([ and ]); None: each run's newest
         self._grid_steps: list[int] = []  # every step a compared run kept a grid at
+        self.sweep_line: str | None = None  # on a sweep folder: its progress, for the status line
 
     def compose(self) -> ComposeResult:
         yield Static(id="ws-status")
@@ -122,13 +124,14 @@ class WorkspaceScreen(Screen):
                 rows, error = self.scan(self.runs_root), None
             except Exception as exc:  # a scan must never take the screen down: say why, try again
                 rows, error = self.rows, f"cannot list runs: {type(exc).__name__}: {exc}"
-            self.post_message(RunsScanned(rows, error))
+            self.post_message(RunsScanned(rows, error, sweep_progress(self.runs_root)))
             self._rescan.wait(self.refresh_s)
             self._rescan.clear()
 
     def on_runs_scanned(self, message: RunsScanned) -> None:
         self.rows = [replace(row, colour=self.colours.of(row.run_dir)) for row in message.rows]
         self.table.show(self.rows)
+        self.sweep_line = message.sweep
         self._status(message.error)
         compared = self.table.selected_rows()
         if any(r.live for r in compared) and time.monotonic() - self._compare_loaded >= COMPARE_REFRESH_S:
@@ -138,7 +141,7 @@ class WorkspaceScreen(Screen):
         live = sum(r.live for r in self.rows)
         table = self.table
         parts = [
-            f"{len(self.rows)} runs ({live} live) in {self.runs_root}",
+            self.sweep_line or f"{len(self.rows)} runs ({live} live) in {self.runs_root}",
             f"sort {table.describe_sort()}",
         ]
         if table.filter_text:
@@ -322,6 +325,21 @@ class WorkspaceScreen(Screen):
                 self.app.call_from_thread(self.notify, f"{row.name}: {problem}", severity="error")
         if commands:
             self._rescan.set()
+
+
+def sweep_progress(folder: Path) -> str | None:
+    """ "sweep NAME: 2 running, 4 pending, 3 finished", when `folder` is a sweep's."""
+    from tui_gan.errors import ConfigError
+    from tui_gan.sweeps.state import SWEEP_FILE, Sweep
+
+    if not (folder / SWEEP_FILE).is_file():
+        return None
+    try:
+        sweep = Sweep.load(folder)
+    except ConfigError as exc:
+        return str(exc)
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(sweep.counts().items()))
+    return f"sweep {sweep.name}: {len(sweep.cells)} runs, {counts}"
 
 
 def send_to_job(row: RunRow, command: cmd.Command) -> str | None:
