@@ -368,6 +368,30 @@ def test_commands_to_runs_that_are_not_live_fail_in_one_line(trained, tmp_path, 
     assert row.pid == died.pid
 
 
+def test_a_run_of_another_machine_is_read_from_its_files_and_named_with_its_host(trained, tmp_path, capsys):
+    """A shared filesystem: job.json says a job runs on node07. It is listed from its files
+    (running while it writes them, silent after), and whatever needs its job says where to go."""
+    runs = copy_runs(trained, tmp_path / "runs")
+    run = runs["hinge"]
+    far = registry.JobInfo(run, 4242, run / "job.sock", "running", "simple", time.time(), host="node07-x")
+    registry.write_job(far)
+    (row,) = [r for r in scan_runs(tmp_path / "runs") if r.run_dir == run]
+    assert (row.state, row.live, row.host, row.pid) == ("running", False, "node07-x", 4242)
+    assert row.problem.startswith("trains on node07-x") and row.fd == 40.0  # its figures, from its files
+    line = one_line_error(capsys, main(["attach", str(run)]))
+    assert "trains on node07-x" in line and line.endswith(f"ssh node07-x and run: tui-gan attach {run}")
+    assert "ssh node07-x to stop it there" in one_line_error(capsys, main(["stop", str(run)]))
+    line = one_line_error(capsys, main(["train", "--headless", "--resume", str(run)]))
+    assert "in use by a job on node07-x" in line  # never two jobs in one folder
+    hour_ago = time.time() - 3600
+    for name in ("job.json", "metrics.csv"):
+        os.utime(run / name, (hour_ago, hour_ago))
+    (row,) = [r for r in scan_runs(tmp_path / "runs") if r.run_dir == run]
+    assert row.state == "silent" and "written nothing for 60 min" in row.problem
+    assert main(["train", "--headless", "--resume", str(run), "--max-steps", "2"]) == 0  # taken over here
+    assert registry.read_job(run).host == registry.HOST  # its job.json now says this machine
+
+
 def test_ls_watch_reprints_until_ctrl_c(trained, tmp_path, capsys, monkeypatch):
     copy_runs(trained, tmp_path / "runs")
     naps = []

@@ -81,6 +81,8 @@ def live_job(target: str, runs_root: Path, action: str) -> registry.JobInfo:
     status = registry.classify(run_dir)
     if status.state == "died":
         raise JobError(died_message(status))
+    if status.job is not None and status.job.elsewhere and status.state in ("running", "silent"):
+        raise JobError(f"{run_dir} trains on {status.job.host}: ssh {status.job.host} to {action} it there")
     if status.state != "running":
         how = "its job ended" if status.job else "it has no job"
         raise JobError(

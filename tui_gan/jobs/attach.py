@@ -21,6 +21,8 @@ def attach_target(run_dir: Path) -> tuple[TrainConfig, registry.JobInfo | Path]:
     job = status.job
     if status.state == "died":
         raise registry.JobError(died_message(status))
+    if job is not None and job.elsewhere and status.state in ("running", "silent"):
+        raise registry.JobError(f"{run_dir} trains on {job.host}, not here: {registry.ssh_hint(job)}")
     live = status.state == "running"
     if live and query_status(job) is None:
         raise registry.JobError(f"the job of {run_dir} (pid {job.pid}) does not answer on {job.socket}")

@@ -115,7 +115,9 @@ def start_job(
     if not result.get("ok"):
         proc.wait()
         raise _ERRORS.get(result.get("error"), errors.TuiGanError)(result.get("message", "unknown error"))
-    return registry.JobInfo(Path(result["run_dir"]), proc.pid, Path(result["socket"]), "running", config.arch)
+    return registry.JobInfo(
+        Path(result["run_dir"]), proc.pid, Path(result["socket"]), "running", config.arch, host=registry.HOST
+    )
 
 
 def start_torchrun(

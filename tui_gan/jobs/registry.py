@@ -20,6 +20,7 @@ import pickle
 import shlex
 import socket
 import stat
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,10 @@ SOCKET_NAME = "job.sock"
 _SUN_PATH_MAX = 100  # sockaddr_un holds 108 bytes on Linux, 104 on macOS
 _PEEK_MAX_BYTES = 64 << 20  # a checkpoint's data.pkl is a few KB (tensors are stored beside it)
 _CLOCK_SLACK_S = 2.0  # create times are rounded to the boot time's second
+HOST = socket.gethostname()  # job.json records it: a shared filesystem shows every machine's runs
+# A job of another machine that has written nothing for this long may have died there (or be
+# paused): it shows as "silent", and a resume may take its folder (before, one is refused).
+REMOTE_SILENT_S = 900.0
 
 
 class JobError(TuiGanError):
@@ -130,10 +135,18 @@ class JobInfo:
     ended: float | None = None
     step: int | None = None
     exit_code: int | None = None
+    host: str = ""  # where the job runs ("": a job from before hosts were recorded, this one)
+
+    @property
+    def elsewhere(self) -> bool:
+        """The job runs on another machine (a run folder on a shared filesystem): its process
+        and socket cannot be reached from here."""
+        return bool(self.host) and self.host != HOST
 
     @property
     def live(self) -> bool:
-        return self.state == "running" and job_alive(self)
+        """Running here: its process can be checked and its socket reached."""
+        return self.state == "running" and not self.elsewhere and job_alive(self)
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "run_dir": str(self.run_dir), "socket": str(self.socket)}
@@ -150,6 +163,7 @@ class JobInfo:
             data.get("ended"),
             data.get("step"),
             data.get("exit_code"),
+            str(data.get("host", "")),
         )
 
 
@@ -166,12 +180,26 @@ def write_job(info: JobInfo) -> None:
 
 
 def ensure_free(run_dir: str | Path) -> None:
-    """A run folder a new job may continue in: no live job there."""
+    """A run folder a new job may continue in: no live job there, here or on another machine."""
     other = read_job(Path(run_dir))
     if other is not None and other.live:
         raise JobError(
             f"{run_dir} is in use by a live job (pid {other.pid}); attach to it: tui-gan attach {run_dir}"
         )
+    if other is not None and classify(Path(run_dir)).state == "running":  # on another machine
+        raise JobError(f"{run_dir} is in use by a job on {other.host} (pid {other.pid}): {ssh_hint(other)}")
+
+
+def ssh_hint(job: JobInfo) -> str:
+    """What to do about a job of another machine, in a line."""
+    return f"ssh {job.host} and run: tui-gan attach {shlex.quote(str(job.run_dir))}"
+
+
+def remote_silence(job: JobInfo) -> float:
+    """Seconds since a job of another machine last wrote its run folder (metrics.csv is written
+    while it trains, job.json when it starts and ends)."""
+    newest = max((_mtime(job.run_dir / name, 0.0) for name in (JOB_FILE, "metrics.csv")), default=0.0)
+    return max(time.time() - newest, 0.0)
 
 
 def register(info: JobInfo) -> Path:
@@ -234,6 +262,9 @@ def classify(run_dir: Path) -> RunStatus:
         return RunStatus(run_dir, "finished", None, None, when)
     if job.state != "running":
         return RunStatus(run_dir, job.state, job, job.step, job.ended or job.started)
+    if job.elsewhere:  # nothing to ask but its files: running while it writes them
+        quiet = remote_silence(job) > REMOTE_SILENT_S
+        return RunStatus(run_dir, "silent" if quiet else "running", job, None, job.started)
     if job_alive(job):
         return RunStatus(run_dir, "running", job, None, job.started)
     from tui_gan.cli.checkpoints import find_checkpoint  # what `--resume RUN_DIR` would pick

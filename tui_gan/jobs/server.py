@@ -162,7 +162,13 @@ class Job:
         sock = self._bind()
         server = await asyncio.start_unix_server(self._client, sock=sock)
         self.info = registry.JobInfo(
-            self.run_dir, os.getpid(), self.socket_path, "running", self.config.arch, time.time()
+            self.run_dir,
+            os.getpid(),
+            self.socket_path,
+            "running",
+            self.config.arch,
+            time.time(),
+            host=registry.HOST,
         )
         registry.write_job(self.info)
         self._entry = registry.register(self.info)

@@ -143,7 +143,8 @@ def _damaged(run_dir: Path, config: dict, problem: str, **fields) -> RunRow:
 def _folder_row(run_dir: Path) -> RunRow:
     """A run without a job that answers here: its files, and how its job ended or that it died."""
     run = registry.classify(run_dir)
-    if run.state == "running":  # a job of another runtime folder (the scan asked its own)
+    elsewhere = run.job is not None and run.job.elsewhere
+    if run.state == "running" and not elsewhere:  # a job of another runtime folder (the scan asked its own)
         from tui_gan.jobs.client import query_status
 
         return _live_row(run.job, query_status(run.job, STATUS_TIMEOUT_S))
@@ -163,8 +164,21 @@ def _folder_row(run_dir: Path) -> RunRow:
     }
     if run.state == "died":
         problems.insert(0, _died(run))
-    pid = run.job.pid if run.state == "died" else None
+    pid = run.job.pid if run.state == "died" or elsewhere else None
+    if elsewhere:  # read from its files; what can be done about it is said on its machine
+        figures["host"] = run.job.host
+        row = _row(run_dir, config, arch, run.state, figures, problems, pid=pid, when=run.when)
+        on = f"trains on {run.job.host}" if run.state == "running" else _silent(run.job)
+        return dataclasses.replace(row, problem="; ".join([on, *([row.problem] if row.problem else [])]))
     return _row(run_dir, config, arch, run.state, figures, problems, pid=pid, when=run.when)
+
+
+def _silent(job: registry.JobInfo) -> str:
+    minutes = registry.remote_silence(job) / 60
+    return (
+        f"its job on {job.host} has written nothing for {minutes:.0f} min (paused, or died there; "
+        f"if it died: tui-gan train --resume {job.run_dir})"
+    )
 
 
 def _live_row(job: registry.JobInfo, status: dict | None) -> RunRow:

@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from tui_gan.jobs.registry import HOST
 from tui_gan.training import commands as cmd
 from tui_gan.ui import actions
 from tui_gan.ui.screens.confirm import ConfirmScreen
@@ -312,7 +313,11 @@ class WorkspaceScreen(Screen):
         rows = self.table.targets()
         live = [r for r in rows if r.live]
         for row in rows:
-            if not row.live:
+            if row.live:
+                continue
+            if row.host and row.host != HOST:  # a shared filesystem: only its machine reaches its job
+                self.notify(f"{row.name} trains on {row.host}: ssh {row.host} to {what} it there")
+            else:
                 self.notify(f"cannot {what} {row.name}: it is {row.state}, not live", severity="warning")
         return live
 
