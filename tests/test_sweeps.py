@@ -239,3 +239,88 @@ async def test_the_workspace_on_a_sweep_folder_says_how_far_it_is(tmp_path):
         await pilot.pause()
         status = str(app.workspace.query_one("#ws-status", Static).render())
         assert "sweep lr: 4 runs, 2 finished, 1 pending, 1 running" in status
+
+
+def test_a_search_space_from_choices_and_ranges():
+    from tui_gan.sweeps.search import space
+
+    fixed = ["--lr", "1e-4:1e-3", "--batch-size", "32:128", "--epochs", "3", "--data-dir", "a:b"]
+    dims = {d.name: d for d in space(fixed, {"--loss": ["hinge", "lsgan"]})}
+    assert fixed == ["--epochs", "3", "--data-dir", "a:b"]  # only numeric ranges are searched
+    assert dims["loss"].choices == ("hinge", "lsgan")
+    assert (dims["lr"].low, dims["lr"].high, dims["lr"].integer) == (1e-4, 1e-3, False)
+    assert dims["lr"].distribution().log and dims["batch-size"].integer
+    assert dims["batch-size"].ends() == ("32", "128")
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--search", "tpe", "--lr", "1e-3:1e-4"], "no range"),
+        (["--search", "tpe", "--epochs", "3"], "needs a space"),
+        (["--search", "tpe", "--lr", "1e-4:1e-3", "--seeds", "2"], "--seeds is for grids"),
+        (["--search", "tpe", "--lr", "1e-4:1e-3", "--trials", "0"], "--trials"),
+        (["--search", "tpe", "--batch-size", "0:64"], "run batch-size=0"),  # each end checked as train does
+    ],
+)
+def test_bad_searches_are_one_line_errors(tmp_path, capsys, options, says):
+    base = ["sweep", "--dataset", "synthetic", "--arch", "simple", "--runs-dir", str(tmp_path)]
+    assert says in one_line_error(capsys, main([*base, *options]))
+    code = main([*base, "--search", "tpe", "--lr", "1e-4:1e-3", "--eval-every", "0"])
+    assert "--eval-every cannot be 0" in one_line_error(capsys, code)
+
+
+def test_a_run_that_lags_the_search_is_pruned(tmp_path, monkeypatch, classifier_cache):
+    """Three finished trials reached FD 5 at every evaluation; a fresh run's first evaluation is
+    far worse, so the pruner ends it, through the run's own report to its trial."""
+    from factories import DIGITS, Recorder, tiny_config
+    from optuna.distributions import FloatDistribution
+
+    from tui_gan.sweeps.search import open_study, trial_env
+    from tui_gan.training import events as ev
+    from tui_gan.training.engine import Engine
+
+    study = open_study(tmp_path, "lag", 0)
+    for _ in range(3):
+        trial = study.ask({"lr": FloatDistribution(1e-4, 1e-3, log=True)})
+        for at in range(100):
+            trial.report(5.0, at)
+        study.tell(trial, 5.0)
+    number = study.ask({"lr": FloatDistribution(1e-4, 1e-3, log=True)}).number
+    monkeypatch.setenv(*trial_env(tmp_path, "lag", number).popitem())
+    rec = Recorder()
+    config = tiny_config(tmp_path, eval_every=0.3, eval_samples=200, epochs=1000)
+    assert Engine(config, rec, dataset=DIGITS).run() == "pruned"
+    assert any("pruned by the search" in n.message for n in rec.of(ev.Notice))
+    reported = study.trials[number].intermediate_values
+    assert reported and min(reported.values()) > 5.0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_search_asks_its_study_for_each_run_and_tells_it_how_each_ended(tmp_path):
+    from tui_gan.data import load_dataset
+    from tui_gan.quality import load_or_train
+    from tui_gan.sweeps.search import open_study
+
+    load_or_train(load_dataset("synthetic", synthetic_size=512))  # cached: every run evaluates at once
+
+    base = [sys.executable, "-m", "tui_gan", "sweep", "--dataset", "synthetic", "--synthetic-size", "512"]
+    done = subprocess.run(
+        [*base, "--arch", "simple", "--batch-size", "32", "--lr", "1e-4:1e-3", "--loss", "hinge,lsgan"]
+        + ["--search", "tpe", "--trials", "3", "--budget", "3s", "--eval-every", "1", "--parallel", "2"]
+        + ["--runs-dir", str(tmp_path), "--name", "tpe"],
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    sweep = Sweep.load(tmp_path / "sweep-tpe")
+    assert [c.extra["trial"] for c in sweep.cells] == [0, 1, 2] and sweep.search["trials"] == 3
+    trials = open_study(sweep.folder, "tpe", 0).trials
+    with open(sweep.folder / "results.csv", newline="") as f:
+        best = {r["run_dir"]: r["best_fd"] for r in csv.DictReader(f)}
+    for cell, trial in zip(sweep.cells, trials):
+        assert trial.state.name == "COMPLETE" and cell.state == "finished"
+        assert trial.value == pytest.approx(float(best[str(sweep.run_dir(cell))]), rel=1e-3)
+        assert trial.params["loss"] == cell.values["loss"] and trial.intermediate_values

@@ -154,6 +154,13 @@ def _add_sweep(sweep: argparse.ArgumentParser) -> None:
         "--parallel", type=int, default=1, metavar="K", help="runs at once per GPU, or on the CPU (default 1)"
     )
     sweep.add_argument(
+        "--search",
+        choices=["tpe"],
+        help="search instead of the grid: Optuna's TPE sampler picks each run's values (choices a,b "
+        "and ranges LOW:HIGH), its median pruner ends runs that lag",
+    )
+    sweep.add_argument("--trials", type=int, default=20, metavar="N", help="runs of a --search (default 20)")
+    sweep.add_argument(
         "--name",
         metavar="NAME",
         help="the sweep's name: its folder is RUNS_DIR/sweep-NAME (default: the time)",

@@ -70,9 +70,13 @@ def new_sweep(args: argparse.Namespace):
     if folder.exists():
         raise ConfigError(f"{folder} already exists: continue it with tui-gan sweep --resume {folder}")
     sweep = Sweep(folder, name, fixed, {k.lstrip("-"): v for k, v in swept.items()}, seeds, args.parallel, [])
-    sweep.cells = make_cells(swept, seeds)
     sweep.budget = args.budget
-    _check_cells(sweep, parser)
+    if args.search:
+        sweep.search, checks = _search(args, fixed, swept, seeds)
+        sweep.grid = {}
+    else:
+        sweep.cells = checks = make_cells(swept, seeds)
+    _check_cells(sweep, parser, checks)
     folder.mkdir(parents=True)
     sweep.save()
     return sweep
@@ -97,7 +101,26 @@ def _seeds(fixed: list[str], swept: dict[str, list[str]], count: int) -> list[in
         raise ConfigError(f"--seed takes whole numbers: {exc}") from None
 
 
-def _check_cells(sweep, parser) -> None:
+def _search(args, fixed: list[str], swept: dict[str, list[str]], seeds: list[int]):
+    """A search's settings, and runs to check its options with: each choice, and both ends of
+    each range, with the other options at their first."""
+    from tui_gan.sweeps.grid import Cell
+    from tui_gan.sweeps.search import space
+
+    if args.trials < 1:
+        raise ConfigError(f"--trials must be at least 1, got {args.trials}")
+    if len(seeds) > 1:
+        raise ConfigError("a --search runs each trial once (its seed: --seed); --seeds is for grids")
+    if any(a == "--eval-every" and b in ("0", "0.0") for a, b in zip(fixed, fixed[1:])):
+        raise ConfigError("a --search ranks runs by their Frechet distance: --eval-every cannot be 0")
+    dims = space(fixed, swept)
+    first = {d.name: d.ends()[0] for d in dims}
+    checks = [Cell(0, {**first, d.name: value}, seeds[0], "check") for d in dims for value in d.ends()]
+    settings = {"sampler": args.search, "trials": args.trials, "space": [d.to_dict() for d in dims]}
+    return settings, checks
+
+
+def _check_cells(sweep, parser, cells) -> None:
     """Each cell's options as `train` would take them: a bad value is a one-line error now."""
     from tui_gan.cli.train import config_from_args
     from tui_gan.sweeps.grid import cell_argv
@@ -110,7 +133,7 @@ def _check_cells(sweep, parser) -> None:
 
     train.error = refuse  # a usage error of one run is the sweep's, said once with the run's name
     fixed = Coordinator.fixed_options(sweep)
-    for cell in sweep.cells:
+    for cell in cells:
         argv = cell_argv(fixed, cell, str(sweep.run_dir(cell)), sweep.name)
         try:
             args = train.parse_args(argv[1:])

@@ -295,5 +295,5 @@ def _last_checkpoints(run_dir: Path, archs) -> dict[str, ev.CheckpointSaved]:
 
 def _ended_state(outcome: str) -> RunState:
     """A finished run's state from how its job ended (job.json: completed, max_steps, SIGTERM, ...)."""
-    finished = ("completed", "max_steps", "max_time", "collapsed", "finished")
+    finished = ("completed", "max_steps", "max_time", "collapsed", "pruned", "finished")
     return RunState.FINISHED if outcome in finished else RunState.STOPPED

@@ -24,6 +24,13 @@ def budget_minutes(budget: str | None) -> float | None:
     return cadence.duration(budget) / 60 if budget else None
 
 
+def best_fd(run_dir) -> float | None:
+    """The lowest Frechet distance the run's evaluations reached (quality.csv)."""
+    from tui_gan.workspace.runs import read_row
+
+    return read_row(run_dir).best_fd if (run_dir / "config.json").exists() else None
+
+
 def cell_rows(sweep: Sweep) -> list[dict]:
     from tui_gan.workspace.runs import read_row
 
@@ -102,7 +109,9 @@ def table(sweep: Sweep) -> str:
     head = ("rank", "config", "best FD (mean ± spread)", "classes", "img/s", "runs")
     lines = [head]
     for rank, g in enumerate(groups, 1):
-        fd = "-" if g.fd_mean is None else f"{g.fd_mean:.1f} ± {g.fd_spread:.1f}"
+        fd = (
+            "-" if g.fd_mean is None else f"{g.fd_mean:.1f}" + (f" ± {g.fd_spread:.1f}" if g.runs > 1 else "")
+        )
         classes = "-" if g.classes is None else f"{g.classes:.1f}"
         rate = "-" if g.images_per_s is None else f"{g.images_per_s:,.0f}"
         lines.append((str(rank), g.config, fd, classes, rate, g.states))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tui_gan.sweeps import results
-from tui_gan.sweeps.grid import Cell, cell_argv
+from tui_gan.sweeps.grid import Cell, cell_argv, folder_name
 from tui_gan.sweeps.state import DONE, Sweep
 
 POLL_S = 0.5
@@ -27,6 +27,7 @@ OUTCOMES = {
     "max_steps": "finished",
     "max_time": "finished",
     "collapsed": "collapsed",
+    "pruned": "pruned",
     "error": "failed",
 }
 
@@ -52,6 +53,12 @@ class Coordinator:
         self.running: dict[int, tuple[object, int]] = {}  # cell index -> (submitit job, slot)
         self.stopping = False
         self.slots = slots(sweep.parallel, visible_gpus(), len(os.sched_getaffinity(0)))
+        self.study = None  # a search's Optuna study (sweeps/search.py)
+        if sweep.search:
+            from tui_gan.sweeps import search
+
+            self.study = search.open_study(sweep.folder, sweep.name, sweep.seeds[0])
+            self.dims = [search.Dimension.from_dict(d) for d in sweep.search["space"]]
 
     def run(self) -> int:
         """Until every cell has ended, or the sweep is stopped; 0 either way (cells say how)."""
@@ -63,12 +70,13 @@ class Coordinator:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         where = f"{len(self.slots)} at a time" + (" on the GPUs" if self.slots[0]["gpu"] is not None else "")
-        self.say(f"sweep {sweep.name}: {len(sweep.cells)} runs, {where}; folder {sweep.folder}")
+        runs = f"{sweep.search['trials']} trials of a search" if sweep.search else f"{len(sweep.cells)} runs"
+        self.say(f"sweep {sweep.name}: {runs}, {where}; folder {sweep.folder}")
         while True:
             self._reap()
             if not self.stopping:
                 self._start_due()
-            if not self.running and (self.stopping or not self._due()):
+            if not self.running and (self.stopping or not self._due() and not self._trials_left()):
                 break
             time.sleep(POLL_S)
         sweep.coordinator["ended"] = time.time()
@@ -84,10 +92,26 @@ class Coordinator:
     def _due(self) -> list[Cell]:
         return [c for c in self.sweep.cells if c.state in ("pending", "stopped")]
 
+    def _trials_left(self) -> bool:
+        return self.study is not None and len(self.sweep.cells) < self.sweep.search["trials"]
+
     def _start_due(self) -> None:
         free = [i for i in range(len(self.slots)) if i not in {slot for _, slot in self.running.values()}]
-        for cell, slot in zip(self._due(), free):
+        due = self._due()
+        while len(due) < len(free) and self._trials_left():
+            due.append(self._new_trial())
+        for cell, slot in zip(due, free):
             self._start(cell, slot)
+
+    def _new_trial(self) -> Cell:
+        """A search's next run: the values its sampler picks now, from what has ended so far."""
+        from tui_gan.sweeps import search
+
+        number, values = search.ask(self.study, self.dims)
+        index, seed = len(self.sweep.cells), self.sweep.seeds[0]
+        cell = Cell(index, values, seed, folder_name(index, values, seed), extra={"trial": number})
+        self.sweep.cells.append(cell)
+        return cell
 
     def _start(self, cell: Cell, slot: int) -> None:
         import submitit
@@ -103,7 +127,12 @@ class Coordinator:
             visible_gpus=() if place["gpu"] is None else (place["gpu"],),
         )
         argv = cell_argv(self.fixed_options(sweep), cell, str(sweep.run_dir(cell)), sweep.name)
-        job = executor.submit(TrainCell(argv, place["env"]))
+        env = dict(place["env"])
+        if "trial" in cell.extra:
+            from tui_gan.sweeps.search import trial_env
+
+            env.update(trial_env(sweep.folder, sweep.name, cell.extra["trial"]))
+        job = executor.submit(TrainCell(argv, env))
         self.running[cell.index] = (job, slot)
         cell.state, cell.detail = "running", ""
         cell.extra.update(job_id=str(job.job_id), started=time.time())
@@ -130,6 +159,10 @@ class Coordinator:
             cell.state, detail = outcome(self.sweep.run_dir(cell), code)
             cell.detail = detail or cell.detail
             cell.extra["ended"] = time.time()
+            if "trial" in cell.extra and cell.state in DONE:  # what the search learns from this run
+                from tui_gan.sweeps.search import tell
+
+                tell(self.study, cell.extra["trial"], cell.state, results.best_fd(self.sweep.run_dir(cell)))
             self.sweep.save()
             results.write(self.sweep)
             self.say(f"{cell.state}: {cell.label}" + (f" ({cell.detail})" if cell.detail else ""))

@@ -16,7 +16,7 @@ from tui_gan.fileio import atomic_write_bytes
 from tui_gan.sweeps.grid import Cell
 
 SWEEP_FILE = "sweep.json"
-DONE = ("finished", "collapsed", "failed")  # a resume leaves these as they are
+DONE = ("finished", "collapsed", "pruned", "failed")  # a resume leaves these as they are
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Sweep:
     parallel: int
     cells: list[Cell]
     budget: str | None = None  # --max-time of each cell
+    search: dict | None = None  # a search's sampler, trials and space (sweeps/search.py); None: the grid
     created: float = field(default_factory=time.time)
     coordinator: dict = field(default_factory=dict)  # pid and host of the job running it
 
@@ -47,6 +48,7 @@ class Sweep:
             "seeds": self.seeds,
             "parallel": self.parallel,
             "budget": self.budget,
+            "search": self.search,
             "created": self.created,
             "coordinator": self.coordinator,
             "cells": [c.to_dict() for c in self.cells],
@@ -68,6 +70,7 @@ class Sweep:
                 int(data["parallel"]),
                 [Cell.from_dict(c) for c in data["cells"]],
                 data.get("budget"),
+                data.get("search"),
                 float(data.get("created", 0.0)),
                 dict(data.get("coordinator") or {}),
             )

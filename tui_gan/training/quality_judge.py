@@ -18,6 +18,7 @@ from tui_gan.quality.report import EVAL_SEED_OFFSET, QualityReport
 from tui_gan.training import events as ev
 from tui_gan.training.outputs import RunOutputs
 from tui_gan.training.runstate import RunState
+from tui_gan.training.search_trial import reporter_from_env
 from tui_gan.training.state import ArchState, evaluating, generate
 
 BUDGET = 0.05  # the share of training time evaluations may take
@@ -58,6 +59,7 @@ class QualityJudge:
     ) -> None:
         self.config, self.dataset = config, dataset
         self.emit, self.outputs = emit, outputs
+        self.trial = reporter_from_env()  # a run of a sweep's search: its evaluations go to its trial
         self.checkpoint = checkpoint  # writes checkpoints/<arch>/<name>.pt (None: the run has no folder)
         self.classifier = None
         self.real_floor = 0.0
@@ -168,6 +170,7 @@ class QualityJudge:
             )
         )
         self._track_best(s, report.frechet_distance)
+        self._report_trial(s, report.frechet_distance)
         warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
         if warning and self.config.stop_collapsed and s.ended is None:
             s.end(RunState.FINISHED, f"{s.name}: {warning}; stopped (--stop-collapsed)", "collapsed")
@@ -177,6 +180,22 @@ class QualityJudge:
                 warning += f"; b rolls back to best.pt (step {s.best_step:,}, FD {s.best_fd:.1f})"
             self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))
         return report
+
+    def _report_trial(self, s: ArchState, fd: float) -> None:
+        """A search's run: the FD to its trial, and the run ends when the pruner says it lags.
+        Runs are compared at the same training time (the pruner's "step" counts evaluation
+        intervals): their step counts differ with their speed."""
+        if self.trial is None or s.ended is not None:
+            return
+        at = int(s.train_time / self.config.eval_every) if self.config.eval_every else s.step
+        if not self.trial.report(fd, at):
+            return
+        why = (
+            f"{s.name}: pruned by the search: FD {fd:.1f} after {s.train_time:.0f} s of training lags "
+            "the other runs' median then"
+        )
+        s.end(RunState.FINISHED, why, "pruned")
+        self.emit(ev.Notice(s.name, why, "warning"))
 
     def measure(self, G: torch.nn.Module, device: torch.device) -> QualityReport:
         """The classifier's verdict on eval_samples digits of G from the evaluation latents."""
