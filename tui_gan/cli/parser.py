@@ -160,6 +160,25 @@ def _add_sweep(sweep: argparse.ArgumentParser) -> None:
         "and ranges LOW:HIGH), its median pruner ends runs that lag",
     )
     sweep.add_argument("--trials", type=int, default=20, metavar="N", help="runs of a --search (default 20)")
+    slurm = sweep.add_argument_group("Slurm (--launcher slurm: each run an sbatch job, through submitit)")
+    slurm.add_argument(
+        "--launcher", choices=["local", "slurm"], default="local", help="where runs go (default local)"
+    )
+    slurm.add_argument("--partition", metavar="NAME", help="the partition runs are submitted to")
+    slurm.add_argument(
+        "--time", metavar="TIME", help="each run's time limit (90m, 4h; default: the budget and 50%%)"
+    )
+    slurm.add_argument(
+        "--gpus-per-run", type=int, default=0, metavar="N", help="GPUs of each run (default 0)"
+    )
+    slurm.add_argument("--account", metavar="NAME", help="the account runs are charged to")
+    slurm.add_argument(
+        "--sbatch",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an extra sbatch option for every run (--sbatch cpus-per-task=4 --sbatch qos=low)",
+    )
     sweep.add_argument(
         "--name",
         metavar="NAME",

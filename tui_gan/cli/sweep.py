@@ -71,6 +71,7 @@ def new_sweep(args: argparse.Namespace):
         raise ConfigError(f"{folder} already exists: continue it with tui-gan sweep --resume {folder}")
     sweep = Sweep(folder, name, fixed, {k.lstrip("-"): v for k, v in swept.items()}, seeds, args.parallel, [])
     sweep.budget = args.budget
+    sweep.launcher = launcher(args)
     if args.search:
         sweep.search, checks = _search(args, fixed, swept, seeds)
         sweep.grid = {}
@@ -80,6 +81,44 @@ def new_sweep(args: argparse.Namespace):
     folder.mkdir(parents=True)
     sweep.save()
     return sweep
+
+
+def launcher(args: argparse.Namespace) -> dict:
+    """Where runs go, as sweep.json keeps it: this machine, or Slurm with its options."""
+    import shutil
+
+    from tui_gan.cadence import duration
+
+    given = {"partition": args.partition, "time": args.time, "account": args.account, "sbatch": args.sbatch}
+    if args.launcher == "local":
+        extra = [f"--{k.replace('_', '-')}" for k, v in given.items() if v] + ["--gpus-per-run"] * bool(
+            args.gpus_per_run
+        )
+        if extra:
+            raise ConfigError(f"{', '.join(extra)}: Slurm options, for --launcher slurm")
+        return {"kind": "local"}
+    if shutil.which("sbatch") is None:
+        raise ConfigError("--launcher slurm needs Slurm's sbatch, which is not on this machine's PATH")
+    if args.gpus_per_run < 0:
+        raise ConfigError(f"--gpus-per-run must be 0 or more, got {args.gpus_per_run}")
+    sbatch = {}
+    for option in args.sbatch:
+        key, eq, value = option.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--sbatch {option!r}: give KEY=VALUE, as in --sbatch cpus-per-task=4")
+        sbatch[key.strip().lstrip("-").replace("-", "_")] = value
+    try:
+        time_min = duration(args.time) / 60 if args.time else None
+    except ValueError as exc:
+        raise ConfigError(f"--time {exc}") from None
+    return {
+        "kind": "slurm",
+        "partition": args.partition,
+        "time_min": time_min,
+        "gpus": args.gpus_per_run,
+        "account": args.account,
+        "sbatch": sbatch,
+    }
 
 
 def _seeds(fixed: list[str], swept: dict[str, list[str]], count: int) -> list[int]:

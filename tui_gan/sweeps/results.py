@@ -11,17 +11,12 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from tui_gan import cadence
 from tui_gan.fileio import atomic_write_bytes
 from tui_gan.sweeps.state import Sweep
 
 RESULTS_CSV = "results.csv"
 RESULTS_JSON = "results.json"
 COLUMNS = ("config", "seed", "state", "best_fd", "fd", "classes", "step", "images_per_s", "run_dir", "detail")
-
-
-def budget_minutes(budget: str | None) -> float | None:
-    return cadence.duration(budget) / 60 if budget else None
 
 
 def best_fd(run_dir) -> float | None:

@@ -8,19 +8,18 @@ what is left; a cell that was stopped continues in its folder (`--resume auto`).
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tui_gan.sweeps import results
+from tui_gan.cadence import duration
+from tui_gan.sweeps import launchers, results
 from tui_gan.sweeps.grid import Cell, cell_argv, folder_name
 from tui_gan.sweeps.state import DONE, Sweep
 
 POLL_S = 0.5
-NO_BUDGET_MIN = 7 * 24 * 60  # submitit's local time limit when the sweep gives none
 # How a cell's job ended (job.json's state) -> the cell's state.
 OUTCOMES = {
     "completed": "finished",
@@ -52,7 +51,12 @@ class Coordinator:
         self.say = say
         self.running: dict[int, tuple[object, int]] = {}  # cell index -> (submitit job, slot)
         self.stopping = False
-        self.slots = slots(sweep.parallel, visible_gpus(), len(os.sched_getaffinity(0)))
+        self.launcher = sweep.launcher or {"kind": "local"}
+        self.watch = launchers.Watch(self.launcher)
+        if self.launcher["kind"] == "slurm":  # K jobs in the queue at once; Slurm places them
+            self.slots = [{"gpu": None, "env": {}} for _ in range(sweep.parallel)]
+        else:
+            self.slots = slots(sweep.parallel, visible_gpus(), len(os.sched_getaffinity(0)))
         self.study = None  # a search's Optuna study (sweeps/search.py)
         if sweep.search:
             from tui_gan.sweeps import search
@@ -114,18 +118,12 @@ class Coordinator:
         return cell
 
     def _start(self, cell: Cell, slot: int) -> None:
-        import submitit
-
         from tui_gan.sweeps.cell import TrainCell
 
         sweep, place = self.sweep, self.slots[slot]
-        executor = submitit.LocalExecutor(folder=sweep.folder / ".submitit" / "%j")
-        budget = results.budget_minutes(sweep.budget)
-        executor.update_parameters(
-            timeout_min=math.ceil(budget * 1.5 + 10) if budget else NO_BUDGET_MIN,
-            gpus_per_node=0 if place["gpu"] is None else 1,
-            visible_gpus=() if place["gpu"] is None else (place["gpu"],),
-        )
+        budget_s = duration(sweep.budget) if sweep.budget else None
+        limit = launchers.time_limit_min(budget_s, self.launcher.get("time_min"))
+        executor = launchers.executor(self.launcher, sweep.folder, place, limit, sweep.name)
         argv = cell_argv(self.fixed_options(sweep), cell, str(sweep.run_dir(cell)), sweep.name)
         env = dict(place["env"])
         if "trial" in cell.extra:
@@ -138,6 +136,7 @@ class Coordinator:
         cell.extra.update(job_id=str(job.job_id), started=time.time())
         sweep.save()
         on = f"GPU {place['gpu']}" if place["gpu"] is not None else "CPU"
+        on = "Slurm" if self.launcher["kind"] == "slurm" else on
         self.say(f"started {cell.label} on {on} (job {job.job_id}): {sweep.run_dir(cell)}")
 
     @staticmethod
@@ -147,17 +146,13 @@ class Coordinator:
 
     def _reap(self) -> None:
         for index, (job, _) in list(self.running.items()):
-            if not job.done():
+            if not self.watch.ended(job):
                 continue
             del self.running[index]
             cell = self.sweep.cells[index]
-            try:
-                code = job.result()
-            except Exception as exc:  # the cell's process died: submitit says how
-                code, lines = None, str(exc).strip().splitlines()
-                cell.detail = lines[-1] if lines else type(exc).__name__
+            code, why = self.watch.result(job)
             cell.state, detail = outcome(self.sweep.run_dir(cell), code)
-            cell.detail = detail or cell.detail
+            cell.detail = detail or why
             cell.extra["ended"] = time.time()
             if "trial" in cell.extra and cell.state in DONE:  # what the search learns from this run
                 from tui_gan.sweeps.search import tell
@@ -173,10 +168,7 @@ class Coordinator:
         self.stopping = True
         self.say(f"stopping: {len(self.running)} running runs write their checkpoints and end")
         for job, _ in self.running.values():
-            try:
-                os.kill(int(job.job_id), signal.SIGTERM)  # submitit's local controller passes it on
-            except (ProcessLookupError, ValueError):
-                pass
+            launchers.stop(self.launcher, job)
 
 
 def outcome(run_dir: Path, code: int | None) -> tuple[str, str]:

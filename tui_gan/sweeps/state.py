@@ -30,6 +30,7 @@ class Sweep:
     cells: list[Cell]
     budget: str | None = None  # --max-time of each cell
     search: dict | None = None  # a search's sampler, trials and space (sweeps/search.py); None: the grid
+    launcher: dict | None = None  # where runs go (sweeps/launchers.py); None: this machine
     created: float = field(default_factory=time.time)
     coordinator: dict = field(default_factory=dict)  # pid and host of the job running it
 
@@ -49,6 +50,7 @@ class Sweep:
             "parallel": self.parallel,
             "budget": self.budget,
             "search": self.search,
+            "launcher": self.launcher,
             "created": self.created,
             "coordinator": self.coordinator,
             "cells": [c.to_dict() for c in self.cells],
@@ -71,6 +73,7 @@ class Sweep:
                 [Cell.from_dict(c) for c in data["cells"]],
                 data.get("budget"),
                 data.get("search"),
+                data.get("launcher"),
                 float(data.get("created", 0.0)),
                 dict(data.get("coordinator") or {}),
             )
