@@ -225,20 +225,37 @@ def test_a_preempted_cell_checkpoints_is_requeued_and_continues(tmp_path):
     assert checkpoint["train_time"] >= 8.0 and registry.read_job(run).state == "max_time"
 
 
-async def test_the_workspace_on_a_sweep_folder_says_how_far_it_is(tmp_path):
+async def test_the_workspace_on_a_sweep_folder_shows_its_leaderboard(tmp_path):
     from textual.widgets import Static
 
     from tui_gan.ui.app import WorkspaceApp
+    from tui_gan.ui.widgets.leaderboard import Leaderboard
+    from tui_gan.workspace.model import RunRow
+    from tui_gan.workspace.runs import canonical
 
     cells = make_cells({"--lr": ["1e-4", "2e-4"]}, [0, 1])
     for cell, state in zip(cells, ("finished", "finished", "running", "pending")):
         cell.state = state
-    Sweep(tmp_path, "lr", [], {"lr": ["1e-4", "2e-4"]}, [0, 1], 2, cells).save()
-    app = WorkspaceApp(tmp_path, scan=lambda root: [], refresh_s=60)
-    async with app.run_test(size=(120, 30)) as pilot:
+    sweep = Sweep(tmp_path, "lr", [], {"lr": ["1e-4", "2e-4"]}, [0, 1], 2, cells)
+    sweep.save()
+    best = {0: 40.0, 1: 50.0, 2: 30.0}  # the pending run has no folder yet
+    rows = [
+        RunRow(canonical(sweep.run_dir(c)), c.label, "simple", "", c.state, c.state == "running", best_fd=fd)
+        for c, fd in ((cells[i], best[i]) for i in best)
+    ]
+    app = WorkspaceApp(tmp_path, scan=lambda root: rows, refresh_s=60)
+    async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         status = str(app.workspace.query_one("#ws-status", Static).render())
         assert "sweep lr: 4 runs, 2 finished, 1 pending, 1 running" in status
+        board = app.workspace.query_one(Leaderboard)
+        assert board.display
+        text = "\n".join(
+            strip.text for strip in board.render_lines(board.content_region.translate(-board.region.offset))
+        )
+        first, second = (line for line in text.splitlines() if "lr=" in line)
+        assert "lr=2e-4" in first and "30.0" in first  # ranked by mean best FD: 30 against 45
+        assert "lr=1e-4" in second and "45.0 ± 5.0" in second and "2 finished" in second
 
 
 def test_a_search_space_from_choices_and_ranges():

@@ -26,13 +26,18 @@ def best_fd(run_dir) -> float | None:
     return read_row(run_dir).best_fd if (run_dir / "config.json").exists() else None
 
 
-def cell_rows(sweep: Sweep) -> list[dict]:
-    from tui_gan.workspace.runs import read_row
+def cell_rows(sweep: Sweep, found: dict | None = None) -> list[dict]:
+    """A row per cell. `found`: the rows already read (canonical run folder -> RunRow), as the
+    workspace has them; else each run folder is read here."""
+    from tui_gan.workspace.runs import canonical, read_row
 
     rows = []
     for cell in sweep.cells:
         run_dir = sweep.run_dir(cell)
-        row = read_row(run_dir) if (run_dir / "config.json").exists() else None
+        if found is not None:
+            row = found.get(canonical(run_dir))
+        else:
+            row = read_row(run_dir) if (run_dir / "config.json").exists() else None
         rows.append(
             {
                 "config": cell.config_key,
@@ -98,21 +103,37 @@ def write(sweep: Sweep) -> None:
     atomic_write_bytes(sweep.folder / RESULTS_JSON, (json.dumps(data, indent=1) + "\n").encode())
 
 
-def table(sweep: Sweep) -> str:
-    """The leaderboard as `tui-gan sweep --show` prints it."""
-    groups = leaderboard(cell_rows(sweep))
-    head = ("rank", "config", "best FD (mean ± spread)", "classes", "img/s", "runs")
-    lines = [head]
+HEAD = ("rank", "config", "best FD (mean ± spread)", "classes", "img/s", "runs")
+
+
+def board_lines(groups: list[Group]) -> list[tuple[str, ...]]:
+    """The leaderboard's cells as text, a tuple per config (HEAD names them)."""
+    lines = []
     for rank, g in enumerate(groups, 1):
-        fd = (
-            "-" if g.fd_mean is None else f"{g.fd_mean:.1f}" + (f" ± {g.fd_spread:.1f}" if g.runs > 1 else "")
-        )
+        spread = f" ± {g.fd_spread:.1f}" if g.runs > 1 else ""
+        fd = "-" if g.fd_mean is None else f"{g.fd_mean:.1f}{spread}"
         classes = "-" if g.classes is None else f"{g.classes:.1f}"
         rate = "-" if g.images_per_s is None else f"{g.images_per_s:,.0f}"
         lines.append((str(rank), g.config, fd, classes, rate, g.states))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(sweep.counts().items()))
-    text = [f"sweep {sweep.name} ({sweep.folder}): {len(sweep.cells)} runs, {counts}"]
+    return lines
+
+
+def progress(sweep: Sweep) -> str:
+    """ "sweep NAME: 12 runs, 3 finished, 2 running, 7 pending"."""
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(sweep.counts().items()))
+    total = (
+        f"{len(sweep.cells)} of {sweep.search['trials']} trials"
+        if sweep.search
+        else f"{len(sweep.cells)} runs"
+    )
+    return f"sweep {sweep.name}: {total}, {counts}"
+
+
+def table(sweep: Sweep) -> str:
+    """The leaderboard as `tui-gan sweep --show` prints it."""
+    lines = [HEAD, *board_lines(leaderboard(cell_rows(sweep)))]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(HEAD))]
+    text = [f"{progress(sweep)} ({sweep.folder})"]
     text += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines]
     return "\n".join(text)
 

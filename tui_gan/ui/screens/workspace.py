@@ -31,6 +31,7 @@ from tui_gan.ui import actions
 from tui_gan.ui.screens.confirm import ConfirmScreen
 from tui_gan.ui.screens.help import HelpScreen
 from tui_gan.ui.widgets.compare import CompareCharts, ConfigDiff, SampleStrip
+from tui_gan.ui.widgets.leaderboard import Leaderboard
 from tui_gan.ui.widgets.runs_table import LIVE_STATES, RunsTable
 from tui_gan.ui.workspace_actions import COLUMN_HELP, WORKSPACE_ACTIONS
 from tui_gan.workspace.grids import grids_at, step_after
@@ -41,10 +42,10 @@ COMPARE_REFRESH_S = 5.0  # the selected runs' series, again, while any of them t
 
 
 class RunsScanned(Message):
-    def __init__(self, rows: list[RunRow], error: str | None = None, sweep: str | None = None) -> None:
+    def __init__(self, rows: list[RunRow], error: str | None = None, sweep: tuple | None = None) -> None:
         super().__init__()
         self.rows = rows
-        self.sweep = sweep  # opened on a sweep folder: how far the sweep is
+        self.sweep = sweep  # opened on a sweep folder: (its progress, its leaderboard's lines)
         self.error = error
 
 
@@ -91,6 +92,7 @@ class WorkspaceScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="ws-status")
+        yield Leaderboard(id="board")
         yield RunsTable(id="runs")
         with Horizontal(id="compare"):
             yield CompareCharts(id="charts")
@@ -102,6 +104,7 @@ class WorkspaceScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
+        self.query_one(Leaderboard).display = False
         self.table.focus()
         self._status()
         self._poll()
@@ -125,14 +128,15 @@ class WorkspaceScreen(Screen):
                 rows, error = self.scan(self.runs_root), None
             except Exception as exc:  # a scan must never take the screen down: say why, try again
                 rows, error = self.rows, f"cannot list runs: {type(exc).__name__}: {exc}"
-            self.post_message(RunsScanned(rows, error, sweep_progress(self.runs_root)))
+            self.post_message(RunsScanned(rows, error, sweep_board(self.runs_root, rows)))
             self._rescan.wait(self.refresh_s)
             self._rescan.clear()
 
     def on_runs_scanned(self, message: RunsScanned) -> None:
         self.rows = [replace(row, colour=self.colours.of(row.run_dir)) for row in message.rows]
         self.table.show(self.rows)
-        self.sweep_line = message.sweep
+        self.sweep_line = message.sweep[0] if message.sweep else None
+        self.query_one(Leaderboard).show(message.sweep[1] if message.sweep else None)
         self._status(message.error)
         compared = self.table.selected_rows()
         if any(r.live for r in compared) and time.monotonic() - self._compare_loaded >= COMPARE_REFRESH_S:
@@ -332,9 +336,10 @@ class WorkspaceScreen(Screen):
             self._rescan.set()
 
 
-def sweep_progress(folder: Path) -> str | None:
-    """ "sweep NAME: 2 running, 4 pending, 3 finished", when `folder` is a sweep's."""
+def sweep_board(folder: Path, rows: list[RunRow]) -> tuple[str, list] | None:
+    """On a sweep folder: its progress line and its leaderboard, from the rows just scanned."""
     from tui_gan.errors import ConfigError
+    from tui_gan.sweeps import results
     from tui_gan.sweeps.state import SWEEP_FILE, Sweep
 
     if not (folder / SWEEP_FILE).is_file():
@@ -342,9 +347,9 @@ def sweep_progress(folder: Path) -> str | None:
     try:
         sweep = Sweep.load(folder)
     except ConfigError as exc:
-        return str(exc)
-    counts = ", ".join(f"{n} {state}" for state, n in sorted(sweep.counts().items()))
-    return f"sweep {sweep.name}: {len(sweep.cells)} runs, {counts}"
+        return str(exc), []
+    found = {row.run_dir: row for row in rows}
+    return results.progress(sweep), results.board_lines(results.leaderboard(results.cell_rows(sweep, found)))
 
 
 def send_to_job(row: RunRow, command: cmd.Command) -> str | None:
