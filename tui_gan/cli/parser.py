@@ -100,7 +100,9 @@ def build_parser() -> Parser:
         "where finished runs are",
     )
     _add_sweep(command("sweep", "a grid of runs over train options and seeds, run K at a time"))
-    attach = command("attach", "open the dashboard on a live job, or a finished run read-only")
+    attach = command(
+        "attach", "open the dashboard on a live job, a finished run read-only, or a sweep's workspace"
+    )
     attach.add_argument(
         "target",
         nargs="?",

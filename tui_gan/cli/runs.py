@@ -132,12 +132,18 @@ def cmd_runs(runs_root: Path) -> int:
 
 
 def cmd_attach(target: str, runs_root: Path) -> int:
+    """A run's dashboard; a sweep folder's workspace (its leaderboard and runs)."""
     from tui_gan.jobs.attach import attach_target
     from tui_gan.jobs.registry import resolve_run
+    from tui_gan.sweeps.state import SWEEP_FILE
 
-    config, source = attach_target(resolve_run(target, runs_root))
+    sweep = (Path(target) / SWEEP_FILE).is_file()
+    found = None if sweep else attach_target(resolve_run(target, runs_root))
     if not (sys.stdout.isatty() and sys.stdin.isatty()):
         raise ConfigError("attach needs a terminal (use tui-gan ls to see a job's progress from a script)")
+    if sweep:
+        return cmd_runs(Path(target))
     from tui_gan.ui.app import run_dashboard
 
+    config, source = found
     return run_dashboard(config, attach=source)

@@ -34,7 +34,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     pid = start_coordinator(sweep.folder)
     print(
         f"sweep {sweep.name}: {len(sweep.cells)} runs in the background (coordinator pid {pid})\n"
-        f"  watch it:   tui-gan runs --runs-dir {sweep.folder}\n"
+        f"  watch it:   tui-gan attach {sweep.folder}\n"
         f"  results:    tui-gan sweep --show {sweep.folder}\n"
         f"  its log:    {sweep.folder / 'sweep.log'}\n"
         f"  stop it:    kill {pid}   (each run writes a final checkpoint; --resume continues)"
