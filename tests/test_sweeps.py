@@ -341,3 +341,10 @@ def test_a_search_asks_its_study_for_each_run_and_tells_it_how_each_ended(tmp_pa
         assert trial.state.name == "COMPLETE" and cell.state == "finished"
         assert trial.value == pytest.approx(float(best[str(sweep.run_dir(cell))]), rel=1e-3)
         assert trial.params["loss"] == cell.values["loss"] and trial.intermediate_values
+
+
+def test_attach_takes_a_sweep_folder(tmp_path, capsys):
+    """A sweep folder is not a run: attach opens its workspace (which needs a terminal)."""
+    Sweep(tmp_path, "x", [], {}, [0], 1, make_cells({}, [0])).save()
+    assert "attach needs a terminal" in one_line_error(capsys, main(["attach", str(tmp_path)]))
+    assert "not a tui-gan run folder" in one_line_error(capsys, main(["attach", str(tmp_path / "nothing")]))
