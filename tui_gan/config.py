@@ -18,6 +18,7 @@ from typing import Any
 
 from tui_gan import cadence
 from tui_gan.errors import ConfigError
+from tui_gan.models.knobs import ACTIVATIONS, D_NORMS, MAX_WIDTH
 
 DATASETS = ("mnist", "fashion-mnist", "synthetic")
 NUM_CLASSES = 10  # in every dataset: digits, Fashion-MNIST's ten kinds of clothing
@@ -99,6 +100,16 @@ def _time_limit(value: Any, config: Any) -> str | None:
         cadence.duration(value)
     except ValueError as exc:
         return f"max time {exc}"
+    return None
+
+
+def _depth(value: Any, config: Any) -> str | None:
+    if value is None:
+        return None
+    if not _int(value) or value < 0:
+        return f"depth must be a whole number of at least 0, got {value!r}"
+    if value == 0 and config.arch != "dcgan":
+        return f"depth 0 leaves {config.arch} no hidden layer: give at least 1 (dcgan's 0: no extra block)"
     return None
 
 
@@ -267,6 +278,38 @@ class TrainConfig:
         metavar="BETA",
         check=_below_one("beta2 must be in [0, 1), got {value!r}"),
         group="recipe",
+    )
+    width: float = option(
+        1.0,
+        "scale every hidden width (MLPs) or channel count (dcgan) by X",
+        metavar="X",
+        check=_rule(
+            lambda v: _finite(v) and 0 < v <= MAX_WIDTH,
+            f"width must be above 0 and at most {MAX_WIDTH:g}, got {{value!r}}",
+        ),
+        group="architecture",
+    )
+    depth: int | None = option(
+        None,
+        "hidden layers of the MLPs (their widths from the first to the last, as the family's), or "
+        "extra 3x3 blocks at 14x14 for dcgan (default: the family's)",
+        metavar="N",
+        check=_depth,
+        group="architecture",
+    )
+    activation: str | None = option(
+        None,
+        "the activation of G and D: {choices} (default: the family's)",
+        metavar="NAME",
+        choices=ACTIVATIONS,
+        group="architecture",
+    )
+    d_norm: str = option(
+        "own",
+        "D's normalisation: own (the family's), none, spectral (every layer, as SNGAN) or layer",
+        metavar="NAME",
+        choices=D_NORMS,
+        group="architecture",
     )
     z_dim: int = option(100, "latent size", metavar="N", check=_whole("z-dim"))
     seed: int = option(

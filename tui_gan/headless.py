@@ -87,7 +87,8 @@ class ConsoleReporter:
         recipe = f"; {event.arch} trains with {event.recipe}" if event.recipe else ""
         self.log(
             event,
-            f"training {event.arch} on {event.dataset} ({event.device}), {event.steps_per_epoch} "
+            f"training {event.arch}{f' ({event.built})' if event.built else ''} on {event.dataset} "
+            f"({event.device}), {event.steps_per_epoch} "
             f"steps/epoch, {event.epochs} epochs; run folder {event.run_dir}{recipe}",
         )
         if self.progress is not None and self.task is None:

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args, argv = parse(list(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "archs":
-            return cmd_archs()
+            return cmd_archs(args)
         if args.command == "sample":
             return cmd_sample(args.checkpoint, args.n, args.output, args.seed, args.digit)
         if args.command == "eval":

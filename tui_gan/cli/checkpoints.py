@@ -11,12 +11,25 @@ from tui_gan.errors import CheckpointError, ConfigError
 WIDTH = 80  # `archs` fits an 80-column terminal, and a pipe (no terminal to ask)
 
 
-def cmd_archs() -> int:
+def cmd_archs(args) -> int:
+    """Every architecture with its parameter counts, as the architecture knobs given would build it."""
+    import dataclasses
     import shutil
     import textwrap
 
+    from tui_gan.config import TrainConfig
     from tui_gan.models import ARCHS, count_params
+    from tui_gan.models.knobs import Knobs
     from tui_gan.training.recipes import SEED, describe
+
+    given = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(Knobs)
+        if getattr(args, f.name, None) is not None
+    }
+    knobs = Knobs.of(given)
+    for spec in ARCHS.values():  # each knob checked as train checks it, for every architecture
+        TrainConfig(arch=spec.name, **given).validate()
 
     # a block per architecture, not a table: six columns in 80 cut the descriptions to shreds
     width = max(40, min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns))
@@ -24,8 +37,10 @@ def cmd_archs() -> int:
     print(
         textwrap.fill("tui-gan architectures (G, D: the generator's and discriminator's parameters)", width)
     )
+    if not knobs.default:
+        print(textwrap.fill(f"built with {knobs.describe()}", width))
     for spec in ARCHS.values():
-        G, D = spec.build(100)
+        G, D = spec.build(100, knobs=knobs)
         print(f"\n{spec.name:<{name_width}}G {count_params(G):,}  D {count_params(D):,}")
         for label, text in (
             ("", spec.description),
@@ -113,8 +128,12 @@ def load_generator(checkpoint: str):
 
     data = load_checkpoint(checkpoint)
     spec = get_arch(data["arch"])
+    from tui_gan.models.knobs import Knobs
+
     z_dim = int(data["config"].get("z_dim", 100))
-    G, _ = spec.build(z_dim, NUM_CLASSES if data["config"].get("conditional") else 0)
+    G, _ = spec.build(
+        z_dim, NUM_CLASSES if data["config"].get("conditional") else 0, Knobs.of(data["config"])
+    )
     try:  # the EMA of G when the run kept one: what the run itself sampled and judged
         G.load_state_dict(data.get("generator_ema") or data["generator"])
     except RuntimeError as exc:

@@ -14,7 +14,10 @@ from tui_gan import __version__
 from tui_gan.config import TrainConfig, option_fields, suggest
 
 PROG = "tui-gan"
-GROUP_TITLES = {"recipe": "how it trains (each architecture's recipe; `tui-gan archs` lists them)"}
+GROUP_TITLES = {
+    "recipe": "how it trains (each architecture's recipe; `tui-gan archs` lists them)",
+    "architecture": "what is built, for every architecture (`tui-gan archs --width 2` counts the parameters)",
+}
 # The options of `train` that steer the command rather than set a TrainConfig field.
 TRAIN_COMMAND_OPTIONS = ("headless", "detach", "config", "resume", "run_dir", "nproc", "log_every")
 # The shell's commands to a live job (cli/control.py), as a dashboard sends them.
@@ -111,7 +114,9 @@ def build_parser() -> Parser:
         help="a run folder (default: the newest live job, else the newest run)",
     )
     _add_runs(attach, "where `latest` looks for runs")
-    command("archs", "list the architectures, their sizes and how each trains")
+    add_config_options(
+        command("archs", "list the architectures, their sizes and how each trains"), group="architecture"
+    )
     _add_sample(command("sample", "draw digits from a checkpoint's generator (PNG or .npy)"))
     _add_eval(command("eval", "judge a checkpoint's generator: quality metrics as JSON"))
     for name, about in CONTROL_COMMANDS.items():
@@ -187,8 +192,8 @@ def _add_sweep(sweep: argparse.ArgumentParser) -> None:
         help="the sweep's name: its folder is RUNS_DIR/sweep-NAME (default: the time)",
     )
     _add_runs(sweep, "where the sweep folder goes")
+    sweep.add_argument("--detach", action="store_true", help="run in the background, print where")
     mode = sweep.add_mutually_exclusive_group()
-    mode.add_argument("--detach", action="store_true", help="run in the background, print where")
     mode.add_argument("--resume", metavar="SWEEP", help="continue a sweep's unfinished runs")
     mode.add_argument("--show", metavar="SWEEP", help="print a sweep's leaderboard")
     sweep.add_argument("--foreground", action="store_true", help=argparse.SUPPRESS)  # the coordinator
@@ -230,13 +235,16 @@ def _add_train(train: argparse.ArgumentParser) -> None:
     )
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """An option per TrainConfig field: --the-name (bools: --name, or --no-name when on by
-    default). Each defaults to None, so only the options given override a config file."""
+def add_config_options(parser: argparse.ArgumentParser, group: str | None = None) -> None:
+    """An option per TrainConfig field (or per field of one `group`): --the-name (bools: --name,
+    or --no-name when on by default). Each defaults to None, so only the options given override
+    a config file."""
     groups = {key: parser.add_argument_group(title) for key, title in GROUP_TITLES.items()}
     hints = typing.get_type_hints(TrainConfig)
     for field in option_fields():
         opt = field.metadata["option"]
+        if group is not None and opt.group != group:
+            continue
         flag = "--" + field.name.replace("_", "-")
         kwargs: dict[str, Any] = {"dest": field.name, "default": None, "help": _help(field)}
         if hints[field.name] is bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tui_gan.errors import ConfigError
+from tui_gan.models.knobs import Knobs
 from tui_gan.training.recipes import SEED, Recipe
 
 if TYPE_CHECKING:
@@ -30,11 +31,18 @@ class ArchSpec:
     discriminator: dict[str, Any] = field(default_factory=dict)
     recipe: Recipe = SEED  # how it trains under --recipe default (measured: README "Training recipes")
 
-    def build(self, z_dim: int, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
-        """G and D; with n_classes both take the class too: G(z, y), D(x, y)."""
+    def build(
+        self, z_dim: int, n_classes: int = 0, knobs: Knobs | None = None
+    ) -> tuple[nn.Module, nn.Module]:
+        """G and D; with n_classes both take the class too: G(z, y), D(x, y). `knobs`: the
+        architecture knobs (models/knobs.py), which the family applies to its arguments."""
         family = importlib.import_module(self.module)
-        G = family.Generator(z_dim, n_classes=n_classes, **self.generator)
-        return G, family.Discriminator(n_classes=n_classes, **self.discriminator)
+        g, d = self.generator, self.discriminator
+        if knobs is not None and not knobs.default:
+            g, d = family.knobbed(g, d, knobs)
+        return family.Generator(z_dim, n_classes=n_classes, **g), family.Discriminator(
+            n_classes=n_classes, **d
+        )
 
 
 ARCHS: dict[str, ArchSpec] = {}

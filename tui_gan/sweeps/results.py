@@ -110,7 +110,7 @@ def board_lines(groups: list[Group]) -> list[tuple[str, ...]]:
     """The leaderboard's cells as text, a tuple per config (HEAD names them)."""
     lines = []
     for rank, g in enumerate(groups, 1):
-        spread = f" ± {g.fd_spread:.1f}" if g.runs > 1 else ""
+        spread = f" ± {g.fd_spread:.1f}" if g.runs > 1 and g.fd_spread is not None else ""
         fd = "-" if g.fd_mean is None else f"{g.fd_mean:.1f}{spread}"
         classes = "-" if g.classes is None else f"{g.classes:.1f}"
         rate = "-" if g.images_per_s is None else f"{g.images_per_s:,.0f}"

@@ -50,6 +50,7 @@ class Coordinator:
         self.sweep = sweep
         self.say = say
         self.running: dict[int, tuple[object, int]] = {}  # cell index -> (submitit job, slot)
+        self.adopted: set[int] = set()  # cells a killed coordinator left training (see _adopt)
         self.stopping = False
         self.launcher = sweep.launcher or {"kind": "local"}
         self.watch = launchers.Watch(self.launcher)
@@ -68,9 +69,7 @@ class Coordinator:
         """Until every cell has ended, or the sweep is stopped; 0 either way (cells say how)."""
         sweep = self.sweep
         sweep.claim()
-        for cell in sweep.cells:
-            if cell.state == "running":  # its coordinator was killed: the cell goes on from its folder
-                cell.state = "stopped"
+        self._adopt()
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         where = f"{len(self.slots)} at a time" + (" on the GPUs" if self.slots[0]["gpu"] is not None else "")
@@ -80,7 +79,9 @@ class Coordinator:
             self._reap()
             if not self.stopping:
                 self._start_due()
-            if not self.running and (self.stopping or not self._due() and not self._trials_left()):
+            if not (self.running or self.adopted) and (
+                self.stopping or not self._due() and not self._trials_left()
+            ):
                 break
             time.sleep(POLL_S)
         sweep.coordinator["ended"] = time.time()
@@ -92,6 +93,31 @@ class Coordinator:
         if self.stopping and any(c.state not in DONE for c in sweep.cells):
             self.say(f"continue it: tui-gan sweep --resume {sweep.folder}")
         return 0
+
+    def _adopt(self) -> None:
+        """Cells a killed coordinator left running: a run whose job still trains is watched
+        through its run folder until it ends; the others go on from their checkpoints."""
+        from tui_gan.jobs.registry import classify
+
+        for cell in self.sweep.cells:
+            if cell.state != "running":
+                continue
+            if classify(self.sweep.run_dir(cell)).state == "running":
+                self.adopted.add(cell.index)
+                self.say(f"still training, watched from its folder: {cell.label}")
+            else:
+                cell.state = "stopped"
+
+    def _reap_adopted(self) -> None:
+        from tui_gan.jobs.registry import classify, read_job
+
+        for index in list(self.adopted):
+            run_dir = self.sweep.run_dir(self.sweep.cells[index])
+            if classify(run_dir).state == "running":
+                continue
+            self.adopted.discard(index)
+            job = read_job(run_dir)
+            self._ended(self.sweep.cells[index], job.exit_code if job else None, "")
 
     def _due(self) -> list[Cell]:
         return [c for c in self.sweep.cells if c.state in ("pending", "stopped")]
@@ -145,30 +171,41 @@ class Coordinator:
         return [*sweep.fixed, *(["--max-time", sweep.budget] if sweep.budget else [])]
 
     def _reap(self) -> None:
+        self._reap_adopted()
         for index, (job, _) in list(self.running.items()):
             if not self.watch.ended(job):
                 continue
             del self.running[index]
-            cell = self.sweep.cells[index]
-            code, why = self.watch.result(job)
-            cell.state, detail = outcome(self.sweep.run_dir(cell), code)
-            cell.detail = detail or why
-            cell.extra["ended"] = time.time()
-            if "trial" in cell.extra and cell.state in DONE:  # what the search learns from this run
-                from tui_gan.sweeps.search import tell
+            self._ended(self.sweep.cells[index], *self.watch.result(job))
 
-                tell(self.study, cell.extra["trial"], cell.state, results.best_fd(self.sweep.run_dir(cell)))
-            self.sweep.save()
-            results.write(self.sweep)
-            self.say(f"{cell.state}: {cell.label}" + (f" ({cell.detail})" if cell.detail else ""))
+    def _ended(self, cell: Cell, code: int | None, why: str) -> None:
+        """A cell's run has ended: its state, what the search learns from it, the results."""
+        run_dir = self.sweep.run_dir(cell)
+        cell.state, detail = outcome(run_dir, code)
+        cell.detail = detail or why
+        cell.extra["ended"] = time.time()
+        if "trial" in cell.extra and cell.state in DONE:
+            from tui_gan.sweeps.search import tell
+
+            tell(self.study, cell.extra["trial"], cell.state, results.best_fd(run_dir))
+        self.sweep.save()
+        results.write(self.sweep)
+        self.say(f"{cell.state}: {cell.label}" + (f" ({cell.detail})" if cell.detail else ""))
 
     def _stop(self, signum, frame) -> None:
         if self.stopping:
             return
         self.stopping = True
-        self.say(f"stopping: {len(self.running)} running runs write their checkpoints and end")
+        count = len(self.running) + len(self.adopted)
+        self.say(f"stopping: {count} running runs write their checkpoints and end")
         for job, _ in self.running.values():
             launchers.stop(self.launcher, job)
+        from tui_gan.jobs.registry import read_job
+
+        for index in self.adopted:  # no submitit job here: the training itself, where it runs here
+            job = read_job(self.sweep.run_dir(self.sweep.cells[index]))
+            if job is not None and job.live:
+                os.kill(job.pid, signal.SIGTERM)
 
 
 def outcome(run_dir: Path, code: int | None) -> tuple[str, str]:

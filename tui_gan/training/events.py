@@ -69,6 +69,7 @@ class Started(Event):
     devices: tuple = ()  # a multi-GPU run: every rank's GPU as (PCI bus id, UUID), for the system panel
     loss: str = "bce"  # the recipe's loss: the loss panel speaks its terms
     recipe: str = ""  # how this architecture trains, in a few words (the event log says it)
+    built: str = ""  # the architecture knobs it was built with ("width ×2, silu"), "" for the family's
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,6 +15,7 @@ import torch
 
 from tui_gan.config import pretty_name
 from tui_gan.models import count_params
+from tui_gan.models.knobs import Knobs
 from tui_gan.training import events as ev
 from tui_gan.training.device import cuda_ids
 from tui_gan.training.outputs import RunOutputs
@@ -149,4 +150,5 @@ def started(e: Engine, s: ArchState) -> ev.Started:
         devices=e.devices,
         loss=s.recipe.loss,
         recipe=describe(s.recipe) + (", class-conditional" if s.per_class else ""),
+        built=Knobs.of(e.config).describe(),
     )

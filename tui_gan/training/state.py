@@ -14,6 +14,7 @@ import torch
 from tui_gan.config import NUM_CLASSES, TrainConfig
 from tui_gan.history import StepHistory
 from tui_gan.models import ArchSpec, has_batchnorm
+from tui_gan.models.knobs import Knobs
 from tui_gan.render import to_uint8
 from tui_gan.training import distributed
 from tui_gan.training.device import make_adam
@@ -109,7 +110,7 @@ def build_state(
     recipe = resolve(config, spec.name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        G, D = spec.build(config.z_dim, NUM_CLASSES if config.conditional else 0)
+        G, D = spec.build(config.z_dim, NUM_CLASSES if config.conditional else 0, Knobs.of(config))
         fixed_noise = torch.randn(config.sample_count, config.z_dim)
         ends = torch.randn(2, config.z_dim)
     t = torch.linspace(0, 1, INTERPOLATION_POINTS).unsqueeze(1)

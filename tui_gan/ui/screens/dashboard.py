@@ -159,7 +159,11 @@ class Dashboard(Screen):
         view = self.view(e.arch)
         last = view.last_stats
         self.status_bar.set_info(
-            arch=e.arch, dataset=e.dataset, device=e.device, run_dir=e.run_dir, epochs=e.epochs
+            arch=f"{e.arch} ({e.built})" if e.built else e.arch,
+            dataset=e.dataset,
+            device=e.device,
+            run_dir=e.run_dir,
+            epochs=e.epochs,
         )
         self._show_checkpoint(view.checkpoint)
         # where this architecture is: Started's step, and the training time its last Stats said
@@ -175,7 +179,8 @@ class Dashboard(Screen):
         self.quality_panel.history = view.qualities
         if first and not self.read_only:
             self.log_line(
-                f"training {e.arch} on {e.dataset} ({e.device}), {e.steps_per_epoch:,} steps/epoch, "
+                f"training {e.arch}{f' ({e.built})' if e.built else ''} on {e.dataset} ({e.device}), "
+                f"{e.steps_per_epoch:,} steps/epoch, "
                 f"G {e.params_g:,} / D {e.params_d:,} params; run folder {e.run_dir or '(none)'}"
             )
         if e.recipe and e.arch not in self._recipes_told:
