@@ -396,12 +396,11 @@ def test_a_signal_stops_with_a_final_checkpoint_and_resume_continues_exactly(tmp
     assert (job.state, job.exit_code, job.step) == (signal.Signals(sig).name, 128 + sig, stopped)
 
     resumed = cli(*TRAIN, "--resume", str(run_dir), "--max-steps", "10")
+    reference_runs = tmp_path / "reference"  # an uninterrupted run, trained meanwhile
+    ref = cli(*TRAIN, "--epochs", "1000", "--max-steps", str(stopped + 10), "--runs-dir", str(reference_runs))
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     assert list(runs.iterdir()) == [run_dir]  # the same folder, not a new one
-
-    reference_runs = tmp_path / "reference"
-    ref = cli(*TRAIN, "--epochs", "1000", "--max-steps", str(stopped + 10), "--runs-dir", str(reference_runs))
     out, err = ref.communicate(timeout=120)
     assert ref.returncode == 0, err
     (ref_dir,) = reference_runs.iterdir()

@@ -109,7 +109,7 @@ def slurm(tmp_path_factory):
             pid_file = folder / f"{name}.pid"
             if pid_file.exists():
                 pid = int(pid_file.read_text().split()[0])
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGKILL)  # a test cluster: nothing of its state is kept
                 wait_until(lambda pid=pid: not registry.pid_alive(pid), f"{name} to end", 30)
 
 

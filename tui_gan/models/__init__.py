@@ -39,6 +39,8 @@ class ArchSpec:
         family = importlib.import_module(self.module)
         g, d = self.generator, self.discriminator
         if knobs is not None and not knobs.default:
+            if not hasattr(family, "knobbed"):
+                raise ConfigError(f"{self.name} does not take the architecture knobs ({knobs.describe()})")
             g, d = family.knobbed(g, d, knobs)
         return family.Generator(z_dim, n_classes=n_classes, **g), family.Discriminator(
             n_classes=n_classes, **d
