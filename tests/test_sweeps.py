@@ -352,3 +352,16 @@ def test_a_sweep_outlives_its_coordinator_stops_with_checkpoints_and_resumes(tmp
         checkpoint = load_checkpoint(sweep.run_dir(cell) / "checkpoints" / "simple" / "latest.pt")
         assert checkpoint["train_time"] >= 6.0 and checkpoint["step"] > stopped_at[cell.folder]
         assert registry.read_job(sweep.run_dir(cell)).state == "max_time"
+
+
+def test_one_coordinator_per_sweep(tmp_path, capsys):
+    sweep = Sweep(tmp_path, "one", [], {}, [0], 1, make_cells({}, [0]))
+    sweep.coordinator = {"pid": os.getppid(), "host": registry.HOST}  # a live process: not ours
+    sweep.save()
+    line = one_line_error(capsys, main(["sweep", "--resume", str(tmp_path), "--detach"]))
+    assert f"already run by its coordinator (pid {os.getppid()})" in line
+    sweep.coordinator = {"pid": 12345, "host": "node9"}
+    sweep.save()
+    assert "run by a coordinator on node9 (pid 12345): resume it there" in one_line_error(
+        capsys, main(["sweep", "--resume", str(tmp_path), "--detach"])
+    )

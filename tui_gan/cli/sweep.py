@@ -31,9 +31,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from tui_gan.sweeps.runner import Coordinator
 
         return Coordinator(sweep, say).run()
+    sweep.check_free()  # before saying it runs: the detached coordinator would only log the refusal
     pid = start_coordinator(sweep.folder)
+    runs = f"{sweep.search['trials']} trials of a search" if sweep.search else f"{len(sweep.cells)} runs"
     print(
-        f"sweep {sweep.name}: {len(sweep.cells)} runs in the background (coordinator pid {pid})\n"
+        f"sweep {sweep.name}: {runs} in the background (coordinator pid {pid})\n"
         f"  watch it:   tui-gan attach {sweep.folder}\n"
         f"  results:    tui-gan sweep --show {sweep.folder}\n"
         f"  its log:    {sweep.folder / 'sweep.log'}\n"
@@ -89,11 +91,15 @@ def launcher(args: argparse.Namespace) -> dict:
 
     from tui_gan.cadence import duration
 
-    given = {"partition": args.partition, "time": args.time, "account": args.account, "sbatch": args.sbatch}
+    given = {
+        "--partition": args.partition,
+        "--time": args.time,
+        "--account": args.account,
+        "--sbatch": args.sbatch,
+        "--gpus-per-run": args.gpus_per_run,
+    }
     if args.launcher == "local":
-        extra = [f"--{k.replace('_', '-')}" for k, v in given.items() if v] + ["--gpus-per-run"] * bool(
-            args.gpus_per_run
-        )
+        extra = [option for option, value in given.items() if value]
         if extra:
             raise ConfigError(f"{', '.join(extra)}: Slurm options, for --launcher slurm")
         return {"kind": "local"}

@@ -82,16 +82,23 @@ class Sweep:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{folder / SWEEP_FILE} is not readable: {type(exc).__name__}: {exc}") from None
 
-    def claim(self) -> None:
-        """This process coordinates the sweep from now; refused while another live one does."""
+    def check_free(self) -> None:
+        """ConfigError while another coordinator runs the sweep (one that ended has "ended")."""
         from tui_gan.jobs.registry import pid_alive
 
         pid, host = self.coordinator.get("pid"), self.coordinator.get("host")
+        if not pid or pid == os.getpid() or self.coordinator.get("ended"):
+            return
         here = socket.gethostname()
-        if pid and pid != os.getpid() and (host != here or pid_alive(int(pid))):
-            where = f"pid {pid}" + (f" on {host}" if host != here else "")
-            raise ConfigError(f"{self.folder} is already run by its coordinator ({where})")
-        self.coordinator = {"pid": os.getpid(), "host": here, "started": time.time()}
+        if host != here:
+            raise ConfigError(f"{self.folder} is run by a coordinator on {host} (pid {pid}): resume it there")
+        if pid_alive(int(pid)):
+            raise ConfigError(f"{self.folder} is already run by its coordinator (pid {pid})")
+
+    def claim(self) -> None:
+        """This process coordinates the sweep from now; refused while another live one does."""
+        self.check_free()
+        self.coordinator = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
         self.save()
 
     def counts(self) -> dict[str, int]:
