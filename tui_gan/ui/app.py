@@ -88,6 +88,9 @@ class TuiGanBase(App[None]):
         self.call_from_thread(self._push_run, str(run_dir), config, job_engine_factory(attach=source))
 
     def _push_run(self, key: str, config: TrainConfig, factory: EngineFactory) -> None:
+        if key in self._runs:  # Enter pressed twice before the first opened: that one
+            self.push_screen(self._runs[key])
+            return
         screen = RunScreen(
             config, factory, monitor_factory=self.monitor_factory, system_interval=self.system_interval
         )
