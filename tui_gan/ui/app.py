@@ -89,7 +89,8 @@ class TuiGanBase(App[None]):
 
     def _push_run(self, key: str, config: TrainConfig, factory: EngineFactory) -> None:
         if key in self._runs:  # Enter pressed twice before the first opened: that one
-            self.push_screen(self._runs[key])
+            if self._runs[key] not in self.screen_stack:
+                self.push_screen(self._runs[key])
             return
         screen = RunScreen(
             config, factory, monitor_factory=self.monitor_factory, system_interval=self.system_interval
