@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,10 @@ def test_kill_9_then_resume_loses_nothing_but_the_steps_since_the_checkpoint(tmp
     faults = load_faults()
     env = faults.environment(private_runtime)
     reference = faults.Reference(tmp_path, env)
-    for index, delay in enumerate([0.1, 1.2]):  # soon after the first checkpoint, and some epochs on
-        trial = faults.run_trial(faults.Trial(index, tmp_path / f"t{index}", delay), env, reference, 10)
+    trials = [faults.Trial(i, tmp_path / f"t{i}", delay) for i, delay in enumerate([0.1, 1.2])]
+    with ThreadPoolExecutor(2) as pool:  # both at once, as the script runs them
+        list(pool.map(lambda trial: faults.run_trial(trial, env, reference, 10), trials))
+    for trial in trials:  # killed soon after the first checkpoint, and some epochs on
         assert trial.failures == [], trial.folder
         assert trial.checkpoint_step >= 16 and trial.checkpoint_step % 16 == 0
         assert 0 <= trial.steps_lost < trial.killed_step

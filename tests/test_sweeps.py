@@ -148,8 +148,10 @@ def test_resume_auto_starts_a_run_then_continues_it(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_a_preempted_cell_checkpoints_is_requeued_and_continues(tmp_path):
-    """submitit's timeout signal (what Slurm's preemption warning becomes) reaches the training
-    as SIGTERM; submitit runs the cell again, which continues from its checkpoint to the end."""
+    """submitit's preemption signal (what a scheduler's warning becomes in the cell's process,
+    sent here once the run trains) reaches the training as SIGTERM; submitit runs the cell
+    again, and it continues from its checkpoint to the end of its budget."""
+    import psutil
     import submitit
 
     from tui_gan.sweeps.cell import TrainCell
@@ -164,17 +166,24 @@ def test_a_preempted_cell_checkpoints_is_requeued_and_continues(tmp_path):
         "--resume",
         "auto",
         "--max-time",
-        "6s",
+        "4s",
     ]
-    executor = submitit.LocalExecutor(folder=tmp_path / "submitit", max_num_timeout=10)
-    executor.update_parameters(timeout_min=0.4, signal_delay_s=17)  # the signal after 7 s of each try
+    executor = submitit.LocalExecutor(folder=tmp_path / "submitit")
+    executor.update_parameters(timeout_min=10)
     job = executor.submit(TrainCell(argv, {"OMP_NUM_THREADS": "1"}))
+    metrics = run / "metrics.csv"
+    wait_until(
+        lambda: metrics.exists() and len(metrics.read_text().splitlines()) > 1, "the run to train", 120
+    )
+    first = registry.read_job(run).pid
+    os.kill(psutil.Process(first).ppid(), signal.SIGUSR2)  # to the cell's process, as the scheduler would
     assert job.result() == 0
     log = "".join(p.read_text() for p in (tmp_path / "submitit").glob("*_log.*"))
     assert "SIGTERM: stopping at the next step with a final checkpoint" in log  # the first try, cut short
     assert "requeue" in log.lower()
     checkpoint = load_checkpoint(run / "checkpoints" / "simple" / "latest.pt")
-    assert checkpoint["train_time"] >= 6.0 and registry.read_job(run).state == "max_time"
+    assert checkpoint["train_time"] >= 4.0 and registry.read_job(run).state == "max_time"
+    assert registry.read_job(run).pid != first  # a second process went on in the same folder
 
 
 async def test_the_workspace_on_a_sweep_folder_shows_its_leaderboard(tmp_path):
