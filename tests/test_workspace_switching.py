@@ -86,7 +86,10 @@ async def test_the_workspace_from_a_dashboard_and_back(tmp_path, jobs, cpu_monit
         await wait_for(pilot, lambda: isinstance(app.screen, WorkspaceScreen), "the workspace")
         again = await open_run(pilot, app, "solo")
         assert again is app.dashboard and viewers(info) == 1
-        await press(pilot, "w", "q")
+        await press(pilot, "w")
+        await wait_for(pilot, lambda: isinstance(app.screen, WorkspaceScreen), "the workspace again")
+        assert app.screen.check_action("back", ()) and not app.screen.check_action("quit", ())  # footer: Back
+        await press(pilot, "q")
         await wait_for(pilot, lambda: app.screen is app.dashboard, "the dashboard after q")
         await press(pilot, "d")
         await wait_for(pilot, lambda: exited(app), "detached")

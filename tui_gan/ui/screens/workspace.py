@@ -62,7 +62,12 @@ class WorkspaceScreen(Screen):
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (180, "-very-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
-    BINDINGS = [*actions.bindings(WORKSPACE_ACTIONS), Binding("escape", "clear_filter", show=False)]
+    BINDINGS = [
+        *actions.bindings(WORKSPACE_ACTIONS),
+        Binding("escape", "clear_filter", show=False),
+        # q over a dashboard (`w`) goes back to it: the footer says so (check_action picks one)
+        Binding("q", "back", "Back", tooltip="back to the dashboard the workspace was opened from"),
+    ]
 
     def __init__(
         self,
@@ -290,12 +295,19 @@ class WorkspaceScreen(Screen):
         if row is not None:
             (self.opener or self.app.show_run)(row)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """q quits `tui-gan runs`, and goes back when the workspace is over a dashboard."""
+        if action in ("quit", "back"):
+            return (action == "quit") == (self.app.screen_stack[0] is self)
+        return True
+
     def action_quit(self) -> None:
-        """Leave the workspace (the runs go on): the App, or the dashboard it was opened from."""
-        if self.app.screen_stack[0] is self:
-            self.app.exit()
-        else:
-            self.app.pop_screen()
+        """Leave the workspace (the runs go on)."""
+        self.app.exit()
+
+    def action_back(self) -> None:
+        """To the dashboard the workspace was opened from (`w`)."""
+        self.app.pop_screen()
 
     def action_help(self) -> None:
         self.app.push_screen(
