@@ -98,6 +98,7 @@ def evaluate(e: Engine, _: cmd.Command) -> None:
 
 def stop(e: Engine, c: cmd.Stop) -> None:
     e.final_checkpoint = c.checkpoint
+    e.writes.hurry()  # a write still waiting (TensorBoard's can fail late): try it now
     e.enter(RunState.STOPPING)
 
 

@@ -49,6 +49,10 @@ class WriteRetry:
                 )
             )
 
+    def hurry(self) -> None:
+        """The next retry at once (a stop: its final checkpoint should not wait out the backoff)."""
+        self.due = time.monotonic()
+
     def due_now(self) -> bool:
         return self.problem is not None and time.monotonic() >= self.due
 
