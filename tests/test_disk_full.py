@@ -66,9 +66,10 @@ def states(rec: Recorder) -> list[str]:
     return [e.state for e in rec.of(ev.StateChanged)]
 
 
-def test_a_full_disk_pauses_training_and_it_goes_on_once_there_is_space(tmp_path, monkeypatch):
-    disk = Disk(monkeypatch)
-    disk.refusing = ("metrics.csv", "checkpoints")
+def paused_by_a_full_disk(tmp_path, disk: Disk, refusing: tuple[str, ...], wait_s: float):
+    """A 200-step run in a thread, trained a little, then paused by `disk` refusing the files
+    named `refusing`: (its events, the engine, the thread, the dict its reason goes to)."""
+    disk.refusing = refusing
     rec = Recorder()
     engine = make_engine(
         tmp_path, rec, run_dir=tmp_path / "run", max_steps=200, epochs=100, checkpoint_every=0
@@ -76,7 +77,13 @@ def test_a_full_disk_pauses_training_and_it_goes_on_once_there_is_space(tmp_path
     thread, result = run_in_thread(engine)
     wait_until(lambda: engine.current is not None and engine.current.step > 8, "some training", 120)
     disk.full = True
-    wait_until(lambda: "paused" in states(rec), "the run to pause", 30)
+    wait_until(lambda: "paused" in states(rec), "the run to pause", wait_s)
+    return rec, engine, thread, result
+
+
+def test_a_full_disk_pauses_training_and_it_goes_on_once_there_is_space(tmp_path, monkeypatch):
+    disk = Disk(monkeypatch)
+    rec, engine, thread, result = paused_by_a_full_disk(tmp_path, disk, ("metrics.csv", "checkpoints"), 30)
     notices = [n.message for n in rec.of(ev.Notice) if n.level == "error"]
     assert any("could not write" in m and "disk full" in m and "metrics.csv" in m for m in notices), notices
     paused_at = engine.current.step
@@ -241,15 +248,7 @@ def test_tensorboard_on_a_full_disk_pauses_and_goes_on_in_a_new_event_file(tmp_p
     later write, pauses the run like any other file, and a new event file takes over, with no
     traceback in the log."""
     disk = Disk(monkeypatch)
-    disk.refusing = ("tensorboard",)
-    rec = Recorder()
-    engine = make_engine(
-        tmp_path, rec, run_dir=tmp_path / "run", max_steps=200, epochs=100, checkpoint_every=0
-    )
-    thread, result = run_in_thread(engine)
-    wait_until(lambda: engine.current is not None and engine.current.step > 8, "some training", 120)
-    disk.full = True
-    wait_until(lambda: "paused" in states(rec), "the run to pause", 60)
+    rec, engine, thread, result = paused_by_a_full_disk(tmp_path, disk, ("tensorboard",), 60)
     notices = [n.message for n in rec.of(ev.Notice) if n.level == "error"]
     assert any("tensorboard" in m and "disk full" in m for m in notices), notices
     disk.full = False

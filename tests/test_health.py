@@ -34,6 +34,19 @@ def test_mode_collapse_hysteresis():
     assert alarm.update(10, 0.9) is not None  # KL alone can signal collapse
 
 
+class OneDigit(torch.nn.Module):
+    """A collapsed generator: every z gives the same image (`digit`, uint8 28x28); it keeps
+    `inner`'s parameters so that the engine's optimizer still has them."""
+
+    def __init__(self, inner: torch.nn.Module, digit: torch.Tensor):
+        super().__init__()
+        self.inner = inner
+        self.digit = digit.float().mul(2 / 255).sub(1)
+
+    def forward(self, z):
+        return self.inner(z) * 0 + self.digit.expand(z.shape[0], 1, 28, 28)
+
+
 def run_until(engine, predicate, what: str, timeout=60):
     """Runs the engine in a thread until `predicate` holds (or fails after `timeout`), then stops it."""
     thread, _ = run_in_thread(engine)
@@ -55,17 +68,7 @@ def test_engine_evaluates_quality_and_flags_a_one_digit_generator(tmp_path, clas
         exit_when_done=False,
     )
     engine.setup()
-    one_digit = data.images[3].float().mul(2 / 255).sub(1)
-
-    class OneDigit(torch.nn.Module):  # a collapsed generator: every z gives the same image
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, z):
-            return self.inner(z) * 0 + one_digit.expand(z.shape[0], 1, 28, 28)
-
-    engine.current.G = OneDigit(engine.current.G)
+    engine.current.G = OneDigit(engine.current.G, data.images[3])
     run_until(engine, lambda: len(rec.of(ev.Quality)) >= 2, "two evaluations")
     report = rec.of(ev.Quality)[0].report
     assert report.n == 200 and report.classes_covered == 1 and report.kl_to_uniform > 2.0
@@ -141,17 +144,7 @@ def test_stop_collapsed_ends_a_collapsed_run_and_says_so(tmp_path, classifier_ca
         run_dir=False,
     )
     engine.setup()
-    one_digit = data.images[3].float().mul(2 / 255).sub(1)
-
-    class OneDigit(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, z):
-            return self.inner(z) * 0 + one_digit.expand(z.shape[0], 1, 28, 28)
-
-    engine.current.G = OneDigit(engine.current.G)
+    engine.current.G = OneDigit(engine.current.G, data.images[3])
     engine.current.G_ema = None
     assert engine.run() == "collapsed"
     assert engine.state is RunState.FINISHED

@@ -19,13 +19,6 @@ RESULTS_JSON = "results.json"
 COLUMNS = ("config", "seed", "state", "best_fd", "fd", "classes", "step", "images_per_s", "run_dir", "detail")
 
 
-def best_fd(run_dir) -> float | None:
-    """The lowest Frechet distance the run's evaluations reached (quality.csv)."""
-    from tui_gan.workspace.runs import read_row
-
-    return read_row(run_dir).best_fd if (run_dir / "config.json").exists() else None
-
-
 def cell_rows(sweep: Sweep, found: dict | None = None) -> list[dict]:
     """A row per cell. `found`: the rows already read (canonical run folder -> RunRow), as the
     workspace has them; else each run folder is read here."""
@@ -91,7 +84,8 @@ def leaderboard(rows: list[dict]) -> list[Group]:
     return sorted(groups, key=lambda g: math.inf if g.fd_mean is None else g.fd_mean)
 
 
-def write(sweep: Sweep) -> None:
+def write(sweep: Sweep) -> list[dict]:
+    """results.csv and results.json, from every cell's run folder; the rows written."""
     rows = cell_rows(sweep)
     out = io.StringIO()
     writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
@@ -101,6 +95,7 @@ def write(sweep: Sweep) -> None:
     board = [vars(g) for g in leaderboard(rows)]
     data = {"name": sweep.name, "grid": sweep.grid, "seeds": sweep.seeds, "runs": rows, "leaderboard": board}
     atomic_write_bytes(sweep.folder / RESULTS_JSON, (json.dumps(data, indent=1) + "\n").encode())
+    return rows
 
 
 HEAD = ("rank", "config", "best FD (mean ± spread)", "classes", "img/s", "runs")

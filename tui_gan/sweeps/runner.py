@@ -184,12 +184,12 @@ class Coordinator:
         cell.state, detail = outcome(run_dir, code)
         cell.detail = detail or why
         cell.extra["ended"] = time.time()
+        self.sweep.save()
+        rows = results.write(self.sweep)  # a row per cell, in order: this one's best FD too
         if "trial" in cell.extra and cell.state in DONE:
             from tui_gan.sweeps.search import tell
 
-            tell(self.study, cell.extra["trial"], cell.state, results.best_fd(run_dir))
-        self.sweep.save()
-        results.write(self.sweep)
+            tell(self.study, cell.extra["trial"], cell.state, rows[cell.index]["best_fd"])
         self.say(f"{cell.state}: {cell.label}" + (f" ({cell.detail})" if cell.detail else ""))
 
     def _stop(self, signum, frame) -> None:
