@@ -10,26 +10,21 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tui_gan import cadence
+from tui_gan import config_checks as checks
 from tui_gan.errors import ConfigError
 from tui_gan.models.knobs import ACTIVATIONS, D_NORMS, MAX_WIDTH
 
 DATASETS = ("mnist", "fashion-mnist", "synthetic")
 NUM_CLASSES = 10  # in every dataset: digits, Fashion-MNIST's ten kinds of clothing
-DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 _PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic digits"}
-
-# A validation rule: (value, the whole config) -> what is wrong, or None. It sees the whole
-# config for the few settings that depend on another one (--early-stop on --eval-every).
-Check = Callable[[Any, "TrainConfig"], "str | None"]
 
 
 def pretty_name(dataset: str) -> str:
@@ -52,7 +47,7 @@ class Option:
     metavar: str | None = None
     choices: Sequence[str] | Callable[[], Sequence[str]] | None = None  # a callable: looked up late
     flags: tuple[str, ...] = ()  # short flags besides --the-field-name
-    check: Check | None = None
+    check: checks.Check | None = None
     label: str | None = None  # how an unknown choice is named: "unknown <label> 'x'"
     group: str | None = None  # "recipe": train's "how it trains" options
     const: Any = None  # what the option means when given without a value (`--compile`)
@@ -78,71 +73,6 @@ def option(default: Any, help: str, **details: Any) -> Any:
 def option_fields() -> tuple[dataclasses.Field, ...]:
     """TrainConfig's fields, each with its Option in metadata["option"]."""
     return dataclasses.fields(TrainConfig)
-
-
-def _int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _rule(ok: Callable[[Any], bool], message: str) -> Check:
-    """A check from a test of the value and what to say when it fails ({value!r} in it)."""
-    return lambda value, config: None if ok(value) else message.format(value=value)
-
-
-def _time_limit(value: Any, config: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        cadence.duration(value)
-    except ValueError as exc:
-        return f"max time {exc}"
-    return None
-
-
-def _depth(value: Any, config: Any) -> str | None:
-    if value is None:
-        return None
-    if not _int(value) or value < 0:
-        return f"depth must be a whole number of at least 0, got {value!r}"
-    if value == 0 and config.arch != "dcgan":
-        return f"depth 0 leaves {config.arch} no hidden layer: give at least 1 (dcgan's 0: no extra block)"
-    return None
-
-
-def _whole(label: str) -> Check:
-    return _rule(lambda v: _int(v) and v >= 1, label + " must be a whole number of at least 1, got {value!r}")
-
-
-def _positive(label: str) -> Check:
-    return _rule(lambda v: _finite(v) and v > 0, label + " must be a positive number, got {value!r}")
-
-
-def _below_one(message: str) -> Check:
-    return _rule(lambda v: _finite(v) and 0 <= v < 1, message)
-
-
-def _boolean(label: str) -> Check:
-    return _rule(lambda v: isinstance(v, bool), label + " must be true or false, got {value!r}")
-
-
-def _device(value: Any, config: TrainConfig) -> str | None:
-    kind, colon, index = str(value).partition(":")
-    if value in DEVICES or (kind == "cuda" and colon and index.isdigit()):
-        return None
-    return (
-        f"unknown device {value!r}; choose one of: {', '.join(DEVICES)} or cuda:N (N a GPU number: 0, 1, ...)"
-    )
-
-
-def _patience(value: Any, config: TrainConfig) -> str | None:
-    problem = _whole("early-stop patience (evaluations)")(value, config)
-    if not problem and not config.eval_every:  # early stopping counts evaluations
-        problem = "--early-stop needs quality evaluations: --eval-every must not be 0"
-    return problem
 
 
 def _arch_names() -> Sequence[str]:
@@ -180,8 +110,8 @@ class TrainConfig:
     data_dir: str | None = option(
         None, "folder with the IDX files (flat or torchvision layout)", metavar="DIR"
     )
-    epochs: int = option(100, "epochs to train", metavar="N", check=_whole("epochs"))
-    batch_size: int = option(128, "batch size", metavar="N", check=_whole("batch size"))
+    epochs: int = option(100, "epochs to train", metavar="N", check=checks.whole("epochs"))
+    batch_size: int = option(128, "batch size", metavar="N", check=checks.whole("batch size"))
     # How it trains: `recipe` (tui_gan/training/recipes.py) per architecture; a value set here wins
     # over the recipe's, and None means the recipe's.
     recipe: str = option(
@@ -201,21 +131,21 @@ class TrainConfig:
         None,
         "Adam learning rate of both nets (the recipe's: 2e-4 for seed)",
         metavar="LR",
-        check=_positive("learning rate"),
+        check=checks.positive("learning rate"),
         group="recipe",
     )
     lr_g: float | None = option(
         None,
         "the generator's learning rate",
         metavar="LR",
-        check=_positive("learning rate --lr-g"),
+        check=checks.positive("learning rate --lr-g"),
         group="recipe",
     )
     lr_d: float | None = option(
         None,
         "the discriminator's learning rate (TTUR: higher than G's)",
         metavar="LR",
-        check=_positive("learning rate --lr-d"),
+        check=checks.positive("learning rate --lr-d"),
         group="recipe",
     )
     lr_schedule: str | None = option(
@@ -229,8 +159,9 @@ class TrainConfig:
         None,
         "steps of linear learning-rate warm-up",
         metavar="STEPS",
-        check=_rule(
-            lambda v: _int(v) and v >= 0, "warmup must be 0 or a whole number of steps, got {value!r}"
+        check=checks.rule(
+            lambda v: checks.whole_number(v) and v >= 0,
+            "warmup must be 0 or a whole number of steps, got {value!r}",
         ),
         group="recipe",
     )
@@ -238,53 +169,53 @@ class TrainConfig:
         None,
         "generator EMA, e.g. 0.999 (0 off): samples, evaluations and exports use it",
         metavar="DECAY",
-        check=_below_one("ema must be 0 (off) or a decay in (0, 1) such as 0.999, got {value!r}"),
+        check=checks.below_one("ema must be 0 (off) or a decay in (0, 1) such as 0.999, got {value!r}"),
         group="recipe",
     )
     n_critic: int | None = option(
-        None, "D steps per G step (wgan-gp: 5)", metavar="N", check=_whole("n-critic"), group="recipe"
+        None, "D steps per G step (wgan-gp: 5)", metavar="N", check=checks.whole("n-critic"), group="recipe"
     )
     gp_weight: float | None = option(
         None,
         "wgan-gp gradient-penalty weight (10)",
         metavar="W",
-        check=_positive("gp-weight"),
+        check=checks.positive("gp-weight"),
         group="recipe",
     )
     early_stop: int | None = option(
         None,
         "stop after PATIENCE quality evaluations without a better Frechet distance (best.pt keeps the best)",
         metavar="PATIENCE",
-        check=_patience,
+        check=checks.patience,
         group="recipe",
     )
     conditional: bool = option(
         False,
         "class-conditional G and D (models/conditional.py): the samples panel shows a row per digit, "
         "the quality panel each digit's accuracy, and `tui-gan sample --digit N` draws a chosen digit",
-        check=_boolean("conditional"),
+        check=checks.boolean("conditional"),
         group="recipe",
     )
     beta1: float | None = option(
         None,
         "Adam's beta1 (default: the recipe's; seed 0.5)",
         metavar="BETA",
-        check=_below_one("beta1 must be in [0, 1), got {value!r}"),
+        check=checks.below_one("beta1 must be in [0, 1), got {value!r}"),
         group="recipe",
     )
     beta2: float | None = option(
         None,
         "Adam's beta2 (default: the recipe's; seed 0.999)",
         metavar="BETA",
-        check=_below_one("beta2 must be in [0, 1), got {value!r}"),
+        check=checks.below_one("beta2 must be in [0, 1), got {value!r}"),
         group="recipe",
     )
     width: float = option(
         1.0,
         "scale every hidden width (MLPs) or channel count (dcgan) by X",
         metavar="X",
-        check=_rule(
-            lambda v: _finite(v) and 0 < v <= MAX_WIDTH,
+        check=checks.rule(
+            lambda v: checks.finite(v) and 0 < v <= MAX_WIDTH,
             f"width must be above 0 and at most {MAX_WIDTH:g}, got {{value!r}}",
         ),
         group="architecture",
@@ -294,7 +225,7 @@ class TrainConfig:
         "hidden layers of the MLPs (their widths from the first to the last, as the family's), or "
         "extra 3x3 blocks at 14x14 for dcgan (default: the family's)",
         metavar="N",
-        check=_depth,
+        check=checks.depth,
         group="architecture",
     )
     activation: str | None = option(
@@ -311,51 +242,54 @@ class TrainConfig:
         choices=D_NORMS,
         group="architecture",
     )
-    z_dim: int = option(100, "latent size", metavar="N", check=_whole("z-dim"))
+    z_dim: int = option(100, "latent size", metavar="N", check=checks.whole("z-dim"))
     seed: int = option(
-        0, "random seed", metavar="N", check=_rule(_int, "seed must be an integer, got {value!r}")
+        0,
+        "random seed",
+        metavar="N",
+        check=checks.rule(checks.whole_number, "seed must be an integer, got {value!r}"),
     )
     device: str = option(
-        "auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps", metavar="DEVICE", check=_device
+        "auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps", metavar="DEVICE", check=checks.device
     )
     runs_dir: str = option("runs", "where run folders go", metavar="DIR")
     name: str | None = option(
         None,
         "the run's name in tui-gan ls and the workspace (default: its folder's name)",
         metavar="NAME",
-        check=_rule(
+        check=checks.rule(
             lambda v: isinstance(v, str) and 0 < len(v) <= 64 and v.isprintable(),
             "name must be 1 to 64 printable characters, got {value!r}",
         ),
     )
     max_steps: int | None = option(
-        None, "stop after N steps (demos, tests, quick tries)", metavar="N", check=_whole("max steps")
+        None, "stop after N steps (demos, tests, quick tries)", metavar="N", check=checks.whole("max steps")
     )
     max_time: str | None = option(
         None,
         "stop after TIME of training (90s, 10m, 2h; loading and pauses do not count, a resume "
         "goes on counting): a sweep's budget per run",
         metavar="TIME",
-        check=_time_limit,
+        check=checks.time_limit,
     )
     stop_collapsed: bool = option(
         False,
         "end the run when the quality checks see a mode collapse (its state says collapsed); a "
         "diverged run (non-finite loss) always ends",
-        check=_boolean("stop collapsed"),
+        check=checks.boolean("stop collapsed"),
         group="recipe",
     )
     synthetic_size: int = option(
         60000,
         "images in the set of --dataset synthetic",
         metavar="N",
-        check=_whole("synthetic size"),
+        check=checks.whole("synthetic size"),
     )
     sample_count: int = option(
         64,
         "fixed-noise digits in the sample grid, rounded up to 10 per row when conditional",
         metavar="N",
-        check=_whole("sample count"),
+        check=checks.whole("sample count"),
     )
     checkpoint_every: str = option(
         cadence.DEFAULT,
@@ -370,23 +304,23 @@ class TrainConfig:
         30.0,
         "seconds of training between quality evaluations, 0 off",
         metavar="S",
-        check=_rule(
-            lambda v: _finite(v) and v >= 0,
+        check=checks.rule(
+            lambda v: checks.finite(v) and v >= 0,
             "eval-every must be 0 (off) or a positive number of seconds, got {value!r}",
         ),
     )
     eval_samples: int = option(
-        1000, "digits generated per quality evaluation", metavar="N", check=_whole("eval samples")
+        1000, "digits generated per quality evaluation", metavar="N", check=checks.whole("eval samples")
     )
     log_every_step: bool = option(
         False,
         "a metrics.csv / TensorBoard row per step (default: a row per ~0.1 s of training with the "
         "mean, min, max and last values of its steps)",
-        check=_boolean("log-every-step"),
+        check=checks.boolean("log-every-step"),
     )
     # A flag that is on by default is the command line's --no-<name>; its help says what that does.
     tensorboard: bool = option(
-        True, "no TensorBoard event files in RUN_DIR/tensorboard", check=_boolean("tensorboard")
+        True, "no TensorBoard event files in RUN_DIR/tensorboard", check=checks.boolean("tensorboard")
     )
     precision: str = option(
         "fp32", "fp32 (TF32 matmuls on Ampere+ GPUs), bf16 or fp16 (GPU) autocast", choices=PRECISIONS
