@@ -131,6 +131,7 @@ def make_config(
     device: str,
     runs_dir: str,
     conditional: bool = False,
+    settings: dict | None = None,
 ) -> TrainConfig:
     return TrainConfig(
         arch=arch,
@@ -143,6 +144,7 @@ def make_config(
         runs_dir=runs_dir,
         recipe=recipe,
         conditional=conditional,
+        **(settings or {}),
     ).validate()
 
 
@@ -156,7 +158,9 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
 
     load, cpu_before, began = os.getloadavg()[0], cpu_seconds(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tui-gan-quality-") as runs_dir:
-        config = make_config(arch, recipe, seed, dataset.name, args.device, runs_dir, args.conditional)
+        config = make_config(
+            arch, recipe, seed, dataset.name, args.device, runs_dir, args.conditional, args.settings
+        )
         engine = BudgetEngine(
             config, listen, seconds=args.seconds, dataset=dataset, run_dir=False, exit_when_done=True
         )
@@ -220,8 +224,10 @@ def summarise(rows: list[dict]) -> dict:
     """The mean of a cell's repeats; a figure is None when any repeat diverged."""
     rates = [r["images_per_s"] for r in rows if r["images_per_s"]]
     covered = [r["report"]["classes_covered"] for r in rows if r["report"]]
+    fds = [r["report"]["frechet_distance"] for r in rows if r["report"]]
     return {
         "fd": mean_of(rows, "frechet_distance"),
+        "fd_sd": statistics.stdev(fds) if len(fds) == len(rows) > 1 else None,
         "classes": mean_of(rows, "classes_covered"),
         "min_classes": min(covered) if len(covered) == len(rows) else None,
         "score": mean_of(rows, "classifier_score"),
@@ -246,7 +252,7 @@ def row_text(
     name: str,
     recipe: str,
     judged: str,
-    fd,
+    fd: str,
     classes: str,
     score,
     conf,
@@ -256,7 +262,7 @@ def row_text(
     conditional: bool = False,
 ) -> str:
     return (
-        f"{name:15} {recipe:8} {judged:6} {fmt(fd, '8.2f')} {classes:>8} {fmt(score, '6.2f')} "
+        f"{name:15} {recipe:8} {judged:6} {fd:>14} {classes:>8} {fmt(score, '6.2f')} "
         f"{fmt(conf, '6.3f')} "
         + (f"{fmt(accuracy, '6.1%')} " if conditional else "")
         + f"{steps:>7} {fmt(rate, '7,.0f')}"
@@ -267,7 +273,7 @@ def table(
     archs: list[str], recipes: list[str], cells: dict, real: dict, conditional: bool = False
 ) -> list[str]:
     lines = [
-        f"{'arch':15} {'recipe':8} {'judged':6} {'FD':>8} {'classes':>8} {'score':>6} {'conf':>6} "
+        f"{'arch':15} {'recipe':8} {'judged':6} {'FD (± sd)':>14} {'classes':>8} {'score':>6} {'conf':>6} "
         + (f"{'acc':>6} " if conditional else "")
         + f"{'steps':>7} {'img/s':>7}"
     ]
@@ -281,7 +287,7 @@ def table(
                     arch if i == 0 else "",
                     recipe,
                     c["judged"],
-                    c["fd"],
+                    fmt(c["fd"], ".2f") + ("" if c["fd_sd"] is None else f" ± {c['fd_sd']:.1f}"),
                     classes,
                     c["score"],
                     c["confidence"],
@@ -297,7 +303,7 @@ def table(
             "real digits",
             "-",
             "-",
-            real["frechet_distance"],
+            fmt(real["frechet_distance"], ".2f"),
             f"{real['classes_covered']}/10",
             real["classifier_score"],
             real["mean_confidence"],
@@ -421,7 +427,26 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--conditional", action="store_true", help="class-conditional G and D; adds per-digit accuracy"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a train setting for every run, as in a config file (grow_images=16000, loss=lsgan)",
+    )
     args = parser.parse_args()
+    args.settings = {}
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        if not eq:
+            parser.error(f"--set {item!r}: give KEY=VALUE")
+        try:
+            args.settings[key.replace("-", "_")] = json.loads(value)
+        except ValueError:
+            args.settings[key.replace("-", "_")] = value  # a word: loss=lsgan
+    unknown = set(args.settings) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        parser.error(f"--set: unknown train setting(s) {', '.join(sorted(unknown))}")
     if (
         args.seconds <= 0
         or args.samples < 2
@@ -438,7 +463,9 @@ def benchmark(args: argparse.Namespace) -> None:
     """Every run, then the table and the targets (and the JSON). Raises BenchError or TuiGanError."""
     archs, recipes = args.arch, args.recipe
     for recipe in recipes:  # a recipe this checkout lacks fails now, not after an hour of runs
-        make_config(archs[0], recipe, args.seed, "mnist", args.device, "runs", args.conditional)
+        make_config(
+            archs[0], recipe, args.seed, "mnist", args.device, "runs", args.conditional, args.settings
+        )
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise BenchError(f"cannot write {args.json}: no folder {Path(args.json).resolve().parent}")
     if args.threads:
@@ -471,6 +498,7 @@ def benchmark(args: argparse.Namespace) -> None:
         f"{args.seconds:g} s per run after {WARMUP_STEPS} warm-up steps, batch {BATCH}, "
         f"{args.samples} digits "
         f"judged per run, recipes {', '.join(recipes)}, {args.repeats} repeat(s), {args.device}"
+        + (f"; set {args.settings}" if args.settings else "")
     )
     sys.stdout.flush()
 
@@ -545,6 +573,7 @@ def benchmark(args: argparse.Namespace) -> None:
                 "recipes": recipes,
                 "archs": archs,
                 "conditional": args.conditional,
+                "set": args.settings,
             },
             "classifier_accuracy": classifier.val_accuracy,
             "real_floor_fd": floor,

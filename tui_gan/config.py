@@ -182,6 +182,16 @@ class TrainConfig:
         check=checks.positive("gp-weight"),
         group="recipe",
     )
+    drift: float | None = option(
+        None,
+        "penalty on D's squared score for real digits, keeping a WGAN critic's scores near 0 "
+        "(progan's recipe: 1e-3; 0 off)",
+        metavar="W",
+        check=checks.rule(
+            lambda v: checks.finite(v) and v >= 0, "drift must be 0 (off) or a positive weight, got {value!r}"
+        ),
+        group="recipe",
+    )
     early_stop: int | None = option(
         None,
         "stop after PATIENCE quality evaluations without a better Frechet distance (best.pt keeps the best)",
@@ -212,7 +222,7 @@ class TrainConfig:
     )
     width: float = option(
         1.0,
-        "scale every hidden width (MLPs) or channel count (dcgan) by X",
+        "scale every hidden width (MLPs) or channel count (dcgan, progan) by X",
         metavar="X",
         check=checks.rule(
             lambda v: checks.finite(v) and 0 < v <= MAX_WIDTH,
@@ -222,8 +232,9 @@ class TrainConfig:
     )
     depth: int | None = option(
         None,
-        "hidden layers of the MLPs (their widths from the first to the last, as the family's), or "
-        "extra 3x3 blocks at 14x14 for dcgan (default: the family's)",
+        "hidden layers of the MLPs (their widths from the first to the last, as the family's), "
+        "extra 3x3 blocks at 14x14 for dcgan, extra 3x3 convolutions per resolution for progan "
+        "(default: the family's)",
         metavar="N",
         check=checks.depth,
         group="architecture",
@@ -240,6 +251,14 @@ class TrainConfig:
         "D's normalisation: own (the family's), none, spectral (every layer, as SNGAN) or layer",
         metavar="NAME",
         choices=D_NORMS,
+        group="architecture",
+    )
+    grow_images: int | None = option(
+        None,
+        "progan: images per growth phase (7x7, fade in 14x14, 14x14, fade in 28x28, then 28x28; "
+        "default 32000)",
+        metavar="N",
+        check=checks.whole("grow images"),
         group="architecture",
     )
     z_dim: int = option(100, "latent size", metavar="N", check=checks.whole("z-dim"))

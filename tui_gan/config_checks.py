@@ -43,7 +43,7 @@ def depth(value: Any, config: Any) -> str | None:
         return None
     if not whole_number(value) or value < 0:
         return f"depth must be a whole number of at least 0, got {value!r}"
-    if value == 0 and config.arch != "dcgan":
+    if value == 0 and not _convolutional(config.arch):
         return f"depth 0 leaves {config.arch} no hidden layer: give at least 1 (dcgan's 0: no extra block)"
     return None
 
@@ -80,3 +80,9 @@ def patience(value: Any, config: Any) -> str | None:
     if not problem and not config.eval_every:  # early stopping counts evaluations
         problem = "--early-stop needs quality evaluations: --eval-every must not be 0"
     return problem
+
+
+def _convolutional(arch: str) -> bool:
+    from tui_gan.models import ARCHS  # the registry is torch-free
+
+    return arch in ARCHS and ARCHS[arch].convolutional

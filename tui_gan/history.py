@@ -238,6 +238,7 @@ class Snapshot:
     ema: bool = False  # from the generator's moving average
     per_class: int = 0  # a conditional generator's grid: this many of each class, in class order
     interp_class: int = -1  # the class a conditional interpolation row draws
+    stage: str = ""  # a growing architecture's stage when drawn
 
     @classmethod
     def of(cls, samples) -> Snapshot:

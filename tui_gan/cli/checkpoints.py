@@ -40,7 +40,7 @@ def cmd_archs(args) -> int:
     if not knobs.default:
         print(textwrap.fill(f"built with {knobs.describe()}", width))
     for spec in ARCHS.values():
-        G, D = spec.build(100, knobs=knobs)
+        G, D = spec.build(100, knobs=spec.knobs_of(given))
         print(f"\n{spec.name:<{name_width}}G {count_params(G):,}  D {count_params(D):,}")
         for label, text in (
             ("", spec.description),
@@ -128,11 +128,9 @@ def load_generator(checkpoint: str):
 
     data = load_checkpoint(checkpoint)
     spec = get_arch(data["arch"])
-    from tui_gan.models.knobs import Knobs
-
     z_dim = int(data["config"].get("z_dim", 100))
     G, _ = spec.build(
-        z_dim, NUM_CLASSES if data["config"].get("conditional") else 0, Knobs.of(data["config"])
+        z_dim, NUM_CLASSES if data["config"].get("conditional") else 0, spec.knobs_of(data["config"])
     )
     try:  # the EMA of G when the run kept one: what the run itself sampled and judged
         G.load_state_dict(data.get("generator_ema") or data["generator"])

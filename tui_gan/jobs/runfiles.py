@@ -272,6 +272,7 @@ class SampleStore:
             "ema": np.bool_(event.ema),
             "per_class": np.int64(event.per_class),
             "interp_class": np.int64(event.interp_class),
+            "stage": np.str_(event.stage),
         }
         if event.interpolation is not None:
             arrays["interpolation"] = event.interpolation
@@ -300,7 +301,9 @@ def read_snapshot(step: int, path: Path) -> Snapshot | None:
     try:
         with np.load(path) as data:
             interp = data["interpolation"] if "interpolation" in data.files else None
-            extra = {k: data[k].item() for k in ("ema", "per_class", "interp_class") if k in data.files}
+            extra = {
+                k: data[k].item() for k in ("ema", "per_class", "interp_class", "stage") if k in data.files
+            }
             return Snapshot(step, data["images"], interp, **extra)
     except (OSError, ValueError, KeyError, EOFError):
         return None

@@ -35,10 +35,14 @@ class ConditionalHead(nn.Module):
         self.classify = nn.Linear(width, n_classes)
 
     def forward(self, net: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        if y is None:
-            raise ValueError("a conditional discriminator needs the classes of its inputs (y)")
         *body, head = net
         for layer in body:
             x = layer(x)
-        logit = head(x) + (self.embed(y).to(x.dtype) * x).sum(1, keepdim=True)
-        return torch.cat([logit, self.classify(x)], dim=1)
+        return self.judge(head, x, y)
+
+    def judge(self, head: nn.Module, features: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """D's verdict from its last hidden features and its unconditional head."""
+        if y is None:
+            raise ValueError("a conditional discriminator needs the classes of its inputs (y)")
+        logit = head(features) + (self.embed(y).to(features.dtype) * features).sum(1, keepdim=True)
+        return torch.cat([logit, self.classify(features)], dim=1)

@@ -1,6 +1,7 @@
 """Architecture knobs for experiments and sweeps, one meaning for every family: `--width` scales
-hidden widths (MLPs) or channels (DCGAN), `--depth` sets the MLPs' hidden layers (the DCGAN's
-extra blocks), `--activation` replaces both nets' activation, `--d-norm` D's normalisation.
+hidden widths (MLPs) or channels (DCGAN, progan), `--depth` sets the MLPs' hidden layers (the
+convolutional families' extra blocks), `--activation` replaces both nets' activation, `--d-norm`
+D's normalisation; `--grow-images` is progan's alone (the images per growth phase).
 Left at their defaults they build today's architectures exactly (same modules, same names), so
 every checkpoint loads as before. Torch-free: the command line checks them."""
 
@@ -20,6 +21,7 @@ class Knobs:
     depth: int | None = None  # None: the family's
     activation: str | None = None  # None: the family's
     d_norm: str = "own"
+    grow_images: int | None = None  # progan's images per growth phase (None: the family's)
 
     @classmethod
     def of(cls, config: Any) -> Knobs:
@@ -34,6 +36,7 @@ class Knobs:
             get("depth", None),
             get("activation", None),
             get("d_norm", None) or "own",
+            get("grow_images", None),
         )
 
     @property
@@ -51,6 +54,8 @@ class Knobs:
             parts.append(self.activation)
         if self.d_norm != "own":
             parts.append(f"D norm {self.d_norm}")
+        if self.grow_images is not None:
+            parts.append(f"grown every {self.grow_images:,} images")
         return ", ".join(parts)
 
 

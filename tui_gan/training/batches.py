@@ -43,6 +43,8 @@ class Batches:
         real = (
             self.images[index].unsqueeze(1).float().mul_(2 / 255).sub_(1)
         )  # = ToTensor + Normalize(0.5, 0.5)
+        if s.grows:  # progan: the real digits as its current stage shows them
+            real = s.D.real_view(real)
         return real, self.latents(s), None if self.labels is None else self.labels[index]
 
     def latents(self, s: ArchState) -> torch.Tensor:

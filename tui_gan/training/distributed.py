@@ -105,7 +105,12 @@ def sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Mo
 def wrap(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+    # A growing net (progan) leaves the blocks of stages to come without gradients until then.
+    return DistributedDataParallel(
+        module,
+        device_ids=[device.index] if device.type == "cuda" else None,
+        find_unused_parameters=hasattr(module, "advance"),
+    )
 
 
 def unwrap(module: torch.nn.Module) -> torch.nn.Module:

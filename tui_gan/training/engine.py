@@ -250,6 +250,8 @@ class Engine:
         if self._mark_step:
             torch.compiler.cudagraph_mark_step_begin()
         values = gan_step(s, real, z, self._autocast, lambda: self.batches.latents(s), y)
+        if s.grows and (change := s.grow(self.batches.batch_size)):
+            self.emit(ev.Notice(s.name, f"{s.name} grows: {change}"))
         s.step += 1
         s.pos += 1
         self.steps_this_run += 1

@@ -27,6 +27,7 @@ class Recipe:
     ema: float = 0.0  # generator EMA decay (0: off)
     n_critic: int = 1  # D updates per G update
     gp_weight: float = 10.0  # wgan-gp's gradient-penalty weight
+    drift: float = 0.0  # a penalty on D's squared score for real digits (progan's 1e-3)
     beta1: float = 0.5  # Adam's, for both nets
     beta2: float = 0.999
 
@@ -86,6 +87,8 @@ def describe(recipe: Recipe) -> str:
         parts.append(f"{recipe.warmup} warm-up steps")
     if recipe.n_critic > 1:
         parts.append(f"{recipe.n_critic} D steps per G step")
+    if recipe.drift:
+        parts.append(f"drift {recipe.drift:g}")
     if recipe.ema:
         parts.append(f"EMA {recipe.ema:g}")
     return ", ".join(parts)

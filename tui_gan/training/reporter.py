@@ -15,7 +15,6 @@ import torch
 
 from tui_gan.config import pretty_name
 from tui_gan.models import count_params
-from tui_gan.models.knobs import Knobs
 from tui_gan.training import events as ev
 from tui_gan.training.device import cuda_ids
 from tui_gan.training.outputs import RunOutputs
@@ -124,6 +123,7 @@ class Reporter:
                 ema=s.sampler is s.G_ema,
                 per_class=s.per_class,
                 interp_class=-1 if s.interp_labels is None else int(s.interp_labels[0]),
+                stage=s.stage,
             )
         )
 
@@ -150,5 +150,5 @@ def started(e: Engine, s: ArchState) -> ev.Started:
         devices=e.devices,
         loss=s.recipe.loss,
         recipe=describe(s.recipe) + (", class-conditional" if s.per_class else ""),
-        built=Knobs.of(e.config).describe(),
+        built=s.spec.knobs_of(e.config).describe(),
     )

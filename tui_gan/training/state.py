@@ -13,8 +13,7 @@ import torch
 
 from tui_gan.config import NUM_CLASSES, TrainConfig
 from tui_gan.history import StepHistory
-from tui_gan.models import ArchSpec, has_batchnorm
-from tui_gan.models.knobs import Knobs
+from tui_gan.models import ArchSpec, mixes_batch
 from tui_gan.render import to_uint8
 from tui_gan.training import distributed
 from tui_gan.training.device import make_adam
@@ -57,6 +56,7 @@ class ArchState:
     why: str = ""
     outcome: str | None = None  # how the job says it ended, when not by its limits ("collapsed")
     d_concat: bool = True  # D has no BatchNorm: real and fake can share one forward pass
+    grows: bool = False  # progressive growing (models/progan.py): grow() after every step
     last_eval_time: float = 0.0  # train_time at the last quality evaluation
     eval_cost: float = 0.0  # seconds the last evaluation took (0: none yet)
     sample_cost: float = 0.0  # seconds the last sample grid took
@@ -87,6 +87,20 @@ class ArchState:
     def failed(self) -> bool:
         return self.ended is RunState.FAILED
 
+    @property
+    def stage(self) -> str:
+        """How far a growing architecture has grown ("14x14 fading in, α 0.42"); "" otherwise."""
+        return self.G.stage if self.grows else ""
+
+    def grow(self, images: int) -> str | None:
+        """`images` more real digits shown: G, its EMA and D grow together; what they do now,
+        when that changed."""
+        change = self.G.advance(images)
+        self.D.advance(images)
+        if self.G_ema is not None:
+            self.G_ema.advance(images)
+        return change
+
     def end(self, state: RunState, why: str, outcome: str | None = None) -> None:
         """Training of this architecture ends early (see `ended`); a rollback clears it."""
         self.ended, self.why, self.outcome = state, why, outcome
@@ -110,7 +124,7 @@ def build_state(
     recipe = resolve(config, spec.name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        G, D = spec.build(config.z_dim, NUM_CLASSES if config.conditional else 0, Knobs.of(config))
+        G, D = spec.build(config.z_dim, NUM_CLASSES if config.conditional else 0, spec.knobs_of(config))
         fixed_noise = torch.randn(config.sample_count, config.z_dim)
         ends = torch.randn(2, config.z_dim)
     t = torch.linspace(0, 1, INTERPOLATION_POINTS).unsqueeze(1)
@@ -147,7 +161,8 @@ def build_state(
         interp_noise.to(device),
         fixed_labels,
         interp_labels,
-        d_concat=not has_batchnorm(D),
+        d_concat=not mixes_batch(D),
+        grows=hasattr(G, "advance"),
         G_train=G_train,
         D_train=D_train,
         scaler=torch.amp.GradScaler(device.type, enabled=config.precision == "fp16"),

@@ -58,6 +58,8 @@ def gan_step(
             d_loss = loss.on_real(real_out[:, :1]) + loss.on_fake(fake_out[:, :1]) + _aux(real_out, y)
         if loss.gradient_penalty:
             d_loss = d_loss + s.recipe.gp_weight * gradient_penalty(s.D, real, fake.detach(), y)
+        if s.recipe.drift:  # progan's: keeps a critic's scores from drifting far from 0
+            d_loss = d_loss + s.recipe.drift * real_out[:, :1].float().pow(2).mean()
         s.scaler.scale(d_loss).backward()  # fp16: scaled so small gradients survive; else as is
         s.scaler.step(s.opt_d)
 

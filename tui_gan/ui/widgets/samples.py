@@ -207,6 +207,8 @@ class SamplesPanel(Widget):
             title += f" · {self.arch}"
         if self.snapshot is not None and self.snapshot.ema:
             title += " · EMA"
+        if self.snapshot is not None and self.snapshot.stage:
+            title += f" · {self.snapshot.stage}"
         if self.snapshot is not None:
             title += f" · step {self.step:,}"
         if self.position is not None:
