@@ -159,7 +159,7 @@ def test_sample_draws_at_the_checkpoints_stage(tmp_path, capsys):
     base = ["train", "--headless", "--dataset", "synthetic", "--synthetic-size", "512", "--batch-size", "32"]
     options = ["--arch", "progan", "--width", "0.25", "--grow-images", str(PHASE), "--eval-every", "0"]
     assert main([*base, *options, "--run-dir", str(run), "--max-steps", "2"]) == 0
-    assert f"progan (width ×0.25, grown every {PHASE} images)" in capsys.readouterr().out
+    assert f"progan (width ×0.25, growth phases of {PHASE} images)" in capsys.readouterr().out
     assert json.loads((run / "config.json").read_text())["grow_images"] == PHASE
     out = tmp_path / "digits.npy"
     assert main(["sample", str(run), "-n", "8", "-o", str(out)]) == 0

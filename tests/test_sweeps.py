@@ -70,6 +70,7 @@ def test_runs_at_once_go_k_per_gpu_or_share_the_cores():
         (["--seed", "1,2", "--seeds", "2"], "not both"),
         (["--budget", "soon"], "--budget"),
         (["--parallel", "0"], "--parallel"),
+        (["--arch", "progan", "--grow-images", "64,0"], "grow images must be"),
     ],
 )
 def test_bad_sweeps_are_one_line_errors_and_leave_nothing(tmp_path, capsys, options, says):

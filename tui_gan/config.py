@@ -344,6 +344,14 @@ class TrainConfig:
     precision: str = option(
         "fp32", "fp32 (TF32 matmuls on Ampere+ GPUs), bf16 or fp16 (GPU) autocast", choices=PRECISIONS
     )
+    on_event: str | None = option(
+        None,
+        "a shell command run (in the run folder) when the run finishes, diverges, collapses or "
+        "crashes, with TUI_GAN_EVENT, TUI_GAN_ARCH, TUI_GAN_MESSAGE and TUI_GAN_RUN_DIR set: "
+        "mail or chat hooks for detached jobs",
+        metavar="CMD",
+        check=checks.rule(lambda v: isinstance(v, str) and v.strip() != "", "on-event must be a command"),
+    )
     log_format: str = option(
         "text",
         "headless and background jobs' log lines: text (dated, one event a line) or json (one "

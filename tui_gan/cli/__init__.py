@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in CONTROL_COMMANDS:
             return cmd_control(args.command, args.run, Path(args.runs_dir))
         if args.command == "attach":
-            return cmd_attach(args.target, Path(args.runs_dir))
+            return cmd_attach(args.target, Path(args.runs_dir), args.notify)
         return cmd_train(args, argv)
     except TuiGanError as exc:
         print(f"tui-gan: error: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ GROUP_TITLES = {
     "architecture": "what is built, for every architecture (`tui-gan archs --width 2` counts the parameters)",
 }
 # The options of `train` that steer the command rather than set a TrainConfig field.
-TRAIN_COMMAND_OPTIONS = ("headless", "detach", "config", "resume", "run_dir", "nproc", "log_every")
+TRAIN_COMMAND_OPTIONS = ("headless", "detach", "config", "resume", "run_dir", "nproc", "log_every", "notify")
 # The shell's commands to a live job (cli/control.py), as a dashboard sends them.
 CONTROL_COMMANDS = {
     "stop": "stop a live job after a final checkpoint, and wait until it has ended",
@@ -114,6 +114,7 @@ def build_parser() -> Parser:
         help="a run folder (default: the newest live job, else the newest run)",
     )
     _add_runs(attach, "where `latest` looks for runs")
+    _add_notify(attach)
     add_config_options(
         command("archs", "list the architectures, their sizes and how each trains"), group="architecture"
     )
@@ -199,6 +200,19 @@ def _add_sweep(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument("--foreground", action="store_true", help=argparse.SUPPRESS)  # the coordinator
 
 
+def _add_notify(parser: argparse.ArgumentParser) -> None:
+    from tui_gan.notify import NOTIFY_MODES  # torch-free
+
+    parser.add_argument(
+        "--notify",
+        choices=NOTIFY_MODES,
+        default="auto",
+        help="how the dashboard tells you a run finished, diverged, collapsed or crashed: a desktop "
+        "notification (OSC 9, 777 or 99), the terminal bell, or off; auto picks from the terminal "
+        "(the bell inside tmux and where it cannot tell)",
+    )
+
+
 def _add_runs(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--runs-dir", default="runs", metavar="DIR", help=f"{what} (default ./runs)")
 
@@ -230,6 +244,7 @@ def _add_train(train: argparse.ArgumentParser) -> None:
         "started with torchrun; the global batch is kept and split over them",
     )
     add_config_options(train)
+    _add_notify(train)
     train.add_argument(
         "--log-every", type=float, default=10.0, metavar="S", help="headless: seconds between log lines"
     )

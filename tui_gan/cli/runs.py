@@ -131,7 +131,7 @@ def cmd_runs(runs_root: Path) -> int:
     return run_workspace(runs_root)
 
 
-def cmd_attach(target: str, runs_root: Path) -> int:
+def cmd_attach(target: str, runs_root: Path, notify: str = "auto") -> int:
     """A run's dashboard; a sweep folder's workspace (its leaderboard and runs)."""
     from tui_gan.jobs.attach import attach_target
     from tui_gan.jobs.registry import resolve_run
@@ -146,4 +146,4 @@ def cmd_attach(target: str, runs_root: Path) -> int:
     from tui_gan.ui.app import run_dashboard
 
     config, source = found
-    return run_dashboard(config, attach=source)
+    return run_dashboard(config, attach=source, notify=notify)

@@ -39,6 +39,7 @@ from tui_gan.jobs.runfiles import (
 )
 from tui_gan.jobs.status import job_status
 from tui_gan.jobs.viewer import HELLO_TIMEOUT_S, Viewer, read_frame, same_user
+from tui_gan.notify import EventHook
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.runstate import RunState
@@ -75,6 +76,7 @@ class Job:
         self._run_dir_arg = run_dir
         self.linger = linger
         self.reporter = reporter
+        self.hook = EventHook(config.on_event) if config.on_event else None  # --on-event
         if engine_class is None:
             from tui_gan.training.engine import Engine as engine_class
         engine_kwargs.setdefault("stats_interval", 0.5)
@@ -201,6 +203,8 @@ class Job:
                 loop.remove_signal_handler(sig)
             self.socket_path.unlink(missing_ok=True)
             registry.unregister(self._entry)
+            if self.hook is not None:
+                self.hook.close()  # the last event's command may still be running
         reason = self._outcome or reason
         code = 128 + self.signal if self.signal else (1 if reason == "error" else 0)
         step = self.engine.current.step if self.engine.current else 0
@@ -253,6 +257,8 @@ class Job:
                 viewer.push(event, frame)
         if self.reporter is not None:
             self.reporter(event)
+        if self.hook is not None:
+            self.hook(event, str(self.run_dir) if self.run_dir else None)
         if isinstance(event, ev.StateChanged):
             self._maybe_end()
 

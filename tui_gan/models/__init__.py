@@ -137,7 +137,7 @@ register(
     ArchSpec(
         "progan",
         "Progressive GAN: G and D grown 7x7 -> 14x14 -> 28x28 with fade-ins; PixelNorm, "
-        "minibatch stddev, equalised learning rate; channels 256-128-64",
+        "minibatch stddev, equalised learning rate; channels 128-64-32",
         "MNIST GAN Generator (seed 004), its suggestion 'implement progressive growing'",
         "tui_gan.models.progan",
         recipe=Recipe(loss="lsgan", lr_g=1e-3, lr_d=1e-3, ema=0.999, **_BETAS),

@@ -55,7 +55,7 @@ class Knobs:
         if self.d_norm != "own":
             parts.append(f"D norm {self.d_norm}")
         if self.grow_images is not None:
-            parts.append(f"grown every {self.grow_images:,} images")
+            parts.append(f"growth phases of {self.grow_images:,} images")
         return ", ".join(parts)
 
 

@@ -119,7 +119,7 @@ class Growth(nn.Module):
         self.phase_images = phase_images
         self.register_buffer("images", torch.zeros((), dtype=torch.int64))
         self.register_buffer("alpha", torch.ones(()))
-        self.seen, self.stage, self.fading = 0, 0, False
+        self.seen, self.stage, self.fading, self.alpha_value = 0, 0, False, 1.0
         self.register_load_state_dict_post_hook(lambda module, keys: module._follow(int(module.images)))
 
     def advance(self, images: int) -> str | None:
@@ -137,15 +137,16 @@ class Growth(nn.Module):
         self.stage, self.fading = (phase + 1) // 2, phase % 2 == 1
         alpha = (seen - phase * self.phase_images) / self.phase_images if self.fading else 1.0
         self.alpha.fill_(alpha)
+        self.alpha_value = alpha  # for words: reading the buffer would sync a GPU
 
     def describe(self, phase: bool = False) -> str:
-        """ "14x14 fading in, alpha 0.42" / "28x28 stable"; `phase`: what the phase is."""
+        """'14x14 fading in, α 0.42' / '28x28 stable'; with `phase`, the phase's own words."""
         res = RESOLUTIONS[self.stage]
         if self.fading:
             return (
                 f"{res}x{res} fading in over {self.phase_images:,} images"
                 if phase
-                else f"{res}x{res} fading in, α {float(self.alpha):.2f}"
+                else f"{res}x{res} fading in, α {self.alpha_value:.2f}"
             )
         return f"{res}x{res} stable" + (
             " (fully grown)" if phase and self.stage == len(RESOLUTIONS) - 1 else ""

@@ -146,7 +146,8 @@ class Notice(Event):
 
     message: str
     level: str = "info"
-    topic: str = ""  # "quality": about the quality classifier (ready, off, failed), for its panel
+    topic: str = ""  # "quality": about the quality classifier (ready, off, failed), for its panel;
+    # "collapse": a mode-collapse warning (notify.py rings the terminal for it)
 
 
 @dataclass(frozen=True)

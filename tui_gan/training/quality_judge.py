@@ -174,11 +174,11 @@ class QualityJudge:
         warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
         if warning and self.config.stop_collapsed and s.ended is None:
             s.end(RunState.FINISHED, f"{s.name}: {warning}; stopped (--stop-collapsed)", "collapsed")
-            self.emit(ev.Notice(s.name, s.why, "warning"))
+            self.emit(ev.Notice(s.name, s.why, "warning", topic="collapse"))
         elif warning:
             if s.best_step >= 0 and report.frechet_distance > s.best_fd:
                 warning += f"; b rolls back to best.pt (step {s.best_step:,}, FD {s.best_fd:.1f})"
-            self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning"))
+            self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning", topic="collapse"))
         return report
 
     def _report_trial(self, s: ArchState, fd: float) -> None:

@@ -19,6 +19,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from tui_gan.config import TrainConfig
+from tui_gan.notify import Happening, terminal_signal
 from tui_gan.ui.engine_link import EngineFactory, MonitorFactory, job_engine_factory
 from tui_gan.ui.screens.run import RunScreen
 from tui_gan.workspace.model import RunRow
@@ -32,11 +33,16 @@ class TuiGanBase(App[None]):
     AUTO_FOCUS = None  # a dashboard's keys go to its bindings; the workspace focuses its list
 
     def __init__(
-        self, *, monitor_factory: MonitorFactory | None = None, system_interval: float = 1.0
+        self,
+        *,
+        monitor_factory: MonitorFactory | None = None,
+        system_interval: float = 1.0,
+        notify: str = "auto",
     ) -> None:
         super().__init__()
         self.monitor_factory = monitor_factory
         self.system_interval = system_interval
+        self.notify_mode = notify  # --notify: how ring() tells the user (notify.py)
         self._runs: dict[str, RunScreen] = {}  # run folder -> its kept screen, least recent first
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             self.animation_level = "none"  # every animated frame is bytes down a slow SSH link
@@ -46,6 +52,13 @@ class TuiGanBase(App[None]):
         commands = super().get_system_commands(screen)
         palette = getattr(screen, "palette", None)
         return palette(commands) if palette is not None else commands
+
+    def ring(self, happened: Happening, run_name: str = "") -> None:
+        """A run finished, diverged, collapsed or crashed: a desktop notification or the bell,
+        as --notify says (written to the terminal as App.bell writes its BEL)."""
+        signal = terminal_signal(happened, self.notify_mode, run_name)
+        if signal and not self.is_headless and self._driver is not None:
+            self._driver.write(signal)
 
     # --- between the screens -------------------------------------------------------------------
     def show_workspace(self, runs_root: str | Path) -> None:
@@ -130,8 +143,9 @@ class TuiGanApp(TuiGanBase):
         engine_factory: EngineFactory | None = None,
         monitor_factory: MonitorFactory | None = None,
         system_interval: float = 1.0,
+        notify: str = "auto",
     ) -> None:
-        super().__init__(monitor_factory=monitor_factory, system_interval=system_interval)
+        super().__init__(monitor_factory=monitor_factory, system_interval=system_interval, notify=notify)
         self.dashboard = RunScreen(
             config,
             engine_factory or job_engine_factory(),
@@ -176,10 +190,13 @@ def run_dashboard(
     run_dir: str | None = None,
     attach=None,
     start: Callable | None = None,
+    notify: str = "auto",
 ) -> int:
     """Run the dashboard until the user quits or detaches; returns the process exit code.
-    attach: a live job's JobInfo, or a finished run's folder (read-only); start: see job_engine_factory."""
-    app = TuiGanApp(config, resume=resume, engine_factory=job_engine_factory(run_dir, attach, start))
+    attach: a live job's JobInfo, or a finished run's folder (read-only); start: see
+    job_engine_factory; notify: --notify."""
+    factory = job_engine_factory(run_dir, attach, start)
+    app = TuiGanApp(config, resume=resume, engine_factory=factory, notify=notify)
     app.run()
     run = app.dashboard
     if run.detached and run.run_dir and not run.read_only:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from textual import work
 from textual.app import SystemCommand
@@ -29,6 +30,7 @@ from tui_gan.config import TrainConfig, pretty_name
 from tui_gan.errors import DataUnavailable, TuiGanError
 from tui_gan.jobs.protocol import Replay
 from tui_gan.models import ARCH_NAMES
+from tui_gan.notify import happening
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.runstate import RunState
@@ -196,6 +198,9 @@ class RunScreen(Dashboard):
         if message.generation != self.generation:
             return
         self.handle(message.event)
+        happened = happening(message.event)  # live events only: a Replay's past ones stay quiet
+        if happened is not None:
+            self.app.ring(happened, Path(self.run_dir).name if self.run_dir else "")
         lifecycle = self._lifecycle.get(type(message.event))
         if lifecycle is not None:
             lifecycle(message.event)

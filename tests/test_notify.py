@@ -1,0 +1,119 @@
+"""Notifications (notify.py): a dashboard in a real terminal rings it when its run finishes, and a
+job runs its --on-event command with the event in its environment."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+
+import pytest
+from factories import SYNTHETIC_RUN
+
+from tui_gan.cli import main
+from tui_gan.notify import Happening, happening, terminal_mode, terminal_signal
+from tui_gan.training import events as ev
+
+FINISHED = Happening("finished", "dcgan", "dcgan finished at step 1,000")
+
+
+@pytest.mark.parametrize(
+    ("env", "mode"),
+    [
+        ({"TERM_PROGRAM": "iTerm.app"}, "osc9"),
+        ({"TERM": "xterm-kitty"}, "osc99"),
+        ({"VTE_VERSION": "7600", "TERM": "xterm-256color"}, "osc777"),
+        ({"TERM_PROGRAM": "WezTerm"}, "osc777"),
+        ({"TERM": "foot"}, "osc777"),
+        ({"TERM_PROGRAM": "iTerm.app", "TMUX": "/tmp/tmux-0/default,1,0"}, "bell"),  # tmux swallows OSC
+        ({"TERM": "xterm-256color"}, "bell"),  # over SSH, where only TERM arrives
+        ({}, "bell"),
+    ],
+)
+def test_auto_picks_what_the_terminal_shows(env, mode):
+    assert terminal_mode(env) == mode
+
+
+def test_each_mode_writes_its_sequence_and_messages_cannot_break_out():
+    assert (
+        terminal_signal(FINISHED, "osc9", "run-1")
+        == "\x1b]9;tui-gan: run-1 finished: dcgan finished at step 1,000\x07"
+    )
+    assert terminal_signal(FINISHED, "osc777").startswith("\x1b]777;notify;tui-gan: dcgan finished;dcgan")
+    assert terminal_signal(FINISHED, "osc99").count("\x1b]99;i=1:") == 2
+    assert terminal_signal(FINISHED, "bell") == "\x07" and terminal_signal(FINISHED, "off") == ""
+    hostile = Happening("crashed", "mlp", "bad\x07\x1b]0;owned\x07; x")
+    signal = terminal_signal(hostile, "osc777")
+    assert signal.count("\x07") == 1 and signal.count("\x1b") == 1 and signal.count(";") == 3
+
+
+def test_what_counts_as_worth_a_ring():
+    assert happening(ev.StateChanged("mlp", "finished", step=1200)).kind == "finished"
+    assert happening(ev.StateChanged("mlp", "paused", step=3)) is None
+    assert happening(ev.Failed("mlp", "mlp: non-finite loss at step 7 (D nan, G nan)")).kind == "diverged"
+    assert happening(ev.Failed("mlp", "RuntimeError: boom")).kind == "crashed"
+    collapse = ev.Notice("mlp", "mlp: mode collapse: ...", "warning", topic="collapse")
+    assert happening(collapse).kind == "collapsed"
+    assert happening(ev.Notice("mlp", "checkpoint written", "info")) is None
+
+
+def _terminal(cols: int = 120, rows: int = 40) -> tuple[int, int]:
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    return master, slave
+
+
+def _read_until(master: int, wanted: bytes, timeout: float) -> bytes:
+    """What the terminal shows until `wanted` appears (or `timeout` seconds pass)."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while wanted not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(master, 65536)
+            except OSError:  # the terminal closed
+                break
+    return seen
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_dashboard_in_a_real_terminal_rings_when_its_run_finishes(tmp_path):
+    master, slave = _terminal()
+    env = {**os.environ, "TERM": "xterm-256color", "TUI_GAN_RUNTIME_DIR": str(tmp_path / "rt")}
+    command = [sys.executable, "-m", "tui_gan", "train", *SYNTHETIC_RUN, "--max-steps", "3"]
+    command += ["--runs-dir", str(tmp_path / "runs"), "--notify", "osc9"]
+    child = subprocess.Popen(
+        command, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+    try:
+        seen = _read_until(master, b"\x1b]9;tui-gan: ", 90)
+        assert b"\x1b]9;tui-gan: " in seen, seen[-2000:]
+        note = seen.split(b"\x1b]9;tui-gan: ", 1)[1].split(b"\x07", 1)[0].decode()
+        assert note.endswith("finished: simple finished at step 3"), note
+        os.write(master, b"q")
+        deadline = time.monotonic() + 30
+        while child.poll() is None and time.monotonic() < deadline:
+            _read_until(master, b"\x00", 0.5)  # a terminal nobody reads would block its writes
+        assert child.returncode == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.close(master)
+
+
+@pytest.mark.slow
+def test_a_job_runs_its_on_event_command(tmp_path):
+    run = tmp_path / "run"
+    hook = 'echo "$TUI_GAN_EVENT|$TUI_GAN_ARCH|$TUI_GAN_RUN_DIR|$TUI_GAN_MESSAGE" >> events.txt; exit 3'
+    argv = ["train", "--headless", *SYNTHETIC_RUN, "--run-dir", str(run), "--max-steps", "2"]
+    assert main([*argv, "--on-event", hook]) == 0  # a failing hook is logged, never the run's failure
+    (line,) = (run / "events.txt").read_text().splitlines()  # run in the run folder
+    assert line == f"finished|simple|{run.resolve()}|simple finished at step 2"
