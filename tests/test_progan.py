@@ -43,9 +43,9 @@ def blocks_of(images: torch.Tensor, size: int) -> bool:
     ("images", "stage", "alpha"),
     [
         (0, "7x7 stable", 1.0),
-        (PHASE + PHASE // 2, "14x14 fading in, α 0.50", 0.5),
+        (PHASE + PHASE // 2, "14x14 fade-in α 0.50", 0.5),
         (2 * PHASE, "14x14 stable", 1.0),
-        (3 * PHASE, "28x28 fading in, α 0.00", 0.0),
+        (3 * PHASE, "28x28 fade-in α 0.00", 0.0),
         (10 * PHASE, "28x28 stable", 1.0),
     ],
 )
@@ -73,7 +73,7 @@ def test_a_new_block_fades_in_from_exactly_the_stage_before(phase):
     """At alpha 0 G draws what the stage before drew (scaled up) and D judges as it did."""
     before_g, before_d = grown(phase * PHASE - 1)
     G, D = grown(phase * PHASE)
-    assert "fading in" in G.stage and float(G.growth.alpha) == 0.0
+    assert "fade-in α 0.00" in G.stage and float(G.growth.alpha) == 0.0
     z, x = torch.randn(6, 100), torch.rand(6, 1, 28, 28) * 2 - 1
     with torch.no_grad():
         torch.testing.assert_close(G(z), before_g(z), rtol=0, atol=1e-6)
@@ -89,7 +89,7 @@ def test_the_stage_travels_in_the_weights():
     fresh_g, fresh_d = grown(0)
     fresh_g.load_state_dict(G.state_dict())
     fresh_d.load_state_dict(D.state_dict())
-    assert fresh_g.stage == G.stage == fresh_d.stage == "14x14 fading in, α 0.25"
+    assert fresh_g.stage == G.stage == fresh_d.stage == "14x14 fade-in α 0.25"
     z = torch.randn(4, 100)
     torch.testing.assert_close(fresh_g(z), G(z))
     assert copy.deepcopy(G).stage == G.stage
@@ -126,7 +126,7 @@ def test_growing_resumes_exactly_mid_fade(tmp_path):
         f"progan grows: 28x28 fading in over {PHASE} images",
     ]
     s = runs.engine.current
-    assert s.stage == "28x28 fading in, α 0.33" and s.G_ema.stage == s.stage == s.D.stage
+    assert s.stage == "28x28 fade-in α 0.33" and s.G_ema.stage == s.stage == s.D.stage
     assert runs.straight.of(ev.Samples)[-1].stage == s.stage
 
 
@@ -139,7 +139,7 @@ async def test_the_dashboard_shows_the_stage_and_switches_in_and_out(harness):
     async with running(app) as pilot:
         await wait_for(pilot, lambda: "EMA · 7x7 stable · step" in str(panel.border_title), "7x7")
         await wait_for(pilot, lambda: "progan grows: 14x14 fading in" in log_text(app), "the growth line")
-        await wait_for(pilot, lambda: "EMA · 14x14 fading in, α 0." in str(panel.border_title), "14x14")
+        await wait_for(pilot, lambda: "EMA · 14x14 fade-in α 0." in str(panel.border_title), "14x14")
         await press(pilot, "1")
         await wait_for(pilot, lambda: app.dashboard.arch == "mlp", "mlp")
         left = app.dashboard.engine.archs["progan"]

@@ -140,13 +140,13 @@ class Growth(nn.Module):
         self.alpha_value = alpha  # for words: reading the buffer would sync a GPU
 
     def describe(self, phase: bool = False) -> str:
-        """'14x14 fading in, α 0.42' / '28x28 stable'; with `phase`, the phase's own words."""
+        """'14x14 fade-in α 0.42' / '28x28 stable'; with `phase`, the phase's own words."""
         res = RESOLUTIONS[self.stage]
         if self.fading:
             return (
                 f"{res}x{res} fading in over {self.phase_images:,} images"
                 if phase
-                else f"{res}x{res} fading in, α {self.alpha_value:.2f}"
+                else f"{res}x{res} fade-in α {self.alpha_value:.2f}"
             )
         return f"{res}x{res} stable" + (
             " (fully grown)" if phase and self.stage == len(RESOLUTIONS) - 1 else ""

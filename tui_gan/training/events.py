@@ -97,7 +97,7 @@ class Samples(Event):
     ema: bool = False  # from the generator's moving average (--ema), not G itself
     per_class: int = 0  # conditional: images are class-major, this many of digit 0, then of 1, ...
     interp_class: int = -1  # conditional: the class the interpolation row draws
-    stage: str = ""  # a growing architecture's stage ("14x14 fading in, α 0.42"), else ""
+    stage: str = ""  # a growing architecture's stage ("14x14 fade-in α 0.42"), else ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -89,7 +89,7 @@ class ArchState:
 
     @property
     def stage(self) -> str:
-        """How far a growing architecture has grown ("14x14 fading in, α 0.42"); "" otherwise."""
+        """How far a growing architecture has grown ("14x14 fade-in α 0.42"); "" otherwise."""
         return self.G.stage if self.grows else ""
 
     def grow(self, images: int) -> str | None:

@@ -27,7 +27,7 @@ class EventLog(RichLog):
     def add(self, message: str, level: str = "info", where: str = "") -> None:
         self.entries.append((level, message))
         line = Text()
-        if where:
+        if where and not message.startswith((f"{where} ", f"{where}:")):  # not "mlp mlp: ..."
             line.append(f"{where} ", style="dim")
         line.append(message, style=LEVEL_STYLES.get(level, ""))
         self._lines.append(line)
