@@ -61,6 +61,13 @@ def test_headless_train_then_resume_then_sample(tmp_path, idx_dir, capsys):
     from PIL import Image
 
     assert Image.open(tmp_path / "d.png").size[0] > 28
+    capsys.readouterr()
+    assert main(["sample", str(ckpt), "-n", "3", "--seed", "1"]) == 0  # no -o: in the terminal
+    title, *lines = capsys.readouterr().out.splitlines()
+    assert title == "simple (step 24)"  # a pipe: characters, two digits a row in 80 columns
+    assert len(lines) == 14 + 1 + 14 and {len(line) for line in lines[:14]} == {28 + 1 + 28}
+    ramp = set(" .:-=+*#%@")
+    assert set("".join(lines)) <= ramp and len(set("".join(lines))) > 3
 
 
 @pytest.mark.slow

@@ -71,6 +71,7 @@ def test_knobs_change_what_is_built():
         ("simple", ["--d-norm", "spectral", "--activation", "gelu"]),
         ("dcgan", ["--width", "0.25", "--depth", "1", "--d-norm", "layer"]),
         ("dcgan", ["--width", "0.25", "--d-norm", "spectral", "--activation", "leaky_relu"]),
+        ("progan", ["--width", "0.25", "--depth", "1", "--d-norm", "spectral", "--grow-images", "32"]),
     ],
 )
 def test_every_knob_trains_and_resumes(tmp_path, arch, options, capsys):

@@ -78,7 +78,7 @@ def checkpoint_in(target: str) -> str:
     return str(found)
 
 
-def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | None = None) -> int:
+def cmd_sample(checkpoint: str, n: int, output: str | None, seed: int, digit: int | None = None) -> int:
     import numpy as np
     import torch
 
@@ -90,10 +90,10 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | Non
         raise ConfigError(f"-n must be at least 1, got {n}")
     if digit is not None and not 0 <= digit <= 9:
         raise ConfigError(f"--digit must be 0-9, got {digit}")
-    out = Path(output)
+    out = Path(output or "terminal.png")
     if out.suffix.lower() not in (".png", ".npy"):
         raise ConfigError(f"output must end in .png or .npy, got {output!r}")
-    if not out.parent.exists() or not os.access(out.parent, os.W_OK):
+    if output and (not out.parent.exists() or not os.access(out.parent, os.W_OK)):
         raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist or is not writable")
     checkpoint = checkpoint_in(checkpoint)
     data, G, z_dim = load_generator(checkpoint)
@@ -107,16 +107,37 @@ def cmd_sample(checkpoint: str, n: int, output: str, seed: int, digit: int | Non
     if G.n_classes:
         y = torch.full((n,), digit) if digit is not None else torch.arange(n) % G.n_classes
     images = sample_digits(G, z, y)
+    columns = G.n_classes if y is not None and digit is None else None  # a column per digit
+    if output is None:
+        return draw_in_terminal(images, columns, f"{data['arch']} (step {data['step']:,})")
     if out.suffix.lower() == ".npy":
         atomic_write(out, lambda f: np.save(f, images))
-    else:  # a conditional grid of 0-9 in turn: a column per digit
-        save_grid_png(images, out, columns=G.n_classes if y is not None and digit is None else None, scale=2)
+    else:
+        save_grid_png(images, out, columns=columns, scale=2)
     what = (
         f"{n} digits"
         if y is None
         else (f"{n} x digit {digit}" if digit is not None else f"{n} digits, 0-9 in turn")
     )
     print(f"wrote {what} from {data['arch']} (step {data['step']}) to {out}")
+    return 0
+
+
+def draw_in_terminal(images, columns: int | None, title: str) -> int:
+    """The digits as half blocks (two pixels a cell), as many to a row as the terminal is wide
+    (`columns` when given and it fits); plain characters where there is no colour (NO_COLOR, a
+    pipe)."""
+    from rich.console import Console
+    from rich.segment import Segment, Segments
+
+    from tui_gan.render import DIGIT_CELLS, grid_to_segments
+
+    console = Console(highlight=False)
+    fits = max(1, (console.width + 1) // (DIGIT_CELLS + 1))
+    color = console.color_system is not None
+    lines = grid_to_segments(images, min(columns or fits, fits), color=color)
+    console.print(title)
+    console.print(Segments([seg for line in lines for seg in (*line, Segment.line())]))
     return 0
 
 

@@ -322,9 +322,9 @@ def _add_sample(sample: argparse.ArgumentParser) -> None:
     sample.add_argument(
         "-o",
         "--output",
-        required=True,
         metavar="FILE",
-        help="FILE.png (a grid) or FILE.npy (N x 28 x 28 uint8)",
+        help="FILE.png (a grid) or FILE.npy (N x 28 x 28 uint8); without it the grid is drawn in "
+        "the terminal (half blocks; characters where there is no colour)",
     )
     sample.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed (default 0)")
     sample.add_argument(

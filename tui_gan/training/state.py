@@ -55,7 +55,7 @@ class ArchState:
     ended: RunState | None = None
     why: str = ""
     outcome: str | None = None  # how the job says it ended, when not by its limits ("collapsed")
-    d_concat: bool = True  # D has no BatchNorm: real and fake can share one forward pass
+    d_concat: bool = True  # D judges each digit alone (models.mixes_batch): real and fake share a forward
     grows: bool = False  # progressive growing (models/progan.py): grow() after every step
     last_eval_time: float = 0.0  # train_time at the last quality evaluation
     eval_cost: float = 0.0  # seconds the last evaluation took (0: none yet)
