@@ -318,3 +318,26 @@ async def test_compared_grids_at_a_common_step(tmp_path):
         await pilot.press("right_square_bracket", "right_square_bracket")
         await wait_for(pilot, lambda: [r.step for r in strip.runs] == [6000, 6000], "the newest again")
         assert app.workspace.grid_step is None
+
+
+async def test_a_run_seen_training_rings_once_when_it_ends(monkeypatch):
+    """Between two scans one run finishes, one dies and one is stopped by its user: the first two
+    ring the terminal (notify.py), once each; the stop and the runs already over stay quiet."""
+    ended = {"mlp-0": "completed", "dcgan-1": "stopped", "mlp-2": "died"}
+    first = [replace(r, state="running", live=True) if r.name == "mlp-2" else r for r in fixed_rows()]
+    later = [replace(r, state=ended.get(r.name, r.state), live=False) for r in first]
+    scans = iter([first, first])
+    app = WorkspaceApp(Path("/runs"), scan=lambda root: next(scans, later), refresh_s=60)
+    rang = []
+    monkeypatch.setattr(app, "ring", lambda happened, name="": rang.append((happened.kind, happened.message)))
+    async with app.run_test(size=(120, 30)) as pilot:
+        for _ in range(4):  # first, first again, later, later again
+            await pilot.pause(0.1)
+            app.workspace._rescan.set()
+        await wait_for(pilot, lambda: len(rang) == 2, "the rings")
+        app.workspace._rescan.set()  # the same rows once more: no second ring
+        await pilot.pause(0.3)
+        assert sorted(rang) == [
+            ("died", "mlp-2 died at step 2,000"),
+            ("finished", "mlp-0 completed at step 0"),
+        ]

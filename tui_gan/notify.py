@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class Happening:
     """Something about a run worth interrupting the user for."""
 
-    kind: str  # "finished", "diverged", "collapsed" or "crashed"
+    kind: str  # "finished", "diverged", "collapsed" or "crashed" (the workspace: also "failed", "died")
     arch: str
     message: str
 
@@ -44,6 +44,26 @@ def happening(event: ev.Event) -> Happening | None:
     if isinstance(event, ev.Notice) and event.topic == "collapse":
         return Happening("collapsed", event.arch, event.message)
     return None
+
+
+# How a run that the workspace saw training shows once it has ended (its row's state), and the
+# kind of Happening that is; a stop by the user ("stopped", a signal's name) rings nothing.
+_ENDED_ROWS = {
+    "finished": "finished",
+    "completed": "finished",
+    "max_steps": "finished",
+    "max_time": "finished",
+    "collapsed": "collapsed",
+    "error": "failed",  # diverged or crashed: the row's problem says which
+    "died": "died",  # its process is gone (killed, out of memory, the node lost)
+}
+_LIVE_ROWS = ("starting", "running", "paused")
+
+
+def ended_run(before: str, now: str) -> str | None:
+    """The Happening kind of a workspace row whose state went from `before` to `now`, if it is
+    a run seen live that has ended in a way worth a ring."""
+    return _ENDED_ROWS.get(now) if before in _LIVE_ROWS and now != before else None
 
 
 def terminal_mode(env: Mapping[str, str] | None = None) -> str:

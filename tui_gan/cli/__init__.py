@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             return cmd_sweep(args)
         if args.command == "runs":
-            return cmd_runs(Path(args.runs_dir))
+            return cmd_runs(Path(args.runs_dir), args.notify)
         if args.command in CONTROL_COMMANDS:
             return cmd_control(args.command, args.run, Path(args.runs_dir))
         if args.command == "attach":

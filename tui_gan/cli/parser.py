@@ -98,10 +98,9 @@ def build_parser() -> Parser:
 
     _add_train(command("train", "train a GAN: with the dashboard, --headless or --detach"))
     _add_ls(command("ls", "list live training jobs and the runs under --runs-dir"))
-    _add_runs(
-        command("runs", "the workspace: every run in one screen, compared and controlled from there"),
-        "where finished runs are",
-    )
+    runs = command("runs", "the workspace: every run in one screen, compared and controlled from there")
+    _add_runs(runs, "where finished runs are")
+    _add_notify(runs)
     _add_sweep(command("sweep", "a grid of runs over train options and seeds, run K at a time"))
     attach = command(
         "attach", "open the dashboard on a live job, a finished run read-only, or a sweep's workspace"
@@ -207,9 +206,9 @@ def _add_notify(parser: argparse.ArgumentParser) -> None:
         "--notify",
         choices=NOTIFY_MODES,
         default="auto",
-        help="how the dashboard tells you a run finished, diverged, collapsed or crashed: a desktop "
-        "notification (OSC 9, 777 or 99), the terminal bell, or off; auto picks from the terminal "
-        "(the bell inside tmux and where it cannot tell)",
+        help="how the dashboard (or workspace) tells you a run finished, diverged, collapsed or "
+        "crashed: a desktop notification (OSC 9, 777 or 99), the terminal bell, or off; auto picks "
+        "from the terminal (the bell inside tmux and where it cannot tell)",
     )
 
 

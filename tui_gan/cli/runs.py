@@ -122,13 +122,13 @@ def _print_rows(title: str, rows: list[tuple[str, ...]]) -> None:
         print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
-def cmd_runs(runs_root: Path) -> int:
+def cmd_runs(runs_root: Path, notify: str = "auto") -> int:
     """The workspace; it needs a terminal (scripts have `tui-gan ls`)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ConfigError("tui-gan runs needs a terminal; scripts can use tui-gan ls")
     from tui_gan.ui.app import run_workspace
 
-    return run_workspace(runs_root)
+    return run_workspace(runs_root, notify)
 
 
 def cmd_attach(target: str, runs_root: Path, notify: str = "auto") -> int:
@@ -142,7 +142,7 @@ def cmd_attach(target: str, runs_root: Path, notify: str = "auto") -> int:
     if not (sys.stdout.isatty() and sys.stdin.isatty()):
         raise ConfigError("attach needs a terminal (use tui-gan ls to see a job's progress from a script)")
     if sweep:
-        return cmd_runs(Path(target))
+        return cmd_runs(Path(target), notify)
     from tui_gan.ui.app import run_dashboard
 
     config, source = found

@@ -181,6 +181,7 @@ class ProGANGenerator(Grown):
         self.n_classes, self.growth = n_classes, Growth(phase_images)
         c = [scaled(ch, Knobs(width=width)) for ch in CHANNELS]
         self.norm = PixelNorm()
+        # gain / 4: the paper's code scales its first dense layer so (the 4x4 block's 16 pixels)
         self.project = EqualLinear(z_dim + n_classes, c[0] * 7 * 7, gain=math.sqrt(2) / 4)
         self.first = nn.Sequential(
             activation(act), PixelNorm(), *_convs(c[0], c[0], 1 + extra, act, PixelNorm)

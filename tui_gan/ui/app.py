@@ -172,10 +172,11 @@ class WorkspaceApp(TuiGanBase):
         opener: Callable | None = None,
         refresh_s: float | None = None,
         monitor_factory: MonitorFactory | None = None,
+        notify: str = "auto",
     ) -> None:
         from tui_gan.ui.screens.workspace import REFRESH_S, WorkspaceScreen
 
-        super().__init__(monitor_factory=monitor_factory)
+        super().__init__(monitor_factory=monitor_factory, notify=notify)
         self.workspace = WorkspaceScreen(
             runs_root, scan=scan, send=send, opener=opener, refresh_s=refresh_s or REFRESH_S
         )
@@ -204,6 +205,6 @@ def run_dashboard(
     return app.return_code or 0
 
 
-def run_workspace(runs_root: Path) -> int:
-    WorkspaceApp(runs_root).run()
+def run_workspace(runs_root: Path, notify: str = "auto") -> int:
+    WorkspaceApp(runs_root, notify=notify).run()
     return 0

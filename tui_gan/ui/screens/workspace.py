@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from tui_gan.jobs.registry import HOST
+from tui_gan.notify import Happening, ended_run
 from tui_gan.training import commands as cmd
 from tui_gan.ui import actions
 from tui_gan.ui.screens.confirm import ConfirmScreen
@@ -138,6 +139,7 @@ class WorkspaceScreen(Screen):
             self._rescan.clear()
 
     def on_runs_scanned(self, message: RunsScanned) -> None:
+        self._ring_for_ended(message.rows)
         self.rows = [replace(row, colour=self.colours.of(row.run_dir)) for row in message.rows]
         self.table.show(self.rows)
         self.sweep_line = message.sweep[0] if message.sweep else None
@@ -146,6 +148,17 @@ class WorkspaceScreen(Screen):
         compared = self.table.selected_rows()
         if any(r.live for r in compared) and time.monotonic() - self._compare_loaded >= COMPARE_REFRESH_S:
             self._load_compare(compared)  # training runs' curves move on
+
+    def _ring_for_ended(self, rows: list[RunRow]) -> None:
+        """A run this screen saw training that has now finished, failed, collapsed or died rings
+        the terminal (--notify), once: the many-runs view tells you which run needs you."""
+        before = {row.run_dir: row.state for row in self.rows}
+        for row in rows:
+            kind = ended_run(before.get(row.run_dir, ""), row.state)
+            if kind is not None:
+                what = f"{row.name} {row.state} at step {row.step:,}"
+                what += f": {row.problem}" if row.problem else ""
+                self.app.ring(Happening(kind, row.arch, what), row.name)
 
     def _status(self, error: str | None = None) -> None:
         live = sum(r.live for r in self.rows)
