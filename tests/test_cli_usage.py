@@ -50,7 +50,7 @@ def subparsers(parser):
         ),
         (["archs", "mlp"], "unexpected argument 'mlp' for tui-gan archs"),
         (["--epochs", "many"], "invalid int value: 'many'"),
-        (["sample", "x.pt"], "required: -o/--output"),
+        (["sample"], "the following arguments are required: CKPT|RUN_DIR"),
         (["pause"], "the following arguments are required: RUN"),
         (["stop", "--runs-dri", "x", "r"], "unrecognized option --runs-dri for tui-gan stop"),
         (["ls", "--watch", "soon"], "argument --watch: invalid float value: 'soon'"),
