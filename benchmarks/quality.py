@@ -1,7 +1,7 @@
 """The quality benchmark: how good are the digits each architecture's training recipe makes in a
 fixed wall-clock budget?
 
-For each architecture (default: all five) and each recipe (default: `seed`, the reference GANs'
+For each architecture (default: all of them) and each recipe (default: `seed`, the reference GANs'
 own recipe - BCE, Adam lr 2e-4, betas 0.5/0.999, no schedule, no EMA - and `default`, the
 project's per-architecture defaults), the real Engine trains headless (no run folder, live
 evaluations off so they cost no budget) on the same data (the shared MNIST test split when
@@ -30,7 +30,11 @@ the engine's quality panel does).
 
     python benchmarks/quality.py [--arch mlp --arch dcgan] [--recipe seed --recipe default]
                                  [--seconds 180] [--samples 2000] [--repeats 1] [--threads N]
-                                 [--conditional] [--json quality.json]
+                                 [--conditional] [--json quality.json] [--set KEY=VALUE ...]
+
+--set passes a train setting to every run, as a config file would (`--set grow_images=2000`
+fits progan's growth into a CPU's 180 s; `--set loss=wgan-gp`); FD is the mean over repeats
+with its standard deviation.
 
 --conditional trains class-conditional G and D (tui-gan train --conditional) and asks each
 generator for every digit in turn: the table gains "acc", the share of digits the classifier reads
@@ -72,7 +76,8 @@ from bench_data import load_images  # noqa: E402 - benchmarks/ is sys.path[0]
 
 from tui_gan.config import TrainConfig  # noqa: E402
 from tui_gan.errors import TuiGanError  # noqa: E402
-from tui_gan.models import ARCH_NAMES  # noqa: E402
+from tui_gan.models import ARCH_NAMES, get_arch  # noqa: E402
+from tui_gan.models.progan import PHASE_IMAGES  # noqa: E402
 from tui_gan.quality import evaluate, load_or_train, real_floor  # noqa: E402
 from tui_gan.quality.report import ACCURATE_SHARE  # noqa: E402
 from tui_gan.training import commands as cmd  # noqa: E402
@@ -468,6 +473,12 @@ def benchmark(args: argparse.Namespace) -> None:
         )
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise BenchError(f"cannot write {args.json}: no folder {Path(args.json).resolve().parent}")
+    growing = [a for a in archs if get_arch(a).grows]
+    if growing and "grow_images" not in args.settings:
+        print(
+            f"note: {', '.join(growing)} grows every {PHASE_IMAGES:,} images by default: a CPU's budget "
+            "may end before 28x28 (README measures it with --set grow_images=2000)"
+        )
     if args.threads:
         torch.set_num_threads(args.threads)
     dataset = load_images(args.dataset)
