@@ -1,11 +1,12 @@
 """Telling the user when a run needs them: it finished, diverged (a non-finite loss), collapsed
 (the quality checks' mode-collapse warning) or crashed.
 
-An attached dashboard rings its terminal (`terminal_signal`): a desktop notification where the
-terminal shows one (OSC 9 for iTerm2, OSC 777 for VTE terminals, Ghostty, WezTerm, foot and
-urxvt, OSC 99 for kitty), the bell elsewhere, and the bell inside tmux or screen, which swallow
-notifications unless passthrough is on. A job runs the user's `--on-event` command (`run_hook`)
-with the run folder and the event in its environment, for mail or chat hooks. Torch-free."""
+An attached dashboard, and the workspace for every run it saw training, rings its terminal
+(App.ring writes `terminal_signal`): a desktop notification where the terminal shows one (OSC 9
+for iTerm2, OSC 777 for VTE terminals, Ghostty, WezTerm, foot and urxvt, OSC 99 for kitty), the
+bell elsewhere, and the bell inside tmux or screen, which swallow notifications unless
+passthrough is on. A job runs the user's `--on-event` command (`EventHook`) with the run folder
+and the event in its environment, for mail or chat hooks. Torch-free."""
 
 from __future__ import annotations
 
