@@ -90,10 +90,10 @@ def cmd_sample(checkpoint: str, n: int, output: str | None, seed: int, digit: in
         raise ConfigError(f"-n must be at least 1, got {n}")
     if digit is not None and not 0 <= digit <= 9:
         raise ConfigError(f"--digit must be 0-9, got {digit}")
-    out = Path(output or "terminal.png")
-    if out.suffix.lower() not in (".png", ".npy"):
+    out = Path(output) if output is not None else None  # None: drawn in the terminal
+    if out is not None and out.suffix.lower() not in (".png", ".npy"):
         raise ConfigError(f"output must end in .png or .npy, got {output!r}")
-    if output and (not out.parent.exists() or not os.access(out.parent, os.W_OK)):
+    if out is not None and (not out.parent.exists() or not os.access(out.parent, os.W_OK)):
         raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist or is not writable")
     checkpoint = checkpoint_in(checkpoint)
     data, G, z_dim = load_generator(checkpoint)
@@ -108,7 +108,7 @@ def cmd_sample(checkpoint: str, n: int, output: str | None, seed: int, digit: in
         y = torch.full((n,), digit) if digit is not None else torch.arange(n) % G.n_classes
     images = sample_digits(G, z, y)
     columns = G.n_classes if y is not None and digit is None else None  # a column per digit
-    if output is None:
+    if out is None:
         return draw_in_terminal(images, columns, f"{data['arch']} (step {data['step']:,})")
     if out.suffix.lower() == ".npy":
         atomic_write(out, lambda f: np.save(f, images))

@@ -102,14 +102,13 @@ def sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Mo
     return module
 
 
-def wrap(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+def wrap(module: torch.nn.Module, device: torch.device, grows: bool = False) -> torch.nn.Module:
+    """DDP around `module`. `grows`: a growing net (progan) leaves the blocks of stages to come
+    without gradients until then, which DDP must be told to expect."""
     from torch.nn.parallel import DistributedDataParallel
 
-    # A growing net (progan) leaves the blocks of stages to come without gradients until then.
     return DistributedDataParallel(
-        module,
-        device_ids=[device.index] if device.type == "cuda" else None,
-        find_unused_parameters=hasattr(module, "advance"),
+        module, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=grows
     )
 
 

@@ -149,7 +149,7 @@ def build_state(
         mode = None if config.compile == "default" else config.compile
         G_train, D_train = torch.compile(G, mode=mode), torch.compile(D, mode=mode)
     if ranks is not None:
-        G_train, D_train = distributed.wrap(G_train, device), distributed.wrap(D_train, device)
+        G_train, D_train = (distributed.wrap(m, device, spec.grows) for m in (G_train, D_train))
     return ArchState(
         spec,
         G,
@@ -162,7 +162,7 @@ def build_state(
         fixed_labels,
         interp_labels,
         d_concat=not mixes_batch(D),
-        grows=hasattr(G, "advance"),
+        grows=spec.grows,
         G_train=G_train,
         D_train=D_train,
         scaler=torch.amp.GradScaler(device.type, enabled=config.precision == "fp16"),
