@@ -18,7 +18,7 @@ from tui_gan.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("private_cache")
 
-COMMANDS = "commands: train, ls, runs, sweep, attach, archs, sample, eval, stop, pause, resume"
+COMMANDS = "commands: train, ls, runs, sweep, attach, serve, archs, sample, eval, stop, pause, resume"
 
 
 def usage_error(capsys, argv):

@@ -60,7 +60,7 @@ class Recorder:
         self.sent: list[tuple[str, cmd.Command]] = []
         self.opened: list[str] = []
 
-    def app(self, rows: list[RunRow] | None = None) -> WorkspaceApp:
+    def app(self, rows: list[RunRow] | None = None, read_only: bool = False) -> WorkspaceApp:
         rows = fixed_rows() if rows is None else rows
         return WorkspaceApp(
             Path("/runs"),
@@ -68,6 +68,7 @@ class Recorder:
             send=lambda row, command: self.sent.append((row.name, command)),
             opener=lambda row: self.opened.append(row.name),
             refresh_s=60,
+            read_only=read_only,
         )
 
 
@@ -135,6 +136,21 @@ async def test_keys_act_on_the_selected_live_runs_and_stop_asks_first():
         await pilot.press("x", "y")
         await sent(app)
         assert rec.sent == [("dcgan-1", cmd.Stop(checkpoint=True)), ("mlp-0", cmd.Stop(checkpoint=True))]
+
+
+async def test_a_read_only_workspace_compares_and_opens_but_changes_no_run():
+    rec = Recorder()
+    app = rec.app(read_only=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("O", *["up"] * 5, "space", "down", "space")  # both live runs selected
+        await pilot.press("p", "c", "e", "x", "delete")
+        await pilot.pause()
+        await sent(app)
+        assert rec.sent == [] and len(app.screen_stack) == 1  # no command, no stop dialog
+        assert len(app.workspace.table.selected) == 2  # comparing still works
+        await pilot.press("enter")
+        assert rec.opened == ["mlp-0"]
 
 
 async def test_enter_opens_the_highlighted_run_and_delete_refuses_a_live_one(tmp_path):

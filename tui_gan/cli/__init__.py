@@ -1,7 +1,7 @@
-"""Command line: `tui-gan` (dashboard), `train [--headless|--detach]`, `sweep`, `ls`, `runs`, `attach`,
-`archs`, `sample`, `eval`, and `stop`, `pause`, `resume` for a live job. parser.py holds the
-grammar, this module dispatches; train.py, runs.py, control.py and checkpoints.py do the work of
-each subcommand."""
+"""Command line: `tui-gan` (dashboard), `train [--headless|--detach]`, `sweep`, `ls`, `runs`,
+`attach`, `serve` (in a browser), `archs`, `sample`, `eval`, and `stop`, `pause`, `resume` for a
+live job. parser.py holds the grammar, this module dispatches; train.py, runs.py, serve.py,
+control.py and checkpoints.py do the work of each subcommand."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tui_gan.cli.checkpoints import cmd_archs, cmd_eval, cmd_sample
 from tui_gan.cli.control import cmd_control
 from tui_gan.cli.parser import CONTROL_COMMANDS, build_parser, parse
 from tui_gan.cli.runs import cmd_attach, cmd_ls, cmd_runs
+from tui_gan.cli.serve import cmd_serve
 from tui_gan.cli.sweep import cmd_sweep
 from tui_gan.cli.train import cmd_train
 from tui_gan.errors import TuiGanError
@@ -34,11 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             return cmd_sweep(args)
         if args.command == "runs":
-            return cmd_runs(Path(args.runs_dir), args.notify)
+            return cmd_runs(Path(args.runs_dir), args.notify, args.read_only)
         if args.command in CONTROL_COMMANDS:
             return cmd_control(args.command, args.run, Path(args.runs_dir))
         if args.command == "attach":
-            return cmd_attach(args.target, Path(args.runs_dir), args.notify)
+            return cmd_attach(args.target, Path(args.runs_dir), args.notify, args.read_only)
+        if args.command == "serve":
+            return cmd_serve(args)
         return cmd_train(args, argv)
     except TuiGanError as exc:
         print(f"tui-gan: error: {exc}", file=sys.stderr)

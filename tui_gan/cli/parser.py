@@ -101,6 +101,7 @@ def build_parser() -> Parser:
     runs = command("runs", "the workspace: every run in one screen, compared and controlled from there")
     _add_runs(runs, "where finished runs are")
     _add_notify(runs)
+    _add_read_only(runs)
     _add_sweep(command("sweep", "a grid of runs over train options and seeds, run K at a time"))
     attach = command(
         "attach", "open the dashboard on a live job, a finished run read-only, or a sweep's workspace"
@@ -114,6 +115,8 @@ def build_parser() -> Parser:
     )
     _add_runs(attach, "where `latest` looks for runs")
     _add_notify(attach)
+    _add_read_only(attach)
+    _add_serve(command("serve", "the dashboard (or with --runs the workspace) in a web browser"))
     add_config_options(
         command("archs", "list the architectures, their sizes and how each trains"), group="architecture"
     )
@@ -210,6 +213,43 @@ def _add_notify(parser: argparse.ArgumentParser) -> None:
         "crashed: a desktop notification (OSC 9, 777 or 99), the terminal bell, or off; auto picks "
         "from the terminal (the bell inside tmux and where it cannot tell)",
     )
+
+
+def _add_read_only(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="watch only: the keys that pause, stop, checkpoint or switch a run are off (q leaves)",
+    )
+
+
+def _add_serve(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "target",
+        nargs="?",
+        default="latest",
+        metavar="RUN_DIR|latest",
+        help="the run (or sweep folder) each browser tab attaches to (default: the newest live job, "
+        "else the newest run)",
+    )
+    serve.add_argument("--runs", action="store_true", help="serve the workspace of --runs-dir instead")
+    _add_runs(serve, "where `latest` and --runs look for runs")
+    serve.add_argument(
+        "--port",
+        type=int,
+        metavar="N",
+        help="listen on 127.0.0.1:N (default: an owner-only Unix socket, forwarded with ssh -L)",
+    )
+    serve.add_argument(
+        "--host", metavar="ADDR", help="listen on ADDR:PORT; other than loopback it needs --token"
+    )
+    serve.add_argument(
+        "--token", metavar="T", help="the token the URL must carry (default: a random one, printed)"
+    )
+    serve.add_argument(
+        "--socket", metavar="PATH", help="the Unix socket to listen on (default: one in the runtime folder)"
+    )
+    _add_read_only(serve)
 
 
 def _add_runs(parser: argparse.ArgumentParser, what: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -122,16 +123,22 @@ def _print_rows(title: str, rows: list[tuple[str, ...]]) -> None:
         print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
-def cmd_runs(runs_root: Path, notify: str = "auto") -> int:
-    """The workspace; it needs a terminal (scripts have `tui-gan ls`)."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+def cmd_runs(runs_root: Path, notify: str = "auto", read_only: bool = False) -> int:
+    """The workspace; it needs a terminal (scripts have `tui-gan ls`) or a browser (serve)."""
+    if not _has_screen():
         raise ConfigError("tui-gan runs needs a terminal; scripts can use tui-gan ls")
     from tui_gan.ui.app import run_workspace
 
-    return run_workspace(runs_root, notify)
+    return run_workspace(runs_root, notify, read_only)
 
 
-def cmd_attach(target: str, runs_root: Path, notify: str = "auto") -> int:
+def _has_screen() -> bool:
+    """A terminal, or a browser tab of `tui-gan serve` (Textual's web driver: stdin is a pipe)."""
+    web = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+    return web or (sys.stdin.isatty() and sys.stdout.isatty())
+
+
+def cmd_attach(target: str, runs_root: Path, notify: str = "auto", read_only: bool = False) -> int:
     """A run's dashboard; a sweep folder's workspace (its leaderboard and runs)."""
     from tui_gan.jobs.attach import attach_target
     from tui_gan.jobs.registry import resolve_run
@@ -139,11 +146,11 @@ def cmd_attach(target: str, runs_root: Path, notify: str = "auto") -> int:
 
     sweep = (Path(target) / SWEEP_FILE).is_file()
     found = None if sweep else attach_target(resolve_run(target, runs_root))
-    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+    if not _has_screen():
         raise ConfigError("attach needs a terminal (use tui-gan ls to see a job's progress from a script)")
     if sweep:
-        return cmd_runs(Path(target), notify)
+        return cmd_runs(Path(target), notify, read_only)
     from tui_gan.ui.app import run_dashboard
 
     config, source = found
-    return run_dashboard(config, attach=source, notify=notify)
+    return run_dashboard(config, attach=source, notify=notify, read_only=read_only)

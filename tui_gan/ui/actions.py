@@ -27,7 +27,9 @@ class Action:
     help_keys: str | None = None  # how that row names the keys (default: key_display)
     key_display: str | None = None
     key_name: str | None = None  # how the palette names the key (default: key_display)
-    needs: str | None = None  # "engine": usable while training runs; "run folder": once there is one
+    # "engine": usable while training runs (and it changes the run: never in a --read-only viewer);
+    # "run folder": once there is one; "control" (the workspace's): changes runs
+    needs: str | None = None
     show: bool = False  # in the footer: the keys a person needs most (the rest: help and palette)
     id: str | None = None
     priority: bool = False

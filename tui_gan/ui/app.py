@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
@@ -38,14 +38,25 @@ class TuiGanBase(App[None]):
         monitor_factory: MonitorFactory | None = None,
         system_interval: float = 1.0,
         notify: str = "auto",
+        read_only: bool = False,
     ) -> None:
         super().__init__()
+        self.read_only = read_only  # --read-only: no key changes a run (pause, stop, checkpoint, ...)
         self.monitor_factory = monitor_factory
         self.system_interval = system_interval
         self.notify_mode = notify  # --notify: how ring() tells the user (notify.py)
         self._runs: dict[str, RunScreen] = {}  # run folder -> its kept screen, least recent first
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             self.animation_level = "none"  # every animated frame is bytes down a slow SSH link
+
+    def on_mount(self) -> None:
+        if self.read_only:
+            self.notify("read-only viewer: the keys that change runs are off; q leaves, training goes on")
+        if self.is_web:  # Textual's web driver starts blurred, with an empty footer, until a click
+            self.set_timer(0.3, lambda: self.post_message(events.AppFocus()))
+
+    def on_app_focus(self) -> None:
+        self.screen.refresh_bindings()  # the footer fills only on a change of bindings
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's entries, then the screen's own actions (each runs what its key does)."""
@@ -144,8 +155,14 @@ class TuiGanApp(TuiGanBase):
         monitor_factory: MonitorFactory | None = None,
         system_interval: float = 1.0,
         notify: str = "auto",
+        read_only: bool = False,
     ) -> None:
-        super().__init__(monitor_factory=monitor_factory, system_interval=system_interval, notify=notify)
+        super().__init__(
+            monitor_factory=monitor_factory,
+            system_interval=system_interval,
+            notify=notify,
+            read_only=read_only,
+        )
         self.dashboard = RunScreen(
             config,
             engine_factory or job_engine_factory(),
@@ -173,10 +190,11 @@ class WorkspaceApp(TuiGanBase):
         refresh_s: float | None = None,
         monitor_factory: MonitorFactory | None = None,
         notify: str = "auto",
+        read_only: bool = False,
     ) -> None:
         from tui_gan.ui.screens.workspace import REFRESH_S, WorkspaceScreen
 
-        super().__init__(monitor_factory=monitor_factory, notify=notify)
+        super().__init__(monitor_factory=monitor_factory, notify=notify, read_only=read_only)
         self.workspace = WorkspaceScreen(
             runs_root, scan=scan, send=send, opener=opener, refresh_s=refresh_s or REFRESH_S
         )
@@ -192,19 +210,20 @@ def run_dashboard(
     attach=None,
     start: Callable | None = None,
     notify: str = "auto",
+    read_only: bool = False,
 ) -> int:
     """Run the dashboard until the user quits or detaches; returns the process exit code.
     attach: a live job's JobInfo, or a finished run's folder (read-only); start: see
-    job_engine_factory; notify: --notify."""
+    job_engine_factory; notify: --notify; read_only: --read-only."""
     factory = job_engine_factory(run_dir, attach, start)
-    app = TuiGanApp(config, resume=resume, engine_factory=factory, notify=notify)
+    app = TuiGanApp(config, resume=resume, engine_factory=factory, notify=notify, read_only=read_only)
     app.run()
     run = app.dashboard
-    if run.detached and run.run_dir and not run.read_only:
+    if run.detached and run.run_dir and not (run.read_only or read_only):
         print(f"detached: training goes on in {run.run_dir}\n  watch it again: tui-gan attach {run.run_dir}")
     return app.return_code or 0
 
 
-def run_workspace(runs_root: Path, notify: str = "auto") -> int:
-    WorkspaceApp(runs_root, notify=notify).run()
+def run_workspace(runs_root: Path, notify: str = "auto", read_only: bool = False) -> int:
+    WorkspaceApp(runs_root, notify=notify, read_only=read_only).run()
     return 0

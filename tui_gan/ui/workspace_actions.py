@@ -2,7 +2,8 @@
 are made from WORKSPACE_ACTIONS, as the dashboard's are from ui/actions.py's ACTIONS.
 
 An action on runs applies to the selected ones (space), or to the highlighted one when none is
-selected. "live" actions need a job that answers; "finished" ones a run with no live job."""
+selected. "live" actions need a job that answers; "finished" ones a run with no live job.
+The keys that change runs need "control": a --read-only viewer (`serve --read-only`) has none."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ WORKSPACE_ACTIONS: list[Action] = [
         "Pause / resume runs",
         "pause a running run, resume a paused one",
         show=True,
+        needs="control",
         id="pause",
     ),
     Action(
@@ -38,6 +40,7 @@ WORKSPACE_ACTIONS: list[Action] = [
         "Checkpoint runs",
         "write a checkpoint of each run now (checkpoints/<arch>/step_N.pt)",
         show=True,
+        needs="control",
         id="checkpoint",
     ),
     Action(
@@ -47,6 +50,7 @@ WORKSPACE_ACTIONS: list[Action] = [
         "measure sample quality of the run(s) now",
         "Evaluate runs",
         "measure each run's sample quality now (its FD and classes update in the list)",
+        needs="control",
         id="evaluate",
     ),
     Action(
@@ -57,6 +61,7 @@ WORKSPACE_ACTIONS: list[Action] = [
         "Stop runs",
         "stop each run with a final checkpoint (asks first)",
         show=True,
+        needs="control",
         id="stop",
     ),
     Action(
@@ -166,6 +171,7 @@ WORKSPACE_ACTIONS: list[Action] = [
         "delete a finished run's folder (asks first)",
         "Delete run folder",
         "delete the highlighted finished run's folder from disk (asks first; never a live run)",
+        needs="control",
         id="delete",
     ),
     Action(
@@ -218,3 +224,5 @@ COLUMN_HELP = [
     ("Cls", "classes covered at the latest evaluation (of 10)"),
     ("Where", "host and device; Eyes: dashboards attached"),
 ]
+
+CONTROLS = {a.action for a in WORKSPACE_ACTIONS if a.needs == "control"}  # none in a --read-only viewer

@@ -260,7 +260,8 @@ class RunScreen(Dashboard):
         if action == "back":
             return not self.is_root
         needs = actions.NEEDS.get(action)
-        if needs == "engine" and not (self.engine is not None and self.engine_running):
+        live = self.engine is not None and self.engine_running
+        if needs == "engine" and not (live and not self.app.read_only):
             return None
         if needs == "run folder" and not self.run_dir:
             return None
@@ -339,7 +340,12 @@ class RunScreen(Dashboard):
 
     def action_quit(self) -> None:
         """Stop at the next step, let the engine write final checkpoints, then leave.
-        Pressed again while stopping: leave now. With other dashboards watching, ask first."""
+        Pressed again while stopping: leave now. With other dashboards watching, ask first.
+        A --read-only viewer cannot stop training: q leaves it, as d does."""
+        if self.app.read_only:
+            self.detached = True
+            self.leave(0)
+            return
         if self.viewers > 1 and not self.quitting and self.engine_running and not self.read_only:
             self.app.push_screen(ConfirmStopScreen(self.viewers - 1), self._confirmed_stop)
             return

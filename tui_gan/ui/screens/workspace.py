@@ -34,7 +34,7 @@ from tui_gan.ui.screens.help import HelpScreen
 from tui_gan.ui.widgets.compare import CompareCharts, ConfigDiff, SampleStrip
 from tui_gan.ui.widgets.leaderboard import Leaderboard
 from tui_gan.ui.widgets.runs_table import LIVE_STATES, RunsTable
-from tui_gan.ui.workspace_actions import COLUMN_HELP, WORKSPACE_ACTIONS
+from tui_gan.ui.workspace_actions import COLUMN_HELP, CONTROLS, WORKSPACE_ACTIONS
 from tui_gan.workspace.grids import grids_at, step_after
 from tui_gan.workspace.model import ColourBook, RunRow
 
@@ -309,9 +309,12 @@ class WorkspaceScreen(Screen):
             (self.opener or self.app.show_run)(row)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """q quits `tui-gan runs`, and goes back when the workspace is over a dashboard."""
+        """q quits `tui-gan runs`, and goes back when the workspace is over a dashboard. A
+        --read-only viewer's keys that change runs show dimmed and do nothing."""
         if action in ("quit", "back"):
             return (action == "quit") == (self.app.screen_stack[0] is self)
+        if self.app.read_only and action in CONTROLS:
+            return None
         return True
 
     def action_quit(self) -> None:
