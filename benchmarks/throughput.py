@@ -37,6 +37,7 @@ from bench_data import load_images  # noqa: E402 - benchmarks/ is sys.path[0]
 from tui_gan.config import TrainConfig  # noqa: E402
 from tui_gan.data import Dataset  # noqa: E402
 from tui_gan.models import get_arch  # noqa: E402
+from tui_gan.training.device import native_bf16  # noqa: E402
 from tui_gan.training.engine import Engine  # noqa: E402
 
 BATCH = 128
@@ -183,6 +184,11 @@ def main() -> int:
         )
         return 2
     precisions = args.precision.split(",")
+    if "bf16" in precisions and not native_bf16(device):  # emulated: hours, and nothing learnt
+        print("bf16 skipped: this device has no bf16 in hardware (no AMX or AVX512-BF16 on a CPU)")
+        precisions.remove("bf16")
+    if not precisions:
+        return 0
     on_gpu = device.type == "cuda"
     steps_for = {
         "mlp": args.steps_mlp or (3000 if on_gpu else 150),
@@ -228,4 +234,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # each row as it is measured, into a pipe too
     raise SystemExit(main())

@@ -420,3 +420,24 @@ def test_every_ranks_gpu(nvml):
     assert (first.index, second.index) == (0, 3) and (first.util_percent, second.util_percent) == (40.0, 43.0)
     monitor.close()
     assert nvml.calls["shutdown"] == 2
+
+
+@pytest.mark.parametrize(
+    "flags, native",
+    [("fpu avx2 avx512f", False), ("fpu avx512f avx512_bf16", True), ("fpu amx_bf16 amx_tile", True)],
+)
+def test_native_bf16_reads_the_cpu_flags(monkeypatch, tmp_path, flags, native):
+    """bf16 counts as native only where the CPU computes it (benchmarks skip emulated bf16)."""
+    import builtins
+
+    import torch
+
+    from tui_gan.training.device import native_bf16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    real_open = builtins.open
+    monkeypatch.setattr(
+        builtins, "open", lambda p, *a, **k: real_open(cpuinfo if p == "/proc/cpuinfo" else p, *a, **k)
+    )
+    assert native_bf16(torch.device("cpu")) is native

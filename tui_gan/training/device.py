@@ -49,6 +49,19 @@ def cuda_ids(device: torch.device) -> tuple[str | None, str | None]:
     return bus, (uuid if uuid.upper().startswith(("GPU-", "MIG-")) else f"GPU-{uuid}")
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device computes bf16 in hardware: a GPU that supports it, or an x86 CPU with
+    AMX or AVX512-BF16 (elsewhere oneDNN emulates it, several times slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = next((line.split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 def precision_context(
     precision: str, device: torch.device
 ) -> Callable[[], contextlib.AbstractContextManager]:
