@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "archs":
             return cmd_archs(args)
         if args.command == "sample":
-            return cmd_sample(args.checkpoint, args.n, args.output, args.seed, args.digit)
+            return cmd_sample(args.checkpoint, args.n, args.output, args.seed, args.digit, args.pixels)
         if args.command == "eval":
             return cmd_eval(args.checkpoint, args.samples, args.data_dir)
         if args.command == "ls":

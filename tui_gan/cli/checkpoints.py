@@ -78,7 +78,9 @@ def checkpoint_in(target: str) -> str:
     return str(found)
 
 
-def cmd_sample(checkpoint: str, n: int, output: str | None, seed: int, digit: int | None = None) -> int:
+def cmd_sample(
+    checkpoint: str, n: int, output: str | None, seed: int, digit: int | None = None, pixels: str = "auto"
+) -> int:
     import numpy as np
     import torch
 
@@ -109,7 +111,7 @@ def cmd_sample(checkpoint: str, n: int, output: str | None, seed: int, digit: in
     images = sample_digits(G, z, y)
     columns = G.n_classes if y is not None and digit is None else None  # a column per digit
     if out is None:
-        return draw_in_terminal(images, columns, f"{data['arch']} (step {data['step']:,})")
+        return draw_in_terminal(images, columns, f"{data['arch']} (step {data['step']:,})", pixels)
     if out.suffix.lower() == ".npy":
         atomic_write(out, lambda f: np.save(f, images))
     else:
@@ -123,10 +125,23 @@ def cmd_sample(checkpoint: str, n: int, output: str | None, seed: int, digit: in
     return 0
 
 
-def draw_in_terminal(images, columns: int | None, title: str) -> int:
-    """The digits as half blocks (two pixels a cell), as many to a row as the terminal is wide
-    (`columns` when given and it fits); plain characters where there is no colour (NO_COLOR, a
-    pipe)."""
+def draw_in_terminal(images, columns: int | None, title: str, pixels: str = "auto") -> int:
+    """The digits in the terminal: as an image where it shows one (`--pixels`, see pixels.py),
+    else as half blocks."""
+    from tui_gan.pixels import choose
+
+    terminal = choose(pixels)
+    print(title, flush=True)
+    if terminal.mode == "halfblock":
+        _draw_half_blocks(images, columns)
+    else:
+        _draw_pixels(images, columns, terminal)
+    return 0
+
+
+def _draw_half_blocks(images, columns: int | None) -> None:
+    """Two pixels a cell, as many digits to a row as the terminal is wide (`columns` when given
+    and it fits); plain characters where there is no colour (NO_COLOR, a pipe)."""
     from rich.console import Console
     from rich.segment import Segment, Segments
 
@@ -136,9 +151,30 @@ def draw_in_terminal(images, columns: int | None, title: str) -> int:
     fits = max(1, (console.width + 1) // (DIGIT_CELLS + 1))
     color = console.color_system is not None
     lines = grid_to_segments(images, min(columns or fits, fits), color=color)
-    console.print(title)
     console.print(Segments([seg for line in lines for seg in (*line, Segment.line())]))
-    return 0
+
+
+def _draw_pixels(images, columns: int | None, terminal) -> None:
+    """The grid as one image as wide as the terminal allows: at least twice the digits' size,
+    more while the whole grid fits the screen, never taller than the half-block drawing."""
+    import math
+    import shutil
+
+    from tui_gan.pixels import encode, fit
+    from tui_gan.render import grid_image
+
+    width, lines = shutil.get_terminal_size((80, 24))
+    cell_w, cell_h = terminal.cell
+    digit = images.shape[-1] + 2  # a digit and its padding
+    fits = max(1, (width * cell_w - 2) // digit)
+    grid = grid_image(images, columns=min(columns or math.ceil(math.sqrt(len(images))), fits))
+    cap = max(1, cell_h // 2)  # 28 pixels a digit over 14 lines, as half blocks draw it
+    box = (
+        min(width * cell_w, cap * grid.width),
+        min(max((lines - 2) * cell_h, 2 * grid.height), cap * grid.height),
+    )
+    sys.stdout.write(encode(grid, terminal.mode, fit(grid.size, box)) + "\n")
+    sys.stdout.flush()
 
 
 def load_generator(checkpoint: str):

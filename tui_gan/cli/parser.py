@@ -363,7 +363,7 @@ def _add_sample(sample: argparse.ArgumentParser) -> None:
         "--output",
         metavar="FILE",
         help="FILE.png (a grid) or FILE.npy (N x 28 x 28 uint8); without it the grid is drawn in "
-        "the terminal (half blocks; characters where there is no colour)",
+        "the terminal (see --pixels; characters where there is no colour)",
     )
     sample.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed (default 0)")
     sample.add_argument(
@@ -372,6 +372,21 @@ def _add_sample(sample: argparse.ArgumentParser) -> None:
         metavar="D",
         help="only this digit, 0-9 (a --conditional run's "
         "checkpoint; without it such a checkpoint draws 0-9 in turn)",
+    )
+    _add_pixels(sample)
+
+
+def _add_pixels(parser: argparse.ArgumentParser) -> None:
+    from tui_gan.pixels import PIXEL_MODES  # torch-free
+
+    parser.add_argument(
+        "--pixels",
+        choices=PIXEL_MODES,
+        type=_choice(PIXEL_MODES),
+        default="auto",
+        help="how digits are drawn in the terminal: an image (kitty graphics or sixel) or half blocks; "
+        "auto asks the terminal, and draws half blocks where it does not answer or is a pipe, tmux, "
+        "screen, TERM=dumb or NO_COLOR",
     )
 
 
