@@ -8,8 +8,16 @@ evaluations off so they cost no budget) on the same data (the shared MNIST test 
 present, else 10,000 synthetic digits) with batch 128 for --seconds of wall time after 2 warm-up
 steps. Runs are strictly sequential; per architecture the recipes run back to back, in an order
 that alternates between architectures (and repeats), so a slow patch of the machine does not
-always hit the same recipe. --repeats N trains each cell N times with seeds --seed, --seed+1, ...
-and reports the mean.
+always hit the same recipe. --seeds N (or --repeats N) trains each cell N times with seeds --seed,
+--seed+1, ... and reports the mean. --precision fp32,bf16 trains each cell in each engine precision
+(a row each; the rows of the second are named "default bf16") and compares them on FD, img/s and
+time to quality.
+
+Time to quality: every --curve-every seconds of training (default 15; the clock stops while it
+judges, so the budget and the curve count training only) each run is judged as at its end; the
+table's t<=2x and t<=1.25x columns give the training seconds until FD first dropped to 2x and 1.25x
+the real-vs-real floor (mean over seeds; "k/n" when only k of the n seeds got there). The JSON
+keeps each run's curve, (seconds, FD) points (benchmarks/quality_curve.py).
 
 Then the generator the engine samples with (its EMA copy when the recipe keeps one, else G)
 makes --samples digits from the engine's own evaluation latents (quality_judge.eval_images), and
@@ -29,7 +37,8 @@ floor, if a little low: the classifier trained on those digits; the target uses 
 the engine's quality panel does).
 
     python benchmarks/quality.py [--arch mlp --arch dcgan] [--recipe seed --recipe default]
-                                 [--seconds 180] [--samples 2000] [--repeats 1] [--threads N]
+                                 [--seconds 180] [--samples 2000] [--seeds 1] [--threads N]
+                                 [--precision fp32,bf16] [--curve-every 15]
                                  [--conditional] [--json quality.json] [--set KEY=VALUE ...]
 
 --set passes a train setting to every run, as a config file would (`--set grow_images=2000`
@@ -73,6 +82,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_data import load_images  # noqa: E402 - benchmarks/ is sys.path[0]
+from quality_curve import (  # noqa: E402
+    Curve,
+    precision_label,
+    precision_lines,
+    summarise_times,
+    time_columns,
+    time_header,
+)
 
 from tui_gan.config import TrainConfig  # noqa: E402
 from tui_gan.errors import TuiGanError  # noqa: E402
@@ -82,6 +99,7 @@ from tui_gan.quality import evaluate, load_or_train, real_floor  # noqa: E402
 from tui_gan.quality.report import ACCURATE_SHARE  # noqa: E402
 from tui_gan.training import commands as cmd  # noqa: E402
 from tui_gan.training import events as ev  # noqa: E402
+from tui_gan.training.device import native_bf16  # noqa: E402
 from tui_gan.training.engine import Engine  # noqa: E402
 from tui_gan.training.quality_judge import eval_images  # noqa: E402
 
@@ -100,19 +118,29 @@ class BenchError(Exception):
 
 
 class BudgetEngine(Engine):
-    """The real Engine; it asks itself to stop once `seconds` of wall time have passed since the
-    end of its warm-up steps, and keeps the time at which each of its steps ended."""
+    """The real Engine; it asks itself to stop once `seconds` of training time have passed since
+    the end of its warm-up steps (the time its curve spent judging left out), and keeps the time
+    at which each of its steps ended."""
 
-    def __init__(self, config: TrainConfig, emit, *, seconds: float, **kwargs) -> None:
+    def __init__(self, config: TrainConfig, emit, *, seconds: float, curve: Curve, **kwargs) -> None:
         super().__init__(config, emit, **kwargs)
         self.seconds = seconds
+        self.curve = curve
         self.ends: list[float] = []
+
+    @property
+    def trained_s(self) -> float:
+        return self.ends[-1] - self.ends[WARMUP_STEPS - 1] - self.curve.judging_s
 
     def train_step(self, state=None) -> None:
         super().train_step(state)
         self.ends.append(time.monotonic())
+        if len(self.ends) <= WARMUP_STEPS:
+            return
+        if self.curve.due(self.trained_s):
+            self.curve.add(self.trained_s)
         # The loop reads commands before its next step, so exactly one Stop is ever sent.
-        if len(self.ends) > WARMUP_STEPS and self.ends[-1] - self.ends[WARMUP_STEPS - 1] >= self.seconds:
+        if self.trained_s >= self.seconds:
             self.send(cmd.Stop(checkpoint=False))
 
 
@@ -153,8 +181,9 @@ def make_config(
     ).validate()
 
 
-def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args) -> dict:
-    """One cell of the table: train for the budget, then judge the generator the engine samples with."""
+def train_and_judge(arch: str, recipe: str, precision: str, seed: int, dataset, classifier, args) -> dict:
+    """One cell of the table: train for the budget (judged every --curve-every s on the way),
+    then judge the generator the engine samples with."""
     problems: list[str] = []
 
     def listen(event: ev.Event) -> None:
@@ -163,11 +192,13 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
 
     load, cpu_before, began = os.getloadavg()[0], cpu_seconds(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tui-gan-quality-") as runs_dir:
+        settings = {**args.settings, "precision": precision}
         config = make_config(
-            arch, recipe, seed, dataset.name, args.device, runs_dir, args.conditional, args.settings
+            arch, recipe, seed, dataset.name, args.device, runs_dir, args.conditional, settings
         )
+        curve = Curve(args.curve_every, lambda: judge(engine, config, classifier, args).frechet_distance)
         engine = BudgetEngine(
-            config, listen, seconds=args.seconds, dataset=dataset, run_dir=False, exit_when_done=True
+            config, listen, seconds=args.seconds, curve=curve, dataset=dataset, run_dir=False
         )
         reason = engine.run()
     cpu_after, wall = cpu_seconds(), time.monotonic() - began
@@ -178,6 +209,7 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
     row = {
         "arch": arch,
         "recipe": recipe,
+        "precision": precision,
         "seed": seed,
         "load_at_start": round(load, 2),
         "steps": state.step,
@@ -189,7 +221,7 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
         "settings": dataclasses.asdict(state.recipe),  # what the engine resolved the recipe to
     }
     if len(ends) > WARMUP_STEPS + 1:
-        row["images_per_s"] = (len(ends) - WARMUP_STEPS) * BATCH / (ends[-1] - ends[WARMUP_STEPS - 1])
+        row["images_per_s"] = (len(ends) - WARMUP_STEPS) * BATCH / engine.trained_s
     if state.failed:
         return row  # a result, not an error: the recipe blew up within the budget
     if reason != "stopped" or problems:
@@ -197,14 +229,22 @@ def train_and_judge(arch: str, recipe: str, seed: int, dataset, classifier, args
             f"{arch} / {recipe}: training ended ({reason}) after {state.step} steps"
             + (f": {problems[0]}" if problems else "")
         )
-    ema = state.G_ema
-    row["judged"] = "G" if ema is None else "G_ema"
-    images, labels = eval_images(
-        state.G if ema is None else ema, seed, args.samples, config.z_dim, engine.device, args.conditional
-    )
-    report = evaluate(classifier, images, labels)
+    row["judged"] = "G" if state.G_ema is None else "G_ema"
+    report = judge(engine, config, classifier, args)
     row["report"] = {**report.to_dict(), "accuracy": report.accuracy}
+    curve.points.append((round(engine.trained_s, 2), report.frechet_distance))  # the end point
+    row["curve"], row["time_to"] = curve.points, curve.time_to(args.floor)
     return row
+
+
+def judge(engine: BudgetEngine, config: TrainConfig, classifier, args):
+    """The quality report of the generator the engine samples with (its EMA copy if it keeps one)."""
+    state = engine.current
+    sampler = state.G if state.G_ema is None else state.G_ema
+    images, labels = eval_images(
+        sampler, config.seed, args.samples, config.z_dim, engine.device, args.conditional
+    )
+    return evaluate(classifier, images, labels)
 
 
 def real_digits(classifier, dataset, n: int, seed: int) -> dict:
@@ -244,6 +284,7 @@ def summarise(rows: list[dict]) -> dict:
         "images_per_s": statistics.fmean(rates) if rates else None,
         "judged": "/".join(sorted({r["judged"] for r in rows if r["judged"]})) or "-",
         "diverged": sum(1 for r in rows if r["diverged"]),
+        **summarise_times(rows),
     }
 
 
@@ -267,7 +308,7 @@ def row_text(
     conditional: bool = False,
 ) -> str:
     return (
-        f"{name:15} {recipe:8} {judged:6} {fd:>16} {classes:>8} {fmt(score, '6.2f')} "
+        f"{name:15} {recipe:13} {judged:6} {fd:>16} {classes:>8} {fmt(score, '6.2f')} "
         f"{fmt(conf, '6.3f')} "
         + (f"{fmt(accuracy, '6.1%')} " if conditional else "")
         + f"{steps:>7} {fmt(rate, '7,.0f')}"
@@ -278,9 +319,9 @@ def table(
     archs: list[str], recipes: list[str], cells: dict, real: dict, conditional: bool = False
 ) -> list[str]:
     lines = [
-        f"{'arch':15} {'recipe':8} {'judged':6} {'FD (± sd)':>16} {'classes':>8} {'score':>6} {'conf':>6} "
+        f"{'arch':15} {'recipe':13} {'judged':6} {'FD (± sd)':>16} {'classes':>8} {'score':>6} {'conf':>6} "
         + (f"{'acc':>6} " if conditional else "")
-        + f"{'steps':>7} {'img/s':>7}"
+        + f"{'steps':>7} {'img/s':>7} {time_header()}"
     ]
     for arch in archs:
         for i, recipe in enumerate(recipes):
@@ -301,6 +342,7 @@ def table(
                     c["accuracy"],
                     conditional,
                 )
+                + f" {time_columns(c)}"
                 + note
             )
     lines.append(
@@ -417,10 +459,25 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--samples", type=int, default=2000, help="generated digits judged per run")
     parser.add_argument(
+        "--seeds",
         "--repeats",
+        dest="repeats",
         type=int,
         default=1,
         help="runs per cell, seeds --seed, --seed+1, ...; the table shows means",
+    )
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        help="engine precisions, comma-separated (fp32,bf16): a row each; compared against the first",
+    )
+    parser.add_argument(
+        "--curve-every",
+        type=float,
+        default=15.0,
+        metavar="S",
+        help="judge each run every S s of training too (the clock stops meanwhile): the time to "
+        "2x and 1.25x the floor; 0: only at the end",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dataset", choices=("auto", "mnist", "synthetic"), default="auto")
@@ -457,8 +514,16 @@ def parse_args() -> argparse.Namespace:
         or args.samples < 2
         or args.repeats < 1
         or (args.threads is not None and args.threads < 1)
+        or args.curve_every < 0
     ):
-        parser.error("--seconds must be positive, --samples at least 2, --repeats and --threads at least 1")
+        parser.error(
+            "--seconds must be positive, --samples at least 2, --seeds and --threads at least 1, "
+            "--curve-every 0 or more"
+        )
+    args.precisions = list(dict.fromkeys(p.strip() for p in args.precision.split(",") if p.strip()))
+    bad = [p for p in args.precisions if p not in ("fp32", "bf16", "fp16")]
+    if bad or not args.precisions:
+        parser.error(f"--precision takes fp32, bf16 or fp16, comma-separated; got {args.precision!r}")
     args.arch = list(dict.fromkeys(args.arch or ARCH_NAMES))
     args.recipe = list(dict.fromkeys(args.recipe or RECIPES))
     return args
@@ -467,10 +532,12 @@ def parse_args() -> argparse.Namespace:
 def benchmark(args: argparse.Namespace) -> None:
     """Every run, then the table and the targets (and the JSON). Raises BenchError or TuiGanError."""
     archs, recipes = args.arch, args.recipe
-    for recipe in recipes:  # a recipe this checkout lacks fails now, not after an hour of runs
-        make_config(
-            archs[0], recipe, args.seed, "mnist", args.device, "runs", args.conditional, args.settings
-        )
+    precisions = args.precisions
+    labels = [precision_label(r, p, precisions) for p in precisions for r in recipes]  # the table's rows
+    for recipe in recipes:  # a recipe or precision this checkout lacks fails now, not after hours of runs
+        for precision in precisions:
+            settings = {**args.settings, "precision": precision}
+            make_config(archs[0], recipe, args.seed, "mnist", args.device, "runs", args.conditional, settings)
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise BenchError(f"cannot write {args.json}: no folder {Path(args.json).resolve().parent}")
     growing = [a for a in archs if get_arch(a).grows]
@@ -478,6 +545,11 @@ def benchmark(args: argparse.Namespace) -> None:
         print(
             f"note: {', '.join(growing)} grows every {PHASE_IMAGES:,} images by default: a CPU's budget "
             "may end before 28x28 (README measures it with --set grow_images=2000)"
+        )
+    if "bf16" in precisions and not native_bf16(torch.device(args.device)):
+        print(
+            f"warning: {args.device} has no bf16 in hardware (no AMX or AVX512-BF16 on a CPU): bf16 is "
+            "emulated, so its img/s and time to quality say nothing about bf16 on hardware that has it"
         )
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -498,7 +570,7 @@ def benchmark(args: argparse.Namespace) -> None:
         )
     t = time.perf_counter()
     classifier = load_or_train(dataset)
-    floor = real_floor(classifier, n=args.samples)
+    floor = args.floor = real_floor(classifier, n=args.samples)
     real = real_digits(classifier, dataset, args.samples, args.seed)
     print(
         f"classifier: {classifier.val_accuracy:.1%} on {len(classifier.reference_images)} held-out digits "
@@ -508,19 +580,22 @@ def benchmark(args: argparse.Namespace) -> None:
     print(
         f"{args.seconds:g} s per run after {WARMUP_STEPS} warm-up steps, batch {BATCH}, "
         f"{args.samples} digits "
-        f"judged per run, recipes {', '.join(recipes)}, {args.repeats} repeat(s), {args.device}"
+        f"judged per run (and every {args.curve_every:g} s of training), recipes {', '.join(recipes)}, "
+        f"precisions {', '.join(precisions)}, {args.repeats} seed(s), {args.device}"
         + (f"; set {args.settings}" if args.settings else "")
     )
     sys.stdout.flush()
 
     rows: list[dict] = []
     busy: list[str] = []  # runs during which other processes took CPU time
-    total = len(archs) * len(recipes) * args.repeats
+    variants = [(r, p) for p in precisions for r in recipes]
+    total = len(archs) * len(variants) * args.repeats
     for repeat in range(args.repeats):
         for i, arch in enumerate(archs):
-            for recipe in recipes if (i + repeat) % 2 == 0 else recipes[::-1]:
+            for recipe, precision in variants if (i + repeat) % 2 == 0 else variants[::-1]:
                 began = time.monotonic()
-                row = train_and_judge(arch, recipe, args.seed + repeat, dataset, classifier, args)
+                row = train_and_judge(arch, recipe, precision, args.seed + repeat, dataset, classifier, args)
+                row["label"] = precision_label(recipe, precision, precisions)
                 rows.append(row)
                 rep = row["report"]
                 found = (
@@ -531,7 +606,8 @@ def benchmark(args: argparse.Namespace) -> None:
                     else f"diverged: {row['diverged']}"
                 )
                 print(
-                    f"  [{len(rows)}/{total}] {arch} / {recipe} (seed {row['seed']}): {row['steps']} steps, "
+                    f"  [{len(rows)}/{total}] {arch} / {row['label']} (seed {row['seed']}): "
+                    f"{row['steps']} steps, "
                     f"{fmt(row['images_per_s'], ',.0f')} img/s; {found}; {time.monotonic() - began:.0f} s",
                     file=sys.stderr,
                     flush=True,
@@ -545,15 +621,16 @@ def benchmark(args: argparse.Namespace) -> None:
                     )
 
     cells = {
-        (a, r): summarise([row for row in rows if row["arch"] == a and row["recipe"] == r])
+        (a, label): summarise([row for row in rows if row["arch"] == a and row["label"] == label])
         for a in archs
-        for r in recipes
+        for label in labels
     }
+    # The targets read the first precision's rows (named by the plain recipe).
     summary, target_lines = judge_targets(archs, recipes, cells, floor, args.conditional)
     print()
-    print("\n".join(table(archs, recipes, cells, real, args.conditional)))
+    print("\n".join(table(archs, labels, cells, real, args.conditional)))
     print()
-    print("\n".join(target_lines))
+    print("\n".join(precision_lines(archs, recipes, precisions, cells) + target_lines))
     if busy:
         print(
             f"warning: other processes took CPU time during {len(busy)} run(s) (cores they used: "
@@ -582,6 +659,8 @@ def benchmark(args: argparse.Namespace) -> None:
                 "device": args.device,
                 "data": dataset.source,
                 "recipes": recipes,
+                "precisions": precisions,
+                "curve_every": args.curve_every,
                 "archs": archs,
                 "conditional": args.conditional,
                 "set": args.settings,
@@ -589,7 +668,7 @@ def benchmark(args: argparse.Namespace) -> None:
             "classifier_accuracy": classifier.val_accuracy,
             "real_floor_fd": floor,
             "real_digits": real,
-            "cells": [{"arch": a, "recipe": r, **cells[a, r]} for a in archs for r in recipes],
+            "cells": [{"arch": a, "recipe": label, **cells[a, label]} for a in archs for label in labels],
             **summary,
             "runs": rows,
         }
