@@ -35,11 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             return cmd_sweep(args)
         if args.command == "runs":
-            return cmd_runs(Path(args.runs_dir), args.notify, args.read_only)
+            return cmd_runs(Path(args.runs_dir), args.notify, args.read_only, args.pixels)
         if args.command in CONTROL_COMMANDS:
             return cmd_control(args.command, args.run, Path(args.runs_dir))
         if args.command == "attach":
-            return cmd_attach(args.target, Path(args.runs_dir), args.notify, args.read_only)
+            return cmd_attach(args.target, Path(args.runs_dir), args.notify, args.read_only, args.pixels)
         if args.command == "serve":
             return cmd_serve(args)
         return cmd_train(args, argv)

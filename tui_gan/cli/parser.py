@@ -19,7 +19,9 @@ GROUP_TITLES = {
     "architecture": "what is built, for every architecture (`tui-gan archs --width 2` counts the parameters)",
 }
 # The options of `train` that steer the command rather than set a TrainConfig field.
-TRAIN_COMMAND_OPTIONS = ("headless", "detach", "config", "resume", "run_dir", "nproc", "log_every", "notify")
+TRAIN_COMMAND_OPTIONS = (
+    *("headless", "detach", "config", "resume", "run_dir", "nproc", "log_every", "notify", "pixels"),
+)
 # The shell's commands to a live job (cli/control.py), as a dashboard sends them.
 CONTROL_COMMANDS = {
     "stop": "stop a live job after a final checkpoint, and wait until it has ended",
@@ -102,6 +104,7 @@ def build_parser() -> Parser:
     _add_runs(runs, "where finished runs are")
     _add_notify(runs)
     _add_read_only(runs)
+    _add_pixels(runs)
     _add_sweep(command("sweep", "a grid of runs over train options and seeds, run K at a time"))
     attach = command(
         "attach", "open the dashboard on a live job, a finished run read-only, or a sweep's workspace"
@@ -116,6 +119,7 @@ def build_parser() -> Parser:
     _add_runs(attach, "where `latest` looks for runs")
     _add_notify(attach)
     _add_read_only(attach)
+    _add_pixels(attach)
     _add_serve(command("serve", "the dashboard (or with --runs the workspace) in a web browser"))
     add_config_options(
         command("archs", "list the architectures, their sizes and how each trains"), group="architecture"
@@ -284,6 +288,7 @@ def _add_train(train: argparse.ArgumentParser) -> None:
     )
     add_config_options(train)
     _add_notify(train)
+    _add_pixels(train)
     train.add_argument(
         "--log-every", type=float, default=10.0, metavar="S", help="headless: seconds between log lines"
     )
@@ -384,9 +389,9 @@ def _add_pixels(parser: argparse.ArgumentParser) -> None:
         choices=PIXEL_MODES,
         type=_choice(PIXEL_MODES),
         default="auto",
-        help="how digits are drawn in the terminal: an image (kitty graphics or sixel) or half blocks; "
-        "auto asks the terminal, and draws half blocks where it does not answer or is a pipe, tmux, "
-        "screen, TERM=dumb or NO_COLOR",
+        help="how digits are drawn in the terminal: an image (kitty graphics or sixel; the dashboard "
+        "draws sixel only) or half blocks; auto asks the terminal, and draws half blocks where it does "
+        "not answer or is a pipe, tmux, screen, TERM=dumb or NO_COLOR",
     )
 
 

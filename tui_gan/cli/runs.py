@@ -123,13 +123,13 @@ def _print_rows(title: str, rows: list[tuple[str, ...]]) -> None:
         print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
-def cmd_runs(runs_root: Path, notify: str = "auto", read_only: bool = False) -> int:
+def cmd_runs(runs_root: Path, notify: str = "auto", read_only: bool = False, pixels: str = "auto") -> int:
     """The workspace; it needs a terminal (scripts have `tui-gan ls`) or a browser (serve)."""
     if not _has_screen():
         raise ConfigError("tui-gan runs needs a terminal; scripts can use tui-gan ls")
     from tui_gan.ui.app import run_workspace
 
-    return run_workspace(runs_root, notify, read_only)
+    return run_workspace(runs_root, notify, read_only, pixels)
 
 
 def _has_screen() -> bool:
@@ -138,7 +138,9 @@ def _has_screen() -> bool:
     return web or (sys.stdin.isatty() and sys.stdout.isatty())
 
 
-def cmd_attach(target: str, runs_root: Path, notify: str = "auto", read_only: bool = False) -> int:
+def cmd_attach(
+    target: str, runs_root: Path, notify: str = "auto", read_only: bool = False, pixels: str = "auto"
+) -> int:
     """A run's dashboard; a sweep folder's workspace (its leaderboard and runs)."""
     from tui_gan.jobs.attach import attach_target
     from tui_gan.jobs.registry import resolve_run
@@ -149,8 +151,8 @@ def cmd_attach(target: str, runs_root: Path, notify: str = "auto", read_only: bo
     if not _has_screen():
         raise ConfigError("attach needs a terminal (use tui-gan ls to see a job's progress from a script)")
     if sweep:
-        return cmd_runs(Path(target), notify, read_only)
+        return cmd_runs(Path(target), notify, read_only, pixels)
     from tui_gan.ui.app import run_dashboard
 
     config, source = found
-    return run_dashboard(config, attach=source, notify=notify, read_only=read_only)
+    return run_dashboard(config, attach=source, notify=notify, read_only=read_only, pixels=pixels)

@@ -126,7 +126,7 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         return run_headless(config, resume=args.resume, run_dir=run_dir, log_every=args.log_every)
     from tui_gan.ui.app import run_dashboard
 
-    return run_dashboard(config, resume=args.resume, run_dir=run_dir, notify=args.notify)
+    return run_dashboard(config, resume=args.resume, run_dir=run_dir, notify=args.notify, pixels=args.pixels)
 
 
 def detached(info, what: str) -> int:
@@ -173,7 +173,7 @@ def launch_ranks(args: argparse.Namespace, argv: list[str], config: TrainConfig,
         return detached(start(), f"training {config.arch} on {args.nproc} processes (rank 0 below)")
     from tui_gan.ui.app import run_dashboard
 
-    return run_dashboard(config, resume=args.resume, start=start, notify=args.notify)
+    return run_dashboard(config, resume=args.resume, start=start, notify=args.notify, pixels=args.pixels)
 
 
 def torchrun_command(nproc: int, argv: list[str]) -> list[str]:

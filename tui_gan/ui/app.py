@@ -20,6 +20,7 @@ from textual.screen import Screen
 
 from tui_gan.config import TrainConfig
 from tui_gan.notify import Happening, terminal_signal
+from tui_gan.pixels import Terminal
 from tui_gan.ui.engine_link import EngineFactory, MonitorFactory, job_engine_factory
 from tui_gan.ui.screens.run import RunScreen
 from tui_gan.workspace.model import RunRow
@@ -39,9 +40,11 @@ class TuiGanBase(App[None]):
         system_interval: float = 1.0,
         notify: str = "auto",
         read_only: bool = False,
+        pixels: Terminal | None = None,
     ) -> None:
         super().__init__()
         self.read_only = read_only  # --read-only: no key changes a run (pause, stop, checkpoint, ...)
+        self.pixels = pixels or Terminal("halfblock")  # --pixels, as pixels.choose found the terminal
         self.monitor_factory = monitor_factory
         self.system_interval = system_interval
         self.notify_mode = notify  # --notify: how ring() tells the user (notify.py)
@@ -50,6 +53,7 @@ class TuiGanBase(App[None]):
             self.animation_level = "none"  # every animated frame is bytes down a slow SSH link
 
     def on_mount(self) -> None:
+        self.set_class(self.pixels.mode != "halfblock", "-pixels")  # app.tcss: toasts clear of the image
         if self.read_only:
             self.notify("read-only viewer: the keys that change runs are off; q leaves, training goes on")
         if self.is_web:  # Textual's web driver starts blurred, with an empty footer, until a click
@@ -156,12 +160,14 @@ class TuiGanApp(TuiGanBase):
         system_interval: float = 1.0,
         notify: str = "auto",
         read_only: bool = False,
+        pixels: Terminal | None = None,
     ) -> None:
         super().__init__(
             monitor_factory=monitor_factory,
             system_interval=system_interval,
             notify=notify,
             read_only=read_only,
+            pixels=pixels,
         )
         self.dashboard = RunScreen(
             config,
@@ -191,10 +197,11 @@ class WorkspaceApp(TuiGanBase):
         monitor_factory: MonitorFactory | None = None,
         notify: str = "auto",
         read_only: bool = False,
+        pixels: Terminal | None = None,
     ) -> None:
         from tui_gan.ui.screens.workspace import REFRESH_S, WorkspaceScreen
 
-        super().__init__(monitor_factory=monitor_factory, notify=notify, read_only=read_only)
+        super().__init__(monitor_factory=monitor_factory, notify=notify, read_only=read_only, pixels=pixels)
         self.workspace = WorkspaceScreen(
             runs_root, scan=scan, send=send, opener=opener, refresh_s=refresh_s or REFRESH_S
         )
@@ -211,12 +218,20 @@ def run_dashboard(
     start: Callable | None = None,
     notify: str = "auto",
     read_only: bool = False,
+    pixels: str = "auto",
 ) -> int:
     """Run the dashboard until the user quits or detaches; returns the process exit code.
     attach: a live job's JobInfo, or a finished run's folder (read-only); start: see
-    job_engine_factory; notify: --notify; read_only: --read-only."""
+    job_engine_factory; notify: --notify; read_only: --read-only; pixels: --pixels."""
     factory = job_engine_factory(run_dir, attach, start)
-    app = TuiGanApp(config, resume=resume, engine_factory=factory, notify=notify, read_only=read_only)
+    app = TuiGanApp(
+        config,
+        resume=resume,
+        engine_factory=factory,
+        notify=notify,
+        read_only=read_only,
+        pixels=choose_pixels(pixels),
+    )
     app.run()
     run = app.dashboard
     if run.detached and run.run_dir and not (run.read_only or read_only):
@@ -224,6 +239,18 @@ def run_dashboard(
     return app.return_code or 0
 
 
-def run_workspace(runs_root: Path, notify: str = "auto", read_only: bool = False) -> int:
-    WorkspaceApp(runs_root, notify=notify, read_only=read_only).run()
+def run_workspace(
+    runs_root: Path, notify: str = "auto", read_only: bool = False, pixels: str = "auto"
+) -> int:
+    WorkspaceApp(runs_root, notify=notify, read_only=read_only, pixels=choose_pixels(pixels)).run()
     return 0
+
+
+def choose_pixels(requested: str) -> Terminal:
+    """pixels.choose, before Textual starts (it reads the terminal's answers itself once running).
+    The dashboard draws sixel; kitty's images need its Unicode placeholders to live among Textual's
+    text, so kitty terminals get half blocks there (and pixels from `tui-gan sample`)."""
+    from tui_gan.pixels import choose
+
+    found = choose(requested)
+    return found if found.mode == "sixel" else Terminal("halfblock", found.cell)

@@ -18,6 +18,7 @@ from textual.widget import Widget
 from tui_gan.config import NUM_CLASSES
 from tui_gan.history import Snapshot
 from tui_gan.render import DIGIT_CELLS, DIGIT_LINES, fit_grid, grid_to_segments
+from tui_gan.ui.widgets.pixel_grid import PixelGrid, pixel_canvas
 
 HALF_CELLS, HALF_LINES = DIGIT_CELLS // 2, DIGIT_LINES // 2
 PLAIN = Style()
@@ -114,6 +115,7 @@ class SamplesPanel(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._lines: list[Strip] = []
+        self.pixel_grid: PixelGrid | None = None  # mounted where the terminal draws sixel
 
     snapshot = property(lambda self: self.shown.snapshot)
     arch = property(lambda self: self.shown.arch)
@@ -126,6 +128,10 @@ class SamplesPanel(Widget):
 
     def on_mount(self) -> None:
         self.border_title = "samples"
+        pixels = getattr(self.app, "pixels", None)
+        if pixels is not None and pixels.mode == "sixel":  # --pixels: the grid as a real image
+            self.pixel_grid = PixelGrid(pixels.cell)
+            self.mount(self.pixel_grid)
         self.redraw()
 
     def watch_shown(self) -> None:
@@ -138,6 +144,7 @@ class SamplesPanel(Widget):
         width, height = self.content_size
         self._titles()
         if self.snapshot is None:
+            self._show_pixels(width, height)  # hides the image, if any
             self.update("waiting for the generator's first samples...")
             return
         color = not self.app.no_color
@@ -153,8 +160,11 @@ class SamplesPanel(Widget):
                 interp_lines = [[Segment(caption[:width].ljust(width, "─"), MUTED)]]
                 interp_lines += grid_to_segments(halve(interp[spread(len(interp), k)]), k, color=color)
                 height -= INTERP_LINES + 1  # and a blank line above the caption
+        pixels = self._show_pixels(width, height)
         if self.snapshot.per_class:
             lines = self._class_lines(width, height, color)
+        elif pixels:
+            lines = [[]] * height  # under the image
         else:
             lines = self._grid_lines(width, height, color)
         if lines is None:
@@ -169,6 +179,24 @@ class SamplesPanel(Widget):
             for line in lines
         ]
         self.refresh()
+
+    def _show_pixels(self, width: int, height: int) -> bool:
+        """The plain grid as a real image over the panel's top `height` lines, where the terminal
+        draws one (labelled class rows and the interpolation row stay text)."""
+        grid = self.pixel_grid
+        canvas = None
+        if grid is not None and self.snapshot is not None and not self.snapshot.per_class:
+            cell_w, cell_h = grid.cell
+            canvas, shown, scale = pixel_canvas(self.snapshot.images, (width * cell_w, height * cell_h))
+        if grid is not None:
+            grid.display = canvas is not None
+            grid.styles.height = max(height, 1)
+            grid.show(canvas)
+        if canvas is None:
+            return False
+        n = len(self.snapshot.images)
+        self.border_subtitle = f"{shown} of {n} · pixels ×{scale}"
+        return True
 
     def _grid_lines(self, width: int, height: int, color: bool) -> list[list[Segment]] | None:
         images = self.snapshot.images

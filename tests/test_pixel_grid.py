@@ -1,0 +1,118 @@
+"""The dashboard's sample grid as a sixel image (--pixels): the layout, the panel in a Pilot app,
+and the real dashboard on a pty whose far end answers like a sixel terminal."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from factories import write_finished_run
+from test_pixels import DA1_SIXEL, FakeTerminal
+from textual.app import App
+from textual.geometry import Region
+
+from tui_gan.history import Snapshot
+from tui_gan.pixels import Terminal
+from tui_gan.ui.widgets.pixel_grid import FEW, pixel_canvas, pixel_layout
+from tui_gan.ui.widgets.samples import SamplesPanel, Shown
+
+CELL = (10, 20)
+
+
+def test_the_largest_scale_that_shows_every_digit_else_enough_of_them():
+    assert pixel_layout(64, 28, (1000, 1000)) == (4, 8, 64)  # 30 px a padded digit, 120 at 4x
+    assert pixel_layout(64, 28, (700, 400)) == (2, 11, 64)  # 3x shows 28: 2x shows them all
+    assert pixel_layout(64, 28, (400, 400)) == (2, 6, 36)  # all only at 1x: FEW or more at 2x
+    assert FEW == 32
+    assert pixel_layout(64, 28, (250, 250)) == (1, 8, 64)  # not FEW at 2x: as many as 1x shows
+    assert pixel_layout(64, 28, (20, 20)) == (0, 0, 0)
+    assert pixel_layout(3, 28, (1000, 200)) == (4, 3, 3)
+
+
+def test_the_canvas_is_the_box_with_the_grid_at_its_top_left():
+    images = np.full((4, 28, 28), 255, np.uint8)
+    canvas, shown, scale = pixel_canvas(images, (300, 200))
+    assert canvas.size == (300, 200) and (shown, scale) == (4, 3)
+    pixels = np.asarray(canvas)
+    assert pixels[3 * 2, 3 * 2] == 255 and pixels[0, 0] == 0 and pixels[-1, -1] == 0  # padded digits
+
+
+class PanelApp(App):
+    def __init__(self, pixels: Terminal) -> None:
+        super().__init__()
+        self.pixels = pixels
+
+    def compose(self):
+        yield SamplesPanel()
+
+
+def snapshot(per_class: int = 0, interpolation: bool = False) -> Snapshot:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (20 if per_class else 64, 28, 28), dtype=np.uint8)
+    interp = rng.integers(0, 256, (16, 28, 28), dtype=np.uint8) if interpolation else None
+    return Snapshot(step=7, images=images, interpolation=interp, per_class=per_class)
+
+
+async def test_the_panel_draws_the_grid_as_sixel_where_the_terminal_has_it():
+    app = PanelApp(Terminal("sixel", CELL))
+    async with app.run_test(size=(80, 40)) as pilot:
+        panel = app.query_one(SamplesPanel)
+        panel.shown = Shown(snapshot(), "mlp")
+        await pilot.pause()
+        grid = panel.pixel_grid
+        width, height = panel.content_size
+        assert grid.display and grid.image.size == (width * CELL[0], height * CELL[1])
+        assert panel.border_subtitle == "64 of 64 · pixels ×3"  # 780x760 pixels: 8x8 digits at 3x
+        lines = grid.render_lines(Region(0, 0, *grid.size))
+        text = "".join(segment.text for segment in lines[-1])
+        assert text.count("\x1bP") == 1 and '"1;1;' in text and text.count("\x1b\\") == 1  # one sixel
+        assert f"\x1b[{grid.region.y + 1};{grid.region.x + 1}H" in text  # drawn from its top-left corner
+        assert grid.render_lines(Region(0, 0, *grid.size))[-1] == lines[-1]  # a repaint sends the same
+
+        panel.shown = Shown(snapshot(interpolation=True), "mlp", interpolation=True)
+        await pilot.pause()
+        assert grid.display and grid.size.height < height  # the interpolation row stays text, below
+        panel.shown = Shown(snapshot(per_class=2), "mlp")
+        await pilot.pause()
+        assert not grid.display and "digits 0-9" in panel.border_subtitle  # labelled rows: half blocks
+
+
+async def test_half_blocks_where_the_terminal_has_no_pixels():
+    app = PanelApp(Terminal("halfblock"))
+    async with app.run_test(size=(80, 40)) as pilot:
+        panel = app.query_one(SamplesPanel)
+        panel.shown = Shown(snapshot(), "mlp")
+        await pilot.pause()
+        assert panel.pixel_grid is None and "pixels" not in panel.border_subtitle
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_dashboard_on_a_sixel_terminal_draws_its_samples_as_sixel(tmp_path):
+    run = write_finished_run(tmp_path / "runs" / "done", "mlp", seed=0, fd_start=300, fd_end=80, steps=400)
+    term = FakeTerminal(DA1_SIXEL, pixels_size=(800, 480))
+    env = {**os.environ, "TERM": "xterm-256color", "TUI_GAN_RUNTIME_DIR": str(tmp_path / "rt")}
+    for name in ("NO_COLOR", "TMUX", "STY"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "tui_gan", "attach", str(run), "--notify", "off"]
+    child = subprocess.Popen(
+        command, stdin=term.slave, stdout=term.slave, stderr=term.slave, env=env, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while b"pixels \xc3\x97" not in term.seen and time.monotonic() < deadline:
+            time.sleep(0.2)
+        drawn = term.seen.split(b"\x1b[c", 1)[-1]  # after the query
+        assert b"pixels \xc3\x97" in drawn, drawn[-3000:]  # the subtitle: "40 of 64 · pixels ×2"
+        assert b"\x1bP" in drawn and b'q"1;1;' in drawn  # a sixel image, and its raster size
+        os.write(term.master, b"q")  # a finished run's replay: q leaves
+        child.wait(30)
+        assert child.returncode == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        term.close()
