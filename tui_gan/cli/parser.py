@@ -19,9 +19,8 @@ GROUP_TITLES = {
     "architecture": "what is built, for every architecture (`tui-gan archs --width 2` counts the parameters)",
 }
 # The options of `train` that steer the command rather than set a TrainConfig field.
-TRAIN_COMMAND_OPTIONS = (
-    *("headless", "detach", "config", "resume", "run_dir", "nproc", "log_every", "notify", "pixels"),
-)
+TRAIN_COMMAND_OPTIONS = ("headless", "detach", "config", "resume", "run_dir", "nproc", "log_every")
+TRAIN_COMMAND_OPTIONS += ("notify", "pixels")
 # The shell's commands to a live job (cli/control.py), as a dashboard sends them.
 CONTROL_COMMANDS = {
     "stop": "stop a live job after a final checkpoint, and wait until it has ended",
