@@ -11,12 +11,12 @@ import time
 import numpy as np
 import pytest
 from factories import write_finished_run
-from test_pixels import DA1_SIXEL, FakeTerminal
+from test_pixels import DA1_PLAIN, DA1_SIXEL, KITTY_OK, FakeTerminal
 from textual.app import App
 from textual.geometry import Region
 
 from tui_gan.history import Snapshot
-from tui_gan.pixels import Terminal
+from tui_gan.pixels import Terminal, kitty_delete
 from tui_gan.ui.widgets.pixel_grid import FEW, pixel_canvas, pixel_layout
 from tui_gan.ui.widgets.samples import SamplesPanel, Shown
 
@@ -81,6 +81,19 @@ async def test_the_panel_draws_the_grid_as_sixel_where_the_terminal_has_it():
         assert not grid.display and "digits 0-9" in panel.border_subtitle  # labelled rows: half blocks
 
 
+async def test_kitty_places_one_image_under_the_text_and_replaces_it():
+    app = PanelApp(Terminal("kitty", CELL))
+    async with app.run_test(size=(80, 40)) as pilot:
+        panel = app.query_one(SamplesPanel)
+        panel.shown = Shown(snapshot(), "mlp")
+        await pilot.pause()
+        grid = panel.pixel_grid
+        text = "".join(s.text for s in grid.render_lines(Region(0, 0, *grid.size))[-1])
+        keys = f"a=T,f=100,q=2,i={grid.image_id},p=1,C=1,z=-1,"  # one placement, replaced each time
+        assert text.count("\x1b_G" + keys) == 1 and text.startswith(" " * grid.size.width)
+        assert kitty_delete(grid.image_id) == f"\x1b_Ga=d,d=I,i={grid.image_id},q=2\x1b\\"
+
+
 async def test_half_blocks_where_the_terminal_has_no_pixels():
     app = PanelApp(Terminal("halfblock"))
     async with app.run_test(size=(80, 40)) as pilot:
@@ -92,9 +105,14 @@ async def test_half_blocks_where_the_terminal_has_no_pixels():
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_the_dashboard_on_a_sixel_terminal_draws_its_samples_as_sixel(tmp_path):
+@pytest.mark.parametrize(
+    "answer, image", [(DA1_SIXEL, b"\x1bP"), (KITTY_OK + DA1_PLAIN, b"\x1b_Ga=T,f=100,q=2,i=")]
+)
+def test_the_dashboard_on_a_graphics_terminal_draws_its_samples_as_an_image(tmp_path, answer, image):
+    """The real dashboard on a pty whose far end answers like xterm -ti vt340 (sixel) or kitty;
+    kitty's image is taken off while the help screen is shown."""
     run = write_finished_run(tmp_path / "runs" / "done", "mlp", seed=0, fd_start=300, fd_end=80, steps=400)
-    term = FakeTerminal(DA1_SIXEL, pixels_size=(800, 480))
+    term = FakeTerminal(answer, pixels_size=(800, 480))
     env = {**os.environ, "TERM": "xterm-256color", "TUI_GAN_RUNTIME_DIR": str(tmp_path / "rt")}
     for name in ("NO_COLOR", "TMUX", "STY"):
         env.pop(name, None)
@@ -103,12 +121,14 @@ def test_the_dashboard_on_a_sixel_terminal_draws_its_samples_as_sixel(tmp_path):
         command, stdin=term.slave, stdout=term.slave, stderr=term.slave, env=env, start_new_session=True
     )
     try:
-        deadline = time.monotonic() + 90
-        while b"pixels \xc3\x97" not in term.seen and time.monotonic() < deadline:
-            time.sleep(0.2)
-        drawn = term.seen.split(b"\x1b[c", 1)[-1]  # after the query
-        assert b"pixels \xc3\x97" in drawn, drawn[-3000:]  # the subtitle: "40 of 64 · pixels ×2"
-        assert b"\x1bP" in drawn and b'q"1;1;' in drawn  # a sixel image, and its raster size
+        wait_for_output(term, image)
+        wait_for_output(term, b"pixels \xc3\x97")  # the subtitle: "40 of 64 · pixels ×2"
+        assert image in term.seen.split(b"\x1b[c", 1)[1]  # drawn after the query was answered
+        if answer.startswith(KITTY_OK):
+            os.write(term.master, b"?")
+            wait_for_output(term, b"\x1b_Ga=d,d=I,i=")  # the help shows: the image goes
+            os.write(term.master, b"\x1b")  # escape closes the help
+            time.sleep(0.5)  # (at once, escape and q would read as alt+q)
         os.write(term.master, b"q")  # a finished run's replay: q leaves
         child.wait(30)
         assert child.returncode == 0
@@ -116,3 +136,10 @@ def test_the_dashboard_on_a_sixel_terminal_draws_its_samples_as_sixel(tmp_path):
         if child.poll() is None:
             child.kill()
         term.close()
+
+
+def wait_for_output(term: FakeTerminal, wanted: bytes, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while wanted not in term.seen and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert wanted in term.seen, term.seen[-3000:]

@@ -169,35 +169,41 @@ def fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     return max(1, int(w * shrink)), max(1, int(h * shrink))
 
 
-def encode(image: Image.Image, mode: str, size: tuple[int, int] | None = None) -> str:
+def encode(image: Image.Image, mode: str, size: tuple[int, int] | None = None, kitty_keys: str = "") -> str:
     """The escape sequence drawing `image` (a grid_image: "L", or RGB made grey) at `size`
     pixels (see `fit`; default its own), nearest-neighbour, in `LEVELS` greys. The cursor ends
-    after the image, as after text."""
+    after the image, as after text. kitty_keys: more keys for kitty's first chunk (an image id,
+    a placement, C=1 to leave the cursor where it is)."""
     grey = image.convert("L")
     if size is not None and size != grey.size:
         grey = grey.resize(size, Image.Resampling.NEAREST)
     steps = np.rint(np.arange(256) * (LEVELS - 1) / 255) * (255 / (LEVELS - 1))
     grey = grey.point(np.rint(steps).astype(np.uint8).tolist())
     if mode == "kitty":
-        return kitty_escape(grey)
+        return kitty_escape(grey, kitty_keys)
     if mode == "sixel":
         return sixel_escape(grey)
     raise ValueError(f"no pixel encoding {mode!r} (kitty or sixel)")
 
 
-def kitty_escape(grey: Image.Image) -> str:
+def kitty_escape(grey: Image.Image, keys: str = "") -> str:
     """A kitty graphics "transmit and show" of the image as PNG, in chunks of at most
     KITTY_CHUNK base64 bytes; q=2: the terminal sends no reply that could land in the shell."""
+    first = "a=T,f=100,q=2" + (f",{keys}" if keys else "")
     buffer = io.BytesIO()
     grey.save(buffer, format="PNG", optimize=True)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     chunks = [data[i : i + KITTY_CHUNK] for i in range(0, len(data), KITTY_CHUNK)]
     parts = []
     for i, chunk in enumerate(chunks):
-        more = int(i < len(chunks) - 1)
-        keys = f"a=T,f=100,q=2,m={more}" if i == 0 else f"m={more}"
-        parts.append(f"\x1b_G{keys};{chunk}\x1b\\")
+        head = f"{first}," if i == 0 else ""
+        parts.append(f"\x1b_G{head}m={int(i < len(chunks) - 1)};{chunk}\x1b\\")
     return "".join(parts)
+
+
+def kitty_delete(image_id: int) -> str:
+    """Removes every placement of kitty image `image_id` (and frees its data)."""
+    return f"\x1b_Ga=d,d=I,i={image_id},q=2\x1b\\"
 
 
 def sixel_escape(grey: Image.Image) -> str:

@@ -388,9 +388,9 @@ def _add_pixels(parser: argparse.ArgumentParser) -> None:
         choices=PIXEL_MODES,
         type=_choice(PIXEL_MODES),
         default="auto",
-        help="how digits are drawn in the terminal: an image (kitty graphics or sixel; the dashboard "
-        "draws sixel only) or half blocks; auto asks the terminal, and draws half blocks where it does "
-        "not answer or is a pipe, tmux, screen, TERM=dumb or NO_COLOR",
+        help="how digits are drawn in the terminal: an image (kitty graphics or sixel) or half blocks; "
+        "auto asks the terminal, and draws half blocks where it does not answer or is a pipe, tmux, "
+        "screen, TERM=dumb or NO_COLOR",
     )
 
 

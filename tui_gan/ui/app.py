@@ -20,7 +20,7 @@ from textual.screen import Screen
 
 from tui_gan.config import TrainConfig
 from tui_gan.notify import Happening, terminal_signal
-from tui_gan.pixels import Terminal
+from tui_gan.pixels import Terminal, choose
 from tui_gan.ui.engine_link import EngineFactory, MonitorFactory, job_engine_factory
 from tui_gan.ui.screens.run import RunScreen
 from tui_gan.workspace.model import RunRow
@@ -230,7 +230,7 @@ def run_dashboard(
         engine_factory=factory,
         notify=notify,
         read_only=read_only,
-        pixels=choose_pixels(pixels),
+        pixels=choose(pixels),
     )
     app.run()
     run = app.dashboard
@@ -242,15 +242,5 @@ def run_dashboard(
 def run_workspace(
     runs_root: Path, notify: str = "auto", read_only: bool = False, pixels: str = "auto"
 ) -> int:
-    WorkspaceApp(runs_root, notify=notify, read_only=read_only, pixels=choose_pixels(pixels)).run()
+    WorkspaceApp(runs_root, notify=notify, read_only=read_only, pixels=choose(pixels)).run()
     return 0
-
-
-def choose_pixels(requested: str) -> Terminal:
-    """pixels.choose, before Textual starts (it reads the terminal's answers itself once running).
-    The dashboard draws sixel; kitty's images need its Unicode placeholders to live among Textual's
-    text, so kitty terminals get half blocks there (and pixels from `tui-gan sample`)."""
-    from tui_gan.pixels import choose
-
-    found = choose(requested)
-    return found if found.mode == "sixel" else Terminal("halfblock", found.cell)

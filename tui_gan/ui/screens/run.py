@@ -99,6 +99,8 @@ class RunScreen(Dashboard):
 
     def on_screen_suspend(self) -> None:
         self._shown.clear()
+        if self.samples_panel.pixel_grid is not None:
+            self.samples_panel.pixel_grid.hide()  # a kitty image would float over what is shown now
 
     def on_unmount(self) -> None:
         # However the screen goes (quit, a crash, a closed terminal, the App's exit), the worker

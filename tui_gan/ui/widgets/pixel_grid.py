@@ -1,10 +1,14 @@
-"""The samples panel's digits as a real image, on terminals where pixels.py found sixel.
+"""The samples panel's digits as a real image, on terminals where pixels.py found sixel or kitty.
 
 Textual composes text, so the image goes in beside it, as textual-image's sixel widget does: the
-last line this widget renders carries a cursor move to its top-left corner, the sixel of the part
+last line this widget renders carries a cursor move to its top-left corner, the image of the part
 rendered, and a move back to where Textual expects the cursor. Textual renders the widget again
 only when it changes (a new grid) or a repaint covers it (a dialog closed over it), so the image
-is sent then and only then; the sixel of the last crop is kept for that."""
+is sent then and only then; the escape of the last crop is kept for that.
+
+Sixel pixels are part of the screen (text written over them replaces them); a kitty image is a
+layer of its own that text does not touch. So it is placed under the text (z=-1), replaced in
+place (one image id, one placement) and removed while another screen is shown (hide())."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tui_gan.pixels import encode
+from tui_gan.pixels import encode, kitty_delete
 from tui_gan.render import grid_image
 
 PAD = 2  # black pixels around each digit (grid_image's padding)
@@ -54,28 +58,44 @@ def pixel_canvas(images, box: tuple[int, int]) -> tuple[Image.Image | None, int,
 
 
 class PixelGrid(Widget):
-    """A sixel image filling this widget (placed over the samples panel's text)."""
+    """An image filling this widget (placed over the samples panel's text)."""
 
     DEFAULT_CSS = """
     PixelGrid { width: 100%; height: 100%; }
     """
 
-    def __init__(self, cell: tuple[int, int]) -> None:
+    def __init__(self, mode: str, cell: tuple[int, int]) -> None:
         super().__init__()
+        self.mode = mode  # sixel or kitty
         self.cell = cell  # (width, height) of a character cell in pixels
         self.image: Image.Image | None = None
-        self._sent: tuple[Region, str] | None = None  # the last crop and its sixel
+        self._sent: tuple[Region, str] | None = None  # the last crop and its escape
+        self.image_id = 7000 + id(self) % 100_000  # kitty's name for this widget's image
 
     def show(self, image: Image.Image | None) -> None:
         self.image, self._sent = image, None
+        if image is None:
+            self.hide()
         self.refresh()
+
+    def hide(self) -> None:
+        """Take a kitty image off the screen (another screen is shown, or there is no grid);
+        render_lines puts it back. Sixel needs nothing: what is drawn over it replaces it."""
+        driver = self.app._driver
+        if self.mode == "kitty" and driver is not None and not self.app.is_headless:
+            driver.write(kitty_delete(self.image_id))
+            self._sent = None
+
+    def on_unmount(self) -> None:
+        self.hide()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         blank = [Strip.blank(crop.width)] * crop.height
         if self.image is None or not crop.area or not self.screen.is_active:
             return blank  # an inactive screen's widgets may be tinted by Textual: no image then
         if self._sent is None or self._sent[0] != crop:
-            self._sent = crop, encode(self._crop(crop), "sixel")
+            keys = f"i={self.image_id},p=1,C=1,z=-1"  # the same placement, replaced; the cursor stays
+            self._sent = crop, encode(self._crop(crop), self.mode, kitty_keys=keys)
         x, y = self.region.x + crop.x, self.region.y + crop.y  # screen cells, 0-based
         last = Strip(
             [

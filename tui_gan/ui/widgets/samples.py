@@ -115,7 +115,7 @@ class SamplesPanel(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._lines: list[Strip] = []
-        self.pixel_grid: PixelGrid | None = None  # mounted where the terminal draws sixel
+        self.pixel_grid: PixelGrid | None = None  # mounted where the terminal draws sixel or kitty
 
     snapshot = property(lambda self: self.shown.snapshot)
     arch = property(lambda self: self.shown.arch)
@@ -129,8 +129,8 @@ class SamplesPanel(Widget):
     def on_mount(self) -> None:
         self.border_title = "samples"
         pixels = getattr(self.app, "pixels", None)
-        if pixels is not None and pixels.mode == "sixel":  # --pixels: the grid as a real image
-            self.pixel_grid = PixelGrid(pixels.cell)
+        if pixels is not None and pixels.mode != "halfblock":  # --pixels: the grid as a real image
+            self.pixel_grid = PixelGrid(pixels.mode, pixels.cell)
             self.mount(self.pixel_grid)
         self.redraw()
 
