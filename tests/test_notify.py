@@ -3,18 +3,13 @@ job runs its --on-event command with the event in its environment."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import select
-import struct
 import subprocess
 import sys
-import termios
-import time
 
 import pytest
 from factories import SYNTHETIC_RUN
+from terminals import FakeTerminal
 
 from tui_gan.cli import main
 from tui_gan.notify import Happening, happening, terminal_mode, terminal_signal
@@ -63,50 +58,28 @@ def test_what_counts_as_worth_a_ring():
     assert happening(ev.Notice("mlp", "checkpoint written", "info")) is None
 
 
-def _terminal(cols: int = 120, rows: int = 40) -> tuple[int, int]:
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    return master, slave
-
-
-def _read_until(master: int, wanted: bytes, timeout: float) -> bytes:
-    """What the terminal shows until `wanted` appears (or `timeout` seconds pass)."""
-    seen, deadline = b"", time.monotonic() + timeout
-    while wanted not in seen and time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                seen += os.read(master, 65536)
-            except OSError:  # the terminal closed
-                break
-    return seen
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_dashboard_in_a_real_terminal_rings_when_its_run_finishes(tmp_path):
-    master, slave = _terminal()
+    term = FakeTerminal(None, size=(40, 120))
     env = {**os.environ, "TERM": "xterm-256color", "TUI_GAN_RUNTIME_DIR": str(tmp_path / "rt")}
     command = [sys.executable, "-m", "tui_gan", "train", *SYNTHETIC_RUN, "--max-steps", "3"]
     command += ["--runs-dir", str(tmp_path / "runs"), "--notify", "osc9"]
     child = subprocess.Popen(
-        command, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+        command, stdin=term.slave, stdout=term.slave, stderr=term.slave, env=env, start_new_session=True
     )
-    os.close(slave)
     try:
-        seen = _read_until(master, b"\x1b]9;tui-gan: ", 90)
-        assert b"\x1b]9;tui-gan: " in seen, seen[-2000:]
-        note = seen.split(b"\x1b]9;tui-gan: ", 1)[1].split(b"\x07", 1)[0].decode()
+        term.wait_for(b"\x1b]9;tui-gan: ")
+        term.wait_for(b"at step 3\x07", 10)  # the whole notification
+        note = term.seen.split(b"\x1b]9;tui-gan: ", 1)[1].split(b"\x07", 1)[0].decode()
         assert note.endswith("finished: simple finished at step 3"), note
-        os.write(master, b"q")
-        deadline = time.monotonic() + 30
-        while child.poll() is None and time.monotonic() < deadline:
-            _read_until(master, b"\x00", 0.5)  # a terminal nobody reads would block its writes
+        term.type(b"q")
+        child.wait(30)
         assert child.returncode == 0
     finally:
         if child.poll() is None:
             child.kill()
-        os.close(master)
+        term.close()
 
 
 @pytest.mark.slow

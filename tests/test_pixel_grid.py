@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 from factories import write_finished_run
-from test_pixels import DA1_PLAIN, DA1_SIXEL, KITTY_OK, FakeTerminal
+from terminals import DA1_PLAIN, DA1_SIXEL, KITTY_OK, FakeTerminal
 from textual.app import App
 from textual.geometry import Region
 
@@ -57,38 +57,43 @@ def snapshot(per_class: int = 0, interpolation: bool = False) -> Snapshot:
     return Snapshot(step=7, images=images, interpolation=interp, per_class=per_class)
 
 
+async def show(pilot, shown: Shown) -> SamplesPanel:
+    """The PanelApp's panel, once it has drawn `shown`."""
+    panel = pilot.app.query_one(SamplesPanel)
+    panel.shown = shown
+    await pilot.pause()
+    return panel
+
+
+def last_line(grid) -> str:
+    """What the image widget's last line writes when the whole widget is rendered."""
+    return "".join(segment.text for segment in grid.render_lines(Region(0, 0, *grid.size))[-1])
+
+
 async def test_the_panel_draws_the_grid_as_sixel_where_the_terminal_has_it():
     app = PanelApp(Terminal("sixel", CELL))
     async with app.run_test(size=(80, 40)) as pilot:
-        panel = app.query_one(SamplesPanel)
-        panel.shown = Shown(snapshot(), "mlp")
-        await pilot.pause()
+        panel = await show(pilot, Shown(snapshot(), "mlp"))
         grid = panel.pixel_grid
         width, height = panel.content_size
         assert grid.display and grid.image.size == (width * CELL[0], height * CELL[1])
         assert panel.border_subtitle == "64 of 64 · pixels ×3"  # 780x760 pixels: 8x8 digits at 3x
-        lines = grid.render_lines(Region(0, 0, *grid.size))
-        text = "".join(segment.text for segment in lines[-1])
+        text = last_line(grid)
         assert text.count("\x1bP") == 1 and '"1;1;' in text and text.count("\x1b\\") == 1  # one sixel
         assert f"\x1b[{grid.region.y + 1};{grid.region.x + 1}H" in text  # drawn from its top-left corner
-        assert grid.render_lines(Region(0, 0, *grid.size))[-1] == lines[-1]  # a repaint sends the same
+        assert last_line(grid) == text  # a repaint sends the same
 
-        panel.shown = Shown(snapshot(interpolation=True), "mlp", interpolation=True)
-        await pilot.pause()
+        await show(pilot, Shown(snapshot(interpolation=True), "mlp", interpolation=True))
         assert grid.display and grid.size.height < height  # the interpolation row stays text, below
-        panel.shown = Shown(snapshot(per_class=2), "mlp")
-        await pilot.pause()
+        await show(pilot, Shown(snapshot(per_class=2), "mlp"))
         assert not grid.display and "digits 0-9" in panel.border_subtitle  # labelled rows: half blocks
 
 
 async def test_kitty_places_one_image_under_the_text_and_replaces_it():
     app = PanelApp(Terminal("kitty", CELL))
     async with app.run_test(size=(80, 40)) as pilot:
-        panel = app.query_one(SamplesPanel)
-        panel.shown = Shown(snapshot(), "mlp")
-        await pilot.pause()
-        grid = panel.pixel_grid
-        text = "".join(s.text for s in grid.render_lines(Region(0, 0, *grid.size))[-1])
+        grid = (await show(pilot, Shown(snapshot(), "mlp"))).pixel_grid
+        text = last_line(grid)
         keys = f"a=T,f=100,q=2,i={grid.image_id},p=1,C=1,z=-1,"  # one placement, replaced each time
         assert text.count("\x1b_G" + keys) == 1 and text.startswith(" " * grid.size.width)
         assert kitty_delete(grid.image_id) == f"\x1b_Ga=d,d=I,i={grid.image_id},q=2\x1b\\"
@@ -97,9 +102,7 @@ async def test_kitty_places_one_image_under_the_text_and_replaces_it():
 async def test_half_blocks_where_the_terminal_has_no_pixels():
     app = PanelApp(Terminal("halfblock"))
     async with app.run_test(size=(80, 40)) as pilot:
-        panel = app.query_one(SamplesPanel)
-        panel.shown = Shown(snapshot(), "mlp")
-        await pilot.pause()
+        panel = await show(pilot, Shown(snapshot(), "mlp"))
         assert panel.pixel_grid is None and "pixels" not in panel.border_subtitle
 
 
@@ -121,25 +124,18 @@ def test_the_dashboard_on_a_graphics_terminal_draws_its_samples_as_an_image(tmp_
         command, stdin=term.slave, stdout=term.slave, stderr=term.slave, env=env, start_new_session=True
     )
     try:
-        wait_for_output(term, image)
-        wait_for_output(term, b"pixels \xc3\x97")  # the subtitle: "40 of 64 · pixels ×2"
+        term.wait_for(image)
+        term.wait_for(b"pixels \xc3\x97")  # the subtitle: "40 of 64 · pixels ×2"
         assert image in term.seen.split(b"\x1b[c", 1)[1]  # drawn after the query was answered
         if answer.startswith(KITTY_OK):
-            os.write(term.master, b"?")
-            wait_for_output(term, b"\x1b_Ga=d,d=I,i=")  # the help shows: the image goes
-            os.write(term.master, b"\x1b")  # escape closes the help
+            term.type(b"?")
+            term.wait_for(b"\x1b_Ga=d,d=I,i=")  # the help shows: the image goes
+            term.type(b"\x1b")  # escape closes the help
             time.sleep(0.5)  # (at once, escape and q would read as alt+q)
-        os.write(term.master, b"q")  # a finished run's replay: q leaves
+        term.type(b"q")  # a finished run's replay: q leaves
         child.wait(30)
         assert child.returncode == 0
     finally:
         if child.poll() is None:
             child.kill()
         term.close()
-
-
-def wait_for_output(term: FakeTerminal, wanted: bytes, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while wanted not in term.seen and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert wanted in term.seen, term.seen[-3000:]

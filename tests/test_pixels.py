@@ -8,21 +8,17 @@ from __future__ import annotations
 import base64
 import io
 import os
-import pty
 import re
-import select
-import struct
 import subprocess
 import sys
 import termios
-import threading
 import time
-from fcntl import ioctl
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from terminals import DA1_PLAIN, DA1_SIXEL, KITTY_OK, FakeTerminal
 
 from tui_gan import pixels
 from tui_gan.cli import main
@@ -31,42 +27,6 @@ from tui_gan.pixels import KITTY_CHUNK, LEVELS, Terminal, choose, encode, fit
 from tui_gan.render import grid_image
 
 TTY_ENV = {"TERM": "xterm-256color"}
-KITTY_OK = b"\x1b_Gi=31;OK\x1b\\"
-DA1_SIXEL = b"\x1b[?63;1;2;4;6;9;15;16;22;28c"  # xterm -ti vt340
-DA1_PLAIN = b"\x1b[?62;22c"
-
-
-class FakeTerminal:
-    """The far end of a pty: answers the query (once it has seen DA1) with `answer`, and keeps
-    reading whatever is written, so a writer never blocks on a full pty."""
-
-    def __init__(self, answer: bytes | None, pixels_size: tuple[int, int] = (0, 0)):
-        self.master, self.slave = pty.openpty()
-        ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, *pixels_size))
-        self.answer = answer
-        self.seen = b""
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        answered = False
-        while not self.done.is_set():
-            if not select.select([self.master], [], [], 0.02)[0]:
-                continue
-            try:
-                self.seen += os.read(self.master, 4096)
-            except OSError:
-                return
-            if not answered and self.answer is not None and b"\x1b[c" in self.seen:
-                os.write(self.master, self.answer)
-                answered = True
-
-    def close(self) -> None:
-        self.done.set()
-        self.thread.join(2)
-        os.close(self.slave)
-        os.close(self.master)
 
 
 @pytest.fixture
