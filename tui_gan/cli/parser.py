@@ -101,24 +101,14 @@ def build_parser() -> Parser:
     _add_ls(command("ls", "list live training jobs and the runs under --runs-dir"))
     runs = command("runs", "the workspace: every run in one screen, compared and controlled from there")
     _add_runs(runs, "where finished runs are")
-    _add_notify(runs)
-    _add_read_only(runs)
-    _add_pixels(runs)
+    _add_viewing(runs)
     _add_sweep(command("sweep", "a grid of runs over train options and seeds, run K at a time"))
     attach = command(
         "attach", "open the dashboard on a live job, a finished run read-only, or a sweep's workspace"
     )
-    attach.add_argument(
-        "target",
-        nargs="?",
-        default="latest",
-        metavar="RUN_DIR|latest",
-        help="a run folder (default: the newest live job, else the newest run)",
-    )
+    _add_target(attach, "a run folder")
     _add_runs(attach, "where `latest` looks for runs")
-    _add_notify(attach)
-    _add_read_only(attach)
-    _add_pixels(attach)
+    _add_viewing(attach)
     _add_serve(command("serve", "the dashboard (or with --runs the workspace) in a web browser"))
     add_config_options(
         command("archs", "list the architectures, their sizes and how each trains"), group="architecture"
@@ -218,6 +208,23 @@ def _add_notify(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_target(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "target",
+        nargs="?",
+        default="latest",
+        metavar="RUN_DIR|latest",
+        help=f"{what} (default: the newest live job, else the newest run)",
+    )
+
+
+def _add_viewing(parser: argparse.ArgumentParser) -> None:
+    """How a viewer (a dashboard or the workspace) shows things: --notify, --read-only, --pixels."""
+    _add_notify(parser)
+    _add_read_only(parser)
+    _add_pixels(parser)
+
+
 def _add_read_only(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--read-only",
@@ -227,14 +234,7 @@ def _add_read_only(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_serve(serve: argparse.ArgumentParser) -> None:
-    serve.add_argument(
-        "target",
-        nargs="?",
-        default="latest",
-        metavar="RUN_DIR|latest",
-        help="the run (or sweep folder) each browser tab attaches to (default: the newest live job, "
-        "else the newest run)",
-    )
+    _add_target(serve, "the run (or sweep folder) each browser tab attaches to")
     serve.add_argument("--runs", action="store_true", help="serve the workspace of --runs-dir instead")
     _add_runs(serve, "where `latest` and --runs look for runs")
     serve.add_argument(

@@ -80,11 +80,11 @@ class PixelGrid(Widget):
 
     def hide(self) -> None:
         """Take a kitty image off the screen (another screen is shown, or there is no grid);
-        render_lines puts it back. Sixel needs nothing: what is drawn over it replaces it."""
+        render_lines puts it back (the escape it keeps). Sixel needs nothing: what is drawn over
+        it replaces it."""
         driver = self.app._driver
         if self.mode == "kitty" and driver is not None and not self.app.is_headless:
             driver.write(kitty_delete(self.image_id))
-            self._sent = None
 
     def on_unmount(self) -> None:
         self.hide()
