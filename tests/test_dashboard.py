@@ -89,7 +89,8 @@ async def test_c_writes_a_checkpoint_that_loads(harness):
         path = str(harness.run_dir / shown)
         assert Path(shown).parent == Path("checkpoints") / "simple"
         assert Path(path).name.startswith("step_")
-        assert any(path in n for n in notes(app))  # the toast has the whole path, to copy
+        # the toast (its Notify message is handled a moment after the log line) has the whole path
+        await wait_for(pilot, lambda: any(path in n for n in notes(app)), "the toast")
         data = load_checkpoint(path, expected_arch="simple")
         assert data["step"] > 0 and data["arch"] == "simple"
 
@@ -151,7 +152,7 @@ async def test_s_saves_the_sample_grid_as_png(harness):
         await wait_for(pilot, lambda: "sample grid saved" in log_text(app), "the saved grid")
         path = harness.run_dir / "samples" / "simple" / f"step_{step:07d}.png"
         assert path.is_file()
-        assert any(str(path) in n for n in notes(app))
+        await wait_for(pilot, lambda: any(str(path) in n for n in notes(app)), "the toast")
         image = Image.open(path)
         assert image.mode == "L" and image.size == (
             2 * (4 * 30 + 2),
@@ -333,7 +334,7 @@ async def test_a_setup_error_is_shown_not_raised(harness):
     async with running(app) as pilot:
         await wait_for(pilot, lambda: app.dashboard.run_state == "error", "the error state")
         assert "could not start: batch size 1024 is larger than the dataset" in log_text(app)
-        assert any("batch size 1024" in n for n in notes(app))
+        await wait_for(pilot, lambda: any("batch size 1024" in n for n in notes(app)), "the toast")
         assert not isinstance(app.screen, DataUnavailableScreen)
 
 

@@ -116,7 +116,7 @@ async def test_g_exports_the_sample_history_as_gif(harness):
         await wait_for(pilot, lambda: "history GIF" in log_text(app), "the GIF")
         line = next(t for _, t in app.dashboard.event_log.entries if "history GIF" in t)
         path = line.split("saved: ", 1)[1]
-        assert any(path in n for n in notes(app))
+        await wait_for(pilot, lambda: any(path in n for n in notes(app)), "the toast")
         gif = Image.open(path)
         assert gif.format == "GIF" and gif.n_frames >= 3
         assert gif.size == (2 * (8 * 30 + 2), 2 * (2 * 30 + 2) + 14)  # 16 digits 8 across, caption strip
