@@ -69,8 +69,6 @@ import argparse
 import dataclasses
 import json
 import os
-import re
-import statistics
 import sys
 import tempfile
 import time
@@ -82,21 +80,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_data import load_images  # noqa: E402 - benchmarks/ is sys.path[0]
-from quality_curve import (  # noqa: E402
-    Curve,
-    precision_label,
-    precision_lines,
-    summarise_times,
-    time_columns,
-    time_header,
-)
+from bf16_sim import Bf16Sim  # noqa: E402
+from quality_curve import Curve, precision_label, precision_lines  # noqa: E402
+from quality_table import FLOOR_FACTOR, fmt, judge_targets, summarise, table  # noqa: E402
 
 from tui_gan.config import TrainConfig  # noqa: E402
 from tui_gan.errors import TuiGanError  # noqa: E402
 from tui_gan.models import ARCH_NAMES, get_arch  # noqa: E402
 from tui_gan.models.progan import PHASE_IMAGES  # noqa: E402
 from tui_gan.quality import evaluate, load_or_train, real_floor  # noqa: E402
-from tui_gan.quality.report import ACCURATE_SHARE  # noqa: E402
 from tui_gan.training import commands as cmd  # noqa: E402
 from tui_gan.training import events as ev  # noqa: E402
 from tui_gan.training.device import native_bf16  # noqa: E402
@@ -104,12 +96,9 @@ from tui_gan.training.engine import Engine  # noqa: E402
 from tui_gan.training.quality_judge import eval_images  # noqa: E402
 
 BATCH = 128
+SIM = "bf16-sim"
 WARMUP_STEPS = 2  # one-off costs (allocator, kernel choice) land here; img/s leaves them out
 RECIPES = ("seed", "default")
-HALVERS = ("mlp", "dcgan", "simple", "relu-mlp")  # the architectures that must halve their seed FD
-HALVE_RATIO = 0.5
-CONDITIONAL_ACCURACY = ACCURATE_SHARE  # the conditional dcgan's target
-FLOOR_FACTOR = 2.0
 BUSY_CORES = 0.1  # other processes' CPU use during a run (in cores) above which the run is flagged
 
 
@@ -119,13 +108,25 @@ class BenchError(Exception):
 
 class BudgetEngine(Engine):
     """The real Engine; it asks itself to stop once `seconds` of training time have passed since
-    the end of its warm-up steps (the time its curve spent judging left out), and keeps the time
-    at which each of its steps ended."""
+    the end of its warm-up steps (the time its curve spent judging left out) or at step `steps`,
+    and keeps the time at which each of its steps ended. With a Bf16Sim its steps run under that
+    in place of the precision's autocast."""
 
-    def __init__(self, config: TrainConfig, emit, *, seconds: float, curve: Curve, **kwargs) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        emit,
+        *,
+        seconds: float,
+        steps: int | None,
+        curve: Curve,
+        sim: Bf16Sim | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(config, emit, **kwargs)
-        self.seconds = seconds
+        self.seconds, self.steps = seconds, steps
         self.curve = curve
+        self.sim = sim
         self.ends: list[float] = []
 
     @property
@@ -133,6 +134,10 @@ class BudgetEngine(Engine):
         return self.ends[-1] - self.ends[WARMUP_STEPS - 1] - self.curve.judging_s
 
     def train_step(self, state=None) -> None:
+        if self.sim:
+            s = state or self.current
+            self.sim.hook(s.G, s.D)
+            self._autocast = self.sim.autocast
         super().train_step(state)
         self.ends.append(time.monotonic())
         if len(self.ends) <= WARMUP_STEPS:
@@ -140,7 +145,7 @@ class BudgetEngine(Engine):
         if self.curve.due(self.trained_s):
             self.curve.add(self.trained_s)
         # The loop reads commands before its next step, so exactly one Stop is ever sent.
-        if self.trained_s >= self.seconds:
+        if self.trained_s >= self.seconds or (self.steps and self.current.step >= self.steps):
             self.send(cmd.Stop(checkpoint=False))
 
 
@@ -192,13 +197,20 @@ def train_and_judge(arch: str, recipe: str, precision: str, seed: int, dataset, 
 
     load, cpu_before, began = os.getloadavg()[0], cpu_seconds(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tui-gan-quality-") as runs_dir:
-        settings = {**args.settings, "precision": precision}
+        settings = {**args.settings, "precision": engine_precision(precision)}
         config = make_config(
             arch, recipe, seed, dataset.name, args.device, runs_dir, args.conditional, settings
         )
         curve = Curve(args.curve_every, lambda: judge(engine, config, classifier, args).frechet_distance)
         engine = BudgetEngine(
-            config, listen, seconds=args.seconds, curve=curve, dataset=dataset, run_dir=False
+            config,
+            listen,
+            seconds=args.seconds,
+            steps=args.steps,
+            curve=curve,
+            sim=simulation(precision),
+            dataset=dataset,
+            run_dir=False,
         )
         reason = engine.run()
     cpu_after, wall = cpu_seconds(), time.monotonic() - began
@@ -237,6 +249,24 @@ def train_and_judge(arch: str, recipe: str, precision: str, seed: int, dataset, 
     return row
 
 
+def engine_precision(precision: str) -> str:
+    """The engine's own precision for a --precision value: a simulated bf16 trains fp32 kernels."""
+    return "fp32" if precision.startswith(SIM) else precision
+
+
+def simulation(precision: str) -> Bf16Sim | None:
+    """The Bf16Sim for "bf16-sim" or "bf16-sim:PLACE+PLACE" (those places kept in fp32), else None."""
+    if not precision.startswith(SIM):
+        return None
+    name, _, keep = precision.partition(":")
+    if name != SIM:
+        raise BenchError(f"--precision {precision}: write {SIM} or {SIM}:PLACE+PLACE")
+    try:
+        return Bf16Sim(tuple(p for p in keep.split("+") if p))
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+
+
 def judge(engine: BudgetEngine, config: TrainConfig, classifier, args):
     """The quality report of the generator the engine samples with (its EMA copy if it keeps one)."""
     state = engine.current
@@ -260,192 +290,6 @@ def real_digits(classifier, dataset, n: int, seed: int) -> dict:
     return evaluate(classifier, dataset.images[pick]).to_dict()
 
 
-def mean_of(rows: list[dict], key: str) -> float | None:
-    values = [r["report"][key] for r in rows if r["report"]]
-    return statistics.fmean(values) if len(values) == len(rows) else None
-
-
-def summarise(rows: list[dict]) -> dict:
-    """The mean of a cell's repeats; a figure is None when any repeat diverged."""
-    rates = [r["images_per_s"] for r in rows if r["images_per_s"]]
-    covered = [r["report"]["classes_covered"] for r in rows if r["report"]]
-    fds = [r["report"]["frechet_distance"] for r in rows if r["report"]]
-    return {
-        "fd": mean_of(rows, "frechet_distance"),
-        "fd_sd": statistics.stdev(fds) if len(fds) == len(rows) > 1 else None,
-        "classes": mean_of(rows, "classes_covered"),
-        "min_classes": min(covered) if len(covered) == len(rows) else None,
-        "score": mean_of(rows, "classifier_score"),
-        "accuracy": mean_of(rows, "accuracy")
-        if rows[0]["report"] and rows[0]["report"]["accuracy"] is not None
-        else None,
-        "confidence": mean_of(rows, "mean_confidence"),
-        "steps": statistics.fmean(r["steps"] for r in rows),
-        "images_per_s": statistics.fmean(rates) if rates else None,
-        "judged": "/".join(sorted({r["judged"] for r in rows if r["judged"]})) or "-",
-        "diverged": sum(1 for r in rows if r["diverged"]),
-        **summarise_times(rows),
-    }
-
-
-def fmt(value: float | None, spec: str) -> str:
-    """format(value, spec), or "-" (as wide) for a missing figure."""
-    width = re.match(r"\d*", spec).group()
-    return format(value, spec) if value is not None else "-".rjust(int(width or 0))
-
-
-def row_text(
-    name: str,
-    recipe: str,
-    judged: str,
-    fd: str,
-    classes: str,
-    score,
-    conf,
-    steps: str,
-    rate,
-    accuracy: float | None = None,
-    conditional: bool = False,
-) -> str:
-    return (
-        f"{name:15} {recipe:13} {judged:6} {fd:>16} {classes:>8} {fmt(score, '6.2f')} "
-        f"{fmt(conf, '6.3f')} "
-        + (f"{fmt(accuracy, '6.1%')} " if conditional else "")
-        + f"{steps:>7} {fmt(rate, '7,.0f')}"
-    )
-
-
-def table(
-    archs: list[str], recipes: list[str], cells: dict, real: dict, conditional: bool = False
-) -> list[str]:
-    lines = [
-        f"{'arch':15} {'recipe':13} {'judged':6} {'FD (± sd)':>16} {'classes':>8} {'score':>6} {'conf':>6} "
-        + (f"{'acc':>6} " if conditional else "")
-        + f"{'steps':>7} {'img/s':>7} {time_header()}"
-    ]
-    for arch in archs:
-        for i, recipe in enumerate(recipes):
-            c = cells[arch, recipe]
-            classes = "-" if c["classes"] is None else f"{c['classes']:.3g}/10"
-            note = f"  ({c['diverged']} diverged)" if c["diverged"] else ""
-            lines.append(
-                row_text(
-                    arch if i == 0 else "",
-                    recipe,
-                    c["judged"],
-                    fmt(c["fd"], ".2f") + ("" if c["fd_sd"] is None else f" ± {c['fd_sd']:.1f}"),
-                    classes,
-                    c["score"],
-                    c["confidence"],
-                    f"{c['steps']:.0f}",
-                    c["images_per_s"],
-                    c["accuracy"],
-                    conditional,
-                )
-                + f" {time_columns(c)}"
-                + note
-            )
-    lines.append(
-        row_text(
-            "real digits",
-            "-",
-            "-",
-            fmt(real["frechet_distance"], ".2f"),
-            f"{real['classes_covered']}/10",
-            real["classifier_score"],
-            real["mean_confidence"],
-            "-",
-            None,
-            None,
-            conditional,
-        )
-    )
-    return lines
-
-
-def judge_targets(
-    archs: list[str], recipes: list[str], cells: dict, floor: float, conditional: bool = False
-) -> tuple[dict, list[str]]:
-    """Ratios per architecture and the three targets: (for the JSON, the lines to print)."""
-    ratios, lines = {}, ["FD ratio default/seed (lower is better):"]
-    for arch in archs:
-        seed_fd = cells.get((arch, "seed"), {}).get("fd")
-        default_fd = cells.get((arch, "default"), {}).get("fd")
-        ratio = default_fd / seed_fd if seed_fd and default_fd is not None else None
-        ratios[arch] = ratio
-        goal = (
-            f" (target <= {HALVE_RATIO:g}: {'met' if ratio <= HALVE_RATIO else 'NOT met'})"
-            if arch in HALVERS and ratio is not None
-            else ""
-        )
-        lines.append(f"  {arch:15} {fmt(ratio, '.3f')}{goal}")
-
-    targets = {}
-    if "default" not in recipes:
-        targets["coverage"] = targets["floor"] = None
-    else:
-        lowest = {a: cells[a, "default"]["min_classes"] for a in archs}
-        short = [f"{a} diverged" if n is None else f"{a} {n}/10" for a, n in lowest.items() if n != 10]
-        targets["coverage"] = (not short, "; short: " + ", ".join(short) if short else "")
-        fds = [(cells[a, "default"]["fd"], a) for a in archs if cells[a, "default"]["fd"] is not None]
-        if fds:
-            best_fd, best = min(fds)
-            targets["floor"] = (
-                best_fd <= FLOOR_FACTOR * floor,
-                f" ({best} {best_fd:.2f} vs {FLOOR_FACTOR:g} x {floor:.2f} = {FLOOR_FACTOR * floor:.2f})",
-            )
-        else:
-            targets["floor"] = (False, " (every default run diverged)")
-    halvers = [a for a in HALVERS if a in archs]
-    if not halvers or not {"seed", "default"} <= set(recipes):
-        targets["halving"] = None
-    else:
-        missing = [a for a in halvers if ratios[a] is None]
-        failing = [
-            f"{a} {ratios[a]:.2f}" for a in halvers if ratios[a] is not None and ratios[a] > HALVE_RATIO
-        ]
-        targets["halving"] = (
-            not missing and not failing,
-            "".join(
-                f"; {label}: {', '.join(names)}"
-                for label, names in (("no ratio (diverged)", missing), (f"above {HALVE_RATIO:g}", failing))
-                if names
-            ),
-        )
-    if conditional:
-        accuracy = cells.get(("dcgan", "default"), {}).get("accuracy")
-        targets["conditional"] = (
-            None if accuracy is None else (accuracy >= CONDITIONAL_ACCURACY, f" ({accuracy:.1%})")
-        )
-    wanted = {
-        "coverage": f"every architecture covers 10/10 classes with the default recipe ({', '.join(archs)})",
-        "halving": f"the seed-recipe FD at least halved by each of {', '.join(halvers or HALVERS)}",
-        "floor": f"the best architecture's default-recipe FD <= {FLOOR_FACTOR:g}x the real-vs-real floor",
-    }
-    if conditional:
-        wanted["conditional"] = (
-            f"conditional dcgan (default recipe) draws >= {CONDITIONAL_ACCURACY:.0%} of its "
-            "digits as the digit asked for"
-        )
-    lines += ["targets:"]
-    for key, text in wanted.items():
-        verdict = targets[key]
-        needs = {
-            "halving": "the seed and default recipes",
-            "conditional": "dcgan with the default recipe",
-        }.get(key, "the default recipe")
-        said = (
-            f"not judged (needs {needs})"
-            if verdict is None
-            else ("met" if verdict[0] else "NOT met") + verdict[1]
-        )
-        lines.append(f"  {text}: {said}")
-    if len(archs) < len(ARCH_NAMES):
-        lines.append(f"  (judged on {len(archs)} of the {len(ARCH_NAMES)} architectures)")
-    verdicts = {key: None if v is None else v[0] for key, v in targets.items()}
-    return {"fd_ratio_default_over_seed": ratios, "targets_met": verdicts}, lines
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -456,6 +300,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--seconds", type=float, default=180.0, help="training wall time per run, after the warm-up"
+    )
+    parser.add_argument(
+        "--steps", type=int, help="also stop each run at this step (a matched step count: set --seconds high)"
     )
     parser.add_argument("--samples", type=int, default=2000, help="generated digits judged per run")
     parser.add_argument(
@@ -469,7 +316,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--precision",
         default="fp32",
-        help="engine precisions, comma-separated (fp32,bf16): a row each; compared against the first",
+        help="engine precisions, comma-separated (fp32,bf16): a row each; compared against the first; "
+        "bf16-sim[:PLACE+PLACE] simulates bf16 on fp32 kernels (benchmarks/bf16_sim.py)",
     )
     parser.add_argument(
         "--curve-every",
@@ -515,10 +363,11 @@ def parse_args() -> argparse.Namespace:
         or args.repeats < 1
         or (args.threads is not None and args.threads < 1)
         or args.curve_every < 0
+        or (args.steps is not None and args.steps <= WARMUP_STEPS)
     ):
         parser.error(
             "--seconds must be positive, --samples at least 2, --seeds and --threads at least 1, "
-            "--curve-every 0 or more"
+            f"--curve-every 0 or more, --steps above {WARMUP_STEPS}"
         )
     # Each is checked as TrainConfig checks it, before the first run (benchmark()).
     args.precisions = list(dict.fromkeys(p.strip() for p in args.precision.split(",") if p.strip()))
@@ -537,7 +386,8 @@ def benchmark(args: argparse.Namespace) -> None:
     labels = [precision_label(r, p, precisions) for r, p in variants]  # the table's rows
     for recipe in recipes:  # a recipe or precision this checkout lacks fails now, not after hours of runs
         for precision in precisions:
-            settings = {**args.settings, "precision": precision}
+            simulation(precision)
+            settings = {**args.settings, "precision": engine_precision(precision)}
             make_config(archs[0], recipe, args.seed, "mnist", args.device, "runs", args.conditional, settings)
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise BenchError(f"cannot write {args.json}: no folder {Path(args.json).resolve().parent}")
@@ -579,7 +429,9 @@ def benchmark(args: argparse.Namespace) -> None:
         f"training digits judged like a run's samples: FD {real['frechet_distance']:.2f}"
     )
     print(
-        f"{args.seconds:g} s per run after {WARMUP_STEPS} warm-up steps, batch {BATCH}, "
+        f"{args.seconds:g} s"
+        + (f" or {args.steps} steps" if args.steps else "")
+        + f" per run after {WARMUP_STEPS} warm-up steps, batch {BATCH}, "
         f"{args.samples} digits "
         f"judged per run (and every {args.curve_every:g} s of training), recipes {', '.join(recipes)}, "
         f"precisions {', '.join(precisions)}, {args.repeats} seed(s), {args.device}"
@@ -651,6 +503,7 @@ def benchmark(args: argparse.Namespace) -> None:
             },
             "settings": {
                 "seconds": args.seconds,
+                "steps": args.steps,
                 "warmup_steps": WARMUP_STEPS,
                 "batch": BATCH,
                 "samples": args.samples,

@@ -207,6 +207,28 @@ def test_bf16_autocast_trains_and_resumes_exactly(tmp_path):
     assert runs.resumed.losses() == runs.straight.losses()[k:]
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_precision_auto_takes_bf16_where_the_hardware_has_it_and_says_so(tmp_path, monkeypatch, native):
+    """config.json keeps `auto` (a resume elsewhere chooses again) beside what it chose here."""
+    import json
+
+    from tui_gan.training import device
+
+    monkeypatch.setattr(device, "native_bf16", lambda _device: native)
+    rec = Recorder()
+    run = tmp_path / "run"
+    engine = make_engine(tmp_path, rec, run_dir=run, arch="simple", precision="auto", max_steps=2)
+    assert engine.run() == "max_steps"
+    chosen = "bf16" if native else "fp32"
+    config = json.loads((run / "config.json").read_text())
+    assert (config["precision"], config["precision_resolved"]) == ("auto", chosen)
+    [notice] = [n for n in rec.of(ev.Notice) if n.message.startswith("precision auto")]
+    assert notice.message.startswith(f"precision auto: {chosen} (") and notice.level == "info"
+    fp32 = Recorder()
+    make_engine(tmp_path, fp32, arch="simple", max_steps=2).run()
+    assert (rec.losses() == fp32.losses()) is not native  # bf16 really ran where chosen
+
+
 def test_fp16_needs_a_gpu(tmp_path):
     from tui_gan.errors import ConfigError
 

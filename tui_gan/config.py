@@ -22,7 +22,7 @@ from tui_gan.models.knobs import ACTIVATIONS, D_NORMS, MAX_WIDTH
 
 DATASETS = ("mnist", "fashion-mnist", "synthetic")
 NUM_CLASSES = 10  # in every dataset: digits, Fashion-MNIST's ten kinds of clothing
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 _PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic digits"}
 
@@ -342,7 +342,10 @@ class TrainConfig:
         True, "no TensorBoard event files in RUN_DIR/tensorboard", check=checks.boolean("tensorboard")
     )
     precision: str = option(
-        "fp32", "fp32 (TF32 matmuls on Ampere+ GPUs), bf16 or fp16 (GPU) autocast", choices=PRECISIONS
+        "fp32",
+        "fp32 (TF32 matmuls on Ampere+ GPUs), bf16 or fp16 (GPU) autocast, or auto: bf16 where the "
+        "device computes it in hardware (AMX or AVX512-BF16 CPUs, bf16 GPUs), fp32 elsewhere",
+        choices=PRECISIONS,
     )
     on_event: str | None = option(
         None,

@@ -62,6 +62,17 @@ def native_bf16(device: torch.device) -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+def resolve_precision(precision: str, device: torch.device) -> tuple[str, str | None]:
+    """The precision a run trains in, and for `auto` the line that says what it chose and why
+    (config.json keeps `auto`, so a resume on other hardware chooses again)."""
+    if precision != "auto":
+        return precision, None
+    if native_bf16(device):
+        return "bf16", f"precision auto: bf16 ({device.type} computes bf16 in hardware)"
+    what = "this CPU has neither AMX nor AVX512-BF16" if device.type == "cpu" else f"{device} has no bf16"
+    return "fp32", f"precision auto: fp32 ({what}; bf16 would be emulated)"
+
+
 def precision_context(
     precision: str, device: torch.device
 ) -> Callable[[], contextlib.AbstractContextManager]:

@@ -80,7 +80,7 @@ class Engine:
         self.pending_switch: str | None = None  # under torchrun: switched to after the next broadcast
         self.devices: tuple = ()  # every rank's GPU (PCI bus id, UUID)
         self.report: Reporter | None = None
-        self._setup_notes: list[str] = []  # warnings from setup, said once training is announced
+        self._setup_notes: list[tuple[str, str]] = []  # (line, level) from setup, said at the start
 
     # --- public driving API ----------------------------------------------------------------
     def send(self, command: cmd.Command) -> None:
@@ -91,9 +91,9 @@ class Engine:
         Raises TuiGanError."""
         set_up(self)
 
-    def _note(self, warning: str | None) -> None:
-        if warning:
-            self._setup_notes.append(warning)
+    def _note(self, line: str | None, level: str = "warning") -> None:
+        if line:
+            self._setup_notes.append((line, level))
 
     @property
     def is_main(self) -> bool:
@@ -295,8 +295,10 @@ class Engine:
         s = self.current
         self.outputs.begin(s.name, s.train_time)
         self.emit(started(self, s))
-        for note in ([self.dataset.note] if self.dataset.note else []) + self._setup_notes:
-            self.emit(ev.Notice(s.name, note, "warning"))
+        if self.dataset.note:
+            self._setup_notes.insert(0, (self.dataset.note, "warning"))
+        for note, level in self._setup_notes:
+            self.emit(ev.Notice(s.name, note, level))
         self._setup_notes.clear()
         self.quality.announce(s.name)
         state = self.state_for(s)

@@ -84,7 +84,9 @@ class RunOutputs:
         )
         return None
 
-    def write_config(self, config: TrainConfig, dataset, device: torch.device, resumed_from) -> None:
+    def write_config(
+        self, config: TrainConfig, dataset, device: torch.device, precision: str, resumed_from
+    ) -> None:
         """config.json: the settings, and what they resolved to here."""
         if self.run_dir is None:
             return
@@ -95,6 +97,7 @@ class RunOutputs:
                 "dataset_split": dataset.split,
                 "dataset_size": len(dataset),
                 "device_resolved": str(device),
+                "precision_resolved": precision,
                 "resumed_from": str(resumed_from) if resumed_from else None,
                 "torch": torch.__version__,
             }

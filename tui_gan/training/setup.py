@@ -14,7 +14,7 @@ from tui_gan.models import get_arch
 from tui_gan.training import distributed
 from tui_gan.training.batches import batches_for
 from tui_gan.training.checkpoint import load_checkpoint, restore_state
-from tui_gan.training.device import precision_context, resolve_device
+from tui_gan.training.device import precision_context, resolve_device, resolve_precision
 from tui_gan.training.outputs import RunOutputs
 from tui_gan.training.quality_judge import QualityJudge
 from tui_gan.training.reporter import Reporter
@@ -32,7 +32,9 @@ def set_up(e: Engine) -> None:
     # cli/train.py config_from_args); the engine only insists on the architecture.
     resume = load_checkpoint(e.resume_path, expected_arch=config.arch) if e.resume_path else None
     e.device = resolve_device(config.device)
-    e._autocast = precision_context(config.precision, e.device)
+    precision, chosen = resolve_precision(config.precision, e.device)
+    e._autocast = precision_context(precision, e.device)
+    e._note(chosen, "info")
     # Compiled with CUDA graphs: a step is one iteration of their replay, whatever tensors
     # of the last one the engine still holds (PyTorch's cudagraph trees cannot tell alone).
     e._mark_step = e.device.type == "cuda" and config.compile in ("reduce-overhead", "max-autotune")
@@ -76,5 +78,5 @@ def set_up(e: Engine) -> None:
         e._note(restore_state(state, resume, e.resume_path, e.device, e.dataset, config))
     e.archs[state.name] = e.current = state
     e.outputs.grid_columns = state.per_class or None
-    e.outputs.write_config(config, e.dataset, e.device, e.resume_path)
+    e.outputs.write_config(config, e.dataset, e.device, precision, e.resume_path)
     e._note(e.outputs.open_tensorboard(config, e.device, resume["step"] if resume else None))
