@@ -13,11 +13,18 @@ always hit the same recipe. --seeds N (or --repeats N) trains each cell N times 
 (a row each; the rows of the second are named "default bf16") and compares them on FD, img/s and
 time to quality.
 
+Precision at a matched step count: --steps N also stops each run at step N (give --seconds more
+than it needs), so FD compares what each precision does per step, whatever its speed here.
+`--precision bf16-sim` trains with bf16 autocast's roundings on fp32 kernels
+(benchmarks/bf16_sim.py; `bf16-sim:acts`, `:grads`, `:weights`, joined with +, keep those in
+fp32): bf16's effect on quality, measured on a CPU where real bf16 is emulated ~100x slower.
+
 Time to quality: every --curve-every seconds of training (default 15; the clock stops while it
 judges, so the budget and the curve count training only) each run is judged as at its end; the
 table's t<=2x and t<=1.25x columns give the training seconds until FD first dropped to 2x and 1.25x
 the real-vs-real floor (mean over seeds; "k/n" when only k of the n seeds got there). The JSON
-keeps each run's curve, (seconds, FD) points (benchmarks/quality_curve.py).
+keeps each run's curve, (seconds, FD, step) points, and the steps to each threshold
+(benchmarks/quality_curve.py).
 
 Then the generator the engine samples with (its EMA copy when the recipe keeps one, else G)
 makes --samples digits from the engine's own evaluation latents (quality_judge.eval_images), and
@@ -38,7 +45,7 @@ the engine's quality panel does).
 
     python benchmarks/quality.py [--arch mlp --arch dcgan] [--recipe seed --recipe default]
                                  [--seconds 180] [--samples 2000] [--seeds 1] [--threads N]
-                                 [--precision fp32,bf16] [--curve-every 15]
+                                 [--precision fp32,bf16] [--curve-every 15] [--steps N]
                                  [--conditional] [--json quality.json] [--set KEY=VALUE ...]
 
 --set passes a train setting to every run, as a config file would (`--set grow_images=2000`
@@ -143,7 +150,7 @@ class BudgetEngine(Engine):
         if len(self.ends) <= WARMUP_STEPS:
             return
         if self.curve.due(self.trained_s):
-            self.curve.add(self.trained_s)
+            self.curve.add(self.trained_s, self.current.step)
         # The loop reads commands before its next step, so exactly one Stop is ever sent.
         if self.trained_s >= self.seconds or (self.steps and self.current.step >= self.steps):
             self.send(cmd.Stop(checkpoint=False))
@@ -244,8 +251,9 @@ def train_and_judge(arch: str, recipe: str, precision: str, seed: int, dataset, 
     row["judged"] = "G" if state.G_ema is None else "G_ema"
     report = judge(engine, config, classifier, args)
     row["report"] = {**report.to_dict(), "accuracy": report.accuracy}
-    curve.points.append((round(engine.trained_s, 2), report.frechet_distance))  # the end point
+    curve.points.append((round(engine.trained_s, 2), report.frechet_distance, state.step))  # the end point
     row["curve"], row["time_to"] = curve.points, curve.time_to(args.floor)
+    row["steps_to"] = curve.time_to(args.floor, steps=True)
     return row
 
 
@@ -486,7 +494,12 @@ def benchmark(args: argparse.Namespace) -> None:
     if busy:
         print(
             f"warning: other processes took CPU time during {len(busy)} run(s) (cores they used: "
-            f"{', '.join(busy)}): those runs trained fewer steps, so their figures are not comparable"
+            f"{', '.join(busy)}): "
+            + (
+                "their img/s and times are not comparable (their FD at --steps is)"
+                if args.steps
+                else "those runs trained fewer steps, so their figures are not comparable"
+            )
         )
     print(
         f"real-vs-real floor FD: {floor:.2f} ({FLOOR_FACTOR:g}x: {FLOOR_FACTOR * floor:.2f}); "

@@ -15,26 +15,26 @@ THRESHOLDS = (2.0, 1.25)  # multiples of the real-vs-real floor
 
 
 class Curve:
-    """The judged points of one run: (training seconds, FD), and the wall time spent judging."""
+    """The judged points of one run: (training seconds, FD, step), and the wall time spent judging."""
 
     def __init__(self, every: float, judge) -> None:
         self.every = every  # seconds of training between points (0: no curve)
         self.judge = judge  # judge() -> FD of the generator now
-        self.points: list[tuple[float, float]] = []
+        self.points: list[tuple[float, float, int]] = []
         self.judging_s = 0.0
 
     def due(self, trained_s: float) -> bool:
         return self.every > 0 and trained_s >= (len(self.points) + 1) * self.every
 
-    def add(self, trained_s: float) -> None:
+    def add(self, trained_s: float, step: int) -> None:
         began = time.monotonic()
-        self.points.append((round(trained_s, 2), float(self.judge())))
+        self.points.append((round(trained_s, 2), float(self.judge()), step))
         self.judging_s += time.monotonic() - began
 
-    def time_to(self, floor: float) -> dict[str, float | None]:
-        """The first training second at which FD <= factor x floor, per THRESHOLDS factor."""
+    def time_to(self, floor: float, steps: bool = False) -> dict[str, float | None]:
+        """The first training second (or step) at which FD <= factor x floor, per THRESHOLDS factor."""
         return {
-            f"{factor:g}x": next((t for t, fd in self.points if fd <= factor * floor), None)
+            f"{factor:g}x": next((p[2 if steps else 0] for p in self.points if p[1] <= factor * floor), None)
             for factor in THRESHOLDS
         }
 
@@ -46,13 +46,15 @@ def precision_label(recipe: str, precision: str, precisions: list[str]) -> str:
 
 
 def summarise_times(rows: list[dict]) -> dict[str, float | None]:
-    """Per threshold, the mean time over the repeats, or None unless every repeat reached it."""
+    """Per threshold, the mean time ("2x") and step ("2x_steps") over the repeats, or None unless
+    every repeat reached it."""
     out = {}
     for factor in THRESHOLDS:
         key = f"{factor:g}x"
-        times = [r["time_to"][key] for r in rows if r.get("time_to")]
-        reached = [t for t in times if t is not None]
-        out[key] = statistics.fmean(reached) if times and len(reached) == len(rows) else None
+        for field, name in (("time_to", key), ("steps_to", f"{key}_steps")):
+            values = [r[field][key] for r in rows if r.get(field)]
+            reached = [v for v in values if v is not None]
+            out[name] = statistics.fmean(reached) if values and len(reached) == len(rows) else None
         out[f"{key}_reached"] = f"{len(reached)}/{len(rows)}"
     return out
 
@@ -77,7 +79,9 @@ def precision_lines(archs: list[str], recipes: list[str], precisions: list[str],
     if len(precisions) < 2:
         return []
     base = precisions[0]
-    lines = [f"precision against {base} (FD ratio: lower is better; img/s ratio; time to 2x floor ratio):"]
+    lines = [
+        f"precision against {base} (FD ratio: lower is better; img/s ratio; time and steps to 2x the floor):"
+    ]
     for precision in precisions[1:]:
         for arch in archs:
             for recipe in recipes:
@@ -86,7 +90,8 @@ def precision_lines(archs: list[str], recipes: list[str], precisions: list[str],
                 lines.append(
                     f"  {arch:15} {recipe:8} {precision}: FD {_ratio(b['fd'], a['fd'])}, "
                     f"img/s {_ratio(b['images_per_s'], a['images_per_s'])}, "
-                    f"time to 2x {_ratio(b.get('2x'), a.get('2x'))}"
+                    f"time to 2x {_ratio(b.get('2x'), a.get('2x'))}, "
+                    f"steps to 2x {_ratio(b.get('2x_steps'), a.get('2x_steps'))}"
                 )
     return lines
 
