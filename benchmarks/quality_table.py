@@ -65,7 +65,7 @@ def row_text(
     conditional: bool = False,
 ) -> str:
     return (
-        f"{name:15} {recipe:13} {judged:6} {fd:>16} {classes:>8} {fmt(score, '6.2f')} "
+        f"{name:15} {recipe:22} {judged:6} {fd:>16} {classes:>8} {fmt(score, '6.2f')} "
         f"{fmt(conf, '6.3f')} "
         + (f"{fmt(accuracy, '6.1%')} " if conditional else "")
         + f"{steps:>7} {fmt(rate, '7,.0f')}"
@@ -76,7 +76,7 @@ def table(
     archs: list[str], recipes: list[str], cells: dict, real: dict, conditional: bool = False
 ) -> list[str]:
     lines = [
-        f"{'arch':15} {'recipe':13} {'judged':6} {'FD (± sd)':>16} {'classes':>8} {'score':>6} {'conf':>6} "
+        f"{'arch':15} {'recipe':22} {'judged':6} {'FD (± sd)':>16} {'classes':>8} {'score':>6} {'conf':>6} "
         + (f"{'acc':>6} " if conditional else "")
         + f"{'steps':>7} {'img/s':>7} {time_header()}"
     ]
