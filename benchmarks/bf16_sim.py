@@ -15,7 +15,7 @@ autocast up to the order of fp32 sums inside a layer.
 
 `keep` names what to leave in fp32 (the precision-loss hunt): "acts" the tensors between modules
 (G's output, D's inputs and every layer's), "grads" the gradients, "weights" the layers' weights
-and biases."""
+and biases, "G" or "D" the whole of that network (the other still takes its inputs rounded)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-PLACES = ("acts", "grads", "weights")
+PLACES = ("acts", "grads", "weights", "G", "D")
 _WEIGHTED = {
     torch.nn.functional.linear,
     torch.conv2d,
@@ -60,6 +60,7 @@ class Bf16Sim:
         self.keep = set(keep)
         self.active = False
         self._hooked: set[int] = set()
+        self._weights: set[int] = set()  # the parameters rounded where a layer uses them
 
     def round(self, value):
         if isinstance(value, torch.Tensor) and value.is_floating_point():
@@ -68,14 +69,17 @@ class Bf16Sim:
             return tuple(self.round(v) for v in value)
         return value
 
-    def hook(self, *models: nn.Module) -> None:
-        """Round every module's inputs and outputs (once per model, however often called)."""
-        if "acts" in self.keep:
-            return
-        for model in models:
-            if id(model) in self._hooked:
+    def hook(self, G: nn.Module, D: nn.Module) -> None:
+        """Round every module's inputs and outputs and every layer's weights, in the networks
+        not kept in fp32 (once per network, however often called)."""
+        for model, name in ((G, "G"), (D, "D")):
+            if id(model) in self._hooked or name in self.keep:
                 continue
             self._hooked.add(id(model))
+            if "weights" not in self.keep:
+                self._weights.update(id(p) for p in model.parameters())
+            if "acts" in self.keep:
+                continue
             for module in model.modules():
                 module.register_forward_pre_hook(lambda _m, args: self.round(args) if self.active else None)
                 module.register_forward_hook(lambda _m, _a, out: self.round(out) if self.active else None)
@@ -85,7 +89,7 @@ class Bf16Sim:
         """What the engine's step runs its forward passes under, in place of torch.autocast."""
         self.active = True
         try:
-            with _RoundWeights(self) if "weights" not in self.keep else contextlib.nullcontext():
+            with _RoundWeights(self) if self._weights else contextlib.nullcontext():
                 yield
         finally:
             self.active = False
@@ -101,8 +105,9 @@ class _RoundWeights(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in _WEIGHTED:
-            args = (args[0], *(self.sim.round(a) for a in args[1:3]), *args[3:])
-            for name in ("weight", "bias"):
-                if name in kwargs:
-                    kwargs[name] = self.sim.round(kwargs[name])
+            args = (args[0], *(self._round(a) for a in args[1:3]), *args[3:])
+            kwargs = {k: self._round(v) if k in ("weight", "bias") else v for k, v in kwargs.items()}
         return func(*args, **kwargs)
+
+    def _round(self, value):
+        return self.sim.round(value) if id(value) in self.sim._weights else value

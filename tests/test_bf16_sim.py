@@ -62,6 +62,9 @@ def test_keeping_every_place_in_fp32_is_fp32():
     assert torch.equal(kept_fake, fp32_fake) and torch.equal(kept_grads, fp32_grads)
     _, grads_only = step("mlp", "sim", keep=("grads",))
     assert not torch.equal(grads_only, fp32_grads)  # the activations and weights are still rounded
+    g_fp32_fake, _ = step("mlp", "sim", keep=("G",))
+    d_fp32_fake, _ = step("mlp", "sim", keep=("D",))
+    assert torch.equal(g_fp32_fake, fp32_fake) and not torch.equal(d_fp32_fake, fp32_fake)
 
 
 def test_an_unknown_place_is_refused():
