@@ -1,6 +1,6 @@
 """bf16 autocast's numerics on fp32 kernels, for benchmarks/quality.py's `--precision bf16-sim`:
 what bf16 does to the digits, measured at a matched step count on a machine without bf16 in
-hardware (where oneDNN emulates bf16 matmuls ~100x slower than fp32 ones) and cheaply where
+hardware (where PyTorch emulates bf16 matmuls ~100x slower than fp32 ones) and cheaply where
 each place bf16 loses precision has to be switched off in turn.
 
 Under torch.autocast(bfloat16) every tensor inside G and D is bf16: linear and conv layers take
@@ -9,13 +9,13 @@ bf16-rounded weights and inputs, accumulate in fp32 and round their output; elem
 the gradient it passes on, so the weights' gradients arrive bf16-rounded in fp32. The losses
 (binary_cross_entropy_with_logits and cross_entropy are on autocast's fp32 list), the optimizer,
 EMA and BatchNorm's running statistics stay fp32. Here every module's inputs and outputs and the
-layers' weights pass through `Round`, which rounds the value to the nearest bf16 in the forward
+layers' weights pass through `_Round`, which rounds the value to the nearest bf16 in the forward
 pass and the gradient in the backward pass, while the arithmetic stays fp32: the same values as
 autocast up to the order of fp32 sums inside a layer.
 
 `keep` names what to leave in fp32 (the precision-loss hunt): "acts" the tensors between modules
 (G's output, D's inputs and every layer's), "grads" the gradients, "weights" the layers' weights
-and biases, "G" or "D" the whole of that network (the other still takes its inputs rounded)."""
+and biases, "G" or "D" the whole of that network (what the other network hands it is still rounded)."""
 
 from __future__ import annotations
 
