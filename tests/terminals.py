@@ -4,14 +4,19 @@ pixels.py sends, as kitty, a sixel terminal or a plain one would."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
 import struct
+import subprocess
+import sys
 import termios
 import threading
 import time
+from collections.abc import Iterator
 from fcntl import ioctl
+from pathlib import Path
 
 KITTY_OK = b"\x1b_Gi=31;OK\x1b\\"
 DA1_SIXEL = b"\x1b[?63;1;2;4;6;9;15;16;22;28c"  # xterm -ti vt340
@@ -57,6 +62,34 @@ class FakeTerminal:
 
     def type(self, keys: bytes) -> None:
         os.write(self.master, keys)
+
+    @contextlib.contextmanager
+    def running(self, argv: list[str], runtime_dir: Path) -> Iterator[subprocess.Popen]:
+        """`python -m tui_gan ARGV` on this terminal, as in a plain xterm (no tmux, screen or
+        NO_COLOR); on leaving, the command is killed if it still runs and the terminal closed."""
+        env = {**os.environ, "TERM": "xterm-256color", "TUI_GAN_RUNTIME_DIR": str(runtime_dir)}
+        for name in ("NO_COLOR", "TMUX", "STY"):
+            env.pop(name, None)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tui_gan", *argv],
+            stdin=self.slave,
+            stdout=self.slave,
+            stderr=self.slave,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            yield child
+        finally:
+            if child.poll() is None:
+                child.kill()
+            self.close()
+
+    def quit(self, child: subprocess.Popen) -> None:
+        """q, and the command exits 0 within 30 s."""
+        self.type(b"q")
+        child.wait(30)
+        assert child.returncode == 0
 
     def close(self) -> None:
         self.done.set()

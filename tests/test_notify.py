@@ -3,10 +3,6 @@ job runs its --on-event command with the event in its environment."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from factories import SYNTHETIC_RUN
 from terminals import FakeTerminal
@@ -62,24 +58,14 @@ def test_what_counts_as_worth_a_ring():
 @pytest.mark.timeout(120)
 def test_a_dashboard_in_a_real_terminal_rings_when_its_run_finishes(tmp_path):
     term = FakeTerminal(None, size=(40, 120))
-    env = {**os.environ, "TERM": "xterm-256color", "TUI_GAN_RUNTIME_DIR": str(tmp_path / "rt")}
-    command = [sys.executable, "-m", "tui_gan", "train", *SYNTHETIC_RUN, "--max-steps", "3"]
-    command += ["--runs-dir", str(tmp_path / "runs"), "--notify", "osc9"]
-    child = subprocess.Popen(
-        command, stdin=term.slave, stdout=term.slave, stderr=term.slave, env=env, start_new_session=True
-    )
-    try:
+    argv = ["train", *SYNTHETIC_RUN, "--max-steps", "3", "--notify", "osc9"]
+    argv += ["--runs-dir", str(tmp_path / "runs")]
+    with term.running(argv, tmp_path / "rt") as child:
         term.wait_for(b"\x1b]9;tui-gan: ")
         term.wait_for(b"at step 3\x07", 10)  # the whole notification
         note = term.seen.split(b"\x1b]9;tui-gan: ", 1)[1].split(b"\x07", 1)[0].decode()
         assert note.endswith("finished: simple finished at step 3"), note
-        term.type(b"q")
-        child.wait(30)
-        assert child.returncode == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
-        term.close()
+        term.quit(child)
 
 
 @pytest.mark.slow

@@ -3,9 +3,6 @@ and the real dashboard on a pty whose far end answers like a sixel terminal."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -116,14 +113,7 @@ def test_the_dashboard_on_a_graphics_terminal_draws_its_samples_as_an_image(tmp_
     kitty's image is taken off while the help screen is shown."""
     run = write_finished_run(tmp_path / "runs" / "done", "mlp", seed=0, fd_start=300, fd_end=80, steps=400)
     term = FakeTerminal(answer, pixels_size=(800, 480))
-    env = {**os.environ, "TERM": "xterm-256color", "TUI_GAN_RUNTIME_DIR": str(tmp_path / "rt")}
-    for name in ("NO_COLOR", "TMUX", "STY"):
-        env.pop(name, None)
-    command = [sys.executable, "-m", "tui_gan", "attach", str(run), "--notify", "off"]
-    child = subprocess.Popen(
-        command, stdin=term.slave, stdout=term.slave, stderr=term.slave, env=env, start_new_session=True
-    )
-    try:
+    with term.running(["attach", str(run), "--notify", "off"], tmp_path / "rt") as child:
         term.wait_for(image)
         term.wait_for(b"pixels \xc3\x97")  # the subtitle: "40 of 64 · pixels ×2"
         assert image in term.seen.split(b"\x1b[c", 1)[1]  # drawn after the query was answered
@@ -132,10 +122,4 @@ def test_the_dashboard_on_a_graphics_terminal_draws_its_samples_as_an_image(tmp_
             term.wait_for(b"\x1b_Ga=d,d=I,i=")  # the help shows: the image goes
             term.type(b"\x1b")  # escape closes the help
             time.sleep(0.5)  # (at once, escape and q would read as alt+q)
-        term.type(b"q")  # a finished run's replay: q leaves
-        child.wait(30)
-        assert child.returncode == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
-        term.close()
+        term.quit(child)  # a finished run's replay: q leaves
