@@ -26,6 +26,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 PLACES = ("acts", "grads", "weights", "G", "D")
+WEIGHT_ARGS = ("weight", "bias")  # a layer function's keyword arguments that autocast casts
 _WEIGHTED = {
     torch.nn.functional.linear,
     torch.conv2d,
@@ -69,6 +70,10 @@ class Bf16Sim:
             return tuple(self.round(v) for v in value)
         return value
 
+    def round_weight(self, value):
+        """A layer's weight or bias rounded, if it belongs to a network not kept in fp32."""
+        return self.round(value) if id(value) in self._weights else value
+
     def hook(self, G: nn.Module, D: nn.Module) -> None:
         """Round every module's inputs and outputs and every layer's weights, in the networks
         not kept in fp32 (once per network, however often called)."""
@@ -105,9 +110,6 @@ class _RoundWeights(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in _WEIGHTED:
-            args = (args[0], *(self._round(a) for a in args[1:3]), *args[3:])
-            kwargs = {k: self._round(v) if k in ("weight", "bias") else v for k, v in kwargs.items()}
+            args = (args[0], *(self.sim.round_weight(a) for a in args[1:3]), *args[3:])
+            kwargs = {k: self.sim.round_weight(v) if k in WEIGHT_ARGS else v for k, v in kwargs.items()}
         return func(*args, **kwargs)
-
-    def _round(self, value):
-        return self.sim.round(value) if id(value) in self.sim._weights else value

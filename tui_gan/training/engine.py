@@ -295,9 +295,8 @@ class Engine:
         s = self.current
         self.outputs.begin(s.name, s.train_time)
         self.emit(started(self, s))
-        if self.dataset.note:
-            self._setup_notes.insert(0, (self.dataset.note, "warning"))
-        for note, level in self._setup_notes:
+        data_notes = [(self.dataset.note, "warning")] if self.dataset.note else []
+        for note, level in data_notes + self._setup_notes:
             self.emit(ev.Notice(s.name, note, level))
         self._setup_notes.clear()
         self.quality.announce(s.name)
