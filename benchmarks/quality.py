@@ -73,7 +73,6 @@ Errors are one line on stderr and exit 1 (130 when interrupted); unmet targets s
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -93,13 +92,13 @@ from quality_run import (  # noqa: E402
     BenchError,
     engine_precision,
     make_config,
+    parse_settings,
     real_digits,
     simulation,
     train_and_judge,
 )
 from quality_table import FLOOR_FACTOR, fmt, judge_targets, summarise, table  # noqa: E402
 
-from tui_gan.config import TrainConfig  # noqa: E402
 from tui_gan.errors import TuiGanError  # noqa: E402
 from tui_gan.models import ARCH_NAMES, get_arch  # noqa: E402
 from tui_gan.models.progan import PHASE_IMAGES  # noqa: E402
@@ -165,18 +164,7 @@ def parse_args() -> argparse.Namespace:
         help="a train setting for every run, as in a config file (grow_images=16000, loss=lsgan)",
     )
     args = parser.parse_args()
-    args.settings = {}
-    for item in args.set:
-        key, eq, value = item.partition("=")
-        if not eq:
-            parser.error(f"--set {item!r}: give KEY=VALUE")
-        try:
-            args.settings[key.replace("-", "_")] = json.loads(value)
-        except ValueError:
-            args.settings[key.replace("-", "_")] = value  # a word: loss=lsgan
-    unknown = set(args.settings) - {f.name for f in dataclasses.fields(TrainConfig)}
-    if unknown:
-        parser.error(f"--set: unknown train setting(s) {', '.join(sorted(unknown))}")
+    args.settings = parse_settings(parser, args.set)
     if (
         args.seconds <= 0
         or args.samples < 2

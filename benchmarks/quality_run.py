@@ -5,6 +5,7 @@ by the quality classifier."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tempfile
 import time
@@ -84,6 +85,24 @@ def cpu_seconds() -> tuple[float, float] | None:
     user, nice, system, _idle, _iowait, irq, softirq, steal = fields
     mine = os.times()
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK"), mine.user + mine.system
+
+
+def parse_settings(parser, items: list[str]) -> dict:
+    """--set KEY=VALUE items as train settings: JSON values (16000, 0.5), else the word itself
+    (loss=lsgan); an unknown key is the parser's error."""
+    settings = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq:
+            parser.error(f"--set {item!r}: give KEY=VALUE")
+        try:
+            settings[key.replace("-", "_")] = json.loads(value)
+        except ValueError:
+            settings[key.replace("-", "_")] = value
+    unknown = set(settings) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        parser.error(f"--set: unknown train setting(s) {', '.join(sorted(unknown))}")
+    return settings
 
 
 def make_config(

@@ -192,6 +192,13 @@ class TrainConfig:
         ),
         group="recipe",
     )
+    augment: str | None = option(
+        None,
+        "shift and cut out every digit D sees, real and fake (DiffAugment): keeps D from memorising "
+        "a small dataset",
+        choices=_recipe_names("AUGMENTS"),
+        group="recipe",
+    )
     early_stop: int | None = option(
         None,
         "stop after PATIENCE quality evaluations without a better Frechet distance (best.pt keeps the best)",

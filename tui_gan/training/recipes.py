@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 from tui_gan.training.losses import LOSSES  # the registered losses: config and cli check --loss against it
 
 SCHEDULES = ("none", "linear", "cosine")
+AUGMENTS = ("none", "adaptive", "translation", "cutout", "translation,cutout")  # training/augment.py
 RECIPES = ("default", "seed")
 
 
@@ -28,6 +29,7 @@ class Recipe:
     n_critic: int = 1  # D updates per G update
     gp_weight: float = 10.0  # wgan-gp's gradient-penalty weight
     drift: float = 0.0  # a penalty on D's squared score for real digits (progan's 1e-3)
+    augment: str = "none"  # what D's digits go through first, real and fake (training/augment.py)
     beta1: float = 0.5  # Adam's, for both nets
     beta2: float = 0.999
 
@@ -87,6 +89,8 @@ def describe(recipe: Recipe) -> str:
         parts.append(f"{recipe.warmup} warm-up steps")
     if recipe.n_critic > 1:
         parts.append(f"{recipe.n_critic} D steps per G step")
+    if recipe.augment != "none":
+        parts.append(f"augment {recipe.augment}")
     if recipe.drift:
         parts.append(f"drift {recipe.drift:g}")
     if recipe.ema:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from tui_gan.training import distributed
+from tui_gan.training.augment import adapt, augment
 from tui_gan.training.events import STEP_VALUES
 from tui_gan.training.losses import LOSSES
 from tui_gan.training.state import ArchState, update_ema
@@ -62,6 +63,8 @@ def gan_step(
             d_loss = d_loss + s.recipe.drift * real_out[:, :1].float().pow(2).mean()
         s.scaler.scale(d_loss).backward()  # fp16: scaled so small gradients survive; else as is
         s.scaler.step(s.opt_d)
+        if s.recipe.augment == "adaptive":
+            adapt(s.augment_p, real_out[:, 0], loss.real_above)
 
     # (2) Update G: make D score the last fakes as real (and as the asked class). D's weights
     # get no gradient here: skipping them saves a third of its backward and leaves DDP nothing
@@ -70,7 +73,7 @@ def gan_step(
     s.D.requires_grad_(False)
     s.opt_g.zero_grad(set_to_none=True)
     with autocast():
-        out = D(fake, y)
+        out = D(_seen(s, fake), y)
         g_loss = loss.for_g(out[:, :1]) + _aux(out, y)
     s.scaler.scale(g_loss).backward()
     s.scaler.step(s.opt_g)
@@ -97,12 +100,22 @@ def _d_forward(
     statistics: two forwards, the first without DDP's gradient sync, so both halves' gradients
     meet in the one backward that syncs them."""
     D, b = s.D_train, len(real)
+    real, fake = _seen(s, real), _seen(s, fake)
     if s.d_concat:
         out = D(torch.cat([real, fake]), None if y is None else torch.cat([y, y]))
         return out[:b], out[b:]
     with distributed.no_sync(D):
         real_out = D(real, y)
     return real_out, D(fake, y)
+
+
+def _seen(s: ArchState, digits: torch.Tensor) -> torch.Tensor:
+    """The digits as D sees them: through the recipe's augmentation, if it has one."""
+    if s.recipe.augment == "none":
+        return digits
+    if s.augment_p.device != digits.device:  # a new run, or a checkpoint loaded onto the CPU
+        s.augment_p = s.augment_p.to(digits.device)
+    return augment(digits, s.recipe.augment, s.augment_p)
 
 
 def _aux(out: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor | float:
