@@ -107,20 +107,17 @@ def main() -> int:
         f"{args.arch} / {args.recipe} {args.settings or ''}: {len(train.images)} training digits, "
         f"{len(held)} held out; real-vs-real floor {floor:.2f}"
     )
-    print(
-        f"{'step':>6} {'FD':>7} {'/floor':>6} {'D train':>8} {'D held':>8} {'D fake':>8} {'gap':>6} {'p':>5}"
-    )
+    print(f"{'step':>6} {'FD':>7} {'/floor':>6} {'D train':>8} {'D held':>8} {'D fake':>8} {'gap':>6}")
 
     def point(engine) -> None:
         z = torch.randn(PROBE, config.z_dim, generator=torch.Generator().manual_seed(args.seed + 2))
         d_train, d_held, d_fake = d_scores(engine, train_real, held, z)
         fd = judge(engine, config, classifier, args).frechet_distance
-        p = engine.current.augment_p.item()  # --augment adaptive's probability (0 otherwise)
-        row = dict(step=engine.current.step, fd=fd, d_train=d_train, d_held=d_held, d_fake=d_fake, p=p)
+        row = dict(step=engine.current.step, fd=fd, d_train=d_train, d_held=d_held, d_fake=d_fake)
         points.append(row)
         print(
             f"{row['step']:>6} {fd:>7.2f} {fd / floor:>6.2f} {d_train:>8.3f} {d_held:>8.3f} "
-            f"{d_fake:>8.3f} {d_train - d_held:>6.3f} {p:>5.2f}",
+            f"{d_fake:>8.3f} {d_train - d_held:>6.3f}",
             flush=True,
         )
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import threading
 from pathlib import Path
-from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
@@ -15,10 +14,8 @@ import torch
 
 from tui_gan.config import TrainConfig
 from tui_gan.data import Dataset
-from tui_gan.quality.report import QualityReport
 from tui_gan.training import events as ev
 from tui_gan.training.engine import Engine
-from tui_gan.training.quality_judge import QualityJudge
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -110,27 +107,6 @@ def run_in_thread(engine: Engine) -> tuple[threading.Thread, dict]:
     thread = threading.Thread(target=lambda: result.setdefault("reason", engine.run()), daemon=True)
     thread.start()
     return thread, result
-
-
-class ScriptedJudge(QualityJudge):
-    """The real judge with scripted Frechet distances, one evaluation every `every` steps."""
-
-    def __init__(self, real: QualityJudge, fds: list[float], every: int = 2):
-        super().__init__(real.config, real.dataset, real.emit, real.outputs, real.checkpoint)
-        self.fds, self.every = list(fds), every
-        self.classifier = SimpleNamespace(val_accuracy=0.99)
-
-    def due(self, s, train_time) -> bool:
-        return bool(self.fds) and s.step % self.every == 0
-
-    def measure(self, G, device) -> QualityReport:
-        return QualityReport(100, (0.1,) * 10, 10, 0.0, 0.9, 9.0, self.fds.pop(0))
-
-
-def scripted(engine: Engine, fds: list[float]) -> Engine:
-    engine.setup()
-    engine.quality = ScriptedJudge(engine.quality, fds)
-    return engine
 
 
 class ResumedRuns(NamedTuple):

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from factories import Recorder, make_engine, scripted
+from factories import Recorder, make_engine
 
-from tui_gan.training import augment as augment_module
-from tui_gan.training import events as ev
-from tui_gan.training.augment import ADA_IMAGES, BACKGROUND, adapt, augment, cutout, translate
+from tui_gan.training.augment import BACKGROUND, augment, cutout, translate
 from tui_gan.training.recipes import describe
 
 
@@ -87,53 +85,3 @@ def test_an_augmenting_recipe_shows_d_shifted_digits_and_says_so(tmp_path):
     assert real_seen.shape == drawn[0].shape and not torch.equal(real_seen, drawn[0])
     # the same digits, moved: each row of pixels sums the same over the image
     assert torch.allclose((real_seen + 1).sum((1, 2, 3)), (drawn[0] + 1).sum((1, 2, 3)), rtol=0.3)
-
-
-def test_adaptive_shifts_each_digit_with_probability_p():
-    x = square_digits(400)
-    torch.manual_seed(4)
-    assert torch.equal(augment(x, "adaptive", torch.tensor(0.0)), x)
-    moved = augment(x, "adaptive", torch.tensor(0.5)).ne(x).any(dim=(1, 2, 3)).float().mean()
-    assert 0.38 < moved < 0.55  # half chosen, of which 1 in 81 gets the zero shift
-    assert augment(x, "adaptive", torch.tensor(1.0)).ne(x).any(dim=(1, 2, 3)).float().mean() > 0.95
-
-
-def test_p_rises_while_d_calls_its_real_digits_real_and_falls_back_to_zero():
-    p = torch.zeros(())
-    sure = torch.full((128,), 2.0)
-    for _ in range(10):
-        adapt(p, sure, 0.0)
-    assert p.item() == pytest.approx(10 * 128 / ADA_IMAGES)
-    unsure = torch.tensor([1.0] * 70 + [-1.0] * 58)  # E[sign] = 0.09: under the 0.6 target
-    for _ in range(12):
-        adapt(p, unsure, 0.0)
-    assert p.item() == 0.0  # clamped
-    adapt(p, torch.full((128,), 0.4), 0.5)  # least squares: real above 0.5, so 0.4 is "fake"
-    assert p.item() == 0.0
-    adapt(p, torch.full((128,), 0.6), 0.5)
-    assert p.item() > 0
-
-
-def test_an_adaptive_run_tunes_p_and_a_checkpoint_keeps_it(tmp_path):
-    rec = Recorder()
-    engine = make_engine(tmp_path, rec, augment="adaptive", max_steps=6, run_dir=tmp_path / "run")
-    assert engine.run() == "max_steps"
-    p = engine.current.augment_p.item()
-    assert 0 < p <= 6 * 32 / ADA_IMAGES + 1e-9  # a tiny blob D is sure of its real digits at once
-    data = torch.load(rec.of(ev.CheckpointSaved)[-1].path, weights_only=False)
-    assert data["augment_p"].item() == p
-
-
-def test_the_event_log_says_when_adaptive_augmentation_moves(tmp_path, monkeypatch):
-    """Said at evaluations, where the device has been waited for anyway, once p has moved by 5
-    points; here p rises by 0.05 every step."""
-    monkeypatch.setattr(augment_module, "ADA_IMAGES", 32 / 0.05)
-    monkeypatch.setattr(augment_module, "ADA_TARGET", -2.0)  # below any E[sign]: always up
-    rec = Recorder()
-    engine = scripted(make_engine(tmp_path, rec, augment="adaptive", max_steps=6), [50.0, 40.0, 30.0])
-    assert engine.run() == "max_steps"
-    said = [n.message for n in rec.of(ev.Notice) if "adaptive augmentation" in n.message]
-    assert said == [
-        f"simple: adaptive augmentation shifts {p}% of D's digits (D is memorising the real digits)"
-        for p in (10, 20, 30)
-    ]

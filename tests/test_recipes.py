@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import torch
-from factories import Recorder, make_engine, scripted, straight_and_resumed
+from factories import Recorder, make_engine, straight_and_resumed
 
 from tui_gan.cli import main
 from tui_gan.config import TrainConfig
 from tui_gan.errors import ConfigError
 from tui_gan.models import ARCHS
+from tui_gan.quality.report import QualityReport
 from tui_gan.training import commands as cmd
 from tui_gan.training import events as ev
 from tui_gan.training.checkpoint import load_checkpoint
+from tui_gan.training.engine import Engine
+from tui_gan.training.quality_judge import QualityJudge
 from tui_gan.training.recipes import SEED, Recipe, lr_factor, resolve
 from tui_gan.training.step import gradient_penalty
 
@@ -133,7 +137,7 @@ def test_raw_samples_toggle_and_checkpoints_keep_the_ema(tmp_path):
         dict(loss="wgan-gp", n_critic=2, lr_g=1e-4, lr_d=3e-4),
         dict(loss="lsgan", arch="mlp-bn-dropout", lr_schedule="linear"),
         dict(beta1=0.0, beta2=0.9, arch="simple"),
-        dict(augment="adaptive", loss="lsgan"),
+        dict(augment="translation", loss="lsgan"),
         dict(augment="translation,cutout", arch="mlp-bn-dropout"),
     ],
 )
@@ -142,6 +146,27 @@ def test_resume_is_exact_with_each_option(tmp_path, changes):
     k = 5
     runs = straight_and_resumed(tmp_path, k, **changes)
     assert runs.resumed.losses() == runs.straight.losses()[k:]
+
+
+class ScriptedJudge(QualityJudge):
+    """The real judge with scripted Frechet distances, one evaluation every `every` steps."""
+
+    def __init__(self, real: QualityJudge, fds: list[float], every: int = 2):
+        super().__init__(real.config, real.dataset, real.emit, real.outputs, real.checkpoint)
+        self.fds, self.every = list(fds), every
+        self.classifier = SimpleNamespace(val_accuracy=0.99)
+
+    def due(self, s, train_time) -> bool:
+        return bool(self.fds) and s.step % self.every == 0
+
+    def measure(self, G, device) -> QualityReport:
+        return QualityReport(100, (0.1,) * 10, 10, 0.0, 0.9, 9.0, self.fds.pop(0))
+
+
+def scripted(engine: Engine, fds: list[float]) -> Engine:
+    engine.setup()
+    engine.quality = ScriptedJudge(engine.quality, fds)
+    return engine
 
 
 def test_best_checkpoint_follows_the_frechet_distance(tmp_path):

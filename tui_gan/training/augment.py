@@ -6,13 +6,6 @@ Its score for held-out real digits falls towards its score for fakes, and the sa
 from then on (benchmarks/overfit.py measures both). Augmenting both sides alike makes memorising
 harder without teaching G the augmentations: G's gradient flows through the same transforms.
 
-`adaptive` (ADA, Karras et al. 2020) shifts each digit only with a probability p that the run
-tunes as it goes: p rises while D calls more than 60% of its real digits real and falls
-otherwise, moving at most from 0 to 1 over 500k real digits. A D that is not memorising sees
-plain digits, so the first minutes train as fast as without augmentation (a fixed shift slows
-mlp's first 3,000 steps); p lives on the device and is updated there, so a GPU step never waits
-for it.
-
 Torch-only and vectorised: one gather for the shift and one mask for the cutout, whatever the
 batch. Digits are in [-1, 1] with a background of -1, so shifted-in and cut-out pixels are
 background rather than the grey 0 would be."""
@@ -24,20 +17,13 @@ import torch
 from tui_gan.training.recipes import AUGMENTS
 
 BACKGROUND = -1.0
-ADA_TARGET = 0.6  # E[sign(D's score on real digits)] that adaptive augmentation steers towards
-ADA_IMAGES = 500_000  # real digits over which p can move all the way from 0 to 1
-ADAPTIVE = "translation"  # what adaptive augmentation applies, with probability p
 SHIFT = 1 / 8  # the largest shift, as a share of the side (DiffAugment's): 4 pixels of 28
 CUT = 1 / 2  # the cut-out square's side, as a share of the image's (DiffAugment's)
 
 
-def augment(x: torch.Tensor, policy: str, p: torch.Tensor | None = None) -> torch.Tensor:
+def augment(x: torch.Tensor, policy: str) -> torch.Tensor:
     """`x` (B, C, H, W) with `policy`'s transforms ("translation", "cutout", both
-    comma-separated, or "none"), each drawn afresh per digit from torch's global generator;
-    "adaptive": translation for each digit with probability `p` (a 0-d tensor)."""
-    if policy == "adaptive":
-        chosen = torch.rand(len(x), 1, 1, 1, device=x.device) < p
-        return torch.where(chosen, translate(x), x)
+    comma-separated, or "none"), each drawn afresh per digit from torch's global generator."""
     for name in policy.split(","):
         if name == "translation":
             x = translate(x)
@@ -75,11 +61,3 @@ def cutout(x: torch.Tensor, ratio: float = CUT) -> torch.Tensor:
     dy, dx = rows - cy + ch // 2, cols - cx + cw // 2  # where each pixel falls in the square
     inside = (dy >= 0) & (dy < ch) & (dx >= 0) & (dx < cw)  # (B, H, W)
     return x.masked_fill(inside.unsqueeze(1), BACKGROUND)
-
-
-def adapt(p: torch.Tensor, real_scores: torch.Tensor, real_above: float) -> None:
-    """ADA's rule, once per D step, in place on the device: p up by the batch's share of 500k
-    images when D calls more than ADA_TARGET (as E[sign]) of its real digits real, else down."""
-    sign = (real_scores.detach().float() > real_above).float().mul(2).sub(1).mean()
-    step = len(real_scores) / ADA_IMAGES
-    p.add_(torch.sign(sign - ADA_TARGET) * step).clamp_(0.0, 1.0)

@@ -98,7 +98,6 @@ def build_payload(
         "dataset": {"name": dataset.name, "size": len(dataset), "split": dataset.split},
         "best": {"fd": s.best_fd, "step": s.best_step, "evals_since": s.evals_since_best},
         "show_raw": s.show_raw,
-        "augment_p": s.augment_p.detach().cpu(),  # --augment adaptive's probability, as tuned so far
     }
 
 
@@ -134,7 +133,6 @@ def restore_state(
     s.best_fd, s.best_step = float(best.get("fd", math.inf)), int(best.get("step", -1))
     s.evals_since_best = int(best.get("evals_since", 0))
     s.show_raw = bool(data.get("show_raw", False))
-    s.augment_p = torch.as_tensor(data.get("augment_p", 0.0), dtype=torch.float32).to(device)
     if data.get("scaler"):
         s.scaler.load_state_dict(data["scaler"])  # a disabled scaler ignores it
     s.last_checkpoint = str(source)

@@ -21,7 +21,6 @@ class Loss:
     for_g: Callable  # G's term on D's scores for its digits
     gradient_penalty: bool = False  # add the WGAN-GP penalty to D's loss (--gp-weight)
     n_critic: int = 1  # D steps per G step it is meant to train with (unless --n-critic)
-    real_above: float = 0.0  # D's score above which it calls a digit real (--augment adaptive)
 
 
 LOSSES: dict[str, Loss] = {}
@@ -70,7 +69,6 @@ register(
         on_real=lambda o: 0.5 * (o - 1).pow(2).mean(),
         on_fake=lambda o: 0.5 * o.pow(2).mean(),
         for_g=lambda o: 0.5 * (o - 1).pow(2).mean(),
-        real_above=0.5,
     )
 )
 register(

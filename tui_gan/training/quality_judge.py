@@ -46,9 +46,6 @@ def eval_images(
         ), None if y is None else y.cpu()
 
 
-AUGMENT_SAY_STEP = 0.05  # how far --augment adaptive's p moves between two log lines
-
-
 class QualityJudge:
     """Says what it finds (emit) and records it (outputs), like the engine it works for."""
 
@@ -174,7 +171,6 @@ class QualityJudge:
         )
         self._track_best(s, report.frechet_distance)
         self._report_trial(s, report.frechet_distance)
-        self._say_augmentation(s)
         warning = s.collapse.update(report.classes_covered, report.kl_to_uniform)
         if warning and self.config.stop_collapsed and s.ended is None:
             s.end(RunState.FINISHED, f"{s.name}: {warning}; stopped (--stop-collapsed)", "collapsed")
@@ -184,18 +180,6 @@ class QualityJudge:
                 warning += f"; b rolls back to best.pt (step {s.best_step:,}, FD {s.best_fd:.1f})"
             self.emit(ev.Notice(s.name, f"{s.name}: {warning}", "warning", topic="collapse"))
         return report
-
-    def _say_augmentation(self, s: ArchState) -> None:
-        """--augment adaptive's probability, in the log when it has moved by 5 points since it was
-        last said: read here, where the evaluation has already waited for the device."""
-        if s.recipe.augment != "adaptive":
-            return
-        p = s.augment_p.item()
-        if abs(p - s.augment_said) < AUGMENT_SAY_STEP:
-            return
-        why = "D is memorising the real digits" if p > s.augment_said else "D generalises again"
-        s.augment_said = p
-        self.emit(ev.Notice(s.name, f"{s.name}: adaptive augmentation shifts {p:.0%} of D's digits ({why})"))
 
     def _report_trial(self, s: ArchState, fd: float) -> None:
         """A search's run: the FD to its trial, and the run ends when the pruner says it lags.

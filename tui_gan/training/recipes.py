@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from tui_gan.training.losses import LOSSES  # the registered losses: config and cli check --loss against it
 
 SCHEDULES = ("none", "linear", "cosine")
-AUGMENTS = ("none", "adaptive", "translation", "cutout", "translation,cutout")  # training/augment.py
+AUGMENTS = ("none", "translation", "cutout", "translation,cutout")  # training/augment.py
 RECIPES = ("default", "seed")
 
 

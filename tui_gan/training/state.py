@@ -71,10 +71,6 @@ class ArchState:
     best_fd: float = math.inf  # the lowest Frechet distance so far: checkpoints/<arch>/best.pt
     best_step: int = -1
     evals_since_best: int = 0
-    # --augment adaptive's probability of shifting a digit D sees (training/augment.py): a 0-d
-    # tensor on the training device, so updating it never waits for the device.
-    augment_p: torch.Tensor = field(default_factory=lambda: torch.zeros(()))
-    augment_said: float = 0.0  # the p the event log last gave
     d_wins: DiscriminatorWins = field(default_factory=DiscriminatorWins)
     collapse: ModeCollapse = field(default_factory=ModeCollapse)
 

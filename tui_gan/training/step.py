@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from tui_gan.training import distributed
-from tui_gan.training.augment import adapt, augment
+from tui_gan.training.augment import augment
 from tui_gan.training.events import STEP_VALUES
 from tui_gan.training.losses import LOSSES
 from tui_gan.training.state import ArchState, update_ema
@@ -63,8 +63,6 @@ def gan_step(
             d_loss = d_loss + s.recipe.drift * real_out[:, :1].float().pow(2).mean()
         s.scaler.scale(d_loss).backward()  # fp16: scaled so small gradients survive; else as is
         s.scaler.step(s.opt_d)
-        if s.recipe.augment == "adaptive":
-            adapt(s.augment_p, real_out[:, 0], loss.real_above)
 
     # (2) Update G: make D score the last fakes as real (and as the asked class). D's weights
     # get no gradient here: skipping them saves a third of its backward and leaves DDP nothing
@@ -111,11 +109,7 @@ def _d_forward(
 
 def _seen(s: ArchState, digits: torch.Tensor) -> torch.Tensor:
     """The digits as D sees them: through the recipe's augmentation, if it has one."""
-    if s.recipe.augment == "none":
-        return digits
-    if s.augment_p.device != digits.device:  # a new run, or a checkpoint loaded onto the CPU
-        s.augment_p = s.augment_p.to(digits.device)
-    return augment(digits, s.recipe.augment, s.augment_p)
+    return digits if s.recipe.augment == "none" else augment(digits, s.recipe.augment)
 
 
 def _aux(out: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor | float:
