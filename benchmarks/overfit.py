@@ -8,7 +8,7 @@ real sets alike; one that memorises scores its training digits above the held-ou
 drift down towards the fakes (Karras et al. 2020 saw the same before a GAN's FD turned up).
 
     python benchmarks/overfit.py --arch mlp --steps 12000 --every 500
-    python benchmarks/overfit.py --arch mlp --steps 12000 --set augment=translation,cutout
+    python benchmarks/overfit.py --arch mlp --steps 12000 --set augment=translation+cutout
 
 Step-matched, so other load on the machine changes its duration, not its figures."""
 

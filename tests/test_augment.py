@@ -18,15 +18,15 @@ def square_digits(n: int = 64) -> torch.Tensor:
     return x
 
 
-def test_translation_moves_each_digit_whole_by_at_most_four_pixels():
+def test_translation_moves_each_digit_whole_by_at_most_two_pixels():
     torch.manual_seed(0)
     moved = translate(square_digits())
     assert set(moved.unique().tolist()) == {BACKGROUND, 1.0}  # whole pixels, background filled in
     assert ((moved == 1.0).sum((1, 2, 3)) == 64).all()  # nothing of the square is lost
     rows = [(d[0] == 1.0).nonzero()[:, 0].min().item() - 10 for d in moved]
     cols = [(d[0] == 1.0).nonzero()[:, 1].min().item() - 10 for d in moved]
-    assert min(rows) == min(cols) == -4 and max(rows) == max(cols) == 4  # 64 digits span every shift
-    assert len(set(zip(rows, cols))) > 20  # drawn per digit, not per batch
+    assert min(rows) == min(cols) == -2 and max(rows) == max(cols) == 2  # 64 digits span every shift
+    assert len(set(zip(rows, cols))) > 15  # drawn per digit (of 25 shifts), not per batch
 
 
 def test_a_shifted_in_edge_is_background():
@@ -51,7 +51,7 @@ def test_cutout_blanks_a_square_of_half_the_side_somewhere():
 def test_gradients_flow_through_both_to_the_pixels_that_remain():
     x = square_digits(16).requires_grad_(True)
     torch.manual_seed(3)
-    out = augment(x, "translation,cutout")
+    out = augment(x, "translation+cutout")
     out.sum().backward()
     kept = x.grad.sum((1, 2, 3))
     assert (kept > 0).all() and (kept <= 28 * 28).all()

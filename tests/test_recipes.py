@@ -138,7 +138,7 @@ def test_raw_samples_toggle_and_checkpoints_keep_the_ema(tmp_path):
         dict(loss="lsgan", arch="mlp-bn-dropout", lr_schedule="linear"),
         dict(beta1=0.0, beta2=0.9, arch="simple"),
         dict(augment="translation", loss="lsgan"),
-        dict(augment="translation,cutout", arch="mlp-bn-dropout"),
+        dict(augment="translation+cutout", arch="mlp-bn-dropout"),
     ],
 )
 @pytest.mark.slow

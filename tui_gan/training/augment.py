@@ -17,14 +17,17 @@ import torch
 from tui_gan.training.recipes import AUGMENTS
 
 BACKGROUND = -1.0
-SHIFT = 1 / 8  # the largest shift, as a share of the side (DiffAugment's): 4 pixels of 28
+# The largest shift, as a share of the side: 2 pixels of 28. DiffAugment's 1/8 (4 pixels) also
+# stopped mlp's D memorising, but slowed its first 4,000 steps; 2 pixels did not
+# (benchmarks/overfit.py, README "Long runs").
+SHIFT = 1 / 16
 CUT = 1 / 2  # the cut-out square's side, as a share of the image's (DiffAugment's)
 
 
 def augment(x: torch.Tensor, policy: str) -> torch.Tensor:
     """`x` (B, C, H, W) with `policy`'s transforms ("translation", "cutout", both
-    comma-separated, or "none"), each drawn afresh per digit from torch's global generator."""
-    for name in policy.split(","):
+    joined by "+", or "none"), each drawn afresh per digit from torch's global generator."""
+    for name in policy.split("+"):
         if name == "translation":
             x = translate(x)
         elif name == "cutout":

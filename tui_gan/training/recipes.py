@@ -14,7 +14,8 @@ from dataclasses import dataclass, fields, replace
 from tui_gan.training.losses import LOSSES  # the registered losses: config and cli check --loss against it
 
 SCHEDULES = ("none", "linear", "cosine")
-AUGMENTS = ("none", "translation", "cutout", "translation,cutout")  # training/augment.py
+# training/augment.py; "+" joins two, since a comma in a sweep's value sweeps it
+AUGMENTS = ("none", "translation", "cutout", "translation+cutout")
 RECIPES = ("default", "seed")
 
 
@@ -99,10 +100,11 @@ def describe(recipe: Recipe) -> str:
 
 
 def brief(recipe: Recipe, conditional: bool = False) -> str:
-    """A runs list's column: "hinge 1e-4/4e-4 EMA cond" (loss, G/D learning rates, EMA on,
-    class-conditional); describe() has the rest."""
+    """A runs list's column: "hinge 1e-4/4e-4 EMA aug cond" (loss, G/D learning rates, EMA on,
+    augmented, class-conditional); describe() has the rest."""
     lr = _lr(recipe.lr_g) if recipe.lr_g == recipe.lr_d else f"{_lr(recipe.lr_g)}/{_lr(recipe.lr_d)}"
-    return " ".join([recipe.loss, lr, *(["EMA"] if recipe.ema else []), *(["cond"] if conditional else [])])
+    flags = [("EMA", bool(recipe.ema)), ("aug", recipe.augment != "none"), ("cond", conditional)]
+    return " ".join([recipe.loss, lr, *(name for name, on in flags if on)])
 
 
 def _lr(value: float) -> str:
