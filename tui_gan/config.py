@@ -194,8 +194,8 @@ class TrainConfig:
     )
     augment: str | None = option(
         None,
-        "shift and cut out every digit D sees, real and fake (DiffAugment): keeps D from memorising "
-        "a small dataset",
+        "what every digit D sees, real and fake, goes through first (DiffAugment): a shift of up to "
+        "2 pixels, a cutout or both; keeps D from memorising the training digits",
         choices=_recipe_names("AUGMENTS"),
         group="recipe",
     )

@@ -1,5 +1,5 @@
 """Differentiable augmentation (DiffAugment, Zhao et al. 2020): every digit D sees, real or fake,
-in D's update and in G's, is shifted and has a square cut out at random first.
+in D's update and in G's, is first shifted by up to 2 pixels, has a square cut out, or both.
 
 Why: on MNIST's 10k-digit test split D memorises the real digits within a few thousand steps.
 Its score for held-out real digits falls towards its score for fakes, and the samples get worse
