@@ -9,7 +9,10 @@ update, as in pytorch/examples' dcgan, with the recipe's loss (training/losses.p
 
 A conditional D returns its adversarial score in column 0 and class logits after it; the losses
 above take column 0, and the auxiliary classifier loss is added (AC-GAN, Odena et al. 2017, with
-D's class loss on real digits only)."""
+D's class loss on real digits only).
+
+With a recipe's --augment, D sees every digit, real and fake, through it (training/augment.py);
+the gradient penalty is taken between the digits as drawn."""
 
 from __future__ import annotations
 
