@@ -79,7 +79,7 @@ def test_finished_runs_are_read_from_their_files(trained, tmp_path):
     assert [row.run_dir for row in rows] == [runs["seed"], runs["hinge"]]  # newest first
     hinge, seed = rows[1], rows[0]
     last = last_metrics_row(runs["hinge"])
-    assert (hinge.name, hinge.arch, hinge.recipe) == ("baseline", "simple", "hinge 2e-4 EMA")
+    assert (hinge.name, hinge.arch, hinge.recipe) == ("baseline", "simple", "hinge 2e-4 EMA aug")
     assert (hinge.state, hinge.live, hinge.problem) == ("completed", False, None)
     assert (hinge.step, hinge.epoch, hinge.epochs) == (32, 2, 2)
     # the last step's losses (a row holds its interval's means, and the last step's values)
