@@ -322,9 +322,9 @@ def test_a_sweep_outlives_its_coordinator_stops_with_checkpoints_and_resumes(tmp
     resume = [sys.executable, "-m", "tui_gan", "sweep", "--resume"]
     started = subprocess.run(
         # 12 s: a coordinator killed, a second one started and told to stop all fit in it on a busy
-        # 2-core machine (6 s did not, once)
+        # 2-core machine (6 s did not, once); 1,000 epochs, so the budget is what ends the runs
         sweep_command(tmp_path, "--lr", "1e-4,2e-4", "--budget", "12s", "--parallel", "2", "--name", "b")
-        + ["--detach"],
+        + ["--epochs", "1000", "--detach"],
         capture_output=True,
         text=True,
         timeout=60,
