@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from bench_data import load_images  # noqa: E402 - benchmarks/ is sys.path[0]
 from quality_curve import Curve  # noqa: E402
-from quality_run import BudgetEngine, judge, make_config, parse_settings  # noqa: E402
+from quality_run import BudgetEngine, judge, make_config, outside_held_out, parse_settings  # noqa: E402
 
 from tui_gan.models import ARCH_NAMES  # noqa: E402
 from tui_gan.quality import load_or_train, real_floor  # noqa: E402
@@ -57,10 +57,7 @@ def parse_args() -> argparse.Namespace:
 
 def held_out_split(dataset, classifier):
     """(the dataset without the classifier's held-out digits, those digits)."""
-    held = {row.tobytes() for row in classifier.reference_images.flatten(1).numpy()}
-    keep = torch.tensor(
-        [i for i, row in enumerate(dataset.images.flatten(1).numpy()) if row.tobytes() not in held]
-    )
+    keep = outside_held_out(classifier, dataset)
     train = dataclasses.replace(dataset, images=dataset.images[keep], labels=dataset.labels[keep])
     return train, classifier.reference_images
 

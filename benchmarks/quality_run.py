@@ -222,13 +222,18 @@ def judge(engine: BudgetEngine, config: TrainConfig, classifier, args):
     return evaluate(classifier, images, labels)
 
 
+def outside_held_out(classifier, dataset) -> torch.Tensor:
+    """The indices of the dataset's digits that are not among the classifier's held-out ones."""
+    held = {row.tobytes() for row in classifier.reference_images.flatten(1).numpy()}
+    return torch.tensor(
+        [i for i, row in enumerate(dataset.images.flatten(1).numpy()) if row.tobytes() not in held]
+    )
+
+
 def real_digits(classifier, dataset, n: int, seed: int) -> dict:
     """The judge on up to n real digits from outside its held-out set, as many as a run's samples:
     what a perfect generator would score (an FD floor at the runs' own sample count)."""
-    held = {row.tobytes() for row in classifier.reference_images.flatten(1).numpy()}
-    pool = torch.tensor(
-        [i for i, row in enumerate(dataset.images.flatten(1).numpy()) if row.tobytes() not in held]
-    )
+    pool = outside_held_out(classifier, dataset)
     if len(pool) < 2:
         raise BenchError("no real digits outside the classifier's held-out set to compare with")
     pick = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
